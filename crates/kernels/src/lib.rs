@@ -1,0 +1,16 @@
+//! Quantized compute kernels: the only crate with `unsafe`.
+//!
+//! `blocks` holds the ggml block layouts, `quant` one file per type (scalar
+//! reference: dequantize, quantize, vec_dot), `arch` the SIMD paths and the
+//! dispatch table chosen once at run time, `ops` the model-level operations
+//! (matvec, norms, rope, activations), `attention` the attention kernels.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+pub mod arch;
+pub mod attention;
+pub mod blocks;
+pub mod ops;
+pub mod quant;
+
+pub use gguf::GgmlType;

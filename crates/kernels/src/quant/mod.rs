@@ -1,0 +1,1 @@
+//! Scalar reference implementations, one file per ggml type.
