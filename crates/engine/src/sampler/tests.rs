@@ -1,0 +1,296 @@
+//! Hand-computed expectations for each stage and for the chain order.
+
+use super::*;
+
+fn ids(c: &Candidates) -> Vec<u32> {
+    c.as_slice().iter().map(|c| c.id).collect()
+}
+
+fn filled(logits: &[f32]) -> Candidates {
+    let mut c = Candidates::new();
+    c.fill(logits);
+    c
+}
+
+/// Logits whose softmax is exactly `probs` (up to rounding).
+fn ln(probs: &[f32]) -> Vec<f32> {
+    probs.iter().map(|p| p.ln()).collect()
+}
+
+fn off() -> SamplerParams {
+    SamplerParams {
+        temperature: 1.0,
+        ..SamplerParams::greedy()
+    }
+}
+
+#[test]
+fn penalties_divide_positive_multiply_negative_then_subtract() {
+    let mut c = filled(&[2.0, -1.0, 0.5, 3.0]);
+    let mut counts = vec![0u32; 4];
+    let window = [0u32, 1, 1, 2, 99]; // 99 is outside the vocabulary: ignored
+    c.penalize(window.iter().copied(), &mut counts, 2.0, 0.5, 0.25);
+    let l: Vec<f32> = c.as_slice().iter().map(|c| c.logit).collect();
+    // t0: 2/2 - (1*0.5 + 0.25); t1: -1*2 - (2*0.5 + 0.25); t2: 0.5/2 - 0.75; t3 unseen.
+    assert_eq!(l, vec![0.25, -3.25, -0.5, 3.0]);
+    assert!(
+        counts.iter().all(|&n| n == 0),
+        "scratch counts must be cleared"
+    );
+}
+
+#[test]
+fn top_k_keeps_k_best_sorted_with_id_tiebreak() {
+    let mut c = filled(&[1.0, 5.0, 3.0, 5.0, 2.0]);
+    c.top_k(3);
+    assert_eq!(ids(&c), vec![1, 3, 2]);
+    assert!(c.is_sorted());
+    let mut c = filled(&[1.0, 2.0]);
+    c.top_k(0); // disabled
+    assert_eq!(ids(&c), vec![0, 1]);
+    c.top_k(10); // larger than the list
+    assert_eq!(ids(&c), vec![1, 0]);
+}
+
+#[test]
+fn top_p_keeps_minimal_prefix_reaching_p() {
+    let probs = [0.15, 0.5, 0.05, 0.3];
+    let cases: [(f32, usize, &[u32]); 5] = [
+        (0.45, 0, &[1]),
+        (0.75, 0, &[1, 3]),
+        (0.81, 0, &[1, 3, 0]),
+        (0.45, 3, &[1, 3, 0]),
+        (1.0, 0, &[0, 1, 2, 3]), // disabled: untouched, unsorted
+    ];
+    for (p, min_keep, want) in cases {
+        let mut c = filled(&ln(&probs));
+        c.top_p(p, min_keep);
+        assert_eq!(ids(&c), want, "top_p({p}, min_keep {min_keep})");
+    }
+}
+
+#[test]
+fn top_p_large_vocab_prefix_path_matches_full_sort() {
+    // 3000 tokens: a few strong ones scattered, a long flat tail.
+    let mut logits: Vec<f32> = (0..3000)
+        .map(|i| ((i * 7919) % 1000) as f32 * 1e-3)
+        .collect();
+    for (k, &i) in [17usize, 2500, 999, 1234].iter().enumerate() {
+        logits[i] = 12.0 - k as f32;
+    }
+    for p in [0.5f32, 0.9, 0.95, 0.999] {
+        let mut c = filled(&logits);
+        c.top_p(p, 0);
+        // Naive reference: full sort by probability, cumulative sum.
+        let mut s = filled(&logits);
+        s.softmax();
+        s.sort();
+        let mut cum = 0.0f32;
+        let n = s
+            .as_slice()
+            .iter()
+            .position(|c| {
+                cum += c.p;
+                cum >= p
+            })
+            .map_or(s.len(), |i| i + 1);
+        let want: Vec<u32> = s.as_slice()[..n].iter().map(|c| c.id).collect();
+        assert_eq!(ids(&c), want, "p = {p}");
+    }
+}
+
+#[test]
+fn min_p_is_relative_to_the_best_probability() {
+    let probs = [0.15, 0.5, 0.05, 0.3];
+    // Threshold 0.2 * 0.5 = 0.1 drops only token 2; order is preserved.
+    let mut c = filled(&ln(&probs));
+    c.min_p(0.2, 0);
+    assert_eq!(ids(&c), vec![0, 1, 3]);
+    // Threshold 0.5 * 0.5 = 0.25 keeps tokens 1 and 3.
+    let mut c = filled(&ln(&probs));
+    c.min_p(0.5, 0);
+    assert_eq!(ids(&c), vec![1, 3]);
+    // Only token 1 passes 0.9, but min_keep = 3 keeps the three best.
+    let mut c = filled(&ln(&probs));
+    c.min_p(0.9, 3);
+    assert_eq!(ids(&c), vec![1, 3, 0]);
+    // Disabled.
+    let mut c = filled(&ln(&probs));
+    c.min_p(0.0, 0);
+    assert_eq!(c.len(), 4);
+}
+
+#[test]
+fn typical_orders_by_distance_to_entropy() {
+    // H = 1.1421 nats; -ln p = [0.693, 1.204, 1.897, 2.996] for p = [.5, .3, .15, .05];
+    // distances [0.449, 0.062, 0.755, 1.854] -> order 1, 0, 2, 3 (ids below are permuted).
+    let probs = [0.15, 0.5, 0.05, 0.3]; // ids: 0 -> .15, 1 -> .5, 2 -> .05, 3 -> .3
+    let mut c = filled(&ln(&probs));
+    c.typical(0.5, 0); // cum: 0.3 (not > 0.5), 0.8 -> keep 2
+    assert_eq!(ids(&c), vec![3, 1]);
+    let mut c = filled(&ln(&probs));
+    c.typical(0.2, 0);
+    assert_eq!(ids(&c), vec![3]);
+    let mut c = filled(&ln(&probs));
+    c.typical(0.2, 3);
+    assert_eq!(ids(&c), vec![3, 1, 0]);
+}
+
+#[test]
+fn temperature_scales_or_keeps_best() {
+    let mut c = filled(&[1.0, 2.0, 3.0]);
+    c.temperature(0.5);
+    let l: Vec<f32> = c.as_slice().iter().map(|c| c.logit).collect();
+    assert_eq!(l, vec![2.0, 4.0, 6.0]);
+    let mut c = filled(&[1.0, 3.0, 3.0, 2.0]);
+    c.temperature(0.0);
+    assert_eq!(ids(&c), vec![1]);
+}
+
+#[test]
+fn pick_walks_the_cumulative_distribution() {
+    let logits = ln(&[0.5, 0.3, 0.2]);
+    for (u, want) in [
+        (0.0, 0),
+        (0.49, 0),
+        (0.51, 1),
+        (0.79, 1),
+        (0.81, 2),
+        (0.999_999, 2),
+    ] {
+        let mut c = filled(&logits);
+        assert_eq!(c.pick(u), Some(want), "u = {u}");
+    }
+    assert_eq!(Candidates::new().pick(0.5), None);
+}
+
+#[test]
+fn penalties_run_before_top_k() {
+    // Token 0 is best until its repeat penalty (5 / 10 = 0.5) drops it below token 1.
+    let mut s = Sampler::new(SamplerParams {
+        top_k: 1,
+        repeat_penalty: 10.0,
+        ..off()
+    });
+    s.accept(0);
+    assert_eq!(s.sample(&[5.0, 4.0, 1.0], false).unwrap().id, 1);
+}
+
+#[test]
+fn min_p_runs_before_temperature() {
+    // Untempered p = [.6, .3, .1]: min-p 0.2 (threshold .12) removes token 2. A high
+    // temperature applied first would flatten it to ~[.36, .34, .30] and keep token 2.
+    let mut s = Sampler::new(SamplerParams {
+        min_p: 0.2,
+        temperature: 10.0,
+        seed: 7,
+        ..off()
+    });
+    let logits = ln(&[0.6, 0.3, 0.1]);
+    let mut hist = [0usize; 3];
+    for _ in 0..4000 {
+        hist[s.sample(&logits, false).unwrap().id as usize] += 1;
+    }
+    assert_eq!(hist[2], 0, "{hist:?}");
+    // Tempered over the survivors: .6^.1 / (.6^.1 + .3^.1) = 0.5173.
+    let f0 = hist[0] as f64 / 4000.0;
+    assert!((f0 - 0.5173).abs() < 0.03, "{hist:?}");
+}
+
+#[test]
+fn top_k_runs_before_top_p() {
+    // top-k 2 leaves [.5, .3] -> renormalised [.625, .375]; top-p 0.6 then keeps one token.
+    // Had top-p run first on the full distribution, 0.6 would need two tokens.
+    let mut s = Sampler::new(SamplerParams {
+        top_k: 2,
+        top_p: 0.6,
+        ..off()
+    });
+    s.sample(&ln(&[0.5, 0.3, 0.2]), false).unwrap();
+    assert_eq!(s.candidates().len(), 1);
+    assert_eq!(s.candidates()[0].id, 0);
+}
+
+#[test]
+fn sampling_frequencies_follow_the_distribution() {
+    let mut s = Sampler::new(SamplerParams { seed: 123, ..off() });
+    let logits = ln(&[0.7, 0.2, 0.1]);
+    let n = 20_000;
+    let mut hist = [0usize; 3];
+    for _ in 0..n {
+        hist[s.sample(&logits, false).unwrap().id as usize] += 1;
+    }
+    for (h, p) in hist.iter().zip([0.7, 0.2, 0.1]) {
+        assert!((*h as f64 / n as f64 - p).abs() < 0.015, "{hist:?}");
+    }
+}
+
+#[test]
+fn greedy_is_argmax_and_temperature_zero_respects_penalties() {
+    let logits = [0.1, 2.5, -1.0, 2.4];
+    let mut g = Sampler::new(SamplerParams::greedy());
+    assert_eq!(g.sample(&logits, false).unwrap().id, 1);
+    let mut d = Sampler::new(SamplerParams {
+        temperature: 0.0,
+        ..SamplerParams::default()
+    });
+    assert_eq!(d.sample(&logits, false).unwrap().id, 1);
+    let mut p = Sampler::new(SamplerParams {
+        temperature: 0.0,
+        repeat_penalty: 1.1,
+        ..SamplerParams::default()
+    });
+    p.accept(1); // 2.5 / 1.1 = 2.27 < 2.4
+    assert_eq!(p.sample(&logits, false).unwrap().id, 3);
+}
+
+#[test]
+fn same_seed_same_sequence_and_reset_restarts() {
+    let logits: Vec<f32> = (0..50).map(|i| ((i * 37) % 11) as f32 * 0.3).collect();
+    let params = SamplerParams {
+        seed: 99,
+        ..SamplerParams::default()
+    };
+    let run = |s: &mut Sampler| -> Vec<u32> {
+        (0..64)
+            .map(|_| {
+                let id = s.sample(&logits, false).unwrap().id;
+                s.accept(id);
+                id
+            })
+            .collect()
+    };
+    let mut a = Sampler::new(params.clone());
+    let mut b = Sampler::new(params.clone());
+    let first = run(&mut a);
+    assert_eq!(first, run(&mut b));
+    a.reset();
+    assert_eq!(first, run(&mut a));
+    let mut c = Sampler::new(SamplerParams {
+        seed: 100,
+        ..params
+    });
+    assert_ne!(first, run(&mut c));
+}
+
+#[test]
+fn logprob_is_of_the_raw_distribution() {
+    let mut s = Sampler::new(SamplerParams::greedy());
+    let r = s.sample(&[0.0, 3f32.ln()], true).unwrap();
+    assert_eq!(r.id, 1);
+    assert!((r.logprob.unwrap() - 0.75f32.ln()).abs() < 1e-6);
+    assert_eq!(s.sample(&[0.0, 1.0], false).unwrap().logprob, None);
+}
+
+#[test]
+fn window_keeps_last_n_and_empty_logits_error() {
+    let mut s = Sampler::new(SamplerParams {
+        penalty_last_n: 3,
+        ..SamplerParams::default()
+    });
+    for t in 1..=4 {
+        s.accept(t);
+    }
+    assert_eq!(s.history().collect::<Vec<_>>(), vec![2, 3, 4]);
+    assert_eq!(s.sample(&[], false), Err(SamplerError::EmptyLogits));
+}
