@@ -1,7 +1,8 @@
 """Shared helpers around llama-cpp-python's low-level API (the reference implementation).
 
 One place fixes the reference settings so every fixture is produced the same way:
-n_threads = n_threads_batch = 1, flash attention disabled, F32 K and V cache, no GPU offload.
+n_threads = n_threads_batch = 1, flash attention disabled, F32 K and V cache, no GPU offload,
+no extra buffer types (no AMX / repacked weights).
 Imported by gen_ref_fixtures.py, quantize_tiny_models.py and gen_quant_fixtures.py.
 """
 
@@ -51,6 +52,7 @@ def provenance(**settings) -> dict:
             "type_k": "f32",
             "type_v": "f32",
             "n_gpu_layers": 0,
+            "use_extra_bufts": False,
             **settings,
         },
     }
@@ -66,6 +68,9 @@ class Model:
         mp = L.llama_model_default_params()
         mp.n_gpu_layers = 0
         mp.use_mmap = True
+        # no extra buffer types (AMX / weight repacking): the plain ggml-cpu kernels are the
+        # reference, and the AMX buffer segfaults on quantized weights on this (AMX-capable) VM
+        mp.use_extra_bufts = False
         mp.vocab_only = vocab_only
         self.model = L.llama_model_load_from_file(path.encode(), mp)
         if not self.model:
