@@ -1,0 +1,195 @@
+//! Q5_K: super-blocks of 256 = 8 sub-blocks of 32, `w = d*sc*q - dmin*m`,
+//! q in 0..32, 6-bit sc/m packed by [`super::kscales`].
+//!
+//! Quant layout: the low 4 bits as in Q4_K (`qs[32c + l]` low nibble is element
+//! `64c + l`, high nibble element `64c + 32 + l`); the fifth bit of element `e`
+//! is bit `e / 32` of `qh[e % 32]`.
+
+use super::kscales::{get_scale_min_k4, pack_scales_mins_k4, unpack_scales_mins_k4};
+use super::ksearch::{make_qkx2_quants, max_c, nearest_int};
+use crate::blocks::{BlockQ5K, BlockQ8K, QK_K};
+use half::f16;
+
+// x: [n] blocks -> y: [n * 256] f32
+pub fn dequantize(x: &[BlockQ5K], y: &mut [f32]) {
+    assert_eq!(y.len(), x.len() * QK_K, "q5_k dequantize: output length");
+    for (b, out) in x.iter().zip(y.chunks_exact_mut(QK_K)) {
+        let d = b.d.to_f32();
+        let dmin = b.dmin.to_f32();
+        for c in 0..4 {
+            let (sc1, m1) = get_scale_min_k4(2 * c, &b.scales);
+            let (sc2, m2) = get_scale_min_k4(2 * c + 1, &b.scales);
+            let (d1, m1) = (d * sc1 as f32, dmin * m1 as f32);
+            let (d2, m2) = (d * sc2 as f32, dmin * m2 as f32);
+            let (u1, u2) = (1u8 << (2 * c), 1u8 << (2 * c + 1));
+            let q = &b.qs[32 * c..32 * c + 32];
+            let (lo, hi) = out[64 * c..64 * c + 64].split_at_mut(32);
+            for l in 0..32 {
+                let h1 = if b.qh[l] & u1 != 0 { 16 } else { 0 };
+                let h2 = if b.qh[l] & u2 != 0 { 16 } else { 0 };
+                lo[l] = d1 * ((q[l] & 0xF) + h1) as f32 - m1;
+                hi[l] = d2 * ((q[l] >> 4) + h2) as f32 - m2;
+            }
+        }
+    }
+}
+
+// x: [n * 256] f32 -> y: [n] blocks (ggml's quantize_row_q5_K_ref)
+pub fn quantize(x: &[f32], y: &mut [BlockQ5K]) {
+    assert_eq!(x.len(), y.len() * QK_K, "q5_k quantize: input length");
+    for (xb, b) in x.chunks_exact(QK_K).zip(y.iter_mut()) {
+        quantize_block(xb, b);
+    }
+}
+
+fn quantize_block(x: &[f32], b: &mut BlockQ5K) {
+    let mut l_all = [0u8; QK_K];
+    let mut laux = [0u8; 32];
+    let mut weights = [0.0f32; 32];
+    let mut scales = [0.0f32; 8];
+    let mut mins = [0.0f32; 8];
+    let mut max_scale = 0.0f32;
+    let mut max_min = 0.0f32;
+    for j in 0..8 {
+        let xs = &x[32 * j..32 * j + 32];
+        let sum_x2: f32 = xs.iter().fold(0.0, |s, &v| s + v * v);
+        let av_x = (sum_x2 / 32.0).sqrt();
+        for (w, &v) in weights.iter_mut().zip(xs) {
+            *w = av_x + v.abs();
+        }
+        let ls = &mut l_all[32 * j..32 * j + 32];
+        (scales[j], mins[j]) =
+            make_qkx2_quants(xs, &weights, 31, ls, &mut laux, -0.5, 0.1, 15, false);
+        max_scale = max_c(max_scale, scales[j]);
+        max_min = max_c(max_min, mins[j]);
+    }
+    let inv_scale = if max_scale > 0.0 {
+        63.0 / max_scale
+    } else {
+        0.0
+    };
+    let inv_min = if max_min > 0.0 { 63.0 / max_min } else { 0.0 };
+    let mut ls = [0u8; 8];
+    let mut lm = [0u8; 8];
+    for j in 0..8 {
+        // ggml stores nearest_int into a uint8_t (wrapping) before the min.
+        ls[j] = (nearest_int(inv_scale * scales[j]) as u8).min(63);
+        lm[j] = (nearest_int(inv_min * mins[j]) as u8).min(63);
+    }
+    b.scales = pack_scales_mins_k4(&ls, &lm);
+    b.d = f16::from_f32(max_scale / 63.0);
+    b.dmin = f16::from_f32(max_min / 63.0);
+
+    let d_all = b.d.to_f32();
+    let dmin_all = b.dmin.to_f32();
+    for j in 0..8 {
+        let d = d_all * ls[j] as f32;
+        if d == 0.0 {
+            continue;
+        }
+        let dm = dmin_all * lm[j] as f32;
+        for i in 32 * j..32 * j + 32 {
+            l_all[i] = nearest_int((x[i] + dm) / d).clamp(0, 31) as u8;
+        }
+    }
+    b.qh = [0; QK_K / 8];
+    for c in 0..4 {
+        for l in 0..32 {
+            let l1 = l_all[64 * c + l];
+            let l2 = l_all[64 * c + 32 + l];
+            b.qh[l] |= ((l1 >> 4) << (2 * c)) | ((l2 >> 4) << (2 * c + 1));
+            b.qs[32 * c + l] = (l1 & 0xF) | ((l2 & 0xF) << 4);
+        }
+    }
+}
+
+// w: [n] Q5_K blocks, a: [n] Q8_K blocks -> dot(w, a), as ggml's generic
+// ggml_vec_dot_q5_K_q8_K: integer sums per sub-block, 8 float lanes
+// (element e goes to lane e % 8), min term from the Q8_K bsums.
+pub fn vec_dot_q5_k_q8_k(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
+    debug_assert_eq!(x.len(), y.len(), "q5_k·q8_k: block counts differ");
+    let mut sums = [0.0f32; 8];
+    let mut sumf = 0.0f32;
+    let mut a = [0i8; QK_K];
+    for (bx, by) in x.iter().zip(y) {
+        for c in 0..4 {
+            let q = &bx.qs[32 * c..32 * c + 32];
+            for l in 0..32 {
+                let h = bx.qh[l] >> (2 * c);
+                a[64 * c + l] = ((q[l] & 0xF) | ((h & 1) << 4)) as i8;
+                a[64 * c + 32 + l] = ((q[l] >> 4) | ((h & 2) << 3)) as i8;
+            }
+        }
+        let (sc, m) = unpack_scales_mins_k4(&bx.scales);
+        let mut sumi = 0i32;
+        for (j, &bs) in by.bsums.iter().enumerate() {
+            sumi += bs as i32 * m[j / 2] as i32;
+        }
+        let mut aux32 = [0i32; 8];
+        for (j, &s) in sc.iter().enumerate() {
+            let scale = s as i32;
+            let qa = &a[32 * j..32 * j + 32];
+            let q8 = &by.qs[32 * j..32 * j + 32];
+            for (ga, g8) in qa.chunks_exact(8).zip(q8.chunks_exact(8)) {
+                for l in 0..8 {
+                    aux32[l] += scale * (ga[l] as i32 * g8[l] as i32);
+                }
+            }
+        }
+        let d = bx.d.to_f32() * by.d;
+        for l in 0..8 {
+            sums[l] += d * aux32[l] as f32;
+        }
+        let dmin = bx.dmin.to_f32() * by.d;
+        sumf -= dmin * sumi as f32;
+    }
+    for s in sums {
+        sumf += s;
+    }
+    sumf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytemuck::Zeroable;
+
+    #[test]
+    fn dequantize_known_block() {
+        let mut b = BlockQ5K::zeroed();
+        b.d = f16::from_f32(0.5);
+        b.dmin = f16::from_f32(0.25);
+        let mut sc = [1u8; 8];
+        let mut m = [0u8; 8];
+        sc[7] = 63;
+        m[7] = 10;
+        b.scales = pack_scales_mins_k4(&sc, &m);
+        // element 255 = 64*3 + 32 + 31: high nibble of qs[96 + 31], fifth bit = qh[31] bit 7.
+        b.qs[127] = 0xA0;
+        b.qh[31] = 0x80;
+        // element 3: low nibble of qs[3], fifth bit = qh[3] bit 0.
+        b.qs[3] = 0x07;
+        b.qh[3] = 0x01;
+        let mut y = vec![0.0; QK_K];
+        dequantize(&[b], &mut y);
+        assert_eq!(y[255], 0.5 * 63.0 * 26.0 - 0.25 * 10.0);
+        assert_eq!(y[3], 0.5 * 23.0);
+        assert_eq!(y[35], 0.0);
+    }
+
+    #[test]
+    fn quantize_uses_fifth_bit() {
+        let x: Vec<f32> = (0..QK_K).map(|i| (i % 32) as f32 * 0.1 - 0.5).collect();
+        let mut b = [BlockQ5K::zeroed()];
+        quantize(&x, &mut b);
+        assert!(b[0].qh.iter().any(|&h| h != 0));
+        let mut y = vec![0.0; QK_K];
+        dequantize(&b, &mut y);
+        let max_err = x
+            .iter()
+            .zip(&y)
+            .map(|(a, r)| (a - r).abs())
+            .fold(0.0, f32::max);
+        assert!(max_err < 0.06, "max err {max_err}");
+    }
+}
