@@ -10,7 +10,9 @@
 pub mod arch;
 pub mod attention;
 pub mod blocks;
+pub mod error;
 pub mod ops;
 pub mod quant;
 
+pub use error::KernelError;
 pub use gguf::GgmlType;

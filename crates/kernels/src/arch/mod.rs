@@ -1,1 +1,228 @@
-//! (being written)
+//! The kernel table, chosen once per process.
+//!
+//! `select()` picks the best instruction set the CPU (or wasm runtime)
+//! offers among those with an implementation; `WASM_CHORD_ISA` forces one
+//! (`scalar`, `avx2`, `avx512`, `neon`, `simd128`) so every path can be tested
+//! and benchmarked on one machine. For now only the scalar reference exists:
+//! the SIMD modules (`arch/x86`, `arch/aarch64`, `arch/wasm32`) come later and
+//! register themselves in `table()`.
+
+use crate::error::KernelError;
+use crate::quant;
+use gguf::GgmlType;
+use std::sync::OnceLock;
+
+/// An instruction set a kernel table is written for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Isa {
+    Scalar,
+    Avx2,
+    Avx512,
+    Neon,
+    Simd128,
+}
+
+impl Isa {
+    /// Every ISA, best last.
+    pub const ALL: [Isa; 5] = [Isa::Scalar, Isa::Simd128, Isa::Neon, Isa::Avx2, Isa::Avx512];
+
+    /// The lowercase name used by `WASM_CHORD_ISA`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+            Isa::Neon => "neon",
+            Isa::Simd128 => "simd128",
+        }
+    }
+
+    /// Parses a `WASM_CHORD_ISA` value (case-insensitive).
+    pub fn parse(s: &str) -> Option<Isa> {
+        let s = s.trim();
+        Isa::ALL
+            .into_iter()
+            .find(|isa| isa.name().eq_ignore_ascii_case(s))
+    }
+
+    /// Whether this machine can execute the ISA's instructions (whether or not
+    /// kernels exist for it yet).
+    pub fn detected(self) -> bool {
+        match self {
+            Isa::Scalar => true,
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            Isa::Avx2 => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+            }
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            Isa::Avx512 => {
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+            }
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => std::arch::is_aarch64_feature_detected!("neon"),
+            #[cfg(target_arch = "wasm32")]
+            Isa::Simd128 => cfg!(target_feature = "simd128"),
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Isa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `quant::vec_dot`'s signature: (weight type, n elements, weight row, activation row).
+// w_row: [row_bytes(w, n)], act_row: [row_bytes(vec_dot_type(w), n)] -> f32
+pub type VecDotFn = fn(GgmlType, usize, &[u8], &[u8]) -> f32;
+/// `quant::quantize_row`'s signature: (type, f32 row, output bytes).
+// src: [n] f32 -> dst: [row_bytes(t, n)] bytes
+pub type QuantizeRowFn = fn(GgmlType, &[f32], &mut [u8]) -> Result<(), KernelError>;
+
+/// Row-level kernels of one ISA. The functions behave as `quant::vec_dot`
+/// and `quant::quantize_row`, which document them.
+#[derive(Debug)]
+pub struct Kernels {
+    pub isa: Isa,
+    pub vec_dot: VecDotFn,
+    pub quantize_row: QuantizeRowFn,
+}
+
+static SCALAR: Kernels = Kernels {
+    isa: Isa::Scalar,
+    vec_dot: quant::vec_dot,
+    quantize_row: quant::quantize_row,
+};
+
+/// The portable reference kernels (always available).
+pub fn scalar() -> &'static Kernels {
+    &SCALAR
+}
+
+/// The kernel table for `isa`, if it is implemented and this machine runs it.
+pub fn table(isa: Isa) -> Option<&'static Kernels> {
+    match isa {
+        Isa::Scalar => Some(&SCALAR),
+        // SIMD tables are added here by the arch modules, gated on `isa.detected()`.
+        _ => None,
+    }
+}
+
+/// ISAs with a kernel table usable on this machine, best last.
+pub fn available() -> Vec<Isa> {
+    Isa::ALL
+        .into_iter()
+        .filter(|&isa| table(isa).is_some())
+        .collect()
+}
+
+/// The process-wide kernel table: the one `WASM_CHORD_ISA` names if set and
+/// usable (otherwise a warning on stderr and the default), else the best
+/// available.
+pub fn select() -> &'static Kernels {
+    static SELECTED: OnceLock<&'static Kernels> = OnceLock::new();
+    SELECTED.get_or_init(|| {
+        let forced = std::env::var("WASM_CHORD_ISA").ok();
+        let (kernels, warning) = choose(forced.as_deref());
+        if let Some(w) = warning {
+            eprintln!("wasm-chord: {w}");
+        }
+        kernels
+    })
+}
+
+/// The choice `select` makes for a `WASM_CHORD_ISA` value, and the warning
+/// to print if the request cannot be honoured.
+fn choose(forced: Option<&str>) -> (&'static Kernels, Option<String>) {
+    let best = || {
+        let isa = available().last().copied().unwrap_or(Isa::Scalar);
+        table(isa).unwrap_or(&SCALAR)
+    };
+    let Some(req) = forced.filter(|s| !s.trim().is_empty()) else {
+        return (best(), None);
+    };
+    let fallback = best();
+    match Isa::parse(req) {
+        None => {
+            let names: Vec<&str> = Isa::ALL.iter().map(|i| i.name()).collect();
+            let msg = format!(
+                "WASM_CHORD_ISA={req:?} is not one of {}; using {}",
+                names.join("|"),
+                fallback.isa
+            );
+            (fallback, Some(msg))
+        }
+        Some(isa) => match table(isa) {
+            Some(k) => (k, None),
+            None => {
+                let why = if isa.detected() {
+                    "has no kernels yet"
+                } else {
+                    "is not supported by this CPU"
+                };
+                (
+                    fallback,
+                    Some(format!(
+                        "WASM_CHORD_ISA={isa} {why}; using {}",
+                        fallback.isa
+                    )),
+                )
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_names() {
+        for isa in Isa::ALL {
+            assert_eq!(Isa::parse(isa.name()), Some(isa));
+        }
+        assert_eq!(Isa::parse(" AVX2 "), Some(Isa::Avx2));
+        assert_eq!(Isa::parse("sse9"), None);
+    }
+
+    #[test]
+    fn forcing_scalar_gives_scalar_without_warning() {
+        let (k, w) = choose(Some("scalar"));
+        assert_eq!(k.isa, Isa::Scalar);
+        assert!(w.is_none());
+    }
+
+    #[test]
+    fn bad_or_unavailable_requests_warn_and_fall_back() {
+        let (_, w) = choose(Some("sse9"));
+        assert!(w.unwrap().contains("sse9"));
+        // No ISA except scalar has kernels yet, on any machine.
+        for isa in [Isa::Avx2, Isa::Avx512, Isa::Neon, Isa::Simd128] {
+            if table(isa).is_none() {
+                let (k, w) = choose(Some(isa.name()));
+                assert!(table(k.isa).is_some());
+                assert!(w.unwrap().contains(isa.name()));
+            }
+        }
+    }
+
+    #[test]
+    fn select_is_stable_and_scalar_table_works() {
+        let a = select() as *const Kernels;
+        let b = select() as *const Kernels;
+        assert_eq!(a, b);
+        assert_eq!(scalar().isa, Isa::Scalar);
+        assert!(available().contains(&Isa::Scalar));
+        // One Q8_0 block against itself through the table.
+        let x: Vec<f32> = (0..32).map(|i| i as f32 - 16.0).collect();
+        let mut q = vec![0u8; 34];
+        (scalar().quantize_row)(GgmlType::Q8_0, &x, &mut q).unwrap();
+        let d = (scalar().vec_dot)(GgmlType::Q8_0, 32, &q, &q);
+        let want: f32 = x.iter().map(|v| v * v).sum();
+        assert!((d - want).abs() < want * 0.01, "{d} vs {want}");
+    }
+}
