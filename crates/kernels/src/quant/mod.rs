@@ -21,6 +21,17 @@ pub mod q5_1;
 pub mod q8_0;
 pub mod q8_1;
 
+// k-quants (k-quant engineer)
+pub mod kscales;
+mod ksearch;
+pub mod q2_k;
+pub mod q3_k;
+pub mod q4_k;
+pub mod q5_k;
+pub mod q6_k;
+pub mod q8_k;
+
+use crate::blocks::{BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K};
 use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1};
 use crate::error::KernelError;
 use bytemuck::Pod;
@@ -102,7 +113,12 @@ pub fn dequantize_row(t: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), Ke
         Q5_1 => dequant_as::<BlockQ5_1>(src, dst, q5_1::dequantize),
         Q8_0 => dequant_as::<BlockQ8_0>(src, dst, q8_0::dequantize),
         Q8_1 => dequant_as::<BlockQ8_1>(src, dst, q8_1::dequantize),
-        // k-quants: wired by q*_k.rs
+        Q2_K => dequant_as::<BlockQ2K>(src, dst, q2_k::dequantize),
+        Q3_K => dequant_as::<BlockQ3K>(src, dst, q3_k::dequantize),
+        Q4_K => dequant_as::<BlockQ4K>(src, dst, q4_k::dequantize),
+        Q5_K => dequant_as::<BlockQ5K>(src, dst, q5_k::dequantize),
+        Q6_K => dequant_as::<BlockQ6K>(src, dst, q6_k::dequantize),
+        Q8_K => dequant_as::<BlockQ8K>(src, dst, q8_k::dequantize),
         _ => return Err(KernelError::Unsupported(t)),
     }
     Ok(())
@@ -123,7 +139,12 @@ pub fn quantize_row(t: GgmlType, src: &[f32], dst: &mut [u8]) -> Result<(), Kern
         Q5_1 => quant_as::<BlockQ5_1>(src, dst, q5_1::quantize),
         Q8_0 => quant_as::<BlockQ8_0>(src, dst, q8_0::quantize),
         Q8_1 => quant_as::<BlockQ8_1>(src, dst, q8_1::quantize),
-        // k-quants: wired by q*_k.rs
+        Q2_K => quant_as::<BlockQ2K>(src, dst, q2_k::quantize),
+        Q3_K => quant_as::<BlockQ3K>(src, dst, q3_k::quantize),
+        Q4_K => quant_as::<BlockQ4K>(src, dst, q4_k::quantize),
+        Q5_K => quant_as::<BlockQ5K>(src, dst, q5_k::quantize),
+        Q6_K => quant_as::<BlockQ6K>(src, dst, q6_k::quantize),
+        Q8_K => quant_as::<BlockQ8K>(src, dst, q8_k::quantize),
         _ => return Err(KernelError::Unsupported(t)),
     }
     Ok(())
@@ -163,7 +184,11 @@ fn try_vec_dot(w: GgmlType, w_row: &[u8], act_row: &[u8]) -> Option<f32> {
         Q5_0 => dot_as::<BlockQ5_0, BlockQ8_0>(w_row, act_row, q5_0::vec_dot_q5_0_q8_0),
         Q5_1 => dot_as::<BlockQ5_1, BlockQ8_1>(w_row, act_row, q5_1::vec_dot_q5_1_q8_1),
         Q8_0 => dot_as::<BlockQ8_0, BlockQ8_0>(w_row, act_row, q8_0::vec_dot_q8_0_q8_0),
-        // k-quants: wired by q*_k.rs
+        Q2_K => dot_as::<BlockQ2K, BlockQ8K>(w_row, act_row, q2_k::vec_dot_q2_k_q8_k),
+        Q3_K => dot_as::<BlockQ3K, BlockQ8K>(w_row, act_row, q3_k::vec_dot_q3_k_q8_k),
+        Q4_K => dot_as::<BlockQ4K, BlockQ8K>(w_row, act_row, q4_k::vec_dot_q4_k_q8_k),
+        Q5_K => dot_as::<BlockQ5K, BlockQ8K>(w_row, act_row, q5_k::vec_dot_q5_k_q8_k),
+        Q6_K => dot_as::<BlockQ6K, BlockQ8K>(w_row, act_row, q6_k::vec_dot_q6_k_q8_k),
         _ => return None,
     })
 }
