@@ -5,6 +5,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::error::TokenizerError;
 use crate::pretok::{PreTokenizer, Splitter};
@@ -14,15 +15,40 @@ use crate::vocab::Vocab;
 
 const NO_TOKEN: u32 = u32::MAX;
 
+/// Multiplicative hash for the `(u32, u32)` merge keys (SipHash is needlessly
+/// slow for 100k+ integer keys built at load).
+#[derive(Default)]
+struct PairHasher(u64);
+
+impl Hasher for PairHasher {
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 32)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b.into());
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(v.into());
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(23) ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type PairMap = HashMap<(u32, u32), (u32, u32), BuildHasherDefault<PairHasher>>;
+
 /// Merge table: (left id, right id) -> (rank, id of the merged piece or `NO_TOKEN`).
 #[derive(Debug)]
 pub(crate) struct Merges {
-    table: HashMap<(u32, u32), (u32, u32)>,
+    table: PairMap,
 }
 
 impl Merges {
     pub fn build(vocab: &Vocab, merges: &[String]) -> Result<Merges, TokenizerError> {
-        let mut table = HashMap::with_capacity(merges.len());
+        let mut table = PairMap::with_capacity_and_hasher(merges.len(), Default::default());
+        let mut joined = Vec::new();
         for (index, m) in merges.iter().enumerate() {
             // Split at the first space after the first byte (a piece may be " ").
             let pos = m.bytes().skip(1).position(|b| b == b' ').map(|p| p + 1);
@@ -45,10 +71,10 @@ impl Merges {
                     })
             };
             let (li, ri) = (id(l)?, id(r)?);
-            let mut joined = String::with_capacity(m.len());
-            joined.push_str(l);
-            joined.push_str(r);
-            let merged = vocab.lookup(joined.as_bytes()).unwrap_or(NO_TOKEN);
+            joined.clear();
+            joined.extend_from_slice(l.as_bytes());
+            joined.extend_from_slice(r.as_bytes());
+            let merged = vocab.lookup(&joined).unwrap_or(NO_TOKEN);
             table.entry((li, ri)).or_insert((index as u32, merged));
         }
         Ok(Merges { table })

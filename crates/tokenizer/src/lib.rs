@@ -58,14 +58,14 @@ impl Tokenizer {
     }
 
     /// Builds a tokenizer from an explicit configuration (validated here).
-    pub fn from_config(c: TokenizerConfig) -> Result<Tokenizer, TokenizerError> {
+    pub fn from_config(mut c: TokenizerConfig) -> Result<Tokenizer, TokenizerError> {
         let pre = PreTokenizer::resolve(c.kind, &c.pre).ok_or_else(|| {
             TokenizerError::UnsupportedPreTokenizer {
                 key: "pre",
                 pre: c.pre.clone(),
             }
         })?;
-        let vocab = Vocab::build(&c)?;
+        let vocab = Vocab::build(&mut c)?;
         let bpe = match c.kind {
             VocabKind::Spm => None,
             VocabKind::Bpe => Some(Bpe {

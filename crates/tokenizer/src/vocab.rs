@@ -190,7 +190,8 @@ pub(crate) struct Vocab {
 }
 
 impl Vocab {
-    pub fn build(c: &TokenizerConfig) -> Result<Vocab, TokenizerError> {
+    /// Takes the pieces and scores out of `c` (no copy of a large vocabulary).
+    pub fn build(c: &mut TokenizerConfig) -> Result<Vocab, TokenizerError> {
         let n = c.tokens.len();
         if n == 0 {
             return Err(TokenizerError::EmptyVocab { key: "tokens" });
@@ -225,23 +226,17 @@ impl Vocab {
             }
         }
 
-        let tokens: Vec<String> = c
-            .tokens
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                if t.is_empty() {
-                    format!("[EMPTY_{i}]")
-                } else {
-                    t.clone()
-                }
-            })
-            .collect();
-        let scores = if c.scores.is_empty() {
-            vec![0.0; n]
-        } else {
-            c.scores[..n].to_vec()
-        };
+        let mut tokens = std::mem::take(&mut c.tokens);
+        for (i, t) in tokens.iter_mut().enumerate() {
+            if t.is_empty() {
+                *t = format!("[EMPTY_{i}]");
+            }
+        }
+        let mut scores = std::mem::take(&mut c.scores);
+        if scores.is_empty() {
+            scores = vec![0.0; n];
+        }
+        scores.truncate(n);
         let mut attrs: Vec<u16> = if c.token_types.is_empty() {
             vec![attr::NORMAL; n]
         } else {
