@@ -39,11 +39,13 @@ pub enum GgmlType {
     TQ1_0,
     TQ2_0,
     MXFP4,
+    NVFP4,
+    Q1_0,
 }
 
 impl GgmlType {
     /// All known types, in id order.
-    pub const ALL: [GgmlType; 32] = [
+    pub const ALL: [GgmlType; 34] = [
         GgmlType::F32,
         GgmlType::F16,
         GgmlType::Q4_0,
@@ -76,6 +78,8 @@ impl GgmlType {
         GgmlType::TQ1_0,
         GgmlType::TQ2_0,
         GgmlType::MXFP4,
+        GgmlType::NVFP4,
+        GgmlType::Q1_0,
     ];
 
     /// The type with this GGUF id, if known.
@@ -118,6 +122,8 @@ impl GgmlType {
             GgmlType::TQ1_0 => 34,
             GgmlType::TQ2_0 => 35,
             GgmlType::MXFP4 => 39,
+            GgmlType::NVFP4 => 40,
+            GgmlType::Q1_0 => 41,
         }
     }
 
@@ -127,7 +133,10 @@ impl GgmlType {
         match self {
             F32 | F16 | BF16 | I8 | I16 | I32 | I64 | F64 => 1,
             Q4_0 | Q4_1 | Q5_0 | Q5_1 | Q8_0 | Q8_1 | IQ4_NL | MXFP4 => 32,
-            _ => 256,
+            NVFP4 => 64,
+            Q1_0 => 128,
+            Q2_K | Q3_K | Q4_K | Q5_K | Q6_K | Q8_K | IQ2_XXS | IQ2_XS | IQ3_XXS | IQ1_S
+            | IQ3_S | IQ2_S | IQ4_XS | IQ1_M | TQ1_0 | TQ2_0 => 256,
         }
     }
 
@@ -166,6 +175,8 @@ impl GgmlType {
             TQ1_0 => 54,
             TQ2_0 => 66,
             MXFP4 => 17,
+            NVFP4 => 36,
+            Q1_0 => 18,
         }
     }
 
@@ -205,6 +216,8 @@ impl GgmlType {
             TQ1_0 => "TQ1_0",
             TQ2_0 => "TQ2_0",
             MXFP4 => "MXFP4",
+            NVFP4 => "NVFP4",
+            Q1_0 => "Q1_0",
         }
     }
 
@@ -221,7 +234,7 @@ impl GgmlType {
 
 impl std::fmt::Display for GgmlType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 
@@ -236,6 +249,54 @@ mod tests {
         }
         assert_eq!(GgmlType::from_id(4), None);
         assert_eq!(GgmlType::from_id(1000), None);
+    }
+
+    /// (id, block size, type size) as in gguf-py 0.19.0's `GGML_QUANT_SIZES`,
+    /// except Q8_1: gguf-py says 40 bytes (two f32), ggml's `block_q8_1` has
+    /// two f16 and a static_assert for 36.
+    #[test]
+    fn sizes_match_ggml() {
+        let table: [(u32, usize, usize); 34] = [
+            (0, 1, 4),
+            (1, 1, 2),
+            (2, 32, 18),
+            (3, 32, 20),
+            (6, 32, 22),
+            (7, 32, 24),
+            (8, 32, 34),
+            (9, 32, 36),
+            (10, 256, 84),
+            (11, 256, 110),
+            (12, 256, 144),
+            (13, 256, 176),
+            (14, 256, 210),
+            (15, 256, 292),
+            (16, 256, 66),
+            (17, 256, 74),
+            (18, 256, 98),
+            (19, 256, 50),
+            (20, 32, 18),
+            (21, 256, 110),
+            (22, 256, 82),
+            (23, 256, 136),
+            (24, 1, 1),
+            (25, 1, 2),
+            (26, 1, 4),
+            (27, 1, 8),
+            (28, 1, 8),
+            (29, 256, 56),
+            (30, 1, 2),
+            (34, 256, 54),
+            (35, 256, 66),
+            (39, 32, 17),
+            (40, 64, 36),
+            (41, 128, 18),
+        ];
+        for (id, block, size) in table {
+            let t = GgmlType::from_id(id).unwrap();
+            assert_eq!((t.block_size(), t.type_size()), (block, size), "{t}");
+        }
+        assert_eq!(GgmlType::ALL.len(), table.len());
     }
 
     #[test]

@@ -1,0 +1,252 @@
+//! `wasm-chord info`: what a GGUF file holds.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use gguf::{Array, GgmlType, GgufFile, Value};
+use serde_json::{json, Map};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Args)]
+pub struct InfoArgs {
+    /// The GGUF file (defaults to the fetched Gemma 3 270M).
+    #[arg(short = 'm', long = "model")]
+    model: Option<PathBuf>,
+    /// The GGUF file, as a positional argument.
+    #[arg(conflicts_with = "model")]
+    file: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Show every element of metadata arrays instead of a summary.
+    #[arg(long)]
+    full: bool,
+}
+
+/// Arrays longer than this are summarised.
+const ARRAY_PREVIEW: usize = 8;
+
+pub fn run(args: &InfoArgs) -> Result<()> {
+    let path = args
+        .file
+        .clone()
+        .or_else(|| args.model.clone())
+        .unwrap_or_else(crate::default_model_path);
+    let t0 = Instant::now();
+    let file = GgufFile::open(&path).with_context(|| format!("reading {}", path.display()))?;
+    let load_ms = t0.elapsed().as_secs_f64() * 1e3;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&to_json(&file, args.full))?);
+    } else {
+        print_text(&file, &path, args.full, load_ms);
+    }
+    Ok(())
+}
+
+struct TypeStats {
+    tensors: usize,
+    elements: u64,
+    bytes: u64,
+}
+
+fn type_histogram(file: &GgufFile) -> BTreeMap<GgmlType, TypeStats> {
+    let mut by_type: BTreeMap<GgmlType, TypeStats> = BTreeMap::new();
+    for t in file.tensors() {
+        let e = by_type.entry(t.ggml_type).or_insert(TypeStats {
+            tensors: 0,
+            elements: 0,
+            bytes: 0,
+        });
+        e.tensors += 1;
+        e.elements += t.n_elements();
+        e.bytes += t.n_bytes;
+    }
+    by_type
+}
+
+fn architecture(file: &GgufFile) -> &str {
+    file.metadata()
+        .get("general.architecture")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown")
+}
+
+fn print_text(file: &GgufFile, path: &std::path::Path, full: bool, load_ms: f64) {
+    let n_params: u64 = file.tensors().iter().map(|t| t.n_elements()).sum();
+    let n_bytes: u64 = file.tensors().iter().map(|t| t.n_bytes).sum();
+    println!("file:          {}", path.display());
+    println!(
+        "format:        GGUF v{}, alignment {}, data at offset {}",
+        file.version(),
+        file.alignment(),
+        file.data_offset()
+    );
+    println!("architecture:  {}", architecture(file));
+    println!(
+        "parameters:    {} ({:.1} M)",
+        n_params,
+        n_params as f64 / 1e6
+    );
+    println!(
+        "tensor data:   {} bytes ({:.1} MiB), {:.2} bits per weight",
+        n_bytes,
+        n_bytes as f64 / (1 << 20) as f64,
+        n_bytes as f64 * 8.0 / n_params.max(1) as f64
+    );
+    println!("opened in:     {load_ms:.1} ms");
+
+    println!("\nmetadata ({} keys):", file.metadata().len());
+    for (key, value) in file.metadata().iter() {
+        println!("  {key:<44} {}", value_text(value, full));
+    }
+
+    println!("\ntensors ({}):", file.tensors().len());
+    println!(
+        "  {:<4} {:<40} {:<7} {:<22} {:>12}",
+        "#", "name", "type", "shape", "bytes"
+    );
+    for (i, t) in file.tensors().iter().enumerate() {
+        let shape = t
+            .dims
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(" x ");
+        println!(
+            "  {:<4} {:<40} {:<7} {:<22} {:>12}",
+            i, t.name, t.ggml_type, shape, t.n_bytes
+        );
+    }
+
+    println!("\nbytes per type:");
+    println!(
+        "  {:<7} {:>8} {:>14} {:>14} {:>7}",
+        "type", "tensors", "elements", "bytes", "share"
+    );
+    for (ty, s) in type_histogram(file) {
+        println!(
+            "  {:<7} {:>8} {:>14} {:>14} {:>6.1}%",
+            ty,
+            s.tensors,
+            s.elements,
+            s.bytes,
+            100.0 * s.bytes as f64 / n_bytes.max(1) as f64
+        );
+    }
+}
+
+fn value_text(v: &Value, full: bool) -> String {
+    match v {
+        Value::String(s) => format!("{s:?}"),
+        Value::Array(a) => array_text(a, full),
+        other => scalar_json(other).to_string(),
+    }
+}
+
+fn array_text(a: &Array, full: bool) -> String {
+    let items = array_json(a, if full { usize::MAX } else { ARRAY_PREVIEW });
+    let shown = items.len();
+    let list = items
+        .iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if shown < a.len() {
+        format!("[{}; {}] [{list}, ...]", a.type_name(), a.len())
+    } else {
+        format!("[{}; {}] [{list}]", a.type_name(), a.len())
+    }
+}
+
+fn scalar_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::U8(x) => json!(x),
+        Value::I8(x) => json!(x),
+        Value::U16(x) => json!(x),
+        Value::I16(x) => json!(x),
+        Value::U32(x) => json!(x),
+        Value::I32(x) => json!(x),
+        Value::U64(x) => json!(x),
+        Value::I64(x) => json!(x),
+        Value::F32(x) => json!(x),
+        Value::F64(x) => json!(x),
+        Value::Bool(x) => json!(x),
+        Value::String(s) => json!(s),
+        Value::Array(a) => serde_json::Value::Array(array_json(a, usize::MAX)),
+    }
+}
+
+/// The first `limit` elements of an array as JSON values.
+fn array_json(a: &Array, limit: usize) -> Vec<serde_json::Value> {
+    fn take<T: serde::Serialize>(xs: &[T], limit: usize) -> Vec<serde_json::Value> {
+        xs.iter().take(limit).map(|x| json!(x)).collect()
+    }
+    match a {
+        Array::U8(x) => take(x, limit),
+        Array::I8(x) => take(x, limit),
+        Array::U16(x) => take(x, limit),
+        Array::I16(x) => take(x, limit),
+        Array::U32(x) => take(x, limit),
+        Array::I32(x) => take(x, limit),
+        Array::U64(x) => take(x, limit),
+        Array::I64(x) => take(x, limit),
+        Array::F32(x) => take(x, limit),
+        Array::F64(x) => take(x, limit),
+        Array::Bool(x) => take(x, limit),
+        Array::String(x) => take(x, limit),
+        Array::Array(x) => x
+            .iter()
+            .take(limit)
+            .map(|inner| serde_json::Value::Array(array_json(inner, limit)))
+            .collect(),
+    }
+}
+
+fn to_json(file: &GgufFile, full: bool) -> serde_json::Value {
+    let mut md = Map::new();
+    for (key, value) in file.metadata().iter() {
+        let v = match value {
+            Value::Array(a) if !full && a.len() > ARRAY_PREVIEW => json!({
+                "type": a.type_name(),
+                "len": a.len(),
+                "head": array_json(a, ARRAY_PREVIEW),
+            }),
+            other => scalar_json(other),
+        };
+        md.insert(key.to_string(), v);
+    }
+    let tensors: Vec<_> = file
+        .tensors()
+        .iter()
+        .map(|t| {
+            json!({
+                "name": t.name,
+                "type": t.ggml_type.name(),
+                "shape": t.dims,
+                "offset": t.offset,
+                "bytes": t.n_bytes,
+            })
+        })
+        .collect();
+    let types: Map<String, serde_json::Value> = type_histogram(file)
+        .into_iter()
+        .map(|(ty, s)| {
+            (
+                ty.name().to_string(),
+                json!({"tensors": s.tensors, "elements": s.elements, "bytes": s.bytes}),
+            )
+        })
+        .collect();
+    json!({
+        "version": file.version(),
+        "alignment": file.alignment(),
+        "data_offset": file.data_offset(),
+        "file_len": file.file_len(),
+        "architecture": architecture(file),
+        "parameters": file.tensors().iter().map(|t| t.n_elements()).sum::<u64>(),
+        "metadata": md,
+        "tensors": tensors,
+        "types": types,
+    })
+}
