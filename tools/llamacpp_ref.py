@@ -187,7 +187,12 @@ class Model:
 def top_k(logits: np.ndarray, k: int) -> list[list]:
     """[[id, value], ...] by descending value; ties broken by lower id."""
     idx = np.lexsort((np.arange(len(logits)), -logits.astype(np.float64)))[:k]
-    return [[int(i), float(logits[i])] for i in idx]
+    return [[int(i), f32(logits[i])] for i in idx]
+
+
+def f32(x) -> float:
+    """A float32 value as the shortest decimal that parses back to the same float32."""
+    return float(repr(np.float32(x)).removeprefix("np.float32(").removesuffix(")"))
 
 
 def logsumexp(logits: np.ndarray) -> float:
