@@ -7,16 +7,12 @@ use crate::blocks::{BlockQ5_0, BlockQ8_0, QK};
 use crate::quant::q4_0::signed_absmax;
 use half::f16;
 
-/// The five-bit quant of element `j` (0..32) of a block.
+/// The five-bit quants of elements `j` and `j + 16` (j in 0..16) of a block.
 #[inline]
-pub(crate) fn quant5(qs: &[u8; QK / 2], qh: u32, j: usize) -> u8 {
-    let low = if j < QK / 2 {
-        qs[j] & 0x0f
-    } else {
-        qs[j - QK / 2] >> 4
-    };
-    let high = ((qh >> j) & 1) as u8;
-    low | (high << 4)
+pub(crate) fn quant5_pair(qs: &[u8; QK / 2], qh: u32, j: usize) -> (u8, u8) {
+    let h0 = ((qh >> j) & 1) as u8;
+    let h1 = ((qh >> (j + QK / 2)) & 1) as u8;
+    ((qs[j] & 0x0f) | (h0 << 4), (qs[j] >> 4) | (h1 << 4))
 }
 
 // x: [n] blocks -> y: [n * 32] f32
@@ -25,8 +21,10 @@ pub fn dequantize(x: &[BlockQ5_0], y: &mut [f32]) {
     for (b, out) in x.iter().zip(y.chunks_exact_mut(QK)) {
         let d = b.d.to_f32();
         let qh = u32::from_le_bytes(b.qh);
-        for (j, o) in out.iter_mut().enumerate() {
-            *o = (quant5(&b.qs, qh, j) as i32 - 16) as f32 * d;
+        for j in 0..QK / 2 {
+            let (q0, q1) = quant5_pair(&b.qs, qh, j);
+            out[j] = (q0 as i32 - 16) as f32 * d;
+            out[j + QK / 2] = (q1 as i32 - 16) as f32 * d;
         }
     }
 }
@@ -62,10 +60,9 @@ pub fn vec_dot_q5_0_q8_0(x: &[BlockQ5_0], y: &[BlockQ8_0]) -> f32 {
         let mut sumi0 = 0i32;
         let mut sumi1 = 0i32;
         for j in 0..QK / 2 {
-            let x0 = quant5(&bx.qs, qh, j) as i32 - 16;
-            let x1 = quant5(&bx.qs, qh, j + QK / 2) as i32 - 16;
-            sumi0 += x0 * by.qs[j] as i32;
-            sumi1 += x1 * by.qs[j + QK / 2] as i32;
+            let (q0, q1) = quant5_pair(&bx.qs, qh, j);
+            sumi0 += (q0 as i32 - 16) * by.qs[j] as i32;
+            sumi1 += (q1 as i32 - 16) * by.qs[j + QK / 2] as i32;
         }
         let sumi = sumi0 + sumi1;
         sumf += (bx.d.to_f32() * by.d.to_f32()) * sumi as f32;

@@ -3,7 +3,7 @@
 
 use crate::blocks::{BlockQ5_1, BlockQ8_1, QK};
 use crate::quant::q4_1::min_max;
-use crate::quant::q5_0::quant5;
+use crate::quant::q5_0::quant5_pair;
 use half::f16;
 
 // x: [n] blocks -> y: [n * 32] f32
@@ -13,8 +13,10 @@ pub fn dequantize(x: &[BlockQ5_1], y: &mut [f32]) {
         let d = b.d.to_f32();
         let m = b.m.to_f32();
         let qh = u32::from_le_bytes(b.qh);
-        for (j, o) in out.iter_mut().enumerate() {
-            *o = quant5(&b.qs, qh, j) as f32 * d + m;
+        for j in 0..QK / 2 {
+            let (q0, q1) = quant5_pair(&b.qs, qh, j);
+            out[j] = q0 as f32 * d + m;
+            out[j + QK / 2] = q1 as f32 * d + m;
         }
     }
 }
@@ -52,8 +54,9 @@ pub fn vec_dot_q5_1_q8_1(x: &[BlockQ5_1], y: &[BlockQ8_1]) -> f32 {
         let mut sumi0 = 0i32;
         let mut sumi1 = 0i32;
         for j in 0..QK / 2 {
-            sumi0 += quant5(&bx.qs, qh, j) as i32 * by.qs[j] as i32;
-            sumi1 += quant5(&bx.qs, qh, j + QK / 2) as i32 * by.qs[j + QK / 2] as i32;
+            let (q0, q1) = quant5_pair(&bx.qs, qh, j);
+            sumi0 += q0 as i32 * by.qs[j] as i32;
+            sumi1 += q1 as i32 * by.qs[j + QK / 2] as i32;
         }
         let sumi = sumi0 + sumi1;
         sumf += (bx.d.to_f32() * by.d.to_f32()) * sumi as f32 + bx.m.to_f32() * by.s.to_f32();
