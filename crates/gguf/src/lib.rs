@@ -4,7 +4,25 @@
 //! tensor infos, tensor placement) without panicking or allocating more than
 //! the file's size can justify, then hands out zero-copy tensor views.
 //! [`GgufWriter`] writes files with the same conventions as gguf-py and
-//! llama.cpp (tensors in order, each padded to the alignment with zeros).
+//! llama.cpp (tensors in order, each padded to the alignment with zeros); a
+//! file from gguf-py or llama.cpp read and written back is byte-identical.
+//!
+//! Validation rules, and where they differ from llama.cpp's `gguf.cpp`:
+//! - versions 2 and 3 only; a byte-swapped version field is reported as a
+//!   big-endian file;
+//! - every count and length is checked against the bytes left before anything
+//!   is allocated (an array of `n` u32 needs `4n` bytes, of `n` strings `8n`);
+//! - keys, string values and tensor names must be UTF-8 (llama.cpp accepts any
+//!   bytes in values; a typed [`GgufError::InvalidUtf8`] is returned instead);
+//! - keys are non-empty and unique, tensor names unique and shorter than 64 bytes;
+//! - arrays of arrays are accepted up to [`MAX_ARRAY_DEPTH`] (llama.cpp
+//!   rejects them, gguf-py writes them);
+//! - `general.alignment` must be a u32 power of two;
+//! - at most 4 dims, each `<= i64::MAX`, product `<= i64::MAX`; dims of 0
+//!   (empty tensors) are allowed like in llama.cpp; rows must be whole blocks;
+//! - tensor offsets must be multiples of the alignment, lie inside the data
+//!   section and not overlap (llama.cpp additionally requires tensors to be
+//!   packed in file order; this reader accepts any non-overlapping order).
 #![deny(unsafe_code)]
 
 mod buf;

@@ -304,3 +304,10 @@ fn every_truncation_is_an_error() {
         );
     }
 }
+
+#[test]
+fn file_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<GgufFile>();
+    assert_send_sync::<AlignedBuf>();
+}
