@@ -5,28 +5,36 @@
 //! bits `2k..2k+2` of `qs[32n + l]`; sub-block of element `e` is `e / 16`.
 
 use super::ksearch::{make_qkx2_quants, max_c, nearest_int};
+use super::q8_k::{lane_dot, sub};
 use crate::blocks::{BlockQ2K, BlockQ8K, QK_K};
 use half::f16;
 
-/// The 2-bit quant of element `e`.
+/// The 2-bit quants (0..4) of all 256 elements, in element order.
 #[inline]
-fn quant(b: &BlockQ2K, e: usize) -> u8 {
-    let (n, k, l) = (e / 128, (e % 128) / 32, e % 32);
-    (b.qs[32 * n + l] >> (2 * k)) & 3
+fn unpack(b: &BlockQ2K, a: &mut [i8; QK_K]) {
+    for n in 0..2 {
+        for k in 0..4 {
+            for l in 0..32 {
+                a[128 * n + 32 * k + l] = ((b.qs[32 * n + l] >> (2 * k)) & 3) as i8;
+            }
+        }
+    }
 }
 
 // x: [n] blocks -> y: [n * 256] f32
 pub fn dequantize(x: &[BlockQ2K], y: &mut [f32]) {
     assert_eq!(y.len(), x.len() * QK_K, "q2_k dequantize: output length");
+    let mut a = [0i8; QK_K];
     for (b, out) in x.iter().zip(y.chunks_exact_mut(QK_K)) {
+        unpack(b, &mut a);
         let d = b.d.to_f32();
         let dmin = b.dmin.to_f32();
-        for (j, sub) in out.chunks_exact_mut(16).enumerate() {
+        for (j, (sub, qa)) in out.chunks_exact_mut(16).zip(a.chunks_exact(16)).enumerate() {
             let sc = b.scales[j];
             let dl = d * (sc & 0xF) as f32;
             let ml = dmin * (sc >> 4) as f32;
-            for (i, o) in sub.iter_mut().enumerate() {
-                *o = dl * quant(b, 16 * j + i) as f32 - ml;
+            for (o, &q) in sub.iter_mut().zip(qa) {
+                *o = dl * q as f32 - ml;
             }
         }
     }
@@ -114,6 +122,7 @@ fn quantize_block(x: &[f32], b: &mut BlockQ2K) {
 pub fn vec_dot_q2_k_q8_k(x: &[BlockQ2K], y: &[BlockQ8K]) -> f32 {
     debug_assert_eq!(x.len(), y.len(), "q2_k·q8_k: block counts differ");
     let mut sumf = 0.0f32;
+    let mut a = [0i8; QK_K];
     for (bx, by) in x.iter().zip(y) {
         let mut summs = 0i32;
         for (&bs, &sc) in by.bsums.iter().zip(&bx.scales) {
@@ -121,21 +130,11 @@ pub fn vec_dot_q2_k_q8_k(x: &[BlockQ2K], y: &[BlockQ8K]) -> f32 {
         }
         let dall = by.d * bx.d.to_f32();
         let dmin = by.d * bx.dmin.to_f32();
+        unpack(bx, &mut a);
         let mut isum = 0i32;
-        for n in 0..2 {
-            let q2 = &bx.qs[32 * n..32 * n + 32];
-            for k in 0..4 {
-                let q8 = &by.qs[128 * n + 32 * k..128 * n + 32 * k + 32];
-                let shift = 2 * k;
-                for half in 0..2 {
-                    let mut isuml = 0i32;
-                    for l in 16 * half..16 * half + 16 {
-                        isuml += q8[l] as i32 * ((q2[l] >> shift) & 3) as i32;
-                    }
-                    let sc = bx.scales[8 * n + 2 * k + half];
-                    isum += (sc & 0xF) as i32 * isuml;
-                }
-            }
+        for (j, &sc) in bx.scales.iter().enumerate() {
+            let lanes = lane_dot::<16>(sub(&a, j), sub(&by.qs, j));
+            isum += (sc & 0xF) as i32 * lanes.iter().sum::<i32>();
         }
         sumf += dall * isum as f32 - dmin * summs as f32;
     }

@@ -7,32 +7,37 @@
 
 use super::kscales::{pack_q3_k_scales, unpack_q3_k_scales};
 use super::ksearch::{make_q3_quants_rmse, nearest_int};
+use super::q8_k::{lane_dot, sub};
 use crate::blocks::{BlockQ3K, BlockQ8K, QK_K};
 use half::f16;
 
-/// The signed 3-bit quant (-4..4) of element `e`.
+/// The signed 3-bit quants (-4..4) of all 256 elements, in element order.
 #[inline]
-fn quant(b: &BlockQ3K, e: usize) -> i8 {
-    let (n, k, l) = (e / 128, (e % 128) / 32, e % 32);
-    let low = ((b.qs[32 * n + l] >> (2 * k)) & 3) as i8;
-    let high_set = b.hmask[l] & (1 << (e / 32)) != 0;
-    if high_set {
-        low
-    } else {
-        low - 4
+fn unpack(b: &BlockQ3K, a: &mut [i8; QK_K]) {
+    for n in 0..2 {
+        for k in 0..4 {
+            let mask = 1u8 << (4 * n + k);
+            for l in 0..32 {
+                let low = ((b.qs[32 * n + l] >> (2 * k)) & 3) as i8;
+                let offset = if b.hmask[l] & mask != 0 { 0 } else { 4 };
+                a[128 * n + 32 * k + l] = low - offset;
+            }
+        }
     }
 }
 
 // x: [n] blocks -> y: [n * 256] f32
 pub fn dequantize(x: &[BlockQ3K], y: &mut [f32]) {
     assert_eq!(y.len(), x.len() * QK_K, "q3_k dequantize: output length");
+    let mut a = [0i8; QK_K];
     for (b, out) in x.iter().zip(y.chunks_exact_mut(QK_K)) {
+        unpack(b, &mut a);
         let d_all = b.d.to_f32();
         let sc = unpack_q3_k_scales(&b.scales);
-        for (j, sub) in out.chunks_exact_mut(16).enumerate() {
+        for (j, (sub, qa)) in out.chunks_exact_mut(16).zip(a.chunks_exact(16)).enumerate() {
             let dl = d_all * (sc[j] as i32 - 32) as f32;
-            for (i, o) in sub.iter_mut().enumerate() {
-                *o = dl * quant(b, 16 * j + i) as f32;
+            for (o, &q) in sub.iter_mut().zip(qa) {
+                *o = dl * q as f32;
             }
         }
     }
@@ -107,19 +112,13 @@ pub fn vec_dot_q3_k_q8_k(x: &[BlockQ3K], y: &[BlockQ8K]) -> f32 {
     let mut sums = [0.0f32; 8];
     let mut a = [0i8; QK_K];
     for (bx, by) in x.iter().zip(y) {
-        for (e, v) in a.iter_mut().enumerate() {
-            *v = quant(bx, e);
-        }
+        unpack(bx, &mut a);
         let sc = unpack_q3_k_scales(&bx.scales);
         let mut aux32 = [0i32; 8];
         for (j, &s) in sc.iter().enumerate() {
-            let scale = s as i32 - 32;
-            let qa = &a[16 * j..16 * j + 16];
-            let q8 = &by.qs[16 * j..16 * j + 16];
-            for (ga, g8) in qa.chunks_exact(8).zip(q8.chunks_exact(8)) {
-                for l in 0..8 {
-                    aux32[l] += scale * (ga[l] as i32 * g8[l] as i32);
-                }
+            let lanes = lane_dot::<16>(sub(&a, j), sub(&by.qs, j));
+            for l in 0..8 {
+                aux32[l] += (s as i32 - 32) * lanes[l];
             }
         }
         let d = bx.d.to_f32() * by.d;

@@ -6,6 +6,7 @@
 
 use super::kscales::{get_scale_min_k4, pack_scales_mins_k4, unpack_scales_mins_k4};
 use super::ksearch::{make_qkx2_quants, max_c, nearest_int};
+use super::q8_k::{lane_dot, sub};
 use crate::blocks::{BlockQ4K, BlockQ8K, QK_K};
 use half::f16;
 
@@ -118,13 +119,9 @@ pub fn vec_dot_q4_k_q8_k(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
         }
         let mut aux32 = [0i32; 8];
         for (j, &s) in sc.iter().enumerate() {
-            let scale = s as i32;
-            let qa = &a[32 * j..32 * j + 32];
-            let q8 = &by.qs[32 * j..32 * j + 32];
-            for (ga, g8) in qa.chunks_exact(8).zip(q8.chunks_exact(8)) {
-                for l in 0..8 {
-                    aux32[l] += scale * (ga[l] as i32 * g8[l] as i32);
-                }
+            let lanes = lane_dot::<32>(sub(&a, j), sub(&by.qs, j));
+            for l in 0..8 {
+                aux32[l] += s as i32 * lanes[l];
             }
         }
         let d = bx.d.to_f32() * by.d;

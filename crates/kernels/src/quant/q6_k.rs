@@ -7,30 +7,36 @@
 //! high 2 bits at bits `2k..2k+2` of `qh[32n + l]`.
 
 use super::ksearch::{make_qx_quants_rmse1, nearest_int, GROUP_MAX_EPS};
+use super::q8_k::{lane_dot, sub};
 use crate::blocks::{BlockQ6K, BlockQ8K, QK_K};
 use bytemuck::Zeroable;
 use half::f16;
 
-/// The 6-bit quant (0..64) of element `128n + 32k + l`.
+/// The signed 6-bit quants (-32..32) of all 256 elements, in element order.
 #[inline]
-fn quant(b: &BlockQ6K, n: usize, k: usize, l: usize) -> u8 {
-    let low = (b.ql[64 * n + 32 * (k & 1) + l] >> (4 * (k >> 1))) & 0xF;
-    let high = (b.qh[32 * n + l] >> (2 * k)) & 3;
-    low | (high << 4)
+fn unpack(b: &BlockQ6K, a: &mut [i8; QK_K]) {
+    for n in 0..2 {
+        for l in 0..32 {
+            let (ql0, ql1, qh) = (b.ql[64 * n + l], b.ql[64 * n + 32 + l], b.qh[32 * n + l]);
+            a[128 * n + l] = ((ql0 & 0xF) | ((qh & 3) << 4)) as i8 - 32;
+            a[128 * n + 32 + l] = ((ql1 & 0xF) | (((qh >> 2) & 3) << 4)) as i8 - 32;
+            a[128 * n + 64 + l] = ((ql0 >> 4) | (((qh >> 4) & 3) << 4)) as i8 - 32;
+            a[128 * n + 96 + l] = ((ql1 >> 4) | (((qh >> 6) & 3) << 4)) as i8 - 32;
+        }
+    }
 }
 
 // x: [n] blocks -> y: [n * 256] f32
 pub fn dequantize(x: &[BlockQ6K], y: &mut [f32]) {
     assert_eq!(y.len(), x.len() * QK_K, "q6_k dequantize: output length");
+    let mut a = [0i8; QK_K];
     for (b, out) in x.iter().zip(y.chunks_exact_mut(QK_K)) {
+        unpack(b, &mut a);
         let d = b.d.to_f32();
-        for n in 0..2 {
-            for k in 0..4 {
-                for l in 0..32 {
-                    let e = 128 * n + 32 * k + l;
-                    let q = quant(b, n, k, l) as i32 - 32;
-                    out[e] = d * b.scales[e / 16] as f32 * q as f32;
-                }
+        for (j, (sub, qa)) in out.chunks_exact_mut(16).zip(a.chunks_exact(16)).enumerate() {
+            let dl = d * b.scales[j] as f32;
+            for (o, &q) in sub.iter_mut().zip(qa) {
+                *o = dl * q as f32;
             }
         }
     }
@@ -98,22 +104,12 @@ pub fn vec_dot_q6_k_q8_k(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
     let mut sums = [0.0f32; 8];
     let mut a = [0i8; QK_K];
     for (bx, by) in x.iter().zip(y) {
-        for n in 0..2 {
-            for k in 0..4 {
-                for l in 0..32 {
-                    a[128 * n + 32 * k + l] = quant(bx, n, k, l) as i8 - 32;
-                }
-            }
-        }
+        unpack(bx, &mut a);
         let mut aux32 = [0i32; 8];
         for (j, &s) in bx.scales.iter().enumerate() {
-            let scale = s as i32;
-            let qa = &a[16 * j..16 * j + 16];
-            let q8 = &by.qs[16 * j..16 * j + 16];
-            for (ga, g8) in qa.chunks_exact(8).zip(q8.chunks_exact(8)) {
-                for l in 0..8 {
-                    aux32[l] += scale * (ga[l] as i32 * g8[l] as i32);
-                }
+            let lanes = lane_dot::<16>(sub(&a, j), sub(&by.qs, j));
+            for l in 0..8 {
+                aux32[l] += s as i32 * lanes[l];
             }
         }
         let d = bx.d.to_f32() * by.d;

@@ -52,6 +52,28 @@ fn quantize_block(x: &[f32], b: &mut BlockQ8K) {
     b.d = 1.0 / iscale;
 }
 
+/// Integer dot of `N` unpacked weight quants with `N` Q8_K quants, kept in the
+/// 8 lanes of ggml's generic k-quant kernels: lane `l` sums elements `i` with
+/// `i % 8 == l`. `N` is 16 or 32 (one sub-block).
+#[inline(always)]
+pub(crate) fn lane_dot<const N: usize>(a: &[i8; N], q8: &[i8; N]) -> [i32; 8] {
+    // |a| <= 32 and |q8| <= 128, so each product fits i16 (as in ggml's aux16),
+    // which lets the compiler use 16-bit multiplies.
+    let mut s = [0i32; 8];
+    for i in 0..N {
+        s[i % 8] += (a[i] as i16 * q8[i] as i16) as i32;
+    }
+    s
+}
+
+/// Sub-block `j` (`N` elements) of a 256-element array, as a fixed-size array.
+#[inline(always)]
+pub(crate) fn sub<const N: usize>(v: &[i8; QK_K], j: usize) -> &[i8; N] {
+    v[N * j..N * j + N]
+        .try_into()
+        .expect("N * (j + 1) <= 256 by construction")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
