@@ -1,1 +1,552 @@
-//! (being written)
+//! Model-level operations: quantized matvec / matmul, RMS norm, RoPE, softmax,
+//! activations, embedding lookup (scalar, safe code).
+//!
+//! Numerics follow ggml's CPU backend so that logits match llama.cpp: sums of
+//! squares in f64, RoPE angles built by repeated multiplication in f32, GELU
+//! through an f16 lookup table, softmax sums in f64.
+
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use half::f16;
+
+use crate::arch::Kernels;
+use crate::blocks::{BlockQ8_0, BlockQ8_1, QK};
+use crate::error::KernelError;
+use crate::quant;
+use crate::GgmlType;
+
+/// A quantized (or float) weight matrix borrowed from the model file.
+///
+/// `data` holds `rows` rows of `cols` elements each, row-major, each row
+/// `row_bytes(ty, cols)` bytes (ggml order: a row is one output feature).
+#[derive(Clone, Copy, Debug)]
+pub struct QMatrix<'a> {
+    pub ty: GgmlType,
+    pub rows: usize,
+    pub cols: usize,
+    pub data: &'a [u8],
+}
+
+impl<'a> QMatrix<'a> {
+    /// Bytes of one row.
+    pub fn row_bytes(&self) -> usize {
+        quant::row_bytes(self.ty, self.cols)
+    }
+
+    /// The type activations must be quantized to before `matvec`.
+    pub fn act_type(&self) -> GgmlType {
+        quant::vec_dot_type(self.ty)
+    }
+
+    /// Bytes of one activation row of `cols` elements in `act_type()`.
+    pub fn act_row_bytes(&self) -> usize {
+        quant::row_bytes(self.act_type(), self.cols)
+    }
+
+    /// Row `r` as bytes.
+    pub fn row(&self, r: usize) -> &'a [u8] {
+        let rb = self.row_bytes();
+        &self.data[r * rb..(r + 1) * rb]
+    }
+}
+
+/// Quantize `n` activation rows for a weight of type `w_ty`.
+///
+/// x: [n, cols] f32 -> out: [n, act_row_bytes] in `vec_dot_type(w_ty)`.
+pub fn quantize_acts(
+    k: &Kernels,
+    w_ty: GgmlType,
+    cols: usize,
+    x: &[f32],
+    out: &mut [u8],
+) -> Result<(), KernelError> {
+    let act_ty = quant::vec_dot_type(w_ty);
+    let rb = quant::row_bytes(act_ty, cols);
+    let n = x.len() / cols;
+    debug_assert_eq!(x.len(), n * cols);
+    for (xr, or) in x.chunks_exact(cols).zip(out[..n * rb].chunks_exact_mut(rb)) {
+        match act_ty {
+            GgmlType::Q8_0 | GgmlType::Q8_1 if cols / QK * QK == cols => {
+                quantize_act_q8(act_ty, xr, or)
+            }
+            _ => (k.quantize_row)(act_ty, xr, or)?,
+        }
+    }
+    Ok(())
+}
+
+/// Q8_0 / Q8_1 activation quantization exactly as llama.cpp's x86 CPU path
+/// (`quantize_row_q8_0/1` with AVX): `d = amax / 127`, multiplier
+/// `127 / amax` (not `1 / d`), rounding half to even; Q8_1 adds
+/// `s = d * sum(q)`. The weight quantizer in `quant` follows ggml's `_ref`
+/// formula instead, which differs in the last bit often enough to move
+/// logits by ~1e-2.
+///
+/// x: [n] f32 -> out: [n / 32] blocks of `ty`
+fn quantize_act_q8(ty: GgmlType, x: &[f32], out: &mut [u8]) {
+    const _: () =
+        assert!(std::mem::size_of::<BlockQ8_0>() == 34 && std::mem::size_of::<BlockQ8_1>() == 36);
+    let bs = ty.type_size();
+    for (xb, ob) in x.chunks_exact(QK).zip(out.chunks_exact_mut(bs)) {
+        let amax = xb.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let d = amax / 127.0;
+        let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
+        let mut sum = 0i32;
+        let qs_off = if ty == GgmlType::Q8_1 { 4 } else { 2 };
+        for (q, v) in ob[qs_off..qs_off + QK].iter_mut().zip(xb) {
+            let r = (v * id).round_ties_even() as i32;
+            sum += r;
+            *q = r as i8 as u8;
+        }
+        ob[0..2].copy_from_slice(&f16::from_f32(d).to_le_bytes());
+        if ty == GgmlType::Q8_1 {
+            ob[2..4].copy_from_slice(&f16::from_f32(d * sum as f32).to_le_bytes());
+        }
+    }
+}
+
+/// y[r] = w[r] · x for one token.
+///
+/// w: [rows, cols] row-major, x_q: [cols] quantized to `w.act_type()` -> y: [rows]
+pub fn matvec(k: &Kernels, w: QMatrix, x_q: &[u8], y: &mut [f32]) {
+    matvec_rows(k, w, x_q, 0..w.rows, &mut y[..w.rows]);
+}
+
+/// The rows `rows` of `matvec` (for splitting one product across threads).
+///
+/// w: [rows, cols] row-major, x_q: [cols] quantized -> y: [rows.len()]
+pub fn matvec_rows(k: &Kernels, w: QMatrix, x_q: &[u8], rows: Range<usize>, y: &mut [f32]) {
+    let xb = w.act_row_bytes();
+    let x_q = &x_q[..xb];
+    for (yi, r) in y.iter_mut().zip(rows) {
+        *yi = (k.vec_dot)(w.ty, w.cols, w.row(r), x_q);
+    }
+}
+
+/// Y = X · Wᵀ for a batch of `n` tokens (prefill).
+///
+/// w: [rows, cols], x_q: [n, act_row_bytes] quantized -> y: [n, rows] row-major.
+/// Rows are the outer loop so each weight row is read once per batch.
+pub fn matmul(k: &Kernels, w: QMatrix, x_q: &[u8], n: usize, y: &mut [f32]) {
+    matmul_rows(k, w, x_q, n, 0..w.rows, y);
+}
+
+/// The weight rows `rows` of `matmul`, written into the full `y: [n, w.rows]`.
+pub fn matmul_rows(
+    k: &Kernels,
+    w: QMatrix,
+    x_q: &[u8],
+    n: usize,
+    rows: Range<usize>,
+    y: &mut [f32],
+) {
+    let xb = w.act_row_bytes();
+    for r in rows {
+        let wr = w.row(r);
+        for t in 0..n {
+            y[t * w.rows + r] = (k.vec_dot)(w.ty, w.cols, wr, &x_q[t * xb..(t + 1) * xb]);
+        }
+    }
+}
+
+/// Dequantize row `row` of an embedding table into `out`.
+///
+/// table: [n_rows, out.len()] of type `ty` -> out: [out.len()]
+pub fn get_rows(
+    ty: GgmlType,
+    table: &[u8],
+    row: usize,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    let rb = quant::row_bytes(ty, out.len());
+    let src = table
+        .get(row * rb..(row + 1) * rb)
+        .ok_or(KernelError::Length {
+            what: "src",
+            ty,
+            n: out.len(),
+            expected: (row + 1) * rb,
+            got: table.len(),
+        })?;
+    quant::dequantize_row(ty, src, out)
+}
+
+/// RMS norm of each row of `x` in place, times `w` (ggml: f64 sum of f32 squares).
+///
+/// x: [n, w.len()], w: [w.len()]
+pub fn rmsnorm(x: &mut [f32], w: &[f32], eps: f32) {
+    for row in x.chunks_exact_mut(w.len()) {
+        let scale = rms_scale(row, eps);
+        for (xi, wi) in row.iter_mut().zip(w) {
+            *xi = *xi * scale * wi;
+        }
+    }
+}
+
+/// y = rmsnorm(x) * w, row by row. x, y: [n, w.len()]
+pub fn rmsnorm_into(x: &[f32], w: &[f32], eps: f32, y: &mut [f32]) {
+    for (xr, yr) in x.chunks_exact(w.len()).zip(y.chunks_exact_mut(w.len())) {
+        let scale = rms_scale(xr, eps);
+        for ((yi, xi), wi) in yr.iter_mut().zip(xr).zip(w) {
+            *yi = xi * scale * wi;
+        }
+    }
+}
+
+fn rms_scale(x: &[f32], eps: f32) -> f32 {
+    let sum: f64 = x.iter().map(|&v| (v * v) as f64).sum();
+    let mean = (sum / x.len() as f64) as f32;
+    1.0 / (mean + eps).sqrt()
+}
+
+/// How RoPE pairs dimensions within a head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RopeMode {
+    /// Adjacent pairs (2i, 2i+1): llama.
+    Normal,
+    /// Halves (i, i + n_dims/2): GPT-NeoX, Gemma.
+    Neox,
+}
+
+/// Rotary embedding parameters for one layer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RopeParams {
+    pub mode: RopeMode,
+    /// Rotated dimensions per head (even, <= head_dim).
+    pub n_dims: usize,
+    pub base: f32,
+    /// 1 / linear scaling factor.
+    pub freq_scale: f32,
+    /// Magnitude scale applied to cos/sin (1 unless YaRN-style scaling).
+    pub attn_factor: f32,
+}
+
+/// Fill `cache: [n_dims]` with interleaved (cos, sin) for position `pos`.
+///
+/// freq_factors: optional [n_dims / 2] divisors of each pair's angle (llama 3).
+pub fn rope_cache(p: &RopeParams, pos: usize, freq_factors: Option<&[f32]>, cache: &mut [f32]) {
+    let theta_scale = p.base.powf(-2.0 / p.n_dims as f32);
+    let mut theta = pos as f32;
+    for (i, cs) in cache[..p.n_dims].chunks_exact_mut(2).enumerate() {
+        let ff = freq_factors.map_or(1.0, |f| f[i]);
+        let t = p.freq_scale * (theta / ff);
+        cs[0] = t.cos() * p.attn_factor;
+        cs[1] = t.sin() * p.attn_factor;
+        theta *= theta_scale;
+    }
+}
+
+/// Rotate every head of one token in place with a cache from `rope_cache`.
+///
+/// x: [n_heads, head_dim]; the first `n_dims` dims of each head are rotated.
+pub fn rope_apply(mode: RopeMode, n_dims: usize, cache: &[f32], head_dim: usize, x: &mut [f32]) {
+    for head in x.chunks_exact_mut(head_dim) {
+        for i in 0..n_dims / 2 {
+            let (a, b) = match mode {
+                RopeMode::Normal => (2 * i, 2 * i + 1),
+                RopeMode::Neox => (i, i + n_dims / 2),
+            };
+            let (c, s) = (cache[2 * i], cache[2 * i + 1]);
+            let (x0, x1) = (head[a], head[b]);
+            head[a] = x0 * c - x1 * s;
+            head[b] = x0 * s + x1 * c;
+        }
+    }
+}
+
+/// Softmax in place (max-subtracted; the sum is kept in f64 as ggml does).
+pub fn softmax(x: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0f64;
+    for v in x.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v as f64;
+    }
+    let inv = (1.0 / sum) as f32;
+    for v in x.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// SiLU: x * sigmoid(x).
+#[inline]
+pub fn silu(x: f32) -> f32 {
+    x / (1.0 + (-x).exp())
+}
+
+/// g[i] = silu(g[i]) * u[i] (SwiGLU, llama). g, u: [n]
+pub fn swiglu(g: &mut [f32], u: &[f32]) {
+    for (gi, ui) in g.iter_mut().zip(u) {
+        *gi = silu(*gi) * ui;
+    }
+}
+
+const GELU_COEF_A: f32 = 0.044715;
+const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+
+/// GELU, tanh approximation, computed directly in f32.
+#[inline]
+pub fn gelu_tanh_exact(x: f32) -> f32 {
+    0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (1.0 + GELU_COEF_A * x * x)).tanh())
+}
+
+fn gelu_table() -> &'static [f32] {
+    static TABLE: OnceLock<Vec<f32>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0..=u16::MAX)
+            .map(|b| {
+                let x = f16::from_bits(b).to_f32();
+                f16::from_f32(gelu_tanh_exact(x)).to_f32()
+            })
+            .collect()
+    })
+}
+
+/// GELU (tanh approximation) as ggml's CPU backend computes it: the input is
+/// rounded to f16 and looked up in a table of f16 results; |x| >= 10 is exact.
+#[inline]
+pub fn gelu_tanh(x: f32) -> f32 {
+    if x <= -10.0 {
+        0.0
+    } else if x >= 10.0 {
+        x
+    } else {
+        gelu_tanh_lut(gelu_table(), x)
+    }
+}
+
+#[inline]
+fn gelu_tanh_lut(table: &[f32], x: f32) -> f32 {
+    table[f16::from_f32(x).to_bits() as usize]
+}
+
+/// g[i] = gelu_tanh(g[i]) * u[i] (GeGLU, Gemma). g, u: [n]
+pub fn geglu(g: &mut [f32], u: &[f32]) {
+    let table = gelu_table();
+    for (gi, ui) in g.iter_mut().zip(u) {
+        let x = *gi;
+        *gi = if x <= -10.0 {
+            0.0
+        } else if x >= 10.0 {
+            x * ui
+        } else {
+            gelu_tanh_lut(table, x) * ui
+        };
+    }
+}
+
+/// x *= s
+pub fn scale(x: &mut [f32], s: f32) {
+    for v in x {
+        *v *= s;
+    }
+}
+
+/// x += y
+pub fn add(x: &mut [f32], y: &[f32]) {
+    for (a, b) in x.iter_mut().zip(y) {
+        *a += b;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rmsnorm_unit_rows() {
+        let mut x = vec![3.0, 4.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0];
+        let w = [1.0, 2.0, 1.0, 1.0];
+        rmsnorm(&mut x, &w, 0.0);
+        // row 0: rms = sqrt(25/4) = 2.5
+        assert!((x[0] - 1.2).abs() < 1e-6 && (x[1] - 3.2).abs() < 1e-6);
+        assert_eq!(&x[4..], &[1.0, 2.0, 1.0, 1.0]);
+        let mut y = vec![0.0; 4];
+        rmsnorm_into(&[3.0, 4.0, 0.0, 0.0], &w, 0.0, &mut y);
+        assert_eq!(&y[..], &x[..4]);
+    }
+
+    #[test]
+    fn rope_pos0_is_identity_and_preserves_norm() {
+        let p = RopeParams {
+            mode: RopeMode::Neox,
+            n_dims: 8,
+            base: 10000.0,
+            freq_scale: 1.0,
+            attn_factor: 1.0,
+        };
+        let x0: Vec<f32> = (0..16).map(|i| i as f32 * 0.1 - 0.7).collect();
+        let mut cache = vec![0.0; 8];
+        rope_cache(&p, 0, None, &mut cache);
+        let mut x = x0.clone();
+        rope_apply(p.mode, 8, &cache, 8, &mut x);
+        assert_eq!(x, x0);
+        for mode in [RopeMode::Normal, RopeMode::Neox] {
+            rope_cache(&p, 37, None, &mut cache);
+            let mut x = x0.clone();
+            rope_apply(mode, 8, &cache, 8, &mut x);
+            let n0: f32 = x0.iter().map(|v| v * v).sum();
+            let n1: f32 = x.iter().map(|v| v * v).sum();
+            assert!((n0 - n1).abs() < 1e-4, "{mode:?} {n0} {n1}");
+            assert_ne!(x, x0);
+        }
+    }
+
+    #[test]
+    fn rope_normal_pair_angle() {
+        // pair 0 rotates by pos * base^0 = pos radians; pair 1 by pos * base^(-2/4).
+        let p = RopeParams {
+            mode: RopeMode::Normal,
+            n_dims: 4,
+            base: 100.0,
+            freq_scale: 0.5,
+            attn_factor: 1.0,
+        };
+        let mut cache = vec![0.0; 4];
+        rope_cache(&p, 3, Some(&[1.0, 2.0]), &mut cache);
+        let mut x = vec![1.0, 0.0, 1.0, 0.0];
+        rope_apply(p.mode, 4, &cache, 4, &mut x);
+        let a0 = 3.0f32 * 0.5;
+        let a1 = 3.0f32 * 0.1 / 2.0 * 0.5;
+        assert!((x[0] - a0.cos()).abs() < 1e-6 && (x[1] - a0.sin()).abs() < 1e-6);
+        assert!((x[2] - a1.cos()).abs() < 1e-6 && (x[3] - a1.sin()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn softmax_sums_to_one() {
+        let mut x = vec![1.0, 2.0, 3.0, f32::NEG_INFINITY];
+        softmax(&mut x);
+        let s: f32 = x.iter().sum();
+        assert!((s - 1.0).abs() < 1e-6);
+        assert_eq!(x[3], 0.0);
+        assert!(x[2] > x[1] && x[1] > x[0]);
+    }
+
+    #[test]
+    fn gelu_matches_formula_to_f16_precision() {
+        for i in -1200..1200 {
+            let x = i as f32 * 0.01;
+            let want = gelu_tanh_exact(x);
+            let got = gelu_tanh(x);
+            assert!(
+                (got - want).abs() <= 2e-3 * want.abs().max(1.0),
+                "{x} {got} {want}"
+            );
+        }
+        assert_eq!(gelu_tanh(-11.0), 0.0);
+        assert_eq!(gelu_tanh(12.5), 12.5);
+        let mut g = vec![1.0, -20.0, 20.0];
+        geglu(&mut g, &[2.0, 3.0, 0.5]);
+        assert_eq!(g, vec![gelu_tanh(1.0) * 2.0, 0.0, 10.0]);
+    }
+
+    #[test]
+    fn swiglu_values() {
+        let mut g = vec![0.0, 2.0];
+        swiglu(&mut g, &[5.0, 1.0]);
+        assert_eq!(g[0], 0.0);
+        assert!((g[1] - 2.0 / (1.0 + (-2.0f32).exp())).abs() < 1e-7);
+    }
+
+    fn pseudo(n: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+                (s >> 8) as f32 / (1 << 24) as f32 * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn act_q8_round_trip_and_sum() {
+        let x = pseudo(64, 7);
+        for ty in [GgmlType::Q8_0, GgmlType::Q8_1] {
+            let mut q = vec![0u8; quant::row_bytes(ty, 64)];
+            quantize_act_q8(ty, &x, &mut q);
+            let mut back = vec![0f32; 64];
+            quant::dequantize_row(ty, &q, &mut back).unwrap();
+            for (blk, (xb, bb)) in x.chunks(32).zip(back.chunks(32)).enumerate() {
+                let amax = xb.iter().fold(0f32, |m, v| m.max(v.abs()));
+                for (a, b) in xb.iter().zip(bb) {
+                    assert!(
+                        (a - b).abs() <= amax / 127.0 * 0.51 + 1e-3,
+                        "{ty} block {blk}: {a} vs {b}"
+                    );
+                }
+            }
+            if ty == GgmlType::Q8_1 {
+                let d = f16::from_le_bytes([q[0], q[1]]).to_f32();
+                let s = f16::from_le_bytes([q[2], q[3]]).to_f32();
+                let sum: i32 = q[4..36].iter().map(|&b| b as i8 as i32).sum();
+                assert!((s - d * sum as f32).abs() <= 1e-3 * s.abs().max(1.0));
+            }
+        }
+        // ties round to even: 0.5 * 127 / 127 ... a block whose values scale to k + 0.5
+        let mut x = vec![0f32; 32];
+        x[0] = 127.0;
+        x[1] = 2.5;
+        x[2] = -3.5;
+        let mut q = vec![0u8; 34];
+        quantize_act_q8(GgmlType::Q8_0, &x, &mut q);
+        assert_eq!((q[2] as i8, q[3] as i8, q[4] as i8), (127, 2, -4));
+    }
+
+    #[test]
+    fn matmul_matches_matvec_and_dequantized_reference() {
+        let k = crate::arch::scalar();
+        let (rows, cols, n) = (5, 256, 3);
+        let wf = pseudo(rows * cols, 3);
+        let x = pseudo(n * cols, 4);
+        for ty in [GgmlType::F32, GgmlType::Q8_0, GgmlType::Q4_K] {
+            let rb = quant::row_bytes(ty, cols);
+            let mut wq = vec![0u8; rows * rb];
+            for (r, o) in wf.chunks(cols).zip(wq.chunks_mut(rb)) {
+                quant::quantize_row(ty, r, o).unwrap();
+            }
+            let w = QMatrix {
+                ty,
+                rows,
+                cols,
+                data: &wq,
+            };
+            let mut xq = vec![0u8; n * w.act_row_bytes()];
+            quantize_acts(k, ty, cols, &x, &mut xq).unwrap();
+            let mut y = vec![0f32; n * rows];
+            matmul(k, w, &xq, n, &mut y);
+            let mut wd = vec![0f32; cols];
+            let mut xd = vec![0f32; n * cols];
+            let ab = w.act_row_bytes();
+            for t in 0..n {
+                quant::dequantize_row(
+                    w.act_type(),
+                    &xq[t * ab..(t + 1) * ab],
+                    &mut xd[t * cols..(t + 1) * cols],
+                )
+                .unwrap();
+            }
+            for t in 0..n {
+                let mut yv = vec![0f32; rows];
+                matvec(k, w, &xq[t * w.act_row_bytes()..], &mut yv);
+                assert_eq!(
+                    &yv[..],
+                    &y[t * rows..(t + 1) * rows],
+                    "{ty}: matvec vs matmul"
+                );
+                for r in 0..rows {
+                    quant::dequantize_row(ty, w.row(r), &mut wd).unwrap();
+                    let want: f32 = wd.iter().zip(&xd[t * cols..]).map(|(a, b)| a * b).sum();
+                    assert!(
+                        (y[t * rows + r] - want).abs() < 1e-3,
+                        "{ty} [{t},{r}]: {} vs {want}",
+                        y[t * rows + r]
+                    );
+                }
+            }
+            let mut half = vec![0f32; 2];
+            matvec_rows(k, w, &xq, 3..5, &mut half);
+            assert_eq!(&half[..], &y[3..5]);
+        }
+    }
+}

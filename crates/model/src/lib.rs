@@ -1,1 +1,20 @@
+//! Transformer models over GGUF weights: typed config, weight views, KV cache
+//! and the forward pass for `llama` and `gemma3`.
 #![forbid(unsafe_code)]
+
+mod arch;
+pub mod config;
+pub mod error;
+mod forward;
+pub mod kv_cache;
+mod model;
+mod scratch;
+pub mod weights;
+
+pub use config::{Arch, Config};
+pub use error::ModelError;
+pub use forward::LogitsMode;
+pub use kv_cache::{CacheType, KvCache};
+pub use model::Model;
+pub use scratch::Scratch;
+pub use weights::{LayerWeights, Linear, Weights};

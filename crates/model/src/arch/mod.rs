@@ -1,0 +1,4 @@
+//! One transformer block per architecture.
+
+pub(crate) mod gemma3;
+pub(crate) mod llama;

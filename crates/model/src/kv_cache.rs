@@ -1,0 +1,128 @@
+//! Preallocated key/value cache.
+//!
+//! Per layer, K and V are `[n_ctx, n_kv_head, head_dim]` row-major, indexed by
+//! absolute position. Keys are stored after RoPE (and Gemma's key norm). GQA
+//! shares each KV head between `n_head / n_kv_head` query heads: nothing is
+//! repeated. Sliding-window layers currently keep every position too (the
+//! window is applied as a mask), which costs memory but no copies.
+
+use half::f16;
+use kernels::attention::KvRef;
+
+use crate::config::Config;
+
+/// Element type of the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheType {
+    F32,
+    F16,
+}
+
+#[derive(Clone, Debug)]
+enum Store {
+    F32(Vec<f32>),
+    F16(Vec<f16>),
+}
+
+impl Store {
+    fn new(ty: CacheType, n: usize) -> Store {
+        match ty {
+            CacheType::F32 => Store::F32(vec![0.0; n]),
+            CacheType::F16 => Store::F16(vec![f16::ZERO; n]),
+        }
+    }
+
+    fn write(&mut self, at: usize, x: &[f32]) {
+        match self {
+            Store::F32(s) => s[at..at + x.len()].copy_from_slice(x),
+            Store::F16(s) => {
+                for (d, v) in s[at..at + x.len()].iter_mut().zip(x) {
+                    *d = f16::from_f32(*v);
+                }
+            }
+        }
+    }
+
+    fn view(&self) -> KvRef<'_> {
+        match self {
+            Store::F32(s) => KvRef::F32(s),
+            Store::F16(s) => KvRef::F16(s),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct LayerCache {
+    k: Store,
+    v: Store,
+}
+
+/// K/V storage for every layer of one sequence.
+#[derive(Clone, Debug)]
+pub struct KvCache {
+    ty: CacheType,
+    n_ctx: usize,
+    /// n_kv_head * head_dim
+    row: usize,
+    layers: Vec<LayerCache>,
+}
+
+impl KvCache {
+    /// Allocate a cache for `n_ctx` positions.
+    pub fn new(cfg: &Config, n_ctx: usize, ty: CacheType) -> KvCache {
+        let row = cfg.kv_dim();
+        let layers = (0..cfg.n_layer)
+            .map(|_| LayerCache {
+                k: Store::new(ty, n_ctx * row),
+                v: Store::new(ty, n_ctx * row),
+            })
+            .collect();
+        KvCache {
+            ty,
+            n_ctx,
+            row,
+            layers,
+        }
+    }
+
+    pub fn n_ctx(&self) -> usize {
+        self.n_ctx
+    }
+
+    pub fn cache_type(&self) -> CacheType {
+        self.ty
+    }
+
+    pub fn n_layer(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Width of one position: n_kv_head * head_dim.
+    pub fn row_len(&self) -> usize {
+        self.row
+    }
+
+    /// Bytes held by the cache.
+    pub fn n_bytes(&self) -> usize {
+        let el = match self.ty {
+            CacheType::F32 => 4,
+            CacheType::F16 => 2,
+        };
+        2 * self.layers.len() * self.n_ctx * self.row * el
+    }
+
+    /// Store keys and values of consecutive positions `pos ..`.
+    ///
+    /// k, v: [n_tok, n_kv_head * head_dim]; the caller checks the bounds.
+    pub(crate) fn write(&mut self, layer: usize, pos: usize, k: &[f32], v: &[f32]) {
+        let l = &mut self.layers[layer];
+        l.k.write(pos * self.row, k);
+        l.v.write(pos * self.row, v);
+    }
+
+    /// Borrow layer `layer`'s K and V.
+    pub(crate) fn layer(&self, layer: usize) -> (KvRef<'_>, KvRef<'_>) {
+        let l = &self.layers[layer];
+        (l.k.view(), l.v.view())
+    }
+}

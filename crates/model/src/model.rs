@@ -1,0 +1,77 @@
+//! A loaded model: the GGUF file, its typed config and weight views.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use gguf::GgufFile;
+use kernels::arch::Kernels;
+
+use crate::config::Config;
+use crate::error::ModelError;
+use crate::weights::Weights;
+
+/// A model ready to run: owns the file, borrows nothing.
+#[derive(Debug)]
+pub struct Model {
+    file: Arc<GgufFile>,
+    config: Config,
+    weights: Weights,
+    kernels: &'static Kernels,
+}
+
+impl Model {
+    /// Open and validate a GGUF model file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Model, ModelError> {
+        Model::from_file(Arc::new(GgufFile::open(path.as_ref())?))
+    }
+
+    /// Build from an already parsed file: reads the config, then finds and
+    /// checks every tensor against it.
+    pub fn from_file(file: Arc<GgufFile>) -> Result<Model, ModelError> {
+        let config = Config::from_gguf(file.metadata())?;
+        let weights = Weights::from_gguf(&file, &config)?;
+        Ok(Model {
+            file,
+            config,
+            weights,
+            kernels: kernels::arch::select(),
+        })
+    }
+
+    /// Use another kernel table (e.g. the scalar reference).
+    pub fn with_kernels(mut self, kernels: &'static Kernels) -> Model {
+        self.kernels = kernels;
+        self
+    }
+
+    /// Keep only the first `n` blocks (debugging: compare hidden states
+    /// layer by layer with a reference). The output head is unchanged.
+    #[doc(hidden)]
+    pub fn truncate_layers(&mut self, n: usize) {
+        let n = n.min(self.config.n_layer);
+        self.config.n_layer = n;
+        self.config.swa_layers.truncate(n);
+        self.weights.layers.truncate(n);
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn weights(&self) -> &Weights {
+        &self.weights
+    }
+
+    pub fn file(&self) -> &GgufFile {
+        &self.file
+    }
+
+    /// The shared file (e.g. for the tokenizer).
+    pub fn file_arc(&self) -> &Arc<GgufFile> {
+        &self.file
+    }
+
+    pub fn kernels(&self) -> &'static Kernels {
+        self.kernels
+    }
+}

@@ -1,0 +1,124 @@
+//! Preallocated activations for a batch of up to `max_batch` tokens, so that
+//! `Model::forward` allocates nothing.
+
+use gguf::GgmlType;
+use kernels::arch::Kernels;
+use kernels::error::KernelError;
+use kernels::ops::QMatrix;
+use kernels::quant;
+
+use crate::model::Model;
+
+/// Quantized activations, remembering which type they were quantized to.
+#[derive(Debug)]
+pub(crate) struct ActBuf {
+    pub(crate) bytes: Vec<u8>,
+    ty: Option<GgmlType>,
+}
+
+impl ActBuf {
+    /// Quantize `x: [n, w.cols]` for weights like `w` unless `keep` is set and
+    /// the buffer already holds `x` in the right type (same input, several
+    /// weights: Q/K/V, gate/up).
+    pub(crate) fn quantize_for(
+        &mut self,
+        k: &Kernels,
+        w: &QMatrix,
+        x: &[f32],
+        keep: bool,
+    ) -> Result<(), KernelError> {
+        let act = w.act_type();
+        if keep && self.ty == Some(act) {
+            return Ok(());
+        }
+        self.ty = None;
+        kernels::ops::quantize_acts(k, w.ty, w.cols, x, &mut self.bytes)?;
+        self.ty = Some(act);
+        Ok(())
+    }
+}
+
+/// Working memory of one sequence's forward pass.
+#[derive(Debug)]
+pub struct Scratch {
+    pub(crate) max_batch: usize,
+    pub(crate) n_ctx: usize,
+    pub(crate) logit_rows: usize,
+    /// Residual stream [max_batch, n_embd].
+    pub(crate) x: Vec<f32>,
+    /// Normed input of a sub-block [max_batch, n_embd].
+    pub(crate) xb: Vec<f32>,
+    /// Output of a sub-block [max_batch, n_embd].
+    pub(crate) xb2: Vec<f32>,
+    /// [max_batch, n_head * head_dim]
+    pub(crate) q: Vec<f32>,
+    /// [max_batch, n_kv_head * head_dim]
+    pub(crate) k: Vec<f32>,
+    pub(crate) v: Vec<f32>,
+    /// Attention output [max_batch, n_head * head_dim].
+    pub(crate) att: Vec<f32>,
+    /// FFN hidden [max_batch, n_ff] (gate, then the activation).
+    pub(crate) hb: Vec<f32>,
+    /// FFN up projection [max_batch, n_ff].
+    pub(crate) hb2: Vec<f32>,
+    /// Quantized activations [max_batch, largest activation row in bytes].
+    pub(crate) xq: ActBuf,
+    /// Attention scores [n_ctx].
+    pub(crate) scores: Vec<f32>,
+    /// f16-rounded query head [head_dim].
+    pub(crate) qbuf: Vec<f32>,
+    /// RoPE cos/sin [head_dim].
+    pub(crate) rope: Vec<f32>,
+    /// Logits [logit_rows, n_vocab].
+    pub(crate) logits: Vec<f32>,
+}
+
+impl Scratch {
+    /// Buffers for batches of up to `max_batch` tokens, positions below
+    /// `n_ctx`, and logits for up to `logit_rows` tokens per call.
+    pub fn new(model: &Model, max_batch: usize, n_ctx: usize, logit_rows: usize) -> Scratch {
+        let c = model.config();
+        let b = max_batch.max(1);
+        let act_bytes = model
+            .weights()
+            .matrices()
+            .map(|w| quant::row_bytes(quant::vec_dot_type(w.ty), w.cols))
+            .max()
+            .unwrap_or(0);
+        Scratch {
+            max_batch: b,
+            n_ctx,
+            logit_rows: logit_rows.max(1),
+            x: vec![0.0; b * c.n_embd],
+            xb: vec![0.0; b * c.n_embd],
+            xb2: vec![0.0; b * c.n_embd],
+            q: vec![0.0; b * c.q_dim()],
+            k: vec![0.0; b * c.kv_dim()],
+            v: vec![0.0; b * c.kv_dim()],
+            att: vec![0.0; b * c.q_dim()],
+            hb: vec![0.0; b * c.n_ff],
+            hb2: vec![0.0; b * c.n_ff],
+            xq: ActBuf {
+                bytes: vec![0; b * act_bytes],
+                ty: None,
+            },
+            scores: vec![0.0; n_ctx],
+            qbuf: vec![0.0; c.head_dim],
+            rope: vec![0.0; c.head_dim],
+            logits: vec![0.0; logit_rows.max(1) * c.n_vocab],
+        }
+    }
+
+    pub fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+
+    pub fn n_ctx(&self) -> usize {
+        self.n_ctx
+    }
+
+    /// Hidden state of the last forward call: [n_tokens, n_embd].
+    pub fn hidden(&self) -> &[f32] {
+        &self.x
+    }
+}

@@ -1,0 +1,219 @@
+//! Per-layer tensor views into the GGUF file, checked against the config.
+//!
+//! Matrices stay quantized in the file (a view is type, shape and the
+//! tensor's index); only small vectors (norm weights, RoPE frequency factors)
+//! are converted to f32 at load time.
+
+use gguf::{GgmlType, GgufFile, TensorInfo};
+use kernels::ops::QMatrix;
+
+use crate::config::{Arch, Config};
+use crate::error::ModelError;
+
+/// A weight matrix `w: [rows, cols]` row-major (ggml dims `[cols, rows]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Linear {
+    pub name: String,
+    pub ty: GgmlType,
+    pub rows: usize,
+    pub cols: usize,
+    /// Index into `GgufFile::tensors()`.
+    pub index: usize,
+    /// Byte range relative to the file's data section.
+    pub offset: u64,
+    pub n_bytes: u64,
+}
+
+impl Linear {
+    /// Borrow the matrix bytes from `file`.
+    pub fn view<'a>(&self, file: &'a GgufFile) -> QMatrix<'a> {
+        QMatrix {
+            ty: self.ty,
+            rows: self.rows,
+            cols: self.cols,
+            data: file.tensor_data(&file.tensors()[self.index]),
+        }
+    }
+}
+
+/// The weights of one transformer block.
+#[derive(Clone, Debug)]
+pub struct LayerWeights {
+    /// [n_embd]
+    pub attn_norm: Vec<f32>,
+    /// [n_head * head_dim, n_embd]
+    pub wq: Linear,
+    /// [n_kv_head * head_dim, n_embd]
+    pub wk: Linear,
+    /// [n_kv_head * head_dim, n_embd]
+    pub wv: Linear,
+    /// [n_embd, n_head * head_dim]
+    pub wo: Linear,
+    /// Gemma: RMS norm of each query / key head, [head_dim].
+    pub q_norm: Option<Vec<f32>>,
+    pub k_norm: Option<Vec<f32>>,
+    /// Gemma: norms after attention / after the FFN, [n_embd].
+    pub post_attn_norm: Option<Vec<f32>>,
+    pub post_ffn_norm: Option<Vec<f32>>,
+    /// [n_embd]
+    pub ffn_norm: Vec<f32>,
+    /// [n_ff, n_embd]
+    pub gate: Linear,
+    /// [n_ff, n_embd]
+    pub up: Linear,
+    /// [n_embd, n_ff]
+    pub down: Linear,
+}
+
+/// All weights of a model.
+#[derive(Clone, Debug)]
+pub struct Weights {
+    /// Token embeddings [n_vocab, n_embd].
+    pub tok_embd: Linear,
+    /// [n_embd]
+    pub output_norm: Vec<f32>,
+    /// [n_vocab, n_embd]; the embedding table when tied.
+    pub output: Linear,
+    pub tied_output: bool,
+    /// llama 3 RoPE frequency factors, [n_rot / 2].
+    pub rope_freqs: Option<Vec<f32>>,
+    pub layers: Vec<LayerWeights>,
+}
+
+impl Weights {
+    /// Find every tensor the architecture needs and check its shape.
+    pub fn from_gguf(file: &GgufFile, cfg: &Config) -> Result<Weights, ModelError> {
+        let l = Loader { file };
+        let (e, v) = (cfg.n_embd as u64, cfg.n_vocab as u64);
+        let tok_embd = l.linear("token_embd.weight", e, v)?;
+        let (output, tied_output) = match l.find("output.weight") {
+            Some(_) => (l.linear("output.weight", e, v)?, false),
+            None => (tok_embd.clone(), true),
+        };
+        let output_norm = l.vector("output_norm.weight", e)?;
+        let rope_freqs = match l.find("rope_freqs.weight") {
+            Some(_) => Some(l.vector("rope_freqs.weight", cfg.rope.n_dims as u64 / 2)?),
+            None => None,
+        };
+        let (q, kv, ff, hd) = (
+            cfg.q_dim() as u64,
+            cfg.kv_dim() as u64,
+            cfg.n_ff as u64,
+            cfg.head_dim as u64,
+        );
+        let gemma = cfg.arch == Arch::Gemma3;
+        let mut layers = Vec::with_capacity(cfg.n_layer);
+        for i in 0..cfg.n_layer {
+            let n = |s: &str| format!("blk.{i}.{s}.weight");
+            let opt_vec = |s: &str, len: u64| -> Result<Option<Vec<f32>>, ModelError> {
+                if gemma {
+                    l.vector(&n(s), len).map(Some)
+                } else {
+                    Ok(None)
+                }
+            };
+            layers.push(LayerWeights {
+                attn_norm: l.vector(&n("attn_norm"), e)?,
+                wq: l.linear(&n("attn_q"), e, q)?,
+                wk: l.linear(&n("attn_k"), e, kv)?,
+                wv: l.linear(&n("attn_v"), e, kv)?,
+                wo: l.linear(&n("attn_output"), q, e)?,
+                q_norm: opt_vec("attn_q_norm", hd)?,
+                k_norm: opt_vec("attn_k_norm", hd)?,
+                post_attn_norm: opt_vec("post_attention_norm", e)?,
+                post_ffn_norm: opt_vec("post_ffw_norm", e)?,
+                ffn_norm: l.vector(&n("ffn_norm"), e)?,
+                gate: l.linear(&n("ffn_gate"), e, ff)?,
+                up: l.linear(&n("ffn_up"), e, ff)?,
+                down: l.linear(&n("ffn_down"), ff, e)?,
+            });
+        }
+        Ok(Weights {
+            tok_embd,
+            output_norm,
+            output,
+            tied_output,
+            rope_freqs,
+            layers,
+        })
+    }
+
+    /// Every matrix of the model (for sizing activation buffers).
+    pub fn matrices(&self) -> impl Iterator<Item = &Linear> {
+        let per_layer = self
+            .layers
+            .iter()
+            .flat_map(|l| [&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down].into_iter());
+        [&self.output].into_iter().chain(per_layer)
+    }
+}
+
+struct Loader<'a> {
+    file: &'a GgufFile,
+}
+
+impl<'a> Loader<'a> {
+    fn find(&self, name: &str) -> Option<(usize, &'a TensorInfo)> {
+        self.file
+            .tensors()
+            .iter()
+            .enumerate()
+            .find(|(_, t)| t.name == name)
+    }
+
+    fn get(&self, name: &str, dims: &[u64]) -> Result<(usize, &'a TensorInfo), ModelError> {
+        let (i, t) = self.find(name).ok_or_else(|| ModelError::MissingTensor {
+            name: name.to_string(),
+        })?;
+        // ggml drops trailing 1s from the dims it writes; compare modulo those.
+        let trimmed = |d: &[u64]| -> Vec<u64> {
+            let mut v = d.to_vec();
+            while v.len() > 1 && v.last() == Some(&1) {
+                v.pop();
+            }
+            v
+        };
+        if trimmed(&t.dims) != trimmed(dims) {
+            return Err(ModelError::TensorShape {
+                name: name.to_string(),
+                expected: dims.to_vec(),
+                found: t.dims.clone(),
+            });
+        }
+        Ok((i, t))
+    }
+
+    /// A matrix with ggml dims `[cols, rows]`.
+    fn linear(&self, name: &str, cols: u64, rows: u64) -> Result<Linear, ModelError> {
+        let (index, t) = self.get(name, &[cols, rows])?;
+        if !kernels::quant::has_vec_dot(t.ggml_type) {
+            return Err(ModelError::TensorType {
+                name: name.to_string(),
+                ty: t.ggml_type,
+                why: "has no matrix-vector kernel",
+            });
+        }
+        Ok(Linear {
+            name: name.to_string(),
+            ty: t.ggml_type,
+            rows: rows as usize,
+            cols: cols as usize,
+            index,
+            offset: t.offset,
+            n_bytes: t.n_bytes,
+        })
+    }
+
+    /// A small vector converted to f32.
+    fn vector(&self, name: &str, len: u64) -> Result<Vec<f32>, ModelError> {
+        let (_, t) = self.get(name, &[len])?;
+        let mut out = vec![0f32; len as usize];
+        kernels::quant::dequantize_row(t.ggml_type, self.file.tensor_data(t), &mut out).map_err(
+            |source| ModelError::Kernel {
+                name: name.to_string(),
+                source,
+            },
+        )?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,79 @@
+//! Shared helpers for comparing against llama.cpp reference logits.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use model::{CacheType, KvCache, LogitsMode, Model, Scratch};
+
+/// Workspace root (two levels above this crate).
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Indices of the `k` largest values, largest first.
+pub fn top_k(x: &[f32], k: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..x.len()).collect();
+    idx.sort_by(|&a, &b| x[b].total_cmp(&x[a]).then(a.cmp(&b)));
+    idx.truncate(k);
+    idx
+}
+
+/// Outcome of a logits comparison.
+#[derive(Debug)]
+pub struct LogitsCmp {
+    pub top1_equal: bool,
+    pub top20_overlap: usize,
+    pub max_abs_diff: f32,
+}
+
+/// Compare our logits with reference values at the given ids.
+pub fn compare(ours: &[f32], ref_top: &[usize], ref_vals: &[(usize, f32)]) -> LogitsCmp {
+    let mine = top_k(ours, 20);
+    let overlap = mine
+        .iter()
+        .filter(|i| ref_top[..20.min(ref_top.len())].contains(i))
+        .count();
+    let max_abs_diff = ref_vals
+        .iter()
+        .map(|&(i, v)| (ours[i] - v).abs())
+        .fold(0.0f32, f32::max);
+    LogitsCmp {
+        top1_equal: mine[0] == ref_top[0],
+        top20_overlap: overlap,
+        max_abs_diff,
+    }
+}
+
+/// Greedy decoding: prefill `prompt` in one batch, then `n` single-token steps.
+/// Returns the generated ids and the last-token logits after the prompt.
+pub fn greedy(model: &Model, prompt: &[u32], n: usize, cache: CacheType) -> (Vec<u32>, Vec<f32>) {
+    let n_ctx = prompt.len() + n + 1;
+    let mut kv = KvCache::new(model.config(), n_ctx, cache);
+    let mut s = Scratch::new(model, prompt.len(), n_ctx, 1);
+    let logits = model
+        .forward(prompt, 0, &mut kv, &mut s, LogitsMode::Last)
+        .expect("prefill");
+    let first = logits.to_vec();
+    let mut out = Vec::new();
+    let mut next = top_k(&first, 1)[0] as u32;
+    for i in 0..n {
+        out.push(next);
+        if i + 1 == n {
+            break;
+        }
+        let l = model
+            .forward(&[next], prompt.len() + i, &mut kv, &mut s, LogitsMode::Last)
+            .expect("decode step");
+        next = top_k(l, 1)[0] as u32;
+    }
+    (out, first)
+}
+
+/// Number of leading generated tokens that must match: up to (excluding) the
+/// first reference step whose top-1/top-2 margin is below `tie`.
+pub fn must_match_prefix(margins: &[f64], tie: f64) -> usize {
+    margins
+        .iter()
+        .position(|&m| m < tie)
+        .unwrap_or(margins.len())
+}
