@@ -39,6 +39,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = (t.n_elements(), t.n_rows(), t.row_len());
     }
     std::hint::black_box(sum);
+    // A file without tensors may declare a huge alignment (up to 2^31) and
+    // omit the padding; rewriting it would legitimately write that padding.
+    if f.alignment() > 1 << 16 {
+        return;
+    }
     // Whatever was accepted can be written and read back to the same content.
     let again = GgufFile::from_bytes(&GgufWriter::from_gguf(&f).to_bytes())
         .expect("a rewritten file must parse");

@@ -311,3 +311,23 @@ fn file_can_be_shared_between_threads() {
     assert_send_sync::<GgufFile>();
     assert_send_sync::<AlignedBuf>();
 }
+
+/// Found by the fuzzer (as an out-of-memory in the rewrite step): a file
+/// without tensors may declare alignment 2^31 and omit the padding. Reading
+/// it must not allocate that padding.
+#[test]
+fn huge_alignment_without_tensors_reads_without_padding() {
+    let mut bytes = b"GGUF".to_vec();
+    bytes.extend_from_slice(&3u32.to_le_bytes());
+    bytes.extend_from_slice(&0u64.to_le_bytes());
+    bytes.extend_from_slice(&1u64.to_le_bytes());
+    bytes.extend_from_slice(&17u64.to_le_bytes());
+    bytes.extend_from_slice(b"general.alignment");
+    bytes.extend_from_slice(&4u32.to_le_bytes());
+    bytes.extend_from_slice(&(1u32 << 31).to_le_bytes());
+    bytes.push(1);
+    let f = GgufFile::from_bytes(&bytes).unwrap();
+    assert_eq!(f.alignment(), 1 << 31);
+    assert_eq!(f.data_offset(), bytes.len() as u64);
+    assert!(f.tensors().is_empty());
+}
