@@ -1,8 +1,29 @@
 //! Inference engine: sampling, chat templates and the generation session.
+//!
+//! ```no_run
+//! use engine::{ChatMessage, GenerateParams, Session, SessionOptions};
+//! # fn main() -> Result<(), engine::EngineError> {
+//! let mut s = Session::load("model.gguf", SessionOptions::default())?;
+//! for piece in s.chat(&[ChatMessage::user("Hi!")], &GenerateParams::default()) {
+//!     print!("{}", piece?.text);
+//! }
+//! println!("\n{:.1} tok/s", s.timings().gen_tok_per_s());
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
 
 pub mod chat;
+mod config;
+mod error;
 pub mod sampler;
+pub mod session;
 
 pub use chat::{BuiltinTemplate, ChatError, ChatMessage};
+pub use config::EngineMeta;
+pub use error::EngineError;
+pub use model::CacheType;
 pub use sampler::{Sampled, Sampler, SamplerError, SamplerParams};
+pub use session::{
+    Completion, FinishReason, GenerateParams, Generation, Session, SessionOptions, Timings,
+    TokenPiece,
+};

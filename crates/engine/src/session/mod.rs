@@ -1,0 +1,296 @@
+//! The generation session: a loaded model, its tokenizer, one KV cache and the loop that
+//! turns a prompt (or a chat) into a stream of text pieces.
+//!
+//! Each [`Session::generate`] call treats its prompt as the whole context: the longest
+//! common token prefix with what the KV cache already holds is reused and only the rest is
+//! evaluated, so a chat that re-renders the whole conversation each turn only pays for the
+//! new turn. The context window (`n_ctx`) bounds prompt + generation: a prompt that does
+//! not leave one free position fails with [`EngineError::PromptTooLong`] before any work,
+//! and a generation that fills the window ends with [`EngineError::ContextFull`] (the text
+//! already streamed stays valid).
+
+mod generate;
+mod params;
+mod stop;
+#[cfg(test)]
+mod tests;
+
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::Arc;
+
+use gguf::GgufFile;
+use model::{KvCache, Model, Scratch};
+use tokenizer::Tokenizer;
+
+use crate::chat::{self, BuiltinTemplate, ChatMessage, RenderOptions};
+use crate::config::EngineMeta;
+use crate::error::EngineError;
+
+pub use generate::Generation;
+pub use params::{Completion, FinishReason, GenerateParams, SessionOptions, Timings, TokenPiece};
+pub use stop::{Released, StopMatcher};
+
+/// Default context when the option is 0: the training context, capped.
+const DEFAULT_MAX_CTX: usize = 4096;
+
+/// The chat template a session uses.
+#[derive(Debug, Clone)]
+struct Template {
+    source: String,
+    builtin: Option<BuiltinTemplate>,
+}
+
+/// A model ready to generate, with its KV cache.
+#[derive(Debug)]
+pub struct Session {
+    model: Model,
+    tok: Arc<Tokenizer>,
+    kv: KvCache,
+    scratch: Scratch,
+    /// Tokens whose keys/values are in `kv`, at positions `0..cached.len()`.
+    cached: Vec<u32>,
+    /// Logits of the last prompt token: [n_vocab].
+    logits: Vec<f32>,
+    n_ctx: usize,
+    n_batch: usize,
+    meta: EngineMeta,
+    template: Option<Template>,
+    clock: fn() -> f64,
+    timings: Timings,
+}
+
+impl Session {
+    /// Opens (memory-maps) a GGUF file and prepares a session.
+    pub fn load(path: impl AsRef<Path>, opts: SessionOptions) -> Result<Session, EngineError> {
+        Self::from_file(Arc::new(GgufFile::open(path)?), opts)
+    }
+
+    /// Prepares a session from the bytes of a GGUF file (copied into aligned memory).
+    pub fn load_bytes(bytes: &[u8], opts: SessionOptions) -> Result<Session, EngineError> {
+        Self::from_file(Arc::new(GgufFile::from_bytes(bytes)?), opts)
+    }
+
+    /// Prepares a session from a parsed file.
+    pub fn from_file(file: Arc<GgufFile>, opts: SessionOptions) -> Result<Session, EngineError> {
+        if opts.n_batch == 0 {
+            return Err(EngineError::InvalidOption {
+                name: "n_batch",
+                detail: "must be at least 1".into(),
+            });
+        }
+        let meta = EngineMeta::from_gguf(file.metadata());
+        let tok = Arc::new(Tokenizer::from_gguf(file.metadata())?);
+        let model = Model::from_file(file)?;
+        let cfg = model.config();
+        let n_ctx = match opts.n_ctx {
+            0 => cfg.n_ctx_train.clamp(1, DEFAULT_MAX_CTX),
+            n => n,
+        };
+        let template = choose_template(opts.chat_template.as_deref(), &meta, &tok)?;
+        let n_batch = opts.n_batch.min(n_ctx);
+        let kv = KvCache::new(cfg, n_ctx, opts.cache_type);
+        let scratch = Scratch::new(&model, n_batch, n_ctx, 1);
+        let logits = Vec::with_capacity(cfg.n_vocab);
+        Ok(Session {
+            model,
+            tok,
+            kv,
+            scratch,
+            cached: Vec::with_capacity(n_ctx),
+            logits,
+            n_ctx,
+            n_batch,
+            meta,
+            template,
+            clock: opts.clock_ms.unwrap_or(default_clock),
+            timings: Timings::default(),
+        })
+    }
+
+    /// Streams the continuation of `prompt` (tokenized with BOS if the model wants it).
+    /// The iterator does the work lazily: prompt evaluation happens on the first `next()`.
+    pub fn generate(&mut self, prompt: &str, params: &GenerateParams) -> Generation<'_> {
+        let tokens = self.tok.encode(prompt, true, params.parse_special);
+        Generation::new(self, Ok(tokens), params, None)
+    }
+
+    /// Streams the continuation of already tokenized `prompt` ids (used as given: no BOS
+    /// is added).
+    pub fn generate_ids(&mut self, prompt: &[u32], params: &GenerateParams) -> Generation<'_> {
+        Generation::new(self, Ok(prompt.to_vec()), params, None)
+    }
+
+    /// [`Session::generate`] with a callback per piece; return `ControlFlow::Break(())`
+    /// to stop early.
+    pub fn generate_with(
+        &mut self,
+        prompt: &str,
+        params: &GenerateParams,
+        on_piece: impl FnMut(&TokenPiece) -> ControlFlow<()>,
+    ) -> Result<Completion, EngineError> {
+        self.generate(prompt, params).run(on_piece)
+    }
+
+    /// Streams the assistant's reply to a conversation: renders the chat template with a
+    /// generation prompt, reuses the cached prefix of earlier turns, and also stops at the
+    /// template's end-of-turn marker.
+    pub fn chat(&mut self, messages: &[ChatMessage], params: &GenerateParams) -> Generation<'_> {
+        let (tokens, end_of_turn) = match self.chat_tokens(messages) {
+            Ok((t, e)) => (Ok(t), e),
+            Err(e) => (Err(e), None),
+        };
+        Generation::new(self, tokens, params, end_of_turn)
+    }
+
+    /// [`Session::chat`] with a callback per piece.
+    pub fn chat_with(
+        &mut self,
+        messages: &[ChatMessage],
+        params: &GenerateParams,
+        on_piece: impl FnMut(&TokenPiece) -> ControlFlow<()>,
+    ) -> Result<Completion, EngineError> {
+        self.chat(messages, params).run(on_piece)
+    }
+
+    /// Renders a conversation with the session's chat template.
+    pub fn render_chat(
+        &self,
+        messages: &[ChatMessage],
+        add_generation_prompt: bool,
+    ) -> Result<String, EngineError> {
+        let t = self
+            .template
+            .as_ref()
+            .ok_or_else(|| EngineError::NoChatTemplate {
+                arch: self.meta.architecture.clone(),
+            })?;
+        let text = |id: Option<u32>| id.and_then(|i| self.tok.token_text(i)).unwrap_or("");
+        let opts = RenderOptions {
+            add_generation_prompt,
+            bos_token: text(self.tok.bos()),
+            eos_token: text(self.tok.eos()),
+            now_unix_secs: None,
+        };
+        Ok(chat::render_with(&t.source, messages, &opts)?)
+    }
+
+    /// Chat prompt tokens (exactly one BOS when the model wants one) and the end-of-turn
+    /// marker of a built-in template.
+    fn chat_tokens(
+        &self,
+        messages: &[ChatMessage],
+    ) -> Result<(Vec<u32>, Option<&'static str>), EngineError> {
+        let text = self.render_chat(messages, true)?;
+        let mut ids = self.tok.encode(&text, false, true);
+        if let (true, Some(bos)) = (self.tok.add_bos(), self.tok.bos()) {
+            if ids.first() != Some(&bos) {
+                ids.insert(0, bos);
+            }
+        }
+        let eot = self
+            .template
+            .as_ref()
+            .and_then(|t| t.builtin)
+            .map(|b| b.end_of_turn());
+        Ok((ids, eot))
+    }
+
+    /// Forgets the cached context (the next generation evaluates its whole prompt).
+    pub fn reset(&mut self) {
+        self.cached.clear();
+        self.timings = Timings::default();
+    }
+
+    /// Text to token ids, as the session's tokenizer does it.
+    pub fn tokenize(&self, text: &str, add_special: bool, parse_special: bool) -> Vec<u32> {
+        self.tok.encode(text, add_special, parse_special)
+    }
+
+    /// Token ids to text.
+    pub fn detokenize(&self, ids: &[u32], special: bool) -> String {
+        self.tok.decode(ids, special)
+    }
+
+    /// Context window in tokens.
+    pub fn n_ctx(&self) -> usize {
+        self.n_ctx
+    }
+
+    /// Tokens currently held in the KV cache.
+    pub fn cached_tokens(&self) -> &[u32] {
+        &self.cached
+    }
+
+    /// Timing statistics of the last (or running) generation.
+    pub fn timings(&self) -> Timings {
+        self.timings
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The tokenizer.
+    pub fn tokenizer(&self) -> &Arc<Tokenizer> {
+        &self.tok
+    }
+
+    /// Engine-level metadata of the file (architecture, name, chat template).
+    pub fn meta(&self) -> &EngineMeta {
+        &self.meta
+    }
+
+    /// Jinja source of the chat template in use, if any.
+    pub fn chat_template(&self) -> Option<&str> {
+        self.template.as_ref().map(|t| t.source.as_str())
+    }
+}
+
+/// Option (built-in name or Jinja source) > file template > built-in by architecture.
+fn choose_template(
+    option: Option<&str>,
+    meta: &EngineMeta,
+    tok: &Tokenizer,
+) -> Result<Option<Template>, EngineError> {
+    let builtin = |b: BuiltinTemplate| Template {
+        source: b.source().to_string(),
+        builtin: Some(b),
+    };
+    if let Some(opt) = option {
+        if let Some(b) = BuiltinTemplate::from_name(opt) {
+            return Ok(Some(builtin(b)));
+        }
+        if opt.contains("{{") || opt.contains("{%") {
+            return Ok(Some(Template {
+                source: opt.to_string(),
+                builtin: None,
+            }));
+        }
+        return Err(EngineError::InvalidOption {
+            name: "chat_template",
+            detail: format!("{opt:?} is neither a built-in template name nor Jinja source"),
+        });
+    }
+    if let Some(src) = &meta.chat_template {
+        return Ok(Some(Template {
+            source: src.clone(),
+            builtin: None,
+        }));
+    }
+    Ok(BuiltinTemplate::detect(&meta.architecture, |t| tok.token_id(t).is_some()).map(builtin))
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+fn default_clock() -> f64 {
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_secs_f64() * 1000.0
+}
+
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+fn default_clock() -> f64 {
+    0.0
+}

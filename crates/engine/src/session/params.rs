@@ -1,0 +1,144 @@
+//! Options, parameters and results of a session.
+
+use model::CacheType;
+
+use crate::sampler::SamplerParams;
+
+/// How a [`Session`](super::Session) is set up.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Context window in tokens (prompt + generation). `0` picks the model's training
+    /// context, capped at 4096.
+    pub n_ctx: usize,
+    /// Element type of the KV cache.
+    pub cache_type: CacheType,
+    /// Worker threads for the kernels; `0` = automatic. Advisory: the kernels are
+    /// single-threaded today, the value is kept for when they are not.
+    pub threads: usize,
+    /// Prompt tokens evaluated per forward call (memory of the scratch buffers grows with it).
+    pub n_batch: usize,
+    /// Chat template: a built-in name (`gemma`, `llama3`, `chatml`, ...) or Jinja source.
+    /// `None` uses the file's template, else a built-in chosen by architecture.
+    pub chat_template: Option<String>,
+    /// Millisecond clock for the timing statistics. `None` uses `std::time::Instant`
+    /// (on `wasm32-unknown-unknown`, which has no clock, timings are then zero).
+    pub clock_ms: Option<fn() -> f64>,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        Self {
+            n_ctx: 0,
+            cache_type: CacheType::F16,
+            threads: 0,
+            n_batch: 64,
+            chat_template: None,
+            clock_ms: None,
+        }
+    }
+}
+
+/// What to generate and how.
+#[derive(Debug, Clone)]
+pub struct GenerateParams {
+    /// Sampler chain settings (seed included).
+    pub sampler: SamplerParams,
+    /// Maximum number of tokens to generate (the end-of-generation token counts).
+    pub max_tokens: usize,
+    /// Generation stops before any of these strings; they are never emitted.
+    pub stop: Vec<String>,
+    /// Parse control tokens written in a raw prompt (`<start_of_turn>`) as tokens.
+    /// Chat prompts always parse them.
+    pub parse_special: bool,
+    /// Render control tokens in the output text.
+    pub special: bool,
+    /// Report the log-probability of each generated token.
+    pub logprobs: bool,
+}
+
+impl Default for GenerateParams {
+    fn default() -> Self {
+        Self {
+            sampler: SamplerParams::default(),
+            max_tokens: 256,
+            stop: Vec::new(),
+            parse_special: true,
+            special: false,
+            logprobs: false,
+        }
+    }
+}
+
+/// One generated token and the text it releases.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenPiece {
+    /// Token id.
+    pub id: u32,
+    /// Text released at this step: complete UTF-8 only; may be empty (an incomplete
+    /// character, or text held back as the possible start of a stop string) or include
+    /// text held back at earlier steps. The concatenation of all pieces is the output.
+    pub text: String,
+    /// Natural log-probability of `id` under the model, when requested.
+    pub logprob: Option<f32>,
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishReason {
+    /// An end-of-generation token was sampled (it is the last piece, usually with no text).
+    EndOfGeneration,
+    /// `max_tokens` were generated.
+    MaxTokens,
+    /// A stop string (or the chat template's end-of-turn) was produced.
+    Stop,
+    /// The callback asked to stop, or the iterator was dropped early.
+    Cancelled,
+}
+
+/// Timing statistics of the last generation.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timings {
+    /// Prompt tokens taken from the KV cache of a previous call (not evaluated again).
+    pub cached_tokens: usize,
+    /// Prompt tokens evaluated.
+    pub prompt_tokens: usize,
+    /// Milliseconds spent evaluating the prompt.
+    pub prompt_ms: f64,
+    /// Tokens generated (sampled), including a final end-of-generation token.
+    pub generated_tokens: usize,
+    /// Milliseconds spent generating (forward passes and sampling).
+    pub generate_ms: f64,
+}
+
+impl Timings {
+    /// Prompt evaluation speed in tokens per second (0 when not measurable).
+    pub fn prompt_tok_per_s(&self) -> f64 {
+        rate(self.prompt_tokens, self.prompt_ms)
+    }
+
+    /// Generation speed in tokens per second (0 when not measurable).
+    pub fn gen_tok_per_s(&self) -> f64 {
+        rate(self.generated_tokens, self.generate_ms)
+    }
+}
+
+fn rate(n: usize, ms: f64) -> f64 {
+    if ms > 0.0 {
+        n as f64 * 1000.0 / ms
+    } else {
+        0.0
+    }
+}
+
+/// Summary returned by the callback form of generation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// All released text.
+    pub text: String,
+    /// Generated token ids (including a final end-of-generation token).
+    pub tokens: Vec<u32>,
+    /// Why generation ended.
+    pub finish: FinishReason,
+    /// Timing statistics.
+    pub timings: Timings,
+}
