@@ -16,7 +16,6 @@ mod stop;
 mod tests;
 
 use std::ops::ControlFlow;
-use std::path::Path;
 use std::sync::Arc;
 
 use gguf::GgufFile;
@@ -61,8 +60,13 @@ pub struct Session {
 }
 
 impl Session {
-    /// Opens (memory-maps) a GGUF file and prepares a session.
-    pub fn load(path: impl AsRef<Path>, opts: SessionOptions) -> Result<Session, EngineError> {
+    /// Opens (memory-maps) a GGUF file and prepares a session (not on wasm32, which has no
+    /// file system: use [`Session::load_bytes`]).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load(
+        path: impl AsRef<std::path::Path>,
+        opts: SessionOptions,
+    ) -> Result<Session, EngineError> {
         Self::from_file(Arc::new(GgufFile::open(path)?), opts)
     }
 
