@@ -51,10 +51,10 @@ RMS_EPS = 1e-5
 ROPE_FREQ_BASE = 10000.0
 
 # Weight scales (standard deviations). Chosen so that a random model is "peaky": the output head
-# gives logits with a std of ~4 (healthy top-1/top-2 margins, few near-ties) and attention scores
-# are not uniform.
-EMBD_STD = 0.25  # token_embd (also the output head when tied)
-OUTPUT_STD = 0.25  # output.weight when untied
+# gives logits with a std of ~LOGIT_STD (healthy top-1/top-2 margins, few near-ties) and attention
+# scores are not uniform. token_embd (also the output head when tied) and output.weight get
+# LOGIT_STD / sqrt(dim) (0.25 for dim 256).
+LOGIT_STD = 4.0
 QK_GAIN = 1.5  # q/k projections: QK_GAIN / sqrt(dim)
 NORM_NOISE = 0.1  # norm weights: 1 + NORM_NOISE * N(0, 1)
 
@@ -138,7 +138,8 @@ def make_weights(shape: Shape, n_vocab: int, seed: int, dtype: np.dtype) -> list
         # norm weights stay F32 (llama.cpp never quantizes 1-D tensors)
         return (1.0 + NORM_NOISE * rng.standard_normal(n, dtype=np.float32)).astype(np.float32)
 
-    out: list[tuple[str, np.ndarray]] = [("token_embd.weight", gauss(n_vocab, d, EMBD_STD))]
+    head_std = LOGIT_STD / np.sqrt(d)
+    out: list[tuple[str, np.ndarray]] = [("token_embd.weight", gauss(n_vocab, d, head_std))]
     for i in range(shape.n_layers):
         p = f"blk.{i}."
         out += [
@@ -154,7 +155,7 @@ def make_weights(shape: Shape, n_vocab: int, seed: int, dtype: np.dtype) -> list
         ]
     out.append(("output_norm.weight", norm(d)))
     if not shape.tied:
-        out.append(("output.weight", gauss(n_vocab, d, OUTPUT_STD)))
+        out.append(("output.weight", gauss(n_vocab, d, head_std)))
     return out
 
 
