@@ -15,7 +15,13 @@ fn touch_array(a: &Array) -> usize {
 }
 
 fn touch_value(v: &Value) -> usize {
-    let _ = (v.as_u64(), v.as_i64(), v.as_f32(), v.as_bool(), v.type_name());
+    let _ = (
+        v.as_u64(),
+        v.as_i64(),
+        v.as_f32(),
+        v.as_bool(),
+        v.type_name(),
+    );
     match v {
         Value::String(s) => s.len(),
         Value::Array(a) => touch_array(a),
