@@ -305,10 +305,8 @@ pub(super) unsafe fn vec_dot_q6_k_q8_k(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
             for (k, &qk) in q.iter().enumerate() {
                 let q8 = load_i8x32(at(&by.qs, 128 * n + 32 * k));
                 // (q - 32) * q8 = q * q8 - 32 * q8, pairwise in i16
-                let p = _mm256_sub_epi16(
-                    _mm256_maddubs_epi16(qk, q8),
-                    _mm256_maddubs_epi16(m32, q8),
-                );
+                let p =
+                    _mm256_sub_epi16(_mm256_maddubs_epi16(qk, q8), _mm256_maddubs_epi16(m32, q8));
                 let p = _mm256_madd_epi16(p, pair_scales(s, k));
                 sumi = _mm256_add_epi32(sumi, p);
             }
@@ -428,7 +426,10 @@ fn quantize_block_q8_k(x: &[f32; QK_K], b: &mut BlockQ8K) {
         // maxps returns its second operand if either is NaN: NaNs are skipped
         vmax = _mm256_max_ps(a, vmax);
     }
-    let m = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps::<1>(vmax));
+    let m = _mm_max_ps(
+        _mm256_castps256_ps128(vmax),
+        _mm256_extractf128_ps::<1>(vmax),
+    );
     let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
     let amax = _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
     if amax == 0.0 {
@@ -466,10 +467,7 @@ fn quantize_block_q8_k(x: &[f32; QK_K], b: &mut BlockQ8K) {
         let q = |i: usize| {
             let v = load_f32x8(at(x, 32 * g + 8 * i));
             let t = _mm256_add_ps(_mm256_mul_ps(v, vscale), magic);
-            let n = _mm256_sub_epi32(
-                _mm256_and_si256(_mm256_castps_si256(t), mantissa),
-                bias,
-            );
+            let n = _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(t), mantissa), bias);
             _mm256_and_si256(_mm256_min_epi32(n, max_q), low_byte)
         };
         // values are 0..=255 here, so the saturating packs are exact

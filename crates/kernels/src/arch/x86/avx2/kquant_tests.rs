@@ -354,7 +354,9 @@ fn q8_k_quantize_edge_cases_identical() {
     x[5] = f32::NAN;
     blocks.push(("nan and zeros".into(), x));
     // Subnormals only.
-    let x: Vec<f32> = (0..QK_K).map(|i| f32::from_bits(1 + i as u32 * 7)).collect();
+    let x: Vec<f32> = (0..QK_K)
+        .map(|i| f32::from_bits(1 + i as u32 * 7))
+        .collect();
     blocks.push(("subnormal".into(), x));
     for (what, x) in &blocks {
         assert_q8_k_identical(x, what);
