@@ -37,7 +37,10 @@ pub fn run(args: &InfoArgs) -> Result<()> {
     let file = GgufFile::open(&path).with_context(|| format!("reading {}", path.display()))?;
     let load_ms = t0.elapsed().as_secs_f64() * 1e3;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&to_json(&file, args.full))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&to_json(&file, args.full))?
+        );
     } else {
         print_text(&file, &path, args.full, load_ms);
     }

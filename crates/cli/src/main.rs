@@ -1,13 +1,24 @@
 //! `wasm-chord`: run GGUF language models from the command line.
 #![forbid(unsafe_code)]
 
+mod bench;
+mod chat;
+mod common;
 mod info;
+mod perplexity;
+mod run;
+mod tokenize;
 
-use anyhow::Result;
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "wasm-chord", version, about = "Run GGUF language models on CPU")]
+#[command(
+    name = "wasm-chord",
+    version,
+    about = "Run GGUF language models on CPU"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -15,6 +26,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Complete a prompt; only the generated text goes to stdout (the prompt is not echoed).
+    Run(run::RunArgs),
+    /// Chat with the model's chat template (one message per stdin line).
+    Chat(chat::ChatArgs),
+    /// Perplexity of a text file, computed as llama.cpp's perplexity tool does.
+    Perplexity(perplexity::PerplexityArgs),
+    /// Print the token ids of a text.
+    Tokenize(tokenize::TokenizeArgs),
+    /// Prompt-processing and generation throughput, llama-bench style.
+    Bench(bench::BenchArgs),
     /// Describe a GGUF file: metadata, tensors, bytes per type.
     Info(info::InfoArgs),
 }
@@ -28,9 +49,52 @@ pub fn default_model_path() -> std::path::PathBuf {
     std::path::PathBuf::from("models/gemma-3-270m-q4_k_m.gguf")
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Info(args) => info::run(&args),
+    let result = match &cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Chat(args) => chat::run(args),
+        Command::Perplexity(args) => perplexity::run(args),
+        Command::Tokenize(args) => tokenize::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Info(args) => info::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", error_chain(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The context chain on one line (never a backtrace), skipping causes whose text the
+/// previous message already includes (library errors often print their source too).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let msg = cause.to_string();
+        if out.contains(&msg) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&msg);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_chain_skips_repeated_causes() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        let e = anyhow::Error::new(io)
+            .context("cannot read 'x': gone")
+            .context("loading x");
+        assert_eq!(error_chain(&e), "loading x: cannot read 'x': gone");
     }
 }

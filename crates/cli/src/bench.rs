@@ -1,0 +1,343 @@
+//! `wasm-chord bench`: llama-bench-style throughput.
+//!
+//! For every thread count: `pp<P>` evaluates P prompt tokens from an empty cache (in
+//! batches, logits of the last token only) and `tg<N>` decodes N tokens one at a time from
+//! an empty cache. Tokens are BOS (when the model has one) followed by fixed pseudo-random
+//! ids, as llama-bench does, so no text or sampling is involved. Each test runs once to warm
+//! up, then `-r` times; the result is the mean ± sample standard deviation of tokens/s.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use engine::sampler::SplitMix64;
+use model::{KvCache, LogitsMode, Model, Scratch};
+use serde_json::json;
+use tokenizer::Tokenizer;
+
+use crate::common::{self, CacheTypeArg, ModelArgs};
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Prompt sizes to test (comma-separated; 0 skips the pp tests).
+    #[arg(
+        short = 'p',
+        long = "n-prompt",
+        value_delimiter = ',',
+        default_value = "128"
+    )]
+    n_prompt: Vec<usize>,
+    /// Generation lengths to test (comma-separated; 0 skips the tg tests).
+    #[arg(
+        short = 'n',
+        long = "n-gen",
+        value_delimiter = ',',
+        default_value = "128"
+    )]
+    n_gen: Vec<usize>,
+    /// Thread counts (comma-separated) [default: available cores]; recorded in the
+    /// results, advisory until the kernels are threaded.
+    #[arg(short = 't', long = "threads", value_delimiter = ',')]
+    threads: Vec<usize>,
+    /// Repetitions of each test.
+    #[arg(short = 'r', long = "repetitions", default_value_t = 3)]
+    reps: usize,
+    /// Prompt tokens per forward call.
+    #[arg(short = 'b', long = "batch-size", default_value_t = 512)]
+    batch_size: usize,
+    /// KV cache element type.
+    #[arg(long = "cache-type", value_enum, default_value_t = CacheTypeArg::F16)]
+    cache_type: CacheTypeArg,
+    /// Print a JSON array instead of a markdown table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What one test measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Prompt,
+    Gen,
+}
+
+/// The result of one test at one thread count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchResult {
+    pub threads: usize,
+    pub test: String,
+    pub n_tokens: usize,
+    /// Tokens per second of each repetition.
+    pub samples: Vec<f64>,
+}
+
+impl BenchResult {
+    pub fn mean(&self) -> f64 {
+        self.samples.iter().sum::<f64>() / self.samples.len().max(1) as f64
+    }
+
+    /// Sample standard deviation (0 for fewer than two samples).
+    pub fn stddev(&self) -> f64 {
+        let n = self.samples.len();
+        if n < 2 {
+            return 0.0;
+        }
+        let m = self.mean();
+        let ss: f64 = self.samples.iter().map(|x| (x - m) * (x - m)).sum();
+        (ss / (n - 1) as f64).sqrt()
+    }
+}
+
+/// Runs the forward passes of one test; `ids` holds the tokens to evaluate.
+struct Runner<'a> {
+    model: &'a Model,
+    kv: KvCache,
+    scratch: Scratch,
+    batch: usize,
+}
+
+impl Runner<'_> {
+    /// Evaluates `ids` from position 0 and returns the elapsed seconds.
+    fn time(&mut self, kind: Kind, ids: &[u32]) -> Result<f64> {
+        let t0 = Instant::now();
+        match kind {
+            Kind::Prompt => {
+                let mut pos = 0;
+                for chunk in ids.chunks(self.batch) {
+                    let last = pos + chunk.len() == ids.len();
+                    let mode = if last {
+                        LogitsMode::Last
+                    } else {
+                        LogitsMode::None
+                    };
+                    self.model
+                        .forward(chunk, pos, &mut self.kv, &mut self.scratch, mode)?;
+                    pos += chunk.len();
+                }
+            }
+            Kind::Gen => {
+                for (pos, id) in ids.iter().enumerate() {
+                    self.model.forward(
+                        std::slice::from_ref(id),
+                        pos,
+                        &mut self.kv,
+                        &mut self.scratch,
+                        LogitsMode::Last,
+                    )?;
+                }
+            }
+        }
+        Ok(t0.elapsed().as_secs_f64())
+    }
+}
+
+/// `n` token ids: BOS first (if any), then fixed pseudo-random ids below `n_vocab`.
+fn bench_tokens(n: usize, n_vocab: usize, bos: Option<u32>, seed: u64) -> Vec<u32> {
+    let mut rng = SplitMix64::new(seed);
+    (0..n)
+        .map(|i| match (i, bos) {
+            (0, Some(b)) => b,
+            _ => (rng.next_u64() % n_vocab.max(1) as u64) as u32,
+        })
+        .collect()
+}
+
+pub fn run(args: &BenchArgs) -> Result<()> {
+    if args.reps == 0 {
+        bail!("--repetitions must be at least 1");
+    }
+    if args.batch_size == 0 {
+        bail!("--batch-size must be at least 1");
+    }
+    let path = args.model.path()?;
+    let file = common::open_model(&path)?;
+    let tok = Tokenizer::from_gguf(file.metadata())
+        .with_context(|| format!("building the tokenizer of {}", path.display()))?;
+    let size_bytes: u64 = file.tensors().iter().map(|t| t.n_bytes).sum();
+    let params: u64 = file.tensors().iter().map(|t| t.n_elements()).sum();
+    let model = Model::from_file(file).with_context(|| format!("loading {}", path.display()))?;
+    let isa = model.kernels().isa.name();
+    let n_vocab = model.config().n_vocab;
+    let n_ctx_train = model.config().n_ctx_train;
+    let threads = if args.threads.is_empty() {
+        vec![common::resolve_threads(None)]
+    } else {
+        args.threads.clone()
+    };
+    let mut tests: Vec<(Kind, usize)> = Vec::new();
+    tests.extend(
+        args.n_prompt
+            .iter()
+            .filter(|&&n| n > 0)
+            .map(|&n| (Kind::Prompt, n)),
+    );
+    tests.extend(
+        args.n_gen
+            .iter()
+            .filter(|&&n| n > 0)
+            .map(|&n| (Kind::Gen, n)),
+    );
+    if tests.is_empty() {
+        bail!("nothing to run: every -p and -n size is 0");
+    }
+    if let Some(&(_, n)) = tests
+        .iter()
+        .find(|(_, n)| n_ctx_train > 0 && *n > n_ctx_train)
+    {
+        bail!("test size {n} exceeds the model's context length {n_ctx_train}");
+    }
+
+    let mut results = Vec::new();
+    for &t in &threads {
+        for &(kind, n) in &tests {
+            let test = match kind {
+                Kind::Prompt => format!("pp{n}"),
+                Kind::Gen => format!("tg{n}"),
+            };
+            let batch = match kind {
+                Kind::Prompt => args.batch_size.min(n),
+                Kind::Gen => 1,
+            };
+            let mut runner = Runner {
+                model: &model,
+                kv: KvCache::new(model.config(), n, args.cache_type.into()),
+                scratch: Scratch::new(&model, batch, n, 1),
+                batch,
+            };
+            let ids = bench_tokens(n, n_vocab, tok.bos(), 0x6265_6e63_6800 + n as u64);
+            // Warm-up: a short run of the same kind.
+            runner.time(kind, &ids[..n.min(8)])?;
+            let mut samples = Vec::with_capacity(args.reps);
+            for rep in 0..args.reps {
+                let secs = runner
+                    .time(kind, &ids)
+                    .with_context(|| format!("{test}, repetition {}", rep + 1))?;
+                samples.push(n as f64 / secs.max(1e-9));
+            }
+            let r = BenchResult {
+                threads: t,
+                test,
+                n_tokens: n,
+                samples,
+            };
+            eprintln!(
+                "bench: threads {t} {}: {:.2} ± {:.2} t/s",
+                r.test,
+                r.mean(),
+                r.stddev()
+            );
+            results.push(r);
+        }
+    }
+
+    let label = model_label(&path);
+    if args.json {
+        let rows: Vec<_> = results
+            .iter()
+            .map(|r| {
+                json!({
+                    "model": label,
+                    "size_bytes": size_bytes,
+                    "params": params,
+                    "isa": isa,
+                    "threads": r.threads,
+                    "test": r.test,
+                    "n_tokens": r.n_tokens,
+                    "tokens_per_s": r.mean(),
+                    "stddev": r.stddev(),
+                    "reps": r.samples.len(),
+                    "samples_ts": r.samples,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        print!("{}", table(&label, size_bytes, params, isa, &results));
+    }
+    Ok(())
+}
+
+fn model_label(path: &Path) -> String {
+    path.file_stem().map_or_else(
+        || path.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    )
+}
+
+fn human_size(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= (1u64 << 30) as f64 {
+        format!("{:.2} GiB", b / (1u64 << 30) as f64)
+    } else {
+        format!("{:.2} MiB", b / (1u64 << 20) as f64)
+    }
+}
+
+fn human_params(n: u64) -> String {
+    let n = n as f64;
+    if n >= 1e9 {
+        format!("{:.2} B", n / 1e9)
+    } else {
+        format!("{:.2} M", n / 1e6)
+    }
+}
+
+/// The llama-bench markdown table.
+fn table(label: &str, size: u64, params: u64, isa: &str, results: &[BenchResult]) -> String {
+    let mut s = String::from("| model | size | params | isa | threads | test | t/s |\n");
+    s.push_str("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
+    for r in results {
+        s.push_str(&format!(
+            "| {label} | {} | {} | {isa} | {} | {} | {:.2} ± {:.2} |\n",
+            human_size(size),
+            human_params(params),
+            r.threads,
+            r.test,
+            r.mean(),
+            r.stddev()
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_and_sample_stddev() {
+        let r = BenchResult {
+            threads: 1,
+            test: "tg4".into(),
+            n_tokens: 4,
+            samples: vec![2.0, 4.0, 6.0],
+        };
+        assert_eq!(r.mean(), 4.0);
+        assert!((r.stddev() - 2.0).abs() < 1e-12);
+        let one = BenchResult {
+            samples: vec![5.0],
+            ..r.clone()
+        };
+        assert_eq!(one.stddev(), 0.0);
+        let t = table("m", 3 << 20, 1_500_000, "scalar", &[r]);
+        assert!(
+            t.contains("| m | 3.00 MiB | 1.50 M | scalar | 1 | tg4 | 4.00 ± 2.00 |"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn tokens_start_with_bos_and_stay_in_vocab() {
+        let ids = bench_tokens(100, 37, Some(1), 9);
+        assert_eq!(ids[0], 1);
+        assert!(ids.iter().all(|&i| i < 37));
+        assert_eq!(ids, bench_tokens(100, 37, Some(1), 9));
+        // Without BOS every id is drawn; the sequence depends on the seed.
+        assert_ne!(
+            bench_tokens(16, 37, None, 9),
+            bench_tokens(16, 37, None, 10)
+        );
+    }
+}

@@ -1,0 +1,208 @@
+//! `wasm-chord chat`: a conversation on stdin/stdout with the model's chat template.
+//!
+//! One user message per input line; `/reset` starts over, `/exit` (or end of input)
+//! quits. The KV cache is kept between turns: each turn re-renders the conversation and
+//! the session evaluates only what follows the cached common prefix. Answers stream to
+//! stdout, one line break after each; prompts, notes and statistics go to stderr. When
+//! stdin is not a terminal (piped), the same loop answers each line in turn.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use engine::{ChatMessage, EngineError, GenerateParams, Session};
+
+use crate::common::{self, ContextArgs, ModelArgs, SamplingArgs};
+
+#[derive(Args, Debug)]
+pub struct ChatArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// System prompt.
+    #[arg(short = 's', long = "system", value_name = "SYSTEM")]
+    system: Option<String>,
+    /// Chat template: a built-in name (gemma, llama2, llama3, chatml, zephyr, mistral,
+    /// qwen2) or a file holding a Jinja template [default: the model's, else by architecture].
+    #[arg(long = "chat-template", value_name = "NAME|FILE")]
+    chat_template: Option<String>,
+    /// Maximum tokens per answer; -1 = until the end of the turn or a full context.
+    #[arg(short = 'n', long = "n-predict", default_value_t = -1, allow_negative_numbers = true)]
+    n_predict: i64,
+    /// Stop an answer before this string (repeatable).
+    #[arg(long = "stop", value_name = "STR")]
+    stop: Vec<String>,
+    #[command(flatten)]
+    ctx: ContextArgs,
+    #[command(flatten)]
+    sampling: SamplingArgs,
+}
+
+/// What one input line asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Input<'a> {
+    Exit,
+    Reset,
+    Skip,
+    Message(&'a str),
+}
+
+fn parse_line(line: &str) -> Input<'_> {
+    let line = line.trim_end_matches(['\n', '\r']);
+    match line.trim() {
+        "/exit" | "/quit" => Input::Exit,
+        "/reset" | "/clear" => Input::Reset,
+        "" => Input::Skip,
+        _ => Input::Message(line),
+    }
+}
+
+/// `--chat-template`: an existing file is read, anything else is passed on as a name
+/// (or inline Jinja source) for the engine to check.
+fn template_option(t: &str) -> Result<String> {
+    let p = Path::new(t);
+    if p.is_file() {
+        return std::fs::read_to_string(p)
+            .with_context(|| format!("reading chat template file {}", p.display()));
+    }
+    Ok(t.to_string())
+}
+
+pub fn run(args: &ChatArgs) -> Result<()> {
+    let template = args
+        .chat_template
+        .as_deref()
+        .map(template_option)
+        .transpose()?;
+    let path = args.model.path()?;
+    let file = common::open_model(&path)?;
+    let mut opts = args.ctx.session_options(&file)?;
+    opts.chat_template = template;
+    let mut session = Session::from_file(file, opts)
+        .with_context(|| format!("preparing a session for {}", path.display()))?;
+    let sampler = args.sampling.params()?;
+    if session.chat_template().is_none() {
+        anyhow::bail!(
+            "{} has no chat template and none is built in for its architecture {:?}: pass --chat-template NAME|FILE",
+            path.display(),
+            session.meta().architecture
+        );
+    }
+    let params = GenerateParams {
+        sampler,
+        max_tokens: if args.n_predict < 0 {
+            usize::MAX
+        } else {
+            args.n_predict as usize
+        },
+        stop: args.stop.clone(),
+        ..GenerateParams::default()
+    };
+    let base: Vec<ChatMessage> = args.system.iter().map(ChatMessage::system).collect();
+    let mut messages = base.clone();
+    let interactive = std::io::stdin().is_terminal();
+    if interactive {
+        eprintln!(
+            "chatting with {} (n_ctx {}); /reset clears the conversation, /exit or Ctrl-D quits",
+            path.display(),
+            session.n_ctx()
+        );
+    }
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let mut line = String::new();
+    loop {
+        if interactive {
+            eprint!("> ");
+            let _ = std::io::stderr().flush();
+        }
+        line.clear();
+        if input.read_line(&mut line).context("reading stdin")? == 0 {
+            break;
+        }
+        let text = match parse_line(&line) {
+            Input::Exit => break,
+            Input::Skip => continue,
+            Input::Reset => {
+                messages = base.clone();
+                session.reset();
+                eprintln!("(conversation cleared)");
+                continue;
+            }
+            Input::Message(t) => t.to_string(),
+        };
+        messages.push(ChatMessage::user(text));
+        match answer(&mut session, &messages, &params)? {
+            Some(reply) => {
+                messages.push(ChatMessage::assistant(reply));
+                if interactive {
+                    eprintln!("{}", crate::run::stats_line(&session.timings()));
+                }
+            }
+            None => {
+                messages.pop();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Streams one answer; `None` when the conversation no longer fits (reported on stderr,
+/// the message is dropped).
+fn answer(
+    session: &mut Session,
+    messages: &[ChatMessage],
+    params: &GenerateParams,
+) -> Result<Option<String>> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut reply = String::new();
+    for item in session.chat(messages, params) {
+        match item {
+            Ok(piece) => {
+                reply.push_str(&piece.text);
+                out.write_all(piece.text.as_bytes())
+                    .and_then(|()| out.flush())
+                    .context("writing to stdout")?;
+            }
+            Err(e @ EngineError::PromptTooLong { .. }) => {
+                eprintln!("error: {e}; use /reset to start a new conversation");
+                return Ok(None);
+            }
+            Err(e @ EngineError::ContextFull { .. }) => {
+                eprintln!("\nnote: {e}; the answer is cut, use /reset to start over");
+            }
+            Err(e) => return Err(e).context("generating the answer"),
+        }
+    }
+    writeln!(out).context("writing to stdout")?;
+    out.flush().context("writing to stdout")?;
+    Ok(Some(reply))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_and_messages() {
+        assert_eq!(parse_line("/exit\n"), Input::Exit);
+        assert_eq!(parse_line("  /reset \r\n"), Input::Reset);
+        assert_eq!(parse_line("\n"), Input::Skip);
+        assert_eq!(parse_line("Hi there\r\n"), Input::Message("Hi there"));
+        // Leading spaces of a message are kept (only line ends are cut).
+        assert_eq!(parse_line("  code:\n"), Input::Message("  code:"));
+    }
+
+    #[test]
+    fn template_names_pass_through_files_are_read() {
+        assert_eq!(template_option("gemma").unwrap(), "gemma");
+        let p = std::env::temp_dir().join(format!("wc-tmpl-{}.jinja", std::process::id()));
+        std::fs::write(&p, "{{ messages[0].content }}").unwrap();
+        assert_eq!(
+            template_option(p.to_str().unwrap()).unwrap(),
+            "{{ messages[0].content }}"
+        );
+        std::fs::remove_file(&p).unwrap();
+    }
+}

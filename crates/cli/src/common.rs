@@ -1,0 +1,253 @@
+//! Arguments and helpers shared by the subcommands: model path, context and sampling
+//! flags, loading with a progress bar.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use engine::{CacheType, SamplerParams, SessionOptions};
+use gguf::GgufFile;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// `-m MODEL`, defaulting to the fetched Gemma 3 270M.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// GGUF model file [default: $WASM_CHORD_MODEL or models/gemma-3-270m-q4_k_m.gguf].
+    #[arg(short = 'm', long = "model", value_name = "MODEL")]
+    pub model: Option<PathBuf>,
+}
+
+impl ModelArgs {
+    /// The model path; a missing default model explains how to get it.
+    pub fn path(&self) -> Result<PathBuf> {
+        if let Some(p) = &self.model {
+            return Ok(p.clone());
+        }
+        let p = crate::default_model_path();
+        if !p.exists() {
+            bail!(
+                "no model given and the default model {} does not exist: run scripts/fetch-model.sh \
+                 (from the repository root), set WASM_CHORD_MODEL, or pass -m MODEL",
+                p.display()
+            );
+        }
+        Ok(p)
+    }
+}
+
+/// Element type of the KV cache.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheTypeArg {
+    F16,
+    F32,
+}
+
+impl From<CacheTypeArg> for CacheType {
+    fn from(c: CacheTypeArg) -> CacheType {
+        match c {
+            CacheTypeArg::F16 => CacheType::F16,
+            CacheTypeArg::F32 => CacheType::F32,
+        }
+    }
+}
+
+/// Threads, context size and KV cache type.
+#[derive(Args, Debug, Clone)]
+pub struct ContextArgs {
+    /// Worker threads [default: available cores] (advisory until the kernels are threaded).
+    #[arg(short = 't', long = "threads", value_name = "N")]
+    pub threads: Option<usize>,
+    /// Context size in tokens (prompt + generation), capped by the model's training context.
+    #[arg(
+        short = 'c',
+        long = "ctx-size",
+        value_name = "N",
+        default_value_t = 4096
+    )]
+    pub ctx_size: usize,
+    /// KV cache element type.
+    #[arg(long = "cache-type", value_enum, default_value_t = CacheTypeArg::F16)]
+    pub cache_type: CacheTypeArg,
+}
+
+impl ContextArgs {
+    /// Session options for `file`: `ctx_size` capped by the model's training context.
+    pub fn session_options(&self, file: &GgufFile) -> Result<SessionOptions> {
+        if self.ctx_size == 0 {
+            bail!("--ctx-size must be at least 1");
+        }
+        let cfg = model::Config::from_gguf(file.metadata()).context("reading the model config")?;
+        let n_ctx = if cfg.n_ctx_train > 0 && self.ctx_size > cfg.n_ctx_train {
+            eprintln!(
+                "note: --ctx-size {} capped to the model's training context {}",
+                self.ctx_size, cfg.n_ctx_train
+            );
+            cfg.n_ctx_train
+        } else {
+            self.ctx_size
+        };
+        Ok(SessionOptions {
+            n_ctx,
+            cache_type: self.cache_type.into(),
+            threads: resolve_threads(self.threads),
+            ..SessionOptions::default()
+        })
+    }
+}
+
+/// `None` or 0: the number of available cores.
+pub fn resolve_threads(t: Option<usize>) -> usize {
+    match t {
+        Some(n) if n > 0 => n,
+        _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }
+}
+
+/// The sampler flags, with llama.cpp's defaults.
+#[derive(Args, Debug, Clone)]
+pub struct SamplingArgs {
+    /// Temperature; 0 = greedy (argmax).
+    #[arg(long = "temp", default_value_t = 0.8)]
+    pub temp: f32,
+    /// Top-k sampling; 0 = off.
+    #[arg(long = "top-k", default_value_t = 40)]
+    pub top_k: usize,
+    /// Top-p (nucleus) sampling; 1.0 = off.
+    #[arg(long = "top-p", default_value_t = 0.95)]
+    pub top_p: f32,
+    /// Min-p sampling; 0.0 = off.
+    #[arg(long = "min-p", default_value_t = 0.05)]
+    pub min_p: f32,
+    /// Repetition penalty; 1.0 = off.
+    #[arg(long = "repeat-penalty", default_value_t = 1.0)]
+    pub repeat_penalty: f32,
+    /// Last N tokens considered by the penalties; 0 = off.
+    #[arg(long = "repeat-last-n", default_value_t = 64)]
+    pub repeat_last_n: usize,
+    /// Frequency penalty; 0.0 = off.
+    #[arg(long = "frequency-penalty", default_value_t = 0.0)]
+    pub frequency_penalty: f32,
+    /// Presence penalty; 0.0 = off.
+    #[arg(long = "presence-penalty", default_value_t = 0.0)]
+    pub presence_penalty: f32,
+    /// Random seed [default: random, printed to stderr].
+    #[arg(long = "seed")]
+    pub seed: Option<u64>,
+}
+
+impl SamplingArgs {
+    /// Sampler parameters; a missing seed is drawn from the clock and reported.
+    pub fn params(&self) -> Result<SamplerParams> {
+        for (name, v) in [
+            ("--temp", self.temp),
+            ("--top-p", self.top_p),
+            ("--min-p", self.min_p),
+            ("--repeat-penalty", self.repeat_penalty),
+            ("--frequency-penalty", self.frequency_penalty),
+            ("--presence-penalty", self.presence_penalty),
+        ] {
+            if !v.is_finite() {
+                bail!("{name} must be a finite number, got {v}");
+            }
+        }
+        let seed = match self.seed {
+            Some(s) => s,
+            None => {
+                let s = clock_seed();
+                if self.temp > 0.0 {
+                    eprintln!("seed: {s}");
+                }
+                s
+            }
+        };
+        Ok(SamplerParams {
+            temperature: self.temp,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            min_p: self.min_p,
+            repeat_penalty: self.repeat_penalty,
+            frequency_penalty: self.frequency_penalty,
+            presence_penalty: self.presence_penalty,
+            penalty_last_n: self.repeat_last_n,
+            seed,
+            ..SamplerParams::default()
+        })
+    }
+}
+
+fn clock_seed() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut rng =
+        engine::sampler::SplitMix64::new(now.as_nanos() as u64 ^ std::process::id() as u64);
+    rng.next_u64() >> 1
+}
+
+/// Opens (memory-maps) a GGUF file and reads its tensor data once, with a progress bar
+/// on stderr (hidden when stderr is not a terminal), so generation does not start with
+/// page faults.
+pub fn open_model(path: &Path) -> Result<Arc<GgufFile>> {
+    let file = GgufFile::open(path).with_context(|| format!("loading model {}", path.display()))?;
+    let bytes = file.as_bytes();
+    let start = (file.data_offset() as usize).min(bytes.len());
+    let data = &bytes[start..];
+    let bar = ProgressBar::with_draw_target(Some(data.len() as u64), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("loading {msg} {wide_bar} {bytes}/{total_bytes} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    bar.set_message(name);
+    const CHUNK: usize = 8 << 20;
+    const PAGE: usize = 4096;
+    let mut acc = 0u8;
+    for (i, chunk) in data.chunks(CHUNK).enumerate() {
+        for b in chunk.iter().step_by(PAGE) {
+            acc ^= *b;
+        }
+        bar.set_position((i * CHUNK + chunk.len()) as u64);
+    }
+    std::hint::black_box(acc);
+    bar.finish_and_clear();
+    Ok(Arc::new(file))
+}
+
+/// Reads a text file like llama.cpp's `-f FILE`: one trailing `\n` is dropped.
+pub fn read_text_file(path: &Path) -> Result<String> {
+    let mut text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading text file {}", path.display()))?;
+    if text.ends_with('\n') {
+        text.pop();
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_default_to_the_core_count() {
+        assert_eq!(resolve_threads(Some(3)), 3);
+        assert!(resolve_threads(None) >= 1);
+        assert_eq!(resolve_threads(Some(0)), resolve_threads(None));
+    }
+
+    #[test]
+    fn text_file_drops_exactly_one_newline() {
+        let dir = std::env::temp_dir().join(format!("wasm-chord-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("t.txt");
+        std::fs::write(&p, "a\n\n").unwrap();
+        assert_eq!(read_text_file(&p).unwrap(), "a\n");
+        std::fs::write(&p, "b").unwrap();
+        assert_eq!(read_text_file(&p).unwrap(), "b");
+        let err = read_text_file(&dir.join("missing.txt")).unwrap_err();
+        assert!(format!("{err:#}").contains("missing.txt"), "{err:#}");
+    }
+}

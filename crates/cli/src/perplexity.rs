@@ -1,0 +1,222 @@
+//! `wasm-chord perplexity`: llama.cpp's perplexity tool (`tools/perplexity`,
+//! `perplexity()` without stride), step for step:
+//!
+//! 1. the text (one trailing `\n` dropped) is tokenized once with BOS, no special parsing;
+//! 2. it is cut into `floor(n_tokens / n_ctx)` chunks of `n_ctx` tokens (at least 2 needed);
+//! 3. each chunk starts from an empty cache with its first token replaced by BOS (when the
+//!    model adds BOS) and is evaluated at positions `0..n_ctx`;
+//! 4. positions `j = n_ctx/2 .. n_ctx-2` are scored: `-log_softmax(logits_j)[tok_{j+1}]`
+//!    (max in f32, sum of `expf` in f64);
+//! 5. `PPL = exp(mean nll)`, ± `PPL * sqrt(var(nll) / (count - 1))`.
+//!
+//! Progress goes to stderr as `[1]x,[2]y,...` (cumulative PPL after each chunk); the last
+//! line of stdout is `PPL = <value> +/- <error>`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use model::{KvCache, LogitsMode, Model, Scratch};
+use tokenizer::Tokenizer;
+
+use crate::common::{self, CacheTypeArg, ModelArgs};
+
+#[derive(Args, Debug)]
+pub struct PerplexityArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Text file to score (one trailing newline is dropped, as llama.cpp does).
+    #[arg(short = 'f', long = "file", value_name = "TEXT")]
+    file: PathBuf,
+    /// Tokens per chunk.
+    #[arg(short = 'c', long = "ctx-size", default_value_t = 512)]
+    ctx_size: usize,
+    /// Score only the first N chunks [default: all].
+    #[arg(long = "chunks", value_name = "N")]
+    chunks: Option<usize>,
+    /// Tokens per forward call (logits memory grows with it: batch * n_vocab floats).
+    #[arg(short = 'b', long = "batch-size", default_value_t = 64)]
+    batch_size: usize,
+    /// Worker threads (advisory until the kernels are threaded).
+    #[arg(short = 't', long = "threads")]
+    threads: Option<usize>,
+    /// KV cache element type (llama.cpp's reference values use f32).
+    #[arg(long = "cache-type", value_enum, default_value_t = CacheTypeArg::F16)]
+    cache_type: CacheTypeArg,
+}
+
+/// Running sums of the negative log-likelihoods.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct NllSums {
+    pub nll: f64,
+    pub nll2: f64,
+    pub count: usize,
+}
+
+impl NllSums {
+    pub fn add(&mut self, v: f64) {
+        self.nll += v;
+        self.nll2 += v * v;
+        self.count += 1;
+    }
+
+    pub fn ppl(&self) -> f64 {
+        (self.nll / self.count.max(1) as f64).exp()
+    }
+
+    /// llama.cpp's uncertainty: `PPL * sqrt((E[v²] - E[v]²) / (count - 1))`.
+    pub fn ppl_stderr(&self) -> f64 {
+        if self.count < 2 {
+            return 0.0;
+        }
+        let n = self.count as f64;
+        let mean = self.nll / n;
+        let var = self.nll2 / n - mean * mean;
+        if var > 0.0 {
+            self.ppl() * (var / (n - 1.0)).sqrt()
+        } else {
+            0.0
+        }
+    }
+}
+
+/// `-log_softmax(logits)[target]` the way llama.cpp computes it: max in f32,
+/// `Σ expf(l - max)` accumulated in f64.
+pub fn nll(logits: &[f32], target: usize) -> f64 {
+    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let sum: f64 = logits.iter().map(|&l| f64::from((l - max).exp())).sum();
+    -(f64::from(logits[target] - max) - sum.ln())
+}
+
+pub fn run(args: &PerplexityArgs) -> Result<()> {
+    let n_ctx = args.ctx_size;
+    if n_ctx < 4 {
+        bail!("--ctx-size must be at least 4, got {n_ctx}");
+    }
+    if args.batch_size == 0 {
+        bail!("--batch-size must be at least 1");
+    }
+    let text = common::read_text_file(&args.file)?;
+    let path = args.model.path()?;
+    let file = common::open_model(&path)?;
+    let tok = Tokenizer::from_gguf(file.metadata())
+        .with_context(|| format!("building the tokenizer of {}", path.display()))?;
+    let model = Model::from_file(file).with_context(|| format!("loading {}", path.display()))?;
+    let _threads = common::resolve_threads(args.threads);
+
+    let t_tok = Instant::now();
+    let tokens = tok.encode(&text, true, false);
+    eprintln!(
+        "perplexity: tokenized {} in {:.0} ms: {} tokens",
+        args.file.display(),
+        t_tok.elapsed().as_secs_f64() * 1e3,
+        tokens.len()
+    );
+    if tokens.len() < 2 * n_ctx {
+        bail!(
+            "{} has {} tokens; at least 2 * ctx-size = {} are needed for ctx-size {n_ctx}",
+            args.file.display(),
+            tokens.len(),
+            2 * n_ctx
+        );
+    }
+    let n_ctx_train = model.config().n_ctx_train;
+    if n_ctx_train > 0 && n_ctx > n_ctx_train {
+        eprintln!("warning: ctx-size {n_ctx} exceeds the model's training context {n_ctx_train}");
+    }
+    let available = tokens.len() / n_ctx;
+    let n_chunk = args.chunks.map_or(available, |c| c.clamp(1, available));
+    let bos = if tok.add_bos() { tok.bos() } else { None };
+    let batch = args.batch_size.min(n_ctx);
+    eprintln!(
+        "perplexity: calculating perplexity over {n_chunk} chunks, n_ctx={n_ctx}, batch_size={batch}, n_seq=1"
+    );
+
+    let cfg = model.config();
+    let n_vocab = cfg.n_vocab;
+    let mut kv = KvCache::new(cfg, n_ctx, args.cache_type.into());
+    let mut scratch = Scratch::new(&model, batch, n_ctx, batch);
+    let first = n_ctx / 2;
+    let mut sums = NllSums::default();
+    let mut chunk_ids = vec![0u32; n_ctx];
+    let t0 = Instant::now();
+    for i in 0..n_chunk {
+        let start = i * n_ctx;
+        chunk_ids.copy_from_slice(&tokens[start..start + n_ctx]);
+        if let Some(b) = bos {
+            chunk_ids[0] = b;
+        }
+        // A fresh sequence: positions restart at 0, overwriting the cache.
+        let mut pos = 0;
+        while pos < n_ctx {
+            let end = (pos + batch).min(n_ctx);
+            let mode = if end <= first {
+                LogitsMode::None
+            } else {
+                LogitsMode::All
+            };
+            let logits = model
+                .forward(&chunk_ids[pos..end], pos, &mut kv, &mut scratch, mode)
+                .with_context(|| format!("chunk {}, positions {pos}..{end}", i + 1))?;
+            if mode == LogitsMode::All {
+                for j in pos.max(first)..end.min(n_ctx - 1) {
+                    let row = &logits[(j - pos) * n_vocab..(j - pos + 1) * n_vocab];
+                    sums.add(nll(row, tokens[start + j + 1] as usize));
+                }
+            }
+            pos = end;
+        }
+        if i == 0 {
+            let s = t0.elapsed().as_secs_f64();
+            eprintln!(
+                "perplexity: {s:.2} seconds per pass - ETA {:.2} minutes",
+                s * n_chunk as f64 / 60.0
+            );
+        }
+        eprint!("[{}]{:.4},", i + 1, sums.ppl());
+        let _ = std::io::stderr().flush();
+    }
+    eprintln!();
+    eprintln!(
+        "perplexity: {} tokens scored in {:.1} s",
+        sums.count,
+        t0.elapsed().as_secs_f64()
+    );
+    println!("PPL = {:.4} +/- {:.5}", sums.ppl(), sums.ppl_stderr());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nll_is_minus_log_softmax() {
+        let logits = [1.0f32, 2.0, 3.0, -1.0];
+        let z: f64 = logits.iter().map(|&l| f64::from(l).exp()).sum();
+        for (i, &l) in logits.iter().enumerate() {
+            let want = -(f64::from(l) - z.ln());
+            assert!((nll(&logits, i) - want).abs() < 1e-6, "{i}");
+        }
+        // Large logits do not overflow.
+        let big = [1000.0f32, 1000.0];
+        assert!((nll(&big, 0) - std::f64::consts::LN_2).abs() < 1e-9);
+    }
+
+    #[test]
+    fn ppl_and_its_uncertainty() {
+        let mut s = NllSums::default();
+        for v in [1.0, 2.0, 3.0] {
+            s.add(v);
+        }
+        assert!((s.ppl() - 2f64.exp()).abs() < 1e-12);
+        // var = 14/3 - 4 = 2/3; stderr = e^2 * sqrt((2/3) / 2).
+        let want = 2f64.exp() * (1.0f64 / 3.0).sqrt();
+        assert!((s.ppl_stderr() - want).abs() < 1e-12);
+        let mut one = NllSums::default();
+        one.add(0.5);
+        assert_eq!(one.ppl_stderr(), 0.0);
+    }
+}

@@ -1,0 +1,241 @@
+//! `tokenize`, `perplexity`, `bench`, `info` and error reporting.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn tokenize_json_equals_llama_cpp_ids() {
+    let fx = fixture("tiny.tokens.json");
+    let m = tiny("tiny-q4_k_m");
+    let mut n = 0;
+    for e in fx["entries"].as_array().unwrap().iter().step_by(7) {
+        let text = e["text"].as_str().unwrap();
+        let prompt = format!("--prompt={text}");
+        let mut args = vec!["tokenize", "-m", &m, &prompt, "--json"];
+        if !e["add_special"].as_bool().unwrap() {
+            args.push("--no-bos");
+        }
+        if e["parse_special"].as_bool().unwrap() {
+            args.push("--parse-special");
+        }
+        let got: Vec<u32> = serde_json::from_str(&ok(&args)).unwrap();
+        assert_eq!(got, ids(&e["ids"]), "{text:?} {args:?}");
+        n += 1;
+    }
+    assert!(n > 150, "{n}");
+}
+
+#[test]
+fn tokenize_output_formats() {
+    let m = tiny("tiny-q4_k_m");
+    let plain = ok(&["tokenize", "-m", &m, "-p", "Hello world"]);
+    let json = ok(&["tokenize", "-m", &m, "-p", "Hello world", "--json"]);
+    let ids: Vec<u32> = serde_json::from_str(&json).unwrap();
+    // llama-tokenize --ids style.
+    assert!(json.starts_with("[1, "), "{json}");
+    let words: Vec<u32> = plain
+        .split_whitespace()
+        .map(|w| w.parse().unwrap())
+        .collect();
+    assert_eq!(words, ids);
+    let pieces = ok(&["tokenize", "-m", &m, "-p", "Hello world", "--show-pieces"]);
+    let lines: Vec<&str> = pieces.lines().collect();
+    assert_eq!(lines.len(), ids.len());
+    assert_eq!(lines[0].trim(), "1 -> '<s>'");
+    let joined: String = lines[1..]
+        .iter()
+        .map(|l| l.split_once(" -> '").unwrap().1.trim_end_matches('\''))
+        .collect();
+    assert_eq!(joined, " Hello world");
+    let pj: serde_json::Value = serde_json::from_str(&ok(&[
+        "tokenize",
+        "-m",
+        &m,
+        "-p",
+        "Hello world",
+        "--show-pieces",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(pj[0]["id"], 1);
+    assert_eq!(pj[0]["piece"], "<s>");
+    assert_eq!(pj.as_array().unwrap().len(), ids.len());
+}
+
+fn ppl_of(stdout: &str) -> (f64, f64) {
+    let last = stdout.lines().last().expect("stdout has a line");
+    let rest = last
+        .strip_prefix("PPL = ")
+        .unwrap_or_else(|| panic!("{last:?}"));
+    let (v, e) = rest.split_once(" +/- ").unwrap();
+    (v.parse().unwrap(), e.parse().unwrap())
+}
+
+#[test]
+fn perplexity_equals_llama_cpp_within_half_a_percent() {
+    let text = root().join("tests/fixtures/text/devils-dictionary.txt");
+    let text = text.to_str().unwrap();
+    for (name, chunks) in [("tiny-q4_k_m", 3usize), ("tiny-q8_0", 2)] {
+        let fx = fixture(&format!("{name}.ppl.json"));
+        let run = &fx["runs"][0];
+        assert_eq!(run["n_ctx"], 512);
+        let want = run["chunks"][chunks - 1]["ppl_cumulative"]
+            .as_f64()
+            .unwrap();
+        let m = tiny(name);
+        let n = chunks.to_string();
+        let out = wc(&[
+            "perplexity",
+            "-m",
+            &m,
+            "-f",
+            text,
+            "-c",
+            "512",
+            "--chunks",
+            &n,
+            "--cache-type",
+            "f32",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (got, err) = ppl_of(&String::from_utf8(out.stdout).unwrap());
+        let rel = (got - want).abs() / want;
+        eprintln!("{name}: PPL {got} vs llama.cpp {want} (rel {rel:.2e}) +/- {err}");
+        assert!(rel < 5e-3, "{name}: {got} vs {want}");
+        assert!(err > 0.0 && err < got);
+        // Progress per chunk on stderr, llama.cpp style.
+        let progress = String::from_utf8_lossy(&out.stderr);
+        assert!(progress.contains("[1]") && progress.contains(&format!("[{chunks}]")));
+    }
+}
+
+#[test]
+fn perplexity_tokenization_equals_the_fixture_ids() {
+    // The reference stores the text's ids: our tokenizer must agree with them for the
+    // chunks to be the same (checked on the first 4 KiB of text, cheap).
+    let fx = fixture("tiny.text_ids.json");
+    let want = ids(fx.get("ids").unwrap_or(&fx));
+    let text =
+        std::fs::read_to_string(root().join("tests/fixtures/text/devils-dictionary.txt")).unwrap();
+    let mut cut = 4096;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let head = &text[..cut];
+    let m = tiny("tiny-q4_k_m");
+    let got: Vec<u32> = serde_json::from_str(&ok(&[
+        "tokenize",
+        "-m",
+        &m,
+        &format!("--prompt={head}"),
+        "--json",
+    ]))
+    .unwrap();
+    // A prefix of the text tokenizes like the whole text except near the cut.
+    let n = got.len() - 4;
+    assert_eq!(got[..n], want[..n]);
+}
+
+#[test]
+fn perplexity_needs_two_chunks() {
+    let dir = std::env::temp_dir().join(format!("wc-cli-ppl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("short.txt");
+    std::fs::write(&f, "too short\n").unwrap();
+    let m = tiny("tiny-q4_0");
+    let err = fails(&[
+        "perplexity",
+        "-m",
+        &m,
+        "-f",
+        f.to_str().unwrap(),
+        "-c",
+        "512",
+    ]);
+    assert!(err.contains("at least 2 * ctx-size = 1024"), "{err}");
+}
+
+#[test]
+fn bench_json_has_one_row_per_thread_and_test() {
+    let m = tiny("tiny-q4_k_m");
+    let out = ok(&[
+        "bench", "-m", &m, "-p", "16", "-n", "4", "-t", "1,2", "-r", "2", "--json",
+    ]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let tests: Vec<(u64, &str)> = rows
+        .iter()
+        .map(|r| (r["threads"].as_u64().unwrap(), r["test"].as_str().unwrap()))
+        .collect();
+    assert_eq!(tests, [(1, "pp16"), (1, "tg4"), (2, "pp16"), (2, "tg4")]);
+    for r in &rows {
+        assert_eq!(r["model"], "tiny-q4_k_m");
+        assert_eq!(r["reps"], 2);
+        assert!(r["tokens_per_s"].as_f64().unwrap() > 0.0);
+        assert!(r["stddev"].as_f64().unwrap() >= 0.0);
+        assert!(!r["isa"].as_str().unwrap().is_empty());
+        assert_eq!(
+            r["n_tokens"].as_u64().unwrap(),
+            r["test"].as_str().unwrap()[2..].parse::<u64>().unwrap()
+        );
+    }
+    let table = ok(&[
+        "bench", "-m", &m, "-p", "8", "-n", "0", "-r", "1", "-t", "1",
+    ]);
+    assert!(table.starts_with("| model | size | params | isa | threads | test | t/s |"));
+    assert!(
+        table.contains("| pp8 |") && !table.contains("tg"),
+        "{table}"
+    );
+}
+
+#[test]
+fn info_json_parses() {
+    let m = tiny("tiny-q4_k_m");
+    let v: serde_json::Value = serde_json::from_str(&ok(&["info", "--json", &m])).unwrap();
+    assert_eq!(v["architecture"], "llama");
+    assert!(!v["tensors"].as_array().unwrap().is_empty());
+    assert!(v["parameters"].as_u64().unwrap() > 1_000_000);
+}
+
+#[test]
+fn bad_files_fail_with_a_readable_message() {
+    let dir = std::env::temp_dir().join(format!("wc-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let truncated = dir.join("truncated.gguf");
+    let bytes = std::fs::read(tiny("tiny-q4_0")).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
+    let not_gguf = root().join("README.md");
+    let missing = dir.join("missing.gguf");
+    for f in [&truncated, &not_gguf, &missing] {
+        let f = f.to_str().unwrap();
+        for args in [
+            vec!["run", "-m", f, "-p", "hi", "-n", "2"],
+            vec!["tokenize", "-m", f, "-p", "hi"],
+            vec!["bench", "-m", f, "-p", "4", "-n", "2"],
+            vec!["info", f],
+        ] {
+            let err = fails(&args);
+            let name = std::path::Path::new(f)
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap();
+            assert!(err.contains(name), "{args:?}: {err}");
+        }
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wasm-chord"))
+        .args(["run", "-p", "hi"])
+        .env("WASM_CHORD_MODEL", missing.to_str().unwrap())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("scripts/fetch-model.sh"), "{err}");
+    // Bad flag values are rejected before any work.
+    fails(&["run", "-m", &tiny("tiny-q4_0"), "-p", "hi", "-c", "0"]);
+}
