@@ -73,19 +73,52 @@ fn cases(name: &str) -> Option<(Tokenizer, Cases)> {
     Some((tok, inputs.into_iter().zip(outputs).collect()))
 }
 
+/// llama.cpp's detokenization of each case (from `tests/fixtures/vocab/`), if present.
+fn llamacpp_detok(name: &str) -> Option<Vec<Vec<u8>>> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../../tests/fixtures/vocab/{name}.ref.json"));
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
+    let hex = |s: &str| -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    Some(
+        doc["detok"]
+            .as_array()?
+            .iter()
+            .map(|c| hex(c["text"].as_str().unwrap()))
+            .collect(),
+    )
+}
+
 fn check_vocab(name: &str) {
     let Some((tok, cases)) = cases(name) else {
         return;
     };
+    let detok = llamacpp_detok(name);
     let mut failures = Vec::new();
-    for (text, want) in &cases {
+    let (mut llama_rt, mut our_rt) = (0, 0);
+    for (i, (text, want)) in cases.iter().enumerate() {
         let got = tok.encode(text, false, false);
         if &got != want {
             failures.push(format!("  {text:?}\n    want {want:?}\n    got  {got:?}"));
         }
+        // decode(encode(s)) == s wherever llama.cpp's own round trip holds.
+        let ours = tok.decode(&got, false);
+        our_rt += usize::from(ours == *text);
+        if let Some(d) = detok.as_ref().and_then(|d| d.get(i)) {
+            if d == text.as_bytes() {
+                llama_rt += 1;
+                if ours != *text {
+                    failures.push(format!("  round trip of {text:?} gave {ours:?}"));
+                }
+            }
+        }
     }
     eprintln!(
-        "ggml-vocab-{name}: {} / {} cases match llama.cpp",
+        "ggml-vocab-{name}: {} / {} cases match llama.cpp; round trips: {our_rt} ours, {llama_rt} llama.cpp",
         cases.len() - failures.len(),
         cases.len()
     );
