@@ -3,14 +3,22 @@
 //! `select()` picks the best instruction set the CPU (or wasm runtime)
 //! offers among those with an implementation; `WASM_CHORD_ISA` forces one
 //! (`scalar`, `avx2`, `avx512`, `neon`, `simd128`) so every path can be tested
-//! and benchmarked on one machine. For now only the scalar reference exists:
-//! the SIMD modules (`arch/x86`, `arch/aarch64`, `arch/wasm32`) come later and
-//! register themselves in `table()`.
+//! and benchmarked on one machine. The SIMD modules (`arch/x86`, later
+//! `arch/aarch64`, `arch/wasm32`) register themselves in `table()`; their
+//! tables are only handed out after run-time feature detection, which is what
+//! makes calling their `#[target_feature]` kernels sound.
+//!
+//! A table resolves the per-type kernel once: `Kernels::dot(ty)` returns the
+//! row dot product of one weight type, so a matvec dispatches once per matrix
+//! rather than once per row.
 
 use crate::error::KernelError;
 use crate::quant;
 use gguf::GgmlType;
 use std::sync::OnceLock;
+
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 /// An instruction set a kernel table is written for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -54,6 +62,7 @@ impl Isa {
             Isa::Avx2 => {
                 std::arch::is_x86_feature_detected!("avx2")
                     && std::arch::is_x86_feature_detected!("fma")
+                    && std::arch::is_x86_feature_detected!("f16c")
             }
             #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
             Isa::Avx512 => {
@@ -83,20 +92,68 @@ pub type VecDotFn = fn(GgmlType, usize, &[u8], &[u8]) -> f32;
 // src: [n] f32 -> dst: [row_bytes(t, n)] bytes
 pub type QuantizeRowFn = fn(GgmlType, &[f32], &mut [u8]) -> Result<(), KernelError>;
 
+/// A row dot product for one weight type, resolved once by `Kernels::dot`:
+/// (n elements, weight row, activation row), with the contract of
+/// `quant::vec_dot` for that type (rows at least `n` elements long; longer
+/// rows are fine; any alignment).
+// w_row: [row_bytes(w, n)], act_row: [row_bytes(vec_dot_type(w), n)] -> f32
+pub type RowDotFn = fn(usize, &[u8], &[u8]) -> f32;
+/// Resolves the `RowDotFn` of a weight type (`None`: no dot product).
+pub type DotLookupFn = fn(GgmlType) -> Option<RowDotFn>;
+
 /// Row-level kernels of one ISA. The functions behave as `quant::vec_dot`
-/// and `quant::quantize_row`, which document them.
+/// and `quant::quantize_row`, which document them; every ISA table gives
+/// the same results as the scalar one up to float summation order, and its
+/// quantizers write identical bytes.
 #[derive(Debug)]
 pub struct Kernels {
     pub isa: Isa,
+    /// Dispatches on the weight type at every call; prefer `dot` in loops.
     pub vec_dot: VecDotFn,
     pub quantize_row: QuantizeRowFn,
+    /// The per-type dot products (see `Kernels::dot`).
+    pub dot_lookup: DotLookupFn,
+}
+
+impl Kernels {
+    /// The row dot product for weights of type `w` (activations of type
+    /// `quant::vec_dot_type(w)`), or `None` if `w` has no dot product
+    /// (`quant::has_vec_dot(w)` is false).
+    pub fn dot(&self, w: GgmlType) -> Option<RowDotFn> {
+        (self.dot_lookup)(w)
+    }
 }
 
 static SCALAR: Kernels = Kernels {
     isa: Isa::Scalar,
     vec_dot: quant::vec_dot,
     quantize_row: quant::quantize_row,
+    dot_lookup: scalar_dot,
 };
+
+/// The scalar row dots: `quant::vec_dot` with the type fixed.
+fn scalar_dot(w: GgmlType) -> Option<RowDotFn> {
+    use GgmlType::*;
+    if !quant::has_vec_dot(w) {
+        return None;
+    }
+    Some(match w {
+        F32 => |n, x, y| quant::vec_dot(F32, n, x, y),
+        F16 => |n, x, y| quant::vec_dot(F16, n, x, y),
+        BF16 => |n, x, y| quant::vec_dot(BF16, n, x, y),
+        Q4_0 => |n, x, y| quant::vec_dot(Q4_0, n, x, y),
+        Q4_1 => |n, x, y| quant::vec_dot(Q4_1, n, x, y),
+        Q5_0 => |n, x, y| quant::vec_dot(Q5_0, n, x, y),
+        Q5_1 => |n, x, y| quant::vec_dot(Q5_1, n, x, y),
+        Q8_0 => |n, x, y| quant::vec_dot(Q8_0, n, x, y),
+        Q2_K => |n, x, y| quant::vec_dot(Q2_K, n, x, y),
+        Q3_K => |n, x, y| quant::vec_dot(Q3_K, n, x, y),
+        Q4_K => |n, x, y| quant::vec_dot(Q4_K, n, x, y),
+        Q5_K => |n, x, y| quant::vec_dot(Q5_K, n, x, y),
+        Q6_K => |n, x, y| quant::vec_dot(Q6_K, n, x, y),
+        _ => return None,
+    })
+}
 
 /// The portable reference kernels (always available).
 pub fn scalar() -> &'static Kernels {
@@ -107,7 +164,9 @@ pub fn scalar() -> &'static Kernels {
 pub fn table(isa: Isa) -> Option<&'static Kernels> {
     match isa {
         Isa::Scalar => Some(&SCALAR),
-        // SIMD tables are added here by the arch modules, gated on `isa.detected()`.
+        // Each SIMD table checks `isa.detected()` before handing itself out.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => x86::avx2::table(),
         _ => None,
     }
 }
@@ -200,7 +259,7 @@ mod tests {
     fn bad_or_unavailable_requests_warn_and_fall_back() {
         let (_, w) = choose(Some("sse9"));
         assert!(w.unwrap().contains("sse9"));
-        // No ISA except scalar has kernels yet, on any machine.
+        // ISAs without kernels (or not run by this CPU) fall back with a warning.
         for isa in [Isa::Avx2, Isa::Avx512, Isa::Neon, Isa::Simd128] {
             if table(isa).is_none() {
                 let (k, w) = choose(Some(isa.name()));
@@ -224,5 +283,34 @@ mod tests {
         let d = (scalar().vec_dot)(GgmlType::Q8_0, 32, &q, &q);
         let want: f32 = x.iter().map(|v| v * v).sum();
         assert!((d - want).abs() < want * 0.01, "{d} vs {want}");
+        let by_type = scalar().dot(GgmlType::Q8_0).unwrap();
+        assert_eq!(by_type(32, &q, &q), d);
+    }
+
+    #[test]
+    fn dot_lookup_covers_exactly_the_types_with_a_vec_dot() {
+        for isa in available() {
+            let k = table(isa).unwrap();
+            for ty in GgmlType::ALL {
+                assert_eq!(
+                    k.dot(ty).is_some(),
+                    quant::has_vec_dot(ty),
+                    "{isa}: dot({ty})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn avx2_table_only_when_detected() {
+        assert_eq!(
+            table(Isa::Avx2).is_some(),
+            cfg!(target_arch = "x86_64") && Isa::Avx2.detected()
+        );
+        if let Some(k) = table(Isa::Avx2) {
+            assert_eq!(k.isa, Isa::Avx2);
+            assert_eq!(choose(Some("avx2")).0.isa, Isa::Avx2);
+            assert!(choose(Some("avx2")).1.is_none());
+        }
     }
 }

@@ -1,0 +1,4 @@
+//! x86-64 SIMD kernels. Each submodule is one instruction set; its table is
+//! handed out only after run-time detection (see `arch::table`).
+
+pub(super) mod avx2;
