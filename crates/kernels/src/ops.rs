@@ -119,9 +119,18 @@ pub fn matvec(k: &Kernels, w: QMatrix, x_q: &[u8], y: &mut [f32]) {
 pub fn matvec_rows(k: &Kernels, w: QMatrix, x_q: &[u8], rows: Range<usize>, y: &mut [f32]) {
     let xb = w.act_row_bytes();
     let x_q = &x_q[..xb];
+    let dot = row_dot(k, w.ty);
     for (yi, r) in y.iter_mut().zip(rows) {
-        *yi = (k.vec_dot)(w.ty, w.cols, w.row(r), x_q);
+        *yi = dot(w.cols, w.row(r), x_q);
     }
+}
+
+/// The table's row dot for weights of type `ty`, resolved once per matrix.
+/// Panics (as `quant::vec_dot`) if `ty` has none: weights are checked with
+/// `quant::has_vec_dot` at load time.
+fn row_dot(k: &Kernels, ty: GgmlType) -> crate::arch::RowDotFn {
+    k.dot(ty)
+        .unwrap_or_else(|| panic!("matvec: no kernel for {ty} weights (check quant::has_vec_dot)"))
 }
 
 /// Y = X · Wᵀ for a batch of `n` tokens (prefill).
@@ -142,10 +151,11 @@ pub fn matmul_rows(
     y: &mut [f32],
 ) {
     let xb = w.act_row_bytes();
+    let dot = row_dot(k, w.ty);
     for r in rows {
         let wr = w.row(r);
         for t in 0..n {
-            y[t * w.rows + r] = (k.vec_dot)(w.ty, w.cols, wr, &x_q[t * xb..(t + 1) * xb]);
+            y[t * w.rows + r] = dot(w.cols, wr, &x_q[t * xb..(t + 1) * xb]);
         }
     }
 }
