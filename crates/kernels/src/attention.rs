@@ -94,6 +94,9 @@ pub fn attention(
         for h in 0..p.n_head {
             let kvh = h / group;
             let qh = &q[(t * p.n_head + h) * hd..][..hd];
+            // The softmax runs over 0..=pos with masked keys at -inf, so
+            // its grouping matches ggml's over the whole (padded) row.
+            scores[..lo].fill(f32::NEG_INFINITY);
             let sc = &mut scores[lo..=pos];
             match k {
                 KvRef::F32(kc) => {
@@ -113,7 +116,8 @@ pub fn attention(
                     }
                 }
             }
-            crate::ops::softmax(sc);
+            crate::ops::softmax(&mut scores[..=pos]);
+            let sc = &scores[lo..=pos];
             let o = &mut out[(t * p.n_head + h) * hd..][..hd];
             o.fill(0.0);
             match v {

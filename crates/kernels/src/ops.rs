@@ -265,11 +265,23 @@ pub fn rope_apply(mode: RopeMode, n_dims: usize, cache: &[f32], head_dim: usize,
     }
 }
 
-/// Softmax in place (max-subtracted; the sum is kept in f64 as ggml does).
+/// Softmax in place, as ggml's CPU backend computes it (x86-64 build with
+/// AVX-512): exponentials by the vector `expf` approximation in groups of 16
+/// (plain `expf` for a tail), each group summed in f32 as a lane tree and the
+/// group sums accumulated in f64.
 pub fn softmax(x: &mut [f32]) {
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0f64;
-    for v in x.iter_mut() {
+    let mut groups = x.chunks_exact_mut(16);
+    for g in &mut groups {
+        let mut lanes = [0f32; 16];
+        for (l, v) in lanes.iter_mut().zip(g.iter_mut()) {
+            *v = expf_vec(*v - max);
+            *l = *v;
+        }
+        sum += reduce16(&lanes) as f64;
+    }
+    for v in groups.into_remainder() {
         *v = (*v - max).exp();
         sum += *v as f64;
     }
@@ -279,15 +291,60 @@ pub fn softmax(x: &mut [f32]) {
     }
 }
 
+/// Sum of 16 lanes in the order of a 512-bit horizontal add: halves, then
+/// quarters, then pairs.
+fn reduce16(a: &[f32; 16]) -> f32 {
+    let mut s8 = [0f32; 8];
+    for i in 0..8 {
+        s8[i] = a[i] + a[i + 8];
+    }
+    let s4 = [s8[0] + s8[4], s8[1] + s8[5], s8[2] + s8[6], s8[3] + s8[7]];
+    let s2 = [s4[0] + s4[2], s4[1] + s4[3]];
+    s2[0] + s2[1]
+}
+
+/// `exp(x)` by ggml's vector approximation (ARM optimized-routines
+/// polynomial, AVX-512 variant: result scaled by 2^n in one rounding).
+/// Max error about 1.5 ulp; used so attention weights and SiLU match
+/// llama.cpp bit for bit.
+#[inline]
+pub fn expf_vec(x: f32) -> f32 {
+    let r = f32::from_bits(0x4b40_0000); // 0x1.8p23
+    let z = x.mul_add(f32::from_bits(0x3fb8_aa3b), r); // log2(e)
+    let n = z - r;
+    let b = (-n).mul_add(
+        f32::from_bits(0x35bf_be8e), // ln2 low part 0x1.7f7d1cp-20
+        (-n).mul_add(f32::from_bits(0x3f31_7200), x), // ln2 high part 0x1.62e4p-1
+    );
+    let u = b * b;
+    let c5 = f32::from_bits(0x3c07_2010); // 0x1.0e4020p-7
+    let c4 = f32::from_bits(0x3d2b_9f17); // 0x1.573e2ep-5
+    let c3 = f32::from_bits(0x3e2a_af33); // 0x1.555e66p-3
+    let c2 = f32::from_bits(0x3eff_fedb); // 0x1.fffdb6p-2
+    let c1 = f32::from_bits(0x3f7f_fff6); // 0x1.ffffecp-1
+    let j = c5
+        .mul_add(b, c4)
+        .mul_add(u, c3.mul_add(b, c2))
+        .mul_add(u, c1.mul_add(b, 1.0));
+    if n.abs() > 192.0 {
+        return if n <= 0.0 { 0.0 } else { f32::INFINITY };
+    }
+    (j as f64 * (n as f64).exp2()) as f32
+}
 /// SiLU: x * sigmoid(x).
 #[inline]
 pub fn silu(x: f32) -> f32 {
     x / (1.0 + (-x).exp())
 }
 
-/// g[i] = silu(g[i]) * u[i] (SwiGLU, llama). g, u: [n]
+/// g[i] = silu(g[i]) * u[i] (SwiGLU, llama), as ggml: groups of 16 use the
+/// vector `expf`, a tail the plain one. g, u: [n]
 pub fn swiglu(g: &mut [f32], u: &[f32]) {
-    for (gi, ui) in g.iter_mut().zip(u) {
+    let full = g.len() / 16 * 16;
+    for (gi, ui) in g[..full].iter_mut().zip(u) {
+        *gi = *gi / (1.0 + expf_vec(-*gi)) * ui;
+    }
+    for (gi, ui) in g[full..].iter_mut().zip(&u[full..]) {
         *gi = silu(*gi) * ui;
     }
 }
@@ -424,7 +481,26 @@ mod tests {
     }
 
     #[test]
+    fn expf_vec_is_close_to_exp() {
+        for i in -2000..=880 {
+            let x = i as f32 * 0.1;
+            let (a, b) = (expf_vec(x), x.exp());
+            assert!((a - b).abs() <= 3e-7 * b, "{x}: {a} vs {b}");
+        }
+        assert_eq!(expf_vec(0.0), 1.0);
+        assert_eq!(expf_vec(f32::NEG_INFINITY), 0.0);
+        assert_eq!(expf_vec(-200.0), 0.0);
+        assert_eq!(expf_vec(200.0), f32::INFINITY);
+    }
+
+    #[test]
     fn softmax_sums_to_one() {
+        let mut x: Vec<f32> = (0..37).map(|i| (i as f32 * 0.37).sin() * 4.0).collect();
+        x[5] = f32::NEG_INFINITY;
+        softmax(&mut x);
+        let s: f64 = x.iter().map(|&v| v as f64).sum();
+        assert!((s - 1.0).abs() < 1e-6);
+        assert_eq!(x[5], 0.0);
         let mut x = vec![1.0, 2.0, 3.0, f32::NEG_INFINITY];
         softmax(&mut x);
         let s: f32 = x.iter().sum();

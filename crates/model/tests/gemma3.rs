@@ -31,7 +31,9 @@ fn load(refname: &str) -> Option<(Model, Value)> {
         eprintln!("SKIP: reference {} not found", rpath.display());
         return None;
     };
-    let model = Model::load(&path).expect("load gemma");
+    let model = Model::load(&path)
+        .expect("load gemma")
+        .with_kernels(common::test_kernels());
     Some((model, serde_json::from_str(&text).expect("reference json")))
 }
 

@@ -5,6 +5,16 @@ use std::path::PathBuf;
 
 use model::{CacheType, KvCache, LogitsMode, Model, Scratch};
 
+/// Kernel table for reference comparisons: the scalar reference unless
+/// `WASM_CHORD_ISA` names another available one (to check SIMD paths).
+pub fn test_kernels() -> &'static kernels::arch::Kernels {
+    std::env::var("WASM_CHORD_ISA")
+        .ok()
+        .and_then(|s| kernels::arch::Isa::parse(&s))
+        .and_then(kernels::arch::table)
+        .unwrap_or_else(kernels::arch::scalar)
+}
+
 /// Workspace root (two levels above this crate).
 pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -76,4 +86,44 @@ pub fn must_match_prefix(margins: &[f64], tie: f64) -> usize {
         .iter()
         .position(|&m| m < tie)
         .unwrap_or(margins.len())
+}
+
+/// Last-token logits of `ids`, prefilled in chunks of `chunk` tokens.
+pub fn prompt_logits(model: &Model, ids: &[u32], chunk: usize, cache: CacheType) -> Vec<f32> {
+    let mut kv = KvCache::new(model.config(), ids.len(), cache);
+    let mut s = Scratch::new(model, chunk, ids.len(), 1);
+    let mut pos = 0;
+    let mut out = Vec::new();
+    for part in ids.chunks(chunk) {
+        let last = pos + part.len() == ids.len();
+        let mode = if last {
+            LogitsMode::Last
+        } else {
+            LogitsMode::None
+        };
+        let l = model
+            .forward(part, pos, &mut kv, &mut s, mode)
+            .expect("forward");
+        if last {
+            out = l.to_vec();
+        }
+        pos += part.len();
+    }
+    out
+}
+
+/// Parse a JSON array of unsigned integers.
+pub fn json_ids(v: &serde_json::Value) -> Vec<u32> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_u64().expect("id") as u32)
+        .collect()
+}
+
+/// Read a JSON file relative to the workspace, or `None` if it is absent.
+pub fn read_json(rel: &str) -> Option<serde_json::Value> {
+    let p = workspace().join(rel);
+    let text = std::fs::read_to_string(&p).ok()?;
+    Some(serde_json::from_str(&text).expect("valid JSON"))
 }

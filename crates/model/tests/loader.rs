@@ -1,0 +1,210 @@
+//! Loading synthetic GGUF files: a consistent llama loads and runs; metadata
+//! that contradicts the tensors, unsupported architectures and missing keys
+//! are refused with typed errors.
+
+use std::sync::Arc;
+
+use gguf::{GgmlType, GgufFile, GgufWriter, Value};
+use model::{CacheType, KvCache, LogitsMode, Model, ModelError, Scratch};
+
+const E: u64 = 32;
+const FF: u64 = 64;
+const V: u64 = 16;
+
+struct Spec {
+    arch: &'static str,
+    vocab: u64,
+    n_head: u32,
+    n_kv_head: u32,
+    with_block_count: bool,
+    k_rows: u64,
+}
+
+impl Default for Spec {
+    fn default() -> Self {
+        Spec {
+            arch: "llama",
+            vocab: V,
+            n_head: 4,
+            n_kv_head: 2,
+            with_block_count: true,
+            k_rows: 16,
+        }
+    }
+}
+
+fn f32_tensor(w: &mut GgufWriter, name: &str, dims: &[u64], seed: u32) {
+    let n: u64 = dims.iter().product();
+    let mut s = seed.wrapping_mul(2654435761).wrapping_add(1);
+    let data: Vec<u8> = (0..n)
+        .flat_map(|_| {
+            s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+            let v = ((s >> 8) as f32 / (1 << 24) as f32 - 0.5) * 0.5;
+            v.to_le_bytes()
+        })
+        .collect();
+    w.add_tensor(name, GgmlType::F32, dims, data)
+        .expect("add tensor");
+}
+
+fn build(spec: &Spec) -> Arc<GgufFile> {
+    let mut w = GgufWriter::new();
+    let a = spec.arch;
+    w.add_kv("general.architecture", Value::String(a.into()));
+    w.add_kv(&format!("{a}.embedding_length"), Value::U32(E as u32));
+    if spec.with_block_count {
+        w.add_kv(&format!("{a}.block_count"), Value::U32(1));
+    }
+    w.add_kv(&format!("{a}.feed_forward_length"), Value::U32(FF as u32));
+    w.add_kv(
+        &format!("{a}.attention.head_count"),
+        Value::U32(spec.n_head),
+    );
+    w.add_kv(
+        &format!("{a}.attention.head_count_kv"),
+        Value::U32(spec.n_kv_head),
+    );
+    w.add_kv(&format!("{a}.context_length"), Value::U32(64));
+    w.add_kv(
+        &format!("{a}.attention.layer_norm_rms_epsilon"),
+        Value::F32(1e-5),
+    );
+    w.add_kv(&format!("{a}.vocab_size"), Value::U32(spec.vocab as u32));
+    f32_tensor(&mut w, "token_embd.weight", &[E, V], 1);
+    f32_tensor(&mut w, "output_norm.weight", &[E], 2);
+    f32_tensor(&mut w, "blk.0.attn_norm.weight", &[E], 3);
+    f32_tensor(&mut w, "blk.0.attn_q.weight", &[E, E], 4);
+    f32_tensor(&mut w, "blk.0.attn_k.weight", &[E, spec.k_rows], 5);
+    f32_tensor(&mut w, "blk.0.attn_v.weight", &[E, 16], 6);
+    f32_tensor(&mut w, "blk.0.attn_output.weight", &[E, E], 7);
+    f32_tensor(&mut w, "blk.0.ffn_norm.weight", &[E], 8);
+    f32_tensor(&mut w, "blk.0.ffn_gate.weight", &[E, FF], 9);
+    f32_tensor(&mut w, "blk.0.ffn_up.weight", &[E, FF], 10);
+    f32_tensor(&mut w, "blk.0.ffn_down.weight", &[FF, E], 11);
+    Arc::new(GgufFile::from_bytes(&w.to_bytes()).expect("valid gguf"))
+}
+
+#[test]
+fn consistent_model_loads_and_runs() {
+    let m = Model::from_file(build(&Spec::default())).expect("load");
+    let c = m.config();
+    assert_eq!(
+        (c.n_embd, c.n_head, c.n_kv_head, c.head_dim, c.n_vocab),
+        (32, 4, 2, 8, 16)
+    );
+    assert!(m.weights().tied_output);
+    let mut kv = KvCache::new(c, 8, CacheType::F16);
+    let mut s = Scratch::new(&m, 4, 8, 4);
+    let all = m
+        .forward(&[1, 2, 3], 0, &mut kv, &mut s, LogitsMode::All)
+        .unwrap()
+        .to_vec();
+    assert_eq!(all.len(), 3 * 16);
+    assert!(all.iter().all(|v| v.is_finite()));
+    // token by token gives the same last logits as the batch
+    let mut kv2 = KvCache::new(c, 8, CacheType::F16);
+    let mut last = Vec::new();
+    for (p, t) in [1u32, 2, 3].into_iter().enumerate() {
+        last = m
+            .forward(&[t], p, &mut kv2, &mut s, LogitsMode::Last)
+            .unwrap()
+            .to_vec();
+    }
+    assert_eq!(&last[..], &all[32..]);
+    // run-time checks
+    let e = m
+        .forward(&[99], 3, &mut kv, &mut s, LogitsMode::Last)
+        .unwrap_err();
+    assert!(
+        matches!(e, ModelError::TokenOutOfRange { token: 99, .. }),
+        "{e}"
+    );
+    let e = m
+        .forward(&[1; 6], 3, &mut kv, &mut s, LogitsMode::Last)
+        .unwrap_err();
+    assert!(
+        matches!(e, ModelError::BatchTooLarge { n: 6, max: 4 }),
+        "{e}"
+    );
+    let e = m
+        .forward(&[1; 2], 7, &mut kv, &mut s, LogitsMode::Last)
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ModelError::ContextFull {
+                pos: 7,
+                end: 9,
+                n_ctx: 8
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn vocab_size_contradicting_embeddings_is_refused() {
+    let e = Model::from_file(build(&Spec {
+        vocab: 20,
+        ..Spec::default()
+    }))
+    .unwrap_err();
+    match e {
+        ModelError::TensorShape {
+            name,
+            expected,
+            found,
+        } => {
+            assert_eq!(name, "token_embd.weight");
+            assert_eq!((expected, found), (vec![E, 20], vec![E, V]));
+        }
+        other => panic!("wrong error: {other}"),
+    }
+}
+
+#[test]
+fn kv_head_count_contradicting_attn_k_is_refused() {
+    let e = Model::from_file(build(&Spec {
+        n_kv_head: 4,
+        ..Spec::default()
+    }))
+    .unwrap_err();
+    assert!(
+        matches!(&e, ModelError::TensorShape { name, .. } if name == "blk.0.attn_k.weight"),
+        "{e}"
+    );
+    let e = Model::from_file(build(&Spec {
+        k_rows: 24,
+        ..Spec::default()
+    }))
+    .unwrap_err();
+    assert!(e.to_string().contains("blk.0.attn_k.weight"), "{e}");
+}
+
+#[test]
+fn bad_head_ratio_unsupported_arch_and_missing_key_are_refused() {
+    let e = Model::from_file(build(&Spec {
+        n_kv_head: 3,
+        ..Spec::default()
+    }))
+    .unwrap_err();
+    assert!(matches!(e, ModelError::InvalidConfig(_)), "{e}");
+    let e = Model::from_file(build(&Spec {
+        arch: "gpt2",
+        ..Spec::default()
+    }))
+    .unwrap_err();
+    assert!(
+        matches!(&e, ModelError::UnsupportedArch { arch } if arch == "gpt2"),
+        "{e}"
+    );
+    let e = Model::from_file(build(&Spec {
+        with_block_count: false,
+        ..Spec::default()
+    }))
+    .unwrap_err();
+    assert!(
+        matches!(&e, ModelError::MissingKey { key } if key == "llama.block_count"),
+        "{e}"
+    );
+}
