@@ -196,3 +196,19 @@ fn chat_reads_piped_lines_and_reset_forgets_the_conversation() {
     let err = fails(&[&args[..], &["--chat-template", "no-such-template"]].concat());
     assert!(err.contains("chat_template"), "{err}");
 }
+
+#[test]
+fn chat_gemma_if_present() {
+    let Some(model) = gemma() else { return };
+    let out = wc_stdin(
+        &["chat", "-m", &model, "-n", "3", "--temp", "0", "-c", "256"],
+        "Say hello.\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.ends_with('\n') && text.trim().len() > 1, "{text:?}");
+}

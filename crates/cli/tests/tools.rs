@@ -239,3 +239,54 @@ fn bad_files_fail_with_a_readable_message() {
     // Bad flag values are rejected before any work.
     fails(&["run", "-m", &tiny("tiny-q4_0"), "-p", "hi", "-c", "0"]);
 }
+
+#[test]
+fn tokenize_gemma_prompts_if_present() {
+    let Some(model) = gemma() else { return };
+    let fx = fixture("gemma-3-270m-q4_k_m.greedy.json");
+    for p in fx["prompts"].as_array().unwrap() {
+        let name = p["name"].as_str().unwrap();
+        let text = match PROMPTS.iter().find(|(n, _)| *n == name) {
+            Some((_, t)) => *t,
+            None if name == "chat" => {
+                "<start_of_turn>user\nWrite a haiku about the sea.<end_of_turn>\n<start_of_turn>model\n"
+            }
+            None => continue,
+        };
+        let prompt = format!("--prompt={text}");
+        let mut args = vec!["tokenize", "-m", &model, &prompt, "--json"];
+        if name == "chat" {
+            args.push("--parse-special");
+        }
+        let got: Vec<u32> = serde_json::from_str(&ok(&args)).unwrap();
+        assert_eq!(got, ids(&p["ids"]), "{name}");
+    }
+}
+
+#[test]
+#[ignore = "needs models/gemma-3-270m-q4_k_m.gguf and evaluates 512 tokens (slow on scalar kernels)"]
+fn perplexity_gemma_first_chunk() {
+    let Some(model) = gemma() else { return };
+    let fx = fixture("gemma-3-270m-q4_k_m.ppl.json");
+    let run = &fx["runs"][0];
+    assert_eq!(run["n_ctx"], 512);
+    let want = run["chunks"][0]["ppl_cumulative"].as_f64().unwrap();
+    let text = root().join("tests/fixtures/text/devils-dictionary.txt");
+    let out = ok(&[
+        "perplexity",
+        "-m",
+        &model,
+        "-f",
+        text.to_str().unwrap(),
+        "-c",
+        "512",
+        "--chunks",
+        "1",
+        "--cache-type",
+        "f32",
+    ]);
+    let (got, _) = ppl_of(&out);
+    let rel = (got - want).abs() / want;
+    eprintln!("gemma chunk 1: PPL {got} vs llama.cpp {want} (rel {rel:.2e})");
+    assert!(rel < 5e-3, "{got} vs {want}");
+}
