@@ -48,10 +48,14 @@ fn main() {
         t3 - t2
     );
     if show {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
         for &id in &ids {
             let p = tok.token_to_piece(id, true);
-            println!("{id:>7} {:?}", String::from_utf8_lossy(&p));
+            if writeln!(out, "{id:>7} {:?}", String::from_utf8_lossy(&p)).is_err() {
+                return; // closed pipe
+            }
         }
-        println!("decoded: {:?}", tok.decode(&ids, false));
+        let _ = writeln!(out, "decoded: {:?}", tok.decode(&ids, false));
     }
 }

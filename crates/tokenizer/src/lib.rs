@@ -102,7 +102,7 @@ impl Tokenizer {
         if add_special && self.add_bos {
             out.extend(self.vocab.special.bos);
         }
-        let frags = self.matcher.partition(&self.vocab, text, parse_special);
+        let frags = self.matcher.partition(text, parse_special);
         match &self.bpe {
             None => {
                 let mut prev_special = true;

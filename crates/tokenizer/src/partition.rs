@@ -1,10 +1,17 @@
-//! Cutting special tokens out of raw text before the main tokenizer runs
-//! (llama.cpp's `tokenizer_st_partition`): special tokens are taken longest
-//! first, each splitting every remaining text fragment at all its
-//! non-overlapping occurrences, left to right.
+//! Cutting special tokens out of raw text before the main tokenizer runs,
+//! with the result of llama.cpp's `tokenizer_st_partition`: special tokens are
+//! taken longest first, each splitting every remaining text fragment at all
+//! its non-overlapping occurrences, left to right (whitespace beside tokens
+//! with the LSTRIP / RSTRIP attribute is dropped).
 //!
-//! A byte trie over all special pieces finds which of them occur in the text
-//! at all, so only those are searched for (Gemma has thousands).
+//! Instead of re-scanning every fragment once per special token (quadratic
+//! when a text holds thousands of distinct specials), a byte trie finds every
+//! occurrence of every special in one pass; occurrences are then accepted in
+//! llama.cpp's order (token rank, then position) if they fall inside a part
+//! of the text no earlier token claimed. `tests::matches_naive_partition`
+//! checks this against a direct transcription of the fragment-splitting rule.
+
+use std::collections::BTreeMap;
 
 use crate::vocab::{attr, Vocab};
 
@@ -18,25 +25,51 @@ pub(crate) enum Fragment {
 #[derive(Debug, Default)]
 struct Node {
     children: Vec<(u8, u32)>, // sorted by byte
-    ends: Vec<u32>,           // special ids whose piece ends here
+    ends: Vec<u32>,           // ranks of specials whose piece ends here
+}
+
+/// One special token in match order.
+#[derive(Debug, Clone)]
+struct Special {
+    id: u32,
+    len: usize,
+    attr: u16,
 }
 
 /// Trie over the pieces of all special tokens.
 #[derive(Debug)]
 pub(crate) struct SpecialMatcher {
     nodes: Vec<Node>,
-    /// Position of each special id in the match order, for sorting hits.
-    rank: Vec<u32>,
+    specials: Vec<Special>, // by rank
+}
+
+/// C `isspace` in the "C" locale.
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
 }
 
 impl SpecialMatcher {
     pub fn build(vocab: &Vocab) -> SpecialMatcher {
+        let list = vocab
+            .special_order
+            .iter()
+            .map(|&id| (id, vocab.tokens[id as usize].as_str(), vocab.attr(id)));
+        SpecialMatcher::from_list(list)
+    }
+
+    /// `list`: (id, piece, attributes), in match order.
+    fn from_list<'a>(list: impl Iterator<Item = (u32, &'a str, u16)>) -> SpecialMatcher {
         let mut nodes = vec![Node::default()];
-        let mut rank = vec![u32::MAX; vocab.len()];
-        for (r, &id) in vocab.special_order.iter().enumerate() {
-            rank[id as usize] = r as u32;
+        let mut specials = Vec::new();
+        for (id, piece, a) in list {
+            let rank = specials.len() as u32;
+            specials.push(Special {
+                id,
+                len: piece.len(),
+                attr: a,
+            });
             let mut cur = 0usize;
-            for &b in vocab.tokens[id as usize].as_bytes() {
+            for &b in piece.as_bytes() {
                 cur = match nodes[cur].children.binary_search_by_key(&b, |c| c.0) {
                     Ok(i) => nodes[cur].children[i].1 as usize,
                     Err(i) => {
@@ -47,14 +80,14 @@ impl SpecialMatcher {
                     }
                 };
             }
-            nodes[cur].ends.push(id);
+            nodes[cur].ends.push(rank);
         }
-        SpecialMatcher { nodes, rank }
+        SpecialMatcher { nodes, specials }
     }
 
-    /// Special ids occurring anywhere in `text`, in match order.
-    fn present(&self, text: &[u8]) -> Vec<u32> {
-        let mut seen: Vec<u32> = Vec::new();
+    /// Every (rank, position) where a special's piece occurs in `text`.
+    fn occurrences(&self, text: &[u8], parse_special: bool) -> Vec<(u32, usize)> {
+        let mut occ = Vec::new();
         for start in 0..text.len() {
             let mut cur = 0usize;
             for &b in &text[start..] {
@@ -63,85 +96,168 @@ impl SpecialMatcher {
                     Ok(i) => cur = node.children[i].1 as usize,
                     Err(_) => break,
                 }
-                seen.extend_from_slice(&self.nodes[cur].ends);
+                for &rank in &self.nodes[cur].ends {
+                    let a = self.specials[rank as usize].attr;
+                    // Control and unknown tokens only with parse_special;
+                    // user-defined ones always.
+                    if parse_special || a & (attr::CONTROL | attr::UNKNOWN) == 0 {
+                        occ.push((rank, start));
+                    }
+                }
             }
         }
-        seen.sort_unstable_by_key(|&id| self.rank[id as usize]);
-        seen.dedup();
-        seen
+        occ.sort_unstable();
+        occ
     }
 
-    /// Splits `text` into fragments. Control and unknown tokens are only
-    /// recognised when `parse_special`; user-defined ones always are.
-    pub fn partition(&self, vocab: &Vocab, text: &str, parse_special: bool) -> Vec<Fragment> {
+    /// Splits `text` into fragments (see the module docs).
+    pub fn partition(&self, text: &str, parse_special: bool) -> Vec<Fragment> {
+        if text.is_empty() {
+            return Vec::new();
+        }
+        let bytes = text.as_bytes();
+        // start -> (end, token); `None` marks whitespace dropped by a strip.
+        let mut claimed: BTreeMap<usize, (usize, Option<u32>)> = BTreeMap::new();
+        for (rank, pos) in self.occurrences(bytes, parse_special) {
+            let sp = &self.specials[rank as usize];
+            let end = pos + sp.len;
+            // The free gap around `pos`: after the previous claim, before the next.
+            let gap_start = match claimed.range(..=pos).next_back() {
+                Some((_, &(e, _))) if e > pos => continue, // inside a claim
+                Some((_, &(e, _))) => e,
+                None => 0,
+            };
+            let gap_end = match claimed.range(pos..).next() {
+                Some((&s, _)) if s < end => continue, // would straddle a claim
+                Some((&s, _)) => s,
+                None => bytes.len(),
+            };
+            if sp.attr & attr::LSTRIP != 0 {
+                let mut ls = pos;
+                while ls > gap_start && is_c_space(bytes[ls - 1]) {
+                    ls -= 1;
+                }
+                if ls < pos {
+                    claimed.insert(ls, (pos, None));
+                }
+            }
+            claimed.insert(pos, (end, Some(sp.id)));
+            if sp.attr & attr::RSTRIP != 0 {
+                let mut re = end;
+                while re < gap_end && is_c_space(bytes[re]) {
+                    re += 1;
+                }
+                if re > end {
+                    claimed.insert(end, (re, None));
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(claimed.len() * 2 + 1);
+        let mut at = 0;
+        for (s, (e, tok)) in claimed {
+            if s > at {
+                out.push(Fragment::Text { start: at, end: s });
+            }
+            out.extend(tok.map(Fragment::Token));
+            at = e;
+        }
+        if at < bytes.len() {
+            out.push(Fragment::Text {
+                start: at,
+                end: bytes.len(),
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// llama.cpp's rule, transcribed directly: for each special in order,
+    /// split every text fragment at its occurrences, left to right.
+    fn naive(specials: &[(u32, &str, u16)], text: &str, parse_special: bool) -> Vec<Fragment> {
         let mut frags = vec![Fragment::Text {
             start: 0,
             end: text.len(),
         }];
-        if text.is_empty() {
-            return Vec::new();
-        }
-        if self.nodes[0].children.is_empty() {
-            return frags;
-        }
-        for id in self.present(text.as_bytes()) {
-            let a = vocab.attr(id);
+        for &(id, piece, a) in specials {
             if !parse_special && a & (attr::CONTROL | attr::UNKNOWN) != 0 {
                 continue;
             }
-            let piece = vocab.tokens[id as usize].as_str();
-            let mut next = Vec::with_capacity(frags.len() + 2);
+            let mut next = Vec::new();
             for f in frags {
-                let Fragment::Text { start, end } = f else {
+                let Fragment::Text { mut start, end } = f else {
                     next.push(f);
                     continue;
                 };
-                split_fragment(text, start, end, piece, id, a, &mut next);
+                while start < end {
+                    let Some(rel) = text[start..end].find(piece) else {
+                        next.push(Fragment::Text { start, end });
+                        break;
+                    };
+                    let m = start + rel;
+                    let mut le = m;
+                    if a & attr::LSTRIP != 0 {
+                        while le > start && is_c_space(text.as_bytes()[le - 1]) {
+                            le -= 1;
+                        }
+                    }
+                    if le > start {
+                        next.push(Fragment::Text { start, end: le });
+                    }
+                    next.push(Fragment::Token(id));
+                    start = m + piece.len();
+                    if a & attr::RSTRIP != 0 {
+                        while start < end && is_c_space(text.as_bytes()[start]) {
+                            start += 1;
+                        }
+                    }
+                }
             }
             frags = next;
         }
+        frags.retain(|f| !matches!(f, Fragment::Text { start, end } if start == end));
         frags
     }
-}
 
-/// C `isspace` in the "C" locale.
-fn is_c_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
-}
-
-fn split_fragment(
-    text: &str,
-    mut start: usize,
-    end: usize,
-    piece: &str,
-    id: u32,
-    a: u16,
-    out: &mut Vec<Fragment>,
-) {
-    let bytes = text.as_bytes();
-    while start < end {
-        let Some(rel) = text[start..end].find(piece) else {
-            out.push(Fragment::Text { start, end });
-            return;
+    #[test]
+    fn matches_naive_partition() {
+        let mut seed = 0x1234_5678_9abc_def0u64;
+        let mut rnd = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
         };
-        let m = start + rel;
-        let mut left_end = m;
-        if a & attr::LSTRIP != 0 {
-            while left_end > start && is_c_space(bytes[left_end - 1]) {
-                left_end -= 1;
-            }
-        }
-        if left_end > start {
-            out.push(Fragment::Text {
-                start,
-                end: left_end,
-            });
-        }
-        out.push(Fragment::Token(id));
-        start = m + piece.len();
-        if a & attr::RSTRIP != 0 {
-            while start < end && is_c_space(bytes[start]) {
-                start += 1;
+        let alphabet = ["a", "b", " ", "\n", "<", ">", "é"];
+        for _ in 0..3000 {
+            // Random specials over a tiny alphabet (so they overlap a lot),
+            // longest first as the vocabulary orders them.
+            let mut specials: Vec<(u32, String, u16)> = (0..1 + rnd(5))
+                .map(|i| {
+                    let len = 1 + rnd(3);
+                    let s: String = (0..len).map(|_| alphabet[rnd(7) as usize]).collect();
+                    let kind = [attr::CONTROL, attr::USER_DEFINED, attr::UNKNOWN][rnd(3) as usize];
+                    let strip = [0, attr::LSTRIP, attr::RSTRIP, attr::LSTRIP | attr::RSTRIP]
+                        [rnd(4) as usize];
+                    (i as u32, s, kind | strip)
+                })
+                .collect();
+            specials.sort_by(|a, b| b.1.len().cmp(&a.1.len()));
+            let text: String = (0..rnd(24)).map(|_| alphabet[rnd(7) as usize]).collect();
+            let list: Vec<(u32, &str, u16)> = specials
+                .iter()
+                .map(|(i, s, a)| (*i, s.as_str(), *a))
+                .collect();
+            let m = SpecialMatcher::from_list(list.iter().copied());
+            for parse in [false, true] {
+                assert_eq!(
+                    m.partition(&text, parse),
+                    naive(&list, &text, parse),
+                    "text {text:?} specials {list:?} parse {parse}"
+                );
             }
         }
     }
