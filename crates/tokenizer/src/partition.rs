@@ -245,7 +245,7 @@ mod tests {
                     (i as u32, s, kind | strip)
                 })
                 .collect();
-            specials.sort_by(|a, b| b.1.len().cmp(&a.1.len()));
+            specials.sort_by_key(|s| std::cmp::Reverse(s.1.len()));
             let text: String = (0..rnd(24)).map(|_| alphabet[rnd(7) as usize]).collect();
             let list: Vec<(u32, &str, u16)> = specials
                 .iter()
