@@ -14,9 +14,10 @@
 //! trick) and its truncating `as i8` store, so every ISA agrees.
 //!
 //! Callers: only the AVX2 kernel table (`super`), handed out after run-time
-//! detection of avx2 + fma.
+//! detection of avx2, fma and f16c (the f16 scales are widened with F16C).
 
 use crate::blocks::{BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K, QK_K};
+use half::f16;
 use std::arch::x86_64::*;
 
 // ---------------------------------------------------------------- helpers
@@ -97,6 +98,32 @@ fn hsum_ps128(s: __m128) -> f32 {
     _mm_cvtss_f32(s)
 }
 
+/// `[a, b, 0, 0]` as f32 (F16C).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn f16x2(a: f16, b: f16) -> __m128 {
+    let bits = a.to_bits() as u32 | (b.to_bits() as u32) << 16;
+    _mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32))
+}
+
+/// `(y_d * x_d, -(y_d * x_dmin))`: a k-quant block's scale and negated min
+/// scale against its Q8_K block (the same products as the reference).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn d_dmin(y_d: f32, x_d: f16, x_dmin: f16) -> (f32, f32) {
+    let v = _mm_mul_ps(f16x2(x_d, x_dmin), _mm_set1_ps(y_d));
+    let d = _mm_cvtss_f32(v);
+    let dmin = _mm_cvtss_f32(_mm_movehdup_ps(v));
+    (d, -dmin)
+}
+
+/// `y_d * x_d` (F16C).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn d_only(y_d: f32, x_d: f16) -> f32 {
+    _mm_cvtss_f32(f16x2(x_d, f16::ZERO)) * y_d
+}
+
 /// `shuffle_epi8` control selecting 16-bit element `i` (0..8) of a 128-bit lane.
 #[inline]
 #[target_feature(enable = "avx2")]
@@ -173,16 +200,15 @@ fn q3_k_scales(q: &[u8; 12]) -> __m256i {
 /// x: [nb] Q4_K blocks (one weight row), y: [nb] Q8_K blocks (the activation) -> dot product
 ///
 /// # Safety
-/// The CPU must support avx2 and fma.
-#[target_feature(enable = "avx2,fma")]
+/// The CPU must support avx2, fma and f16c.
+#[target_feature(enable = "avx2,fma,f16c")]
 pub(super) unsafe fn vec_dot_q4_k_q8_k(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
     debug_assert_eq!(x.len(), y.len(), "q4_k·q8_k: block counts differ");
     let m4 = _mm256_set1_epi8(0x0F);
     let mut acc = _mm256_setzero_ps();
     let mut acc_m = _mm_setzero_ps();
     for (bx, by) in x.iter().zip(y) {
-        let d = by.d * bx.d.to_f32();
-        let dmin = -by.d * bx.dmin.to_f32();
+        let (d, dmin) = d_dmin(by.d, bx.d, bx.dmin);
         let sm = k4_scales_mins(&bx.scales);
         // min term: sum over sub-blocks j of m[j] * (bsums[2j] + bsums[2j+1])
         let bs = load_bsums(&by.bsums);
@@ -216,8 +242,8 @@ pub(super) unsafe fn vec_dot_q4_k_q8_k(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
 /// x: [nb] Q5_K blocks (one weight row), y: [nb] Q8_K blocks (the activation) -> dot product
 ///
 /// # Safety
-/// The CPU must support avx2 and fma.
-#[target_feature(enable = "avx2,fma")]
+/// The CPU must support avx2, fma and f16c.
+#[target_feature(enable = "avx2,fma,f16c")]
 pub(super) unsafe fn vec_dot_q5_k_q8_k(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
     debug_assert_eq!(x.len(), y.len(), "q5_k·q8_k: block counts differ");
     let m4 = _mm256_set1_epi8(0x0F);
@@ -225,8 +251,7 @@ pub(super) unsafe fn vec_dot_q5_k_q8_k(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     let mut acc_m = _mm_setzero_ps();
     for (bx, by) in x.iter().zip(y) {
-        let d = by.d * bx.d.to_f32();
-        let dmin = -by.d * bx.dmin.to_f32();
+        let (d, dmin) = d_dmin(by.d, bx.d, bx.dmin);
         let sm = k4_scales_mins(&bx.scales);
         let bs = load_bsums(&by.bsums);
         let bs_pairs = _mm_hadd_epi16(
@@ -265,15 +290,15 @@ pub(super) unsafe fn vec_dot_q5_k_q8_k(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
 /// x: [nb] Q6_K blocks (one weight row), y: [nb] Q8_K blocks (the activation) -> dot product
 ///
 /// # Safety
-/// The CPU must support avx2 and fma.
-#[target_feature(enable = "avx2,fma")]
+/// The CPU must support avx2, fma and f16c.
+#[target_feature(enable = "avx2,fma,f16c")]
 pub(super) unsafe fn vec_dot_q6_k_q8_k(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
     debug_assert_eq!(x.len(), y.len(), "q6_k·q8_k: block counts differ");
     let m4 = _mm256_set1_epi8(0x0F);
     let m32 = _mm256_set1_epi8(32);
     let mut acc = _mm256_setzero_ps();
     for (bx, by) in x.iter().zip(y) {
-        let d = by.d * bx.d.to_f32();
+        let d = d_only(by.d, bx.d);
         let sc = _mm256_cvtepi8_epi16(load_x16(&bx.scales));
         let mut sumi = _mm256_setzero_si256();
         for n in 0..2 {
@@ -321,15 +346,15 @@ pub(super) unsafe fn vec_dot_q6_k_q8_k(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
 /// x: [nb] Q3_K blocks (one weight row), y: [nb] Q8_K blocks (the activation) -> dot product
 ///
 /// # Safety
-/// The CPU must support avx2 and fma.
-#[target_feature(enable = "avx2,fma")]
+/// The CPU must support avx2, fma and f16c.
+#[target_feature(enable = "avx2,fma,f16c")]
 pub(super) unsafe fn vec_dot_q3_k_q8_k(x: &[BlockQ3K], y: &[BlockQ8K]) -> f32 {
     debug_assert_eq!(x.len(), y.len(), "q3_k·q8_k: block counts differ");
     let m3 = _mm256_set1_epi8(3);
     let four = _mm256_set1_epi8(4);
     let mut acc = _mm256_setzero_ps();
     for (bx, by) in x.iter().zip(y) {
-        let d = by.d * bx.d.to_f32();
+        let d = d_only(by.d, bx.d);
         let sc = q3_k_scales(&bx.scales);
         let hm = load_u8x32(&bx.hmask);
         let mut sumi = _mm256_setzero_si256();
@@ -363,16 +388,15 @@ pub(super) unsafe fn vec_dot_q3_k_q8_k(x: &[BlockQ3K], y: &[BlockQ8K]) -> f32 {
 /// x: [nb] Q2_K blocks (one weight row), y: [nb] Q8_K blocks (the activation) -> dot product
 ///
 /// # Safety
-/// The CPU must support avx2 and fma.
-#[target_feature(enable = "avx2,fma")]
+/// The CPU must support avx2, fma and f16c.
+#[target_feature(enable = "avx2,fma,f16c")]
 pub(super) unsafe fn vec_dot_q2_k_q8_k(x: &[BlockQ2K], y: &[BlockQ8K]) -> f32 {
     debug_assert_eq!(x.len(), y.len(), "q2_k·q8_k: block counts differ");
     let m3 = _mm256_set1_epi8(3);
     let m4 = _mm_set1_epi8(0x0F);
     let mut acc = _mm256_setzero_ps();
     for (bx, by) in x.iter().zip(y) {
-        let dall = by.d * bx.d.to_f32();
-        let dmin = -by.d * bx.dmin.to_f32();
+        let (dall, dmin) = d_dmin(by.d, bx.d, bx.dmin);
         // scales[j] = scale | min << 4 for sub-block j of 16
         let sm = load_x16(&bx.scales);
         let mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16::<4>(sm), m4));
@@ -406,8 +430,8 @@ pub(super) unsafe fn vec_dot_q2_k_q8_k(x: &[BlockQ2K], y: &[BlockQ8K]) -> f32 {
 /// the sums of each 16 quants; an all-zero block is all zero).
 ///
 /// # Safety
-/// The CPU must support avx2 and fma.
-#[target_feature(enable = "avx2,fma")]
+/// The CPU must support avx2, fma and f16c.
+#[target_feature(enable = "avx2,fma,f16c")]
 pub(super) unsafe fn quantize_row_q8_k(x: &[f32], y: &mut [BlockQ8K]) {
     assert_eq!(x.len(), y.len() * QK_K, "q8_k quantize: input length");
     for (xb, b) in x.chunks_exact(QK_K).zip(y.iter_mut()) {
@@ -417,7 +441,7 @@ pub(super) unsafe fn quantize_row_q8_k(x: &[f32], y: &mut [BlockQ8K]) {
 
 // x: [256] f32 -> one Q8_K block
 #[inline]
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 fn quantize_block_q8_k(x: &[f32; QK_K], b: &mut BlockQ8K) {
     let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
     let mut vmax = _mm256_setzero_ps();

@@ -5,7 +5,7 @@
 //! differs, so we allow 1e-5 · Σ|w_i·a_i| (Σ over the dequantized products).
 //! The Q8_K quantizer must write identical bytes.
 //!
-//! Tests print a message and pass if this CPU lacks AVX2 / FMA.
+//! Tests print a message and pass if this CPU lacks AVX2, FMA or F16C.
 
 use super::*;
 use crate::arch::Isa;
@@ -60,7 +60,7 @@ impl Rng {
 fn have_avx2() -> bool {
     let ok = Isa::Avx2.detected();
     if !ok {
-        println!("skipped: this CPU lacks AVX2/FMA");
+        println!("skipped: this CPU lacks AVX2/FMA/F16C");
     }
     ok
 }
@@ -123,7 +123,7 @@ fn check_dot<B: Pod>(c: &Case<B>, seed: u64) {
             (c.dequantize)(&w, &mut wf);
             let mag = magnitude(&wf, &y);
             let want = (c.reference)(&w, &y) as f64;
-            // SAFETY: AVX2 and FMA were detected above.
+            // SAFETY: AVX2, FMA and F16C were detected above.
             let got = unsafe { (c.simd)(&w, &y) } as f64;
             let err = (got - want).abs();
             assert!(
@@ -136,7 +136,7 @@ fn check_dot<B: Pod>(c: &Case<B>, seed: u64) {
         }
     }
     // No blocks: zero.
-    // SAFETY: AVX2 and FMA were detected above.
+    // SAFETY: AVX2, FMA and F16C were detected above.
     assert_eq!(unsafe { (c.simd)(&[], &[]) }, 0.0);
     println!(
         "{}: worst relative error {worst:.2e} (blocks 1, 7, {random_nb})",
@@ -252,7 +252,7 @@ fn extreme_quants_are_exact() {
         b2.scales = [0xFF; 16];
         b2.qs = [0xFF; 64];
 
-        // SAFETY: AVX2 and FMA were detected above.
+        // SAFETY: AVX2, FMA and F16C were detected above.
         unsafe {
             assert_eq!(
                 vec_dot_q4_k_q8_k(&[b4], &y),
@@ -288,7 +288,7 @@ fn assert_q8_k_identical(x: &[f32], what: &str) {
     // Garbage in the output, to see that every byte is written.
     bytemuck::cast_slice_mut::<BlockQ8K, u8>(&mut got).fill(0xA5);
     q8_k::quantize(x, &mut want);
-    // SAFETY: callers checked AVX2 and FMA.
+    // SAFETY: callers checked AVX2, FMA and F16C.
     unsafe { quantize_row_q8_k(x, &mut got) };
     let (w, g): (&[u8], &[u8]) = (bytemuck::cast_slice(&want), bytemuck::cast_slice(&got));
     if let Some(i) = (0..w.len()).find(|&i| w[i] != g[i]) {
