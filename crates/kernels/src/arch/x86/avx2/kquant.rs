@@ -5,7 +5,8 @@
 //! sub-block (`maddubs` of unsigned weight quants with signed Q8_K quants gives
 //! i16 pair sums that cannot saturate here, `madd` with the sub-block scales
 //! widens them to i32), one f32 scaling per super-block, and the min terms of
-//! Q2_K / Q4_K / Q5_K taken from the Q8_K `bsums`. Only the order of the f32
+//! Q2_K / Q4_K / Q5_K, like the constant offsets of Q3_K (-4) and Q6_K (-32),
+//! taken from the Q8_K `bsums` (so the quants stay unsigned for `maddubs`). Only the order of the f32
 //! additions differs from the reference (8 lanes per super-block sum, summed
 //! once at the end).
 //!
@@ -295,11 +296,12 @@ pub(super) unsafe fn vec_dot_q5_k_q8_k(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
 pub(super) unsafe fn vec_dot_q6_k_q8_k(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
     debug_assert_eq!(x.len(), y.len(), "q6_k·q8_k: block counts differ");
     let m4 = _mm256_set1_epi8(0x0F);
-    let m32 = _mm256_set1_epi8(32);
     let mut acc = _mm256_setzero_ps();
     for (bx, by) in x.iter().zip(y) {
         let d = d_only(by.d, bx.d);
         let sc = _mm256_cvtepi8_epi16(load_x16(&bx.scales));
+        // sum (q - 32) * q8 * sc = sum q * q8 * sc - 32 * sum_j sc[j] * bsums[j]
+        let offset = _mm256_slli_epi32::<5>(_mm256_madd_epi16(sc, load_bsums(&by.bsums)));
         let mut sumi = _mm256_setzero_si256();
         for n in 0..2 {
             let s = half_of(sc, n);
@@ -329,13 +331,11 @@ pub(super) unsafe fn vec_dot_q6_k_q8_k(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
             ];
             for (k, &qk) in q.iter().enumerate() {
                 let q8 = load_i8x32(at(&by.qs, 128 * n + 32 * k));
-                // (q - 32) * q8 = q * q8 - 32 * q8, pairwise in i16
-                let p =
-                    _mm256_sub_epi16(_mm256_maddubs_epi16(qk, q8), _mm256_maddubs_epi16(m32, q8));
-                let p = _mm256_madd_epi16(p, pair_scales(s, k));
+                let p = _mm256_madd_epi16(_mm256_maddubs_epi16(qk, q8), pair_scales(s, k));
                 sumi = _mm256_add_epi32(sumi, p);
             }
         }
+        let sumi = _mm256_sub_epi32(sumi, offset);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
     hsum_ps(acc)
@@ -356,28 +356,27 @@ pub(super) unsafe fn vec_dot_q3_k_q8_k(x: &[BlockQ3K], y: &[BlockQ8K]) -> f32 {
     for (bx, by) in x.iter().zip(y) {
         let d = d_only(by.d, bx.d);
         let sc = q3_k_scales(&bx.scales);
+        // q = (low | 4·h) - 4, so sum q * q8 * sc = sum (low | 4·h) * q8 * sc
+        // - 4 * sum_j sc[j] * bsums[j]
+        let offset = _mm256_slli_epi32::<2>(_mm256_madd_epi16(sc, load_bsums(&by.bsums)));
         let hm = load_u8x32(&bx.hmask);
         let mut sumi = _mm256_setzero_si256();
         for n in 0..2 {
             let s = half_of(sc, n);
-            // element 128n + 32k + l: bits 2k..2k+2 of qs[32n + l], minus 4
-            // unless bit 4n + k of hmask[l] is set
+            // element 128n + 32k + l: bits 2k..2k+2 of qs[32n + l], and bit
+            // 4n + k of hmask[l] (high bit, worth 4)
             let mut q2 = load_u8x32(at(&bx.qs, 32 * n));
             for k in 0..4 {
-                let low = _mm256_and_si256(q2, m3);
                 let bit = _mm256_set1_epi8((1u8 << (4 * n + k)) as i8);
                 let set = _mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), bit);
-                let sub4 = _mm256_andnot_si256(set, four);
+                let q = _mm256_or_si256(_mm256_and_si256(q2, m3), _mm256_and_si256(set, four));
                 let q8 = load_i8x32(at(&by.qs, 128 * n + 32 * k));
-                let p = _mm256_sub_epi16(
-                    _mm256_maddubs_epi16(low, q8),
-                    _mm256_maddubs_epi16(sub4, q8),
-                );
-                let p = _mm256_madd_epi16(p, pair_scales(s, k));
+                let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q, q8), pair_scales(s, k));
                 sumi = _mm256_add_epi32(sumi, p);
                 q2 = _mm256_srli_epi16::<2>(q2);
             }
         }
+        let sumi = _mm256_sub_epi32(sumi, offset);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
     hsum_ps(acc)
