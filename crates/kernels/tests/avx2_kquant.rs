@@ -186,3 +186,51 @@ fn matvec_matches_scalar() {
         }
     }
 }
+
+/// Every row of every k-quant tensor of the real test model (Gemma 3 270M
+/// Q4_K_M: attn_output / ffn_down in Q4_K and Q6_K) against one random
+/// activation: AVX2 vs scalar within the stated tolerance. Skipped without
+/// the model file (scripts/fetch-model.sh).
+#[test]
+fn gemma_k_quant_tensors_match_scalar() {
+    let Some(k) = avx2() else { return };
+    let s = arch::scalar();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models/gemma-3-270m-q4_k_m.gguf");
+    if !path.exists() {
+        println!("skipped: {} not found", path.display());
+        return;
+    }
+    let file = gguf::GgufFile::open(&path).expect("opening the test model");
+    let mut rng = Rng(0xa2_0005);
+    let (mut tensors, mut rows_checked, mut worst) = (0, 0, 0.0f64);
+    for info in file.tensors() {
+        let Some(t) = KTYPES.iter().find(|t| t.ty == info.ggml_type) else {
+            continue;
+        };
+        let (cols, rows) = (info.row_len() as usize, info.n_rows() as usize);
+        let data = file.tensor_data(info);
+        let x: Vec<f32> = rng.gaussian_vec(cols).iter().map(|v| v * 8.0).collect();
+        let act = q8_k_row(s, &x);
+        let rb = quant::row_bytes(t.ty, cols);
+        let (dot_k, dot_s) = (k.dot(t.ty).unwrap(), s.dot(t.ty).unwrap());
+        for r in 0..rows {
+            let w = &data[r * rb..(r + 1) * rb];
+            let (got, want) = (dot_k(cols, w, &act) as f64, dot_s(cols, w, &act) as f64);
+            let mag = magnitude(t, w, &act);
+            let err = (got - want).abs();
+            assert!(
+                err <= 1e-5 * mag,
+                "{} row {r}: avx2 {got} vs scalar {want} (|err| {err:e} > 1e-5 * {mag:e})",
+                info.name
+            );
+            worst = worst.max(err / mag.max(f64::MIN_POSITIVE));
+        }
+        tensors += 1;
+        rows_checked += rows;
+    }
+    assert!(tensors > 0, "no k-quant tensors in {}", path.display());
+    println!(
+        "gemma: {tensors} k-quant tensors, {rows_checked} rows, worst relative error {worst:.2e}"
+    );
+}
