@@ -157,7 +157,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .with_context(|| format!("building the tokenizer of {}", path.display()))?;
     let size_bytes: u64 = file.tensors().iter().map(|t| t.n_bytes).sum();
     let params: u64 = file.tensors().iter().map(|t| t.n_elements()).sum();
-    let model = Model::from_file(file).with_context(|| format!("loading {}", path.display()))?;
+    let mut model =
+        Model::from_file(file).with_context(|| format!("loading {}", path.display()))?;
     let isa = model.kernels().isa.name();
     let n_vocab = model.config().n_vocab;
     let n_ctx_train = model.config().n_ctx_train;
@@ -191,6 +192,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 
     let mut results = Vec::new();
     for &t in &threads {
+        model.set_threads(t);
+        let t = model.threads();
         for &(kind, n) in &tests {
             let test = match kind {
                 Kind::Prompt => format!("pp{n}"),

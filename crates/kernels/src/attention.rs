@@ -7,6 +7,8 @@
 
 use half::f16;
 
+use crate::pool::ThreadPool;
+
 /// A borrowed per-layer K or V cache: [n_ctx, n_kv_head, head_dim] row-major.
 #[derive(Clone, Copy, Debug)]
 pub enum KvRef<'a> {
@@ -48,21 +50,29 @@ impl KvRef<'_> {
     }
 }
 
-/// Attention for `n_tok` consecutive query positions `pos0 .. pos0 + n_tok`.
+/// Scratch elements `attention` needs per thread for `n_ctx_used = pos0 + n_tok`.
+pub fn work_per_thread(n_ctx_used: usize, head_dim: usize) -> usize {
+    n_ctx_used + head_dim
+}
+
+/// Attention for `n_tok` consecutive query positions `pos0 .. pos0 + n_tok`,
+/// query heads spread over the pool's threads (each head computed by the
+/// same code whatever the thread count).
 ///
 /// q: [n_tok, n_head, head_dim] (roped), k/v: cache with positions
 /// `0 .. pos0 + n_tok` filled -> out: [n_tok, n_head, head_dim].
-/// `scores: [>= pos0 + n_tok]` and `qbuf: [>= head_dim]` are scratch.
+/// `work` is scratch: `work_per_thread(pos0 + n_tok, head_dim)` elements per
+/// thread (fewer threads are used if it holds fewer parts; at least one).
 #[allow(clippy::too_many_arguments)]
 pub fn attention(
+    pool: &ThreadPool,
     p: &AttnParams,
     q: &[f32],
     pos0: usize,
     n_tok: usize,
     k: KvRef,
     v: KvRef,
-    scores: &mut [f32],
-    qbuf: &mut [f32],
+    work: &mut [f32],
     out: &mut [f32],
 ) -> Result<(), AttnError> {
     if p.n_kv_head == 0 || p.n_head / p.n_kv_head * p.n_kv_head != p.n_head {
@@ -74,70 +84,96 @@ pub fn attention(
     let hd = p.head_dim;
     let n_ctx_used = pos0 + n_tok;
     let kv_row = p.n_kv_head * hd;
+    let per_thread = work_per_thread(n_ctx_used, hd);
     let checks = [
         ("q", q.len(), n_tok * p.n_head * hd),
         ("out", out.len(), n_tok * p.n_head * hd),
         ("k cache", k.len(), n_ctx_used * kv_row),
         ("v cache", v.len(), n_ctx_used * kv_row),
-        ("scores", scores.len(), n_ctx_used),
-        ("qbuf", qbuf.len(), hd),
+        ("work", work.len(), per_thread),
     ];
     for (what, got, need) in checks {
         if got < need {
             return Err(AttnError::BufferTooSmall { what, got, need });
         }
     }
-    let group = p.n_head / p.n_kv_head;
-    for t in 0..n_tok {
-        let pos = pos0 + t;
-        let lo = p.window.map_or(0, |w| (pos + 1).saturating_sub(w));
-        for h in 0..p.n_head {
-            let kvh = h / group;
-            let qh = &q[(t * p.n_head + h) * hd..][..hd];
-            // The softmax runs over 0..=pos with masked keys at -inf, so
-            // its grouping matches ggml's over the whole (padded) row.
-            scores[..lo].fill(f32::NEG_INFINITY);
-            let sc = &mut scores[lo..=pos];
-            match k {
-                KvRef::F32(kc) => {
-                    for (j, s) in (lo..=pos).zip(sc.iter_mut()) {
-                        let kr = &kc[j * kv_row + kvh * hd..][..hd];
-                        *s = dot_f32(qh, kr) * p.scale;
-                    }
-                }
-                KvRef::F16(kc) => {
-                    let qr = &mut qbuf[..hd];
-                    for (d, s) in qr.iter_mut().zip(qh) {
-                        *d = f16::from_f32(*s).to_f32();
-                    }
-                    for (j, s) in (lo..=pos).zip(sc.iter_mut()) {
-                        let kr = &kc[j * kv_row + kvh * hd..][..hd];
-                        *s = dot_f16(qr, kr) * p.scale;
-                    }
-                }
+    if hd == 0 || p.n_head == 0 {
+        return Ok(());
+    }
+    let out = &mut out[..n_tok * p.n_head * hd];
+    // out viewed as [n_tok, n_head * hd]; a block of columns = one head
+    pool.par_cols(out, p.n_head * hd, hd, work, per_thread, |c, w| {
+        let (scores, qbuf) = w.split_at_mut(n_ctx_used);
+        let cols = c.cols();
+        for h in cols.start / hd..cols.end / hd {
+            let off = h * hd - cols.start;
+            for t in 0..n_tok {
+                let qh = &q[(t * p.n_head + h) * hd..][..hd];
+                let o = &mut c.row(t)[off..off + hd];
+                head(p, qh, pos0 + t, h, k, v, scores, &mut qbuf[..hd], o);
             }
-            crate::ops::softmax(&mut scores[..=pos]);
-            let sc = &scores[lo..=pos];
-            let o = &mut out[(t * p.n_head + h) * hd..][..hd];
-            o.fill(0.0);
-            match v {
-                KvRef::F32(vc) => {
-                    for (j, &w) in (lo..=pos).zip(sc.iter()) {
-                        let vr = &vc[j * kv_row + kvh * hd..][..hd];
-                        axpy(o, w, vr.iter().copied());
-                    }
-                }
-                KvRef::F16(vc) => {
-                    for (j, &w) in (lo..=pos).zip(sc.iter()) {
-                        let w = f16::from_f32(w).to_f32();
-                        let vr = &vc[j * kv_row + kvh * hd..][..hd];
-                        axpy(o, w, vr.iter().map(|x| x.to_f32()));
-                    }
-                }
+        }
+    });
+    Ok(())
+}
+
+/// One query head at position `pos`: o = softmax(q·Kᵀ * scale) · V over the
+/// visible keys. scores: [>= pos + 1], qbuf: [head_dim], o: [head_dim]
+#[allow(clippy::too_many_arguments)]
+fn head(
+    p: &AttnParams,
+    qh: &[f32],
+    pos: usize,
+    h: usize,
+    k: KvRef,
+    v: KvRef,
+    scores: &mut [f32],
+    qbuf: &mut [f32],
+    o: &mut [f32],
+) {
+    let hd = p.head_dim;
+    let kv_row = p.n_kv_head * hd;
+    let kvh = h / (p.n_head / p.n_kv_head);
+    let lo = p.window.map_or(0, |w| (pos + 1).saturating_sub(w));
+    // The softmax runs over 0..=pos with masked keys at -inf, so its
+    // grouping matches ggml's over the whole (padded) row.
+    scores[..lo].fill(f32::NEG_INFINITY);
+    let sc = &mut scores[lo..=pos];
+    match k {
+        KvRef::F32(kc) => {
+            for (j, s) in (lo..=pos).zip(sc.iter_mut()) {
+                let kr = &kc[j * kv_row + kvh * hd..][..hd];
+                *s = dot_f32(qh, kr) * p.scale;
+            }
+        }
+        KvRef::F16(kc) => {
+            for (d, s) in qbuf.iter_mut().zip(qh) {
+                *d = f16::from_f32(*s).to_f32();
+            }
+            for (j, s) in (lo..=pos).zip(sc.iter_mut()) {
+                let kr = &kc[j * kv_row + kvh * hd..][..hd];
+                *s = dot_f16(qbuf, kr) * p.scale;
             }
         }
     }
-    Ok(())
+    crate::ops::softmax(&mut scores[..=pos]);
+    let sc = &scores[lo..=pos];
+    o.fill(0.0);
+    match v {
+        KvRef::F32(vc) => {
+            for (j, &w) in (lo..=pos).zip(sc.iter()) {
+                let vr = &vc[j * kv_row + kvh * hd..][..hd];
+                axpy(o, w, vr.iter().copied());
+            }
+        }
+        KvRef::F16(vc) => {
+            for (j, &w) in (lo..=pos).zip(sc.iter()) {
+                let w = f16::from_f32(w).to_f32();
+                let vr = &vc[j * kv_row + kvh * hd..][..hd];
+                axpy(o, w, vr.iter().map(|x| x.to_f32()));
+            }
+        }
+    }
 }
 
 #[inline]
@@ -229,16 +265,17 @@ mod tests {
             let v = pseudo(n_ctx * 2 * 8, 3);
             let want = reference(&p, &q, pos0, n_tok, &k, &v);
             let mut out = vec![0.0; want.len()];
-            let (mut sc, mut qb) = (vec![0.0; 16], vec![0.0; 8]);
+            let one = ThreadPool::new(1);
+            let mut work = vec![0.0; work_per_thread(n_ctx, 8)];
             attention(
+                &one,
                 &p,
                 &q,
                 pos0,
                 n_tok,
                 KvRef::F32(&k),
                 KvRef::F32(&v),
-                &mut sc,
-                &mut qb,
+                &mut work,
                 &mut out,
             )
             .unwrap();
@@ -248,19 +285,38 @@ mod tests {
             let kh: Vec<f16> = k.iter().map(|&x| f16::from_f32(x)).collect();
             let vh: Vec<f16> = v.iter().map(|&x| f16::from_f32(x)).collect();
             attention(
+                &one,
                 &p,
                 &q,
                 pos0,
                 n_tok,
                 KvRef::F16(&kh),
                 KvRef::F16(&vh),
-                &mut sc,
-                &mut qb,
+                &mut work,
                 &mut out,
             )
             .unwrap();
             for (a, b) in out.iter().zip(&want) {
                 assert!((a - b).abs() < 2e-3, "f16 {window:?}: {a} vs {b}");
+            }
+            // two and three threads: bit-identical to one
+            for threads in [2, 3] {
+                let pool = ThreadPool::new(threads);
+                let mut work = vec![0.0; threads * work_per_thread(n_ctx, 8)];
+                let mut out2 = vec![f32::NAN; out.len()];
+                attention(
+                    &pool,
+                    &p,
+                    &q,
+                    pos0,
+                    n_tok,
+                    KvRef::F16(&kh),
+                    KvRef::F16(&vh),
+                    &mut work,
+                    &mut out2,
+                )
+                .unwrap();
+                assert_eq!(out, out2, "{threads} threads {window:?}");
             }
         }
     }
@@ -277,14 +333,14 @@ mod tests {
         let (k, v) = ([1.0, 2.0], [3.0, -4.0]);
         let mut out = [0.0; 4];
         attention(
+            &ThreadPool::new(2),
             &p,
             &[1.0; 4],
             0,
             1,
             KvRef::F32(&k),
             KvRef::F32(&v),
-            &mut [0.0; 1],
-            &mut [0.0; 2],
+            &mut [0.0; 6],
             &mut out,
         )
         .unwrap();
@@ -301,32 +357,47 @@ mod tests {
             window: None,
         };
         let e = attention(
+            &ThreadPool::new(1),
             &p,
             &[0.0; 6],
             0,
             1,
             KvRef::F32(&[0.0; 4]),
             KvRef::F32(&[0.0; 4]),
-            &mut [0.0; 1],
-            &mut [0.0; 2],
+            &mut [0.0; 3],
             &mut [0.0; 6],
         );
         assert!(matches!(e, Err(AttnError::HeadRatio { .. })));
         let p = AttnParams { n_head: 2, ..p };
         let e = attention(
+            &ThreadPool::new(1),
             &p,
             &[0.0; 4],
             0,
             2,
             KvRef::F32(&[0.0; 4]),
             KvRef::F32(&[0.0; 4]),
-            &mut [0.0; 2],
-            &mut [0.0; 2],
+            &mut [0.0; 4],
             &mut [0.0; 8],
         );
         assert!(matches!(
             e,
             Err(AttnError::BufferTooSmall { what: "q", .. })
+        ));
+        let e = attention(
+            &ThreadPool::new(1),
+            &p,
+            &[0.0; 8],
+            0,
+            2,
+            KvRef::F32(&[0.0; 8]),
+            KvRef::F32(&[0.0; 8]),
+            &mut [0.0; 3],
+            &mut [0.0; 8],
+        );
+        assert!(matches!(
+            e,
+            Err(AttnError::BufferTooSmall { what: "work", .. })
         ));
     }
 }

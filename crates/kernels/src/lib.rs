@@ -12,7 +12,10 @@ pub mod attention;
 pub mod blocks;
 pub mod error;
 pub mod ops;
+pub mod parallel;
+pub mod pool;
 pub mod quant;
 
 pub use error::KernelError;
 pub use gguf::GgmlType;
+pub use pool::ThreadPool;

@@ -5,6 +5,7 @@
 
 use kernels::attention::{attention, AttnParams};
 use kernels::ops::{self, QMatrix};
+use kernels::parallel::{par_matmul, par_matvec};
 
 use crate::arch;
 use crate::config::Arch;
@@ -167,15 +168,16 @@ pub(crate) fn project(
 ) -> Result<(), ModelError> {
     let k = m.kernels();
     let wm: QMatrix = w.view(m.file());
-    xq.quantize_for(k, &wm, &x[..n * w.cols], reuse)
+    let pool = m.pool();
+    xq.quantize_for(pool, k, &wm, &x[..n * w.cols], reuse)
         .map_err(|source| ModelError::Kernel {
             name: w.name.clone(),
             source,
         })?;
     if n == 1 {
-        ops::matvec(k, wm, &xq.bytes, &mut y[..w.rows]);
+        par_matvec(pool, k, wm, &xq.bytes, &mut y[..w.rows]);
     } else {
-        ops::matmul(k, wm, &xq.bytes, n, &mut y[..n * w.rows]);
+        par_matmul(pool, k, wm, &xq.bytes, n, &mut y[..n * w.rows]);
     }
     Ok(())
 }
@@ -227,14 +229,14 @@ pub(crate) fn attend(
         window: c.layer_window(il),
     };
     attention(
+        m.pool(),
         &p,
         &s.q[..n * qd],
         pos,
         n,
         kc,
         vc,
-        &mut s.scores,
-        &mut s.qbuf,
+        &mut s.attn_work,
         &mut s.att[..n * qd],
     )?;
     Ok(())

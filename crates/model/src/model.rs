@@ -1,10 +1,10 @@
 //! A loaded model: the GGUF file, its typed config and weight views.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use gguf::GgufFile;
 use kernels::arch::Kernels;
+use kernels::ThreadPool;
 
 use crate::config::Config;
 use crate::error::ModelError;
@@ -17,11 +17,14 @@ pub struct Model {
     config: Config,
     weights: Weights,
     kernels: &'static Kernels,
+    /// Threads of the forward pass (created once, reused by every call).
+    pool: ThreadPool,
 }
 
 impl Model {
-    /// Open and validate a GGUF model file.
-    pub fn load(path: impl AsRef<Path>) -> Result<Model, ModelError> {
+    /// Open and validate a GGUF model file (not on wasm32: no file system).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Model, ModelError> {
         Model::from_file(Arc::new(GgufFile::open(path.as_ref())?))
     }
 
@@ -35,6 +38,7 @@ impl Model {
             config,
             weights,
             kernels: kernels::arch::select(),
+            pool: ThreadPool::new(1),
         })
     }
 
@@ -42,6 +46,31 @@ impl Model {
     pub fn with_kernels(mut self, kernels: &'static Kernels) -> Model {
         self.kernels = kernels;
         self
+    }
+
+    /// Run the forward pass on `n` threads (`0` = available cores; always
+    /// 1 on wasm32). Replaces the thread pool; build `Scratch` after this
+    /// call so that attention has scratch for every thread.
+    pub fn set_threads(&mut self, n: usize) {
+        if n != self.pool.n_threads() || n == 0 {
+            self.pool = ThreadPool::new(n);
+        }
+    }
+
+    /// [`Model::set_threads`], by value.
+    pub fn with_threads(mut self, n: usize) -> Model {
+        self.set_threads(n);
+        self
+    }
+
+    /// Threads used by the forward pass.
+    pub fn threads(&self) -> usize {
+        self.pool.n_threads()
+    }
+
+    /// The forward pass's thread pool.
+    pub fn pool(&self) -> &ThreadPool {
+        &self.pool
     }
 
     /// Keep only the first `n` blocks (debugging: compare hidden states

@@ -3,9 +3,11 @@
 
 use gguf::GgmlType;
 use kernels::arch::Kernels;
+use kernels::attention::work_per_thread;
 use kernels::error::KernelError;
 use kernels::ops::QMatrix;
 use kernels::quant;
+use kernels::ThreadPool;
 
 use crate::model::Model;
 
@@ -22,6 +24,7 @@ impl ActBuf {
     /// weights: Q/K/V, gate/up).
     pub(crate) fn quantize_for(
         &mut self,
+        pool: &ThreadPool,
         k: &Kernels,
         w: &QMatrix,
         x: &[f32],
@@ -32,7 +35,7 @@ impl ActBuf {
             return Ok(());
         }
         self.ty = None;
-        kernels::ops::quantize_acts(k, w.ty, w.cols, x, &mut self.bytes)?;
+        kernels::parallel::par_quantize_acts(pool, k, w.ty, w.cols, x, &mut self.bytes)?;
         self.ty = Some(act);
         Ok(())
     }
@@ -63,10 +66,9 @@ pub struct Scratch {
     pub(crate) hb2: Vec<f32>,
     /// Quantized activations [max_batch, largest activation row in bytes].
     pub(crate) xq: ActBuf,
-    /// Attention scores [n_ctx].
-    pub(crate) scores: Vec<f32>,
-    /// f16-rounded query head [head_dim].
-    pub(crate) qbuf: Vec<f32>,
+    /// Attention scratch, per thread: scores [n_ctx] + f16-rounded query
+    /// head [head_dim] (`attention::work_per_thread`).
+    pub(crate) attn_work: Vec<f32>,
     /// RoPE cos/sin [head_dim].
     pub(crate) rope: Vec<f32>,
     /// Logits [logit_rows, n_vocab].
@@ -75,7 +77,8 @@ pub struct Scratch {
 
 impl Scratch {
     /// Buffers for batches of up to `max_batch` tokens, positions below
-    /// `n_ctx`, and logits for up to `logit_rows` tokens per call.
+    /// `n_ctx`, and logits for up to `logit_rows` tokens per call; attention
+    /// scratch for `model.threads()` threads.
     pub fn new(model: &Model, max_batch: usize, n_ctx: usize, logit_rows: usize) -> Scratch {
         let c = model.config();
         let b = max_batch.max(1);
@@ -102,8 +105,7 @@ impl Scratch {
                 bytes: vec![0; b * act_bytes],
                 ty: None,
             },
-            scores: vec![0.0; n_ctx],
-            qbuf: vec![0.0; c.head_dim],
+            attn_work: vec![0.0; model.threads() * work_per_thread(n_ctx, c.head_dim)],
             rope: vec![0.0; c.head_dim],
             logits: vec![0.0; logit_rows.max(1) * c.n_vocab],
         }

@@ -85,7 +85,7 @@ impl Session {
         }
         let meta = EngineMeta::from_gguf(file.metadata());
         let tok = Arc::new(Tokenizer::from_gguf(file.metadata())?);
-        let model = Model::from_file(file)?;
+        let model = Model::from_file(file)?.with_threads(opts.threads);
         let cfg = model.config();
         let n_ctx = match opts.n_ctx {
             0 => cfg.n_ctx_train.clamp(1, DEFAULT_MAX_CTX),

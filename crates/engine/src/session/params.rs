@@ -12,8 +12,9 @@ pub struct SessionOptions {
     pub n_ctx: usize,
     /// Element type of the KV cache.
     pub cache_type: CacheType,
-    /// Worker threads for the kernels; `0` = automatic. Advisory: the kernels are
-    /// single-threaded today, the value is kept for when they are not.
+    /// Threads of the forward pass (the calling thread included); `0` = the available
+    /// cores. A pool of that many threads is created once with the session (always one
+    /// thread on wasm32).
     pub threads: usize,
     /// Prompt tokens evaluated per forward call (memory of the scratch buffers grows with it).
     pub n_batch: usize,

@@ -1,0 +1,145 @@
+//! Threaded matvec / matmul / activation quantization over a [`ThreadPool`].
+//!
+//! Output rows (weight rows) are split into contiguous blocks of a multiple
+//! of 16 rows, claimed dynamically by the pool's threads; each row is still
+//! computed by the same single-threaded code (`ops::matvec_rows`, the same
+//! row dot), so results are bit-identical for any thread count. Activation
+//! quantization is split by tokens when a batch has several.
+
+use std::sync::Mutex;
+
+use crate::arch::Kernels;
+use crate::error::KernelError;
+use crate::ops::{self, QMatrix};
+use crate::pool::{block_size, ThreadPool};
+use crate::quant;
+use crate::GgmlType;
+
+/// Weight rows per block are a multiple of this.
+const ROW_ALIGN: usize = 16;
+
+/// `ops::matvec` with the rows of `w` split across the pool.
+///
+/// w: [rows, cols] row-major, x_q: [cols] quantized to `w.act_type()` -> y: [rows]
+pub fn par_matvec(pool: &ThreadPool, k: &Kernels, w: QMatrix, x_q: &[u8], y: &mut [f32]) {
+    let y = &mut y[..w.rows];
+    let block = block_size(w.rows, pool.n_threads(), ROW_ALIGN);
+    pool.par_cols(y, w.rows, block, &mut [0u8; 0], 0, |c, _| {
+        let rows = c.cols();
+        ops::matvec_rows(k, w, x_q, rows, c.row(0));
+    });
+}
+
+/// `ops::matmul` with the rows of `w` split across the pool: each thread
+/// reads its weight rows once for the whole batch.
+///
+/// w: [rows, cols], x_q: [n, act_row_bytes] quantized -> y: [n, rows] row-major
+pub fn par_matmul(pool: &ThreadPool, k: &Kernels, w: QMatrix, x_q: &[u8], n: usize, y: &mut [f32]) {
+    let y = &mut y[..n * w.rows];
+    let xb = w.act_row_bytes();
+    let dot = k
+        .dot(w.ty)
+        .unwrap_or_else(|| panic!("matmul: no kernel for {} weights", w.ty));
+    let block = block_size(w.rows, pool.n_threads(), ROW_ALIGN);
+    pool.par_cols(y, w.rows, block, &mut [0u8; 0], 0, |c, _| {
+        let rows = c.cols();
+        for (i, r) in rows.enumerate() {
+            let wr = w.row(r);
+            for t in 0..n {
+                c.row(t)[i] = dot(w.cols, wr, &x_q[t * xb..(t + 1) * xb]);
+            }
+        }
+    });
+}
+
+/// `ops::quantize_acts` with the tokens split across the pool.
+///
+/// x: [n, cols] f32 -> out: [n, act_row_bytes] in `vec_dot_type(w_ty)`.
+pub fn par_quantize_acts(
+    pool: &ThreadPool,
+    k: &Kernels,
+    w_ty: GgmlType,
+    cols: usize,
+    x: &[f32],
+    out: &mut [u8],
+) -> Result<(), KernelError> {
+    let n = x.len() / cols.max(1);
+    if pool.n_threads() <= 1 || n < 2 {
+        return ops::quantize_acts(k, w_ty, cols, x, out);
+    }
+    let rb = quant::row_bytes(quant::vec_dot_type(w_ty), cols);
+    let out = &mut out[..n * rb];
+    let per_block = n.div_ceil(pool.n_threads() * 2);
+    let err: Mutex<Option<KernelError>> = Mutex::new(None);
+    pool.par_cols(out, n * rb, per_block * rb, &mut [0u8; 0], 0, |c, _| {
+        let toks = c.cols().start / rb..c.cols().end / rb;
+        let xs = &x[toks.start * cols..toks.end * cols];
+        if let Err(e) = ops::quantize_acts(k, w_ty, cols, xs, c.row(0)) {
+            *err.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+        }
+    });
+    match err.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pseudo(n: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+                (s >> 8) as f32 / (1 << 24) as f32 * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn threaded_equals_single_threaded_bit_for_bit() {
+        let k = crate::arch::select();
+        let (rows, cols, n) = (203, 512, 5);
+        let wf = pseudo(rows * cols, 11);
+        let x = pseudo(n * cols, 12);
+        let pools = [ThreadPool::new(1), ThreadPool::new(2), ThreadPool::new(3)];
+        for ty in [
+            GgmlType::Q8_0,
+            GgmlType::Q4_K,
+            GgmlType::Q6_K,
+            GgmlType::Q5_0,
+        ] {
+            let rb = quant::row_bytes(ty, cols);
+            let mut wq = vec![0u8; rows * rb];
+            for (r, o) in wf.chunks(cols).zip(wq.chunks_mut(rb)) {
+                quant::quantize_row(ty, r, o).unwrap();
+            }
+            let w = QMatrix {
+                ty,
+                rows,
+                cols,
+                data: &wq,
+            };
+            let ab = w.act_row_bytes();
+            let mut xq = vec![0u8; n * ab];
+            ops::quantize_acts(k, ty, cols, &x, &mut xq).unwrap();
+            let mut y1 = vec![0f32; n * rows];
+            ops::matmul(k, w, &xq, n, &mut y1);
+            let mut v1 = vec![0f32; rows];
+            ops::matvec(k, w, &xq, &mut v1);
+            for pool in &pools {
+                let mut xq2 = vec![0u8; n * ab];
+                par_quantize_acts(pool, k, ty, cols, &x, &mut xq2).unwrap();
+                assert_eq!(xq, xq2, "{ty} quantize, {} threads", pool.n_threads());
+                let mut y2 = vec![f32::NAN; n * rows];
+                par_matmul(pool, k, w, &xq, n, &mut y2);
+                assert_eq!(y1, y2, "{ty} matmul, {} threads", pool.n_threads());
+                let mut v2 = vec![f32::NAN; rows];
+                par_matvec(pool, k, w, &xq, &mut v2);
+                assert_eq!(v1, v2, "{ty} matvec, {} threads", pool.n_threads());
+            }
+        }
+    }
+}
