@@ -39,6 +39,8 @@ const UBATCH: usize = 512;
 //   last-position top-1 on `long` (fixture margin 0.177): 529, not 742, in (a)
 //   and (b); greedy runs part from the fixture at steps whose fixture margin
 //   was <= 0.177 (7 of 13 prompts in (a), 4 in (b)).
+// Reproduce with `crates/model/tests/ref/gemma_spread.py`; per-layer tensors
+// of llama.cpp come from `crates/model/tests/ref/dump_layers.py`.
 
 /// A step (or last-position top-1) is a near tie when llama.cpp's
 /// top-1/top-2 margin is below this: above the largest margin at which
