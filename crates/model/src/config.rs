@@ -18,6 +18,9 @@ use kernels::ops::{RopeMode, RopeParams};
 
 use crate::error::ModelError;
 
+/// Most transformer blocks a model may declare (llama.cpp's `LLAMA_MAX_LAYERS`).
+pub const MAX_LAYERS: usize = 512;
+
 /// Supported architectures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arch {
@@ -80,6 +83,13 @@ impl Config {
 
         let n_embd = r.usize(&key("embedding_length"))?;
         let n_layer = r.usize(&key("block_count"))?;
+        // Refused before anything is sized by it (per-layer vectors, weights).
+        if n_layer > MAX_LAYERS {
+            return Err(ModelError::InvalidConfig(format!(
+                "'{}' is {n_layer}, above the supported maximum of {MAX_LAYERS} layers",
+                key("block_count")
+            )));
+        }
         let n_ff = r.usize_or_uniform(&key("feed_forward_length"), None, n_layer)?;
         let n_head = r.usize_or_uniform(&key("attention.head_count"), None, n_layer)?;
         let n_kv_head =

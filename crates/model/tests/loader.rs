@@ -17,6 +17,7 @@ struct Spec {
     n_head: u32,
     n_kv_head: u32,
     with_block_count: bool,
+    block_count: u32,
     k_rows: u64,
 }
 
@@ -28,6 +29,7 @@ impl Default for Spec {
             n_head: 4,
             n_kv_head: 2,
             with_block_count: true,
+            block_count: 1,
             k_rows: 16,
         }
     }
@@ -53,7 +55,7 @@ fn build(spec: &Spec) -> Arc<GgufFile> {
     w.add_kv("general.architecture", Value::String(a.into()));
     w.add_kv(&format!("{a}.embedding_length"), Value::U32(E as u32));
     if spec.with_block_count {
-        w.add_kv(&format!("{a}.block_count"), Value::U32(1));
+        w.add_kv(&format!("{a}.block_count"), Value::U32(spec.block_count));
     }
     w.add_kv(&format!("{a}.feed_forward_length"), Value::U32(FF as u32));
     w.add_kv(
@@ -207,4 +209,33 @@ fn bad_head_ratio_unsupported_arch_and_missing_key_are_refused() {
         matches!(&e, ModelError::MissingKey { key } if key == "llama.block_count"),
         "{e}"
     );
+}
+
+/// Found by the `session_load` fuzz target: a block count of 1.7e9 made the
+/// loader reserve per-layer storage for it (an allocation of ~1 TB) before
+/// looking for the tensors.
+#[test]
+fn huge_block_count_is_refused_before_allocating() {
+    for n in [
+        model::config::MAX_LAYERS as u32 + 1,
+        1_667_855_729,
+        u32::MAX,
+    ] {
+        let e = Model::from_file(build(&Spec {
+            block_count: n,
+            ..Spec::default()
+        }))
+        .unwrap_err();
+        assert!(
+            matches!(&e, ModelError::InvalidConfig(m) if m.contains("llama.block_count")),
+            "{n}: {e}"
+        );
+    }
+    // Within the limit, a block count the tensors do not back is a missing tensor.
+    let e = Model::from_file(build(&Spec {
+        block_count: 2,
+        ..Spec::default()
+    }))
+    .unwrap_err();
+    assert!(e.to_string().contains("blk.1."), "{e}");
 }
