@@ -177,7 +177,7 @@ fn run(file: &[u8], prompt: &str) {
     let ids = s.tokenize(prompt, true, true);
     let _ = s.detokenize(&ids, true);
     // A few tokens: one forward step is the point, not throughput.
-    let ids = &ids[..ids.len().min(8)];
+    let ids = &ids[..ids.len().min(3)];
     let params = GenerateParams {
         max_tokens: 1,
         ..Default::default()
