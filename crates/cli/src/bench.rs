@@ -38,8 +38,8 @@ pub struct BenchArgs {
         default_value = "128"
     )]
     n_gen: Vec<usize>,
-    /// Thread counts (comma-separated) [default: available cores]; recorded in the
-    /// results, advisory until the kernels are threaded.
+    /// Thread counts (comma-separated) [default: available cores]; each test runs
+    /// once per count.
     #[arg(short = 't', long = "threads", value_delimiter = ',')]
     threads: Vec<usize>,
     /// Repetitions of each test.

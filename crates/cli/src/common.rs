@@ -55,7 +55,7 @@ impl From<CacheTypeArg> for CacheType {
 /// Threads, context size and KV cache type.
 #[derive(Args, Debug, Clone)]
 pub struct ContextArgs {
-    /// Worker threads [default: available cores] (advisory until the kernels are threaded).
+    /// Threads of the forward pass [default: available cores].
     #[arg(short = 't', long = "threads", value_name = "N")]
     pub threads: Option<usize>,
     /// Context size in tokens (prompt + generation), capped by the model's training context.

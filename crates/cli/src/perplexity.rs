@@ -39,7 +39,7 @@ pub struct PerplexityArgs {
     /// Tokens per forward call (logits memory grows with it: batch * n_vocab floats).
     #[arg(short = 'b', long = "batch-size", default_value_t = 64)]
     batch_size: usize,
-    /// Worker threads (advisory until the kernels are threaded).
+    /// Threads of the forward pass [default: available cores].
     #[arg(short = 't', long = "threads")]
     threads: Option<usize>,
     /// KV cache element type (llama.cpp's reference values use f32).
@@ -103,8 +103,9 @@ pub fn run(args: &PerplexityArgs) -> Result<()> {
     let file = common::open_model(&path)?;
     let tok = Tokenizer::from_gguf(file.metadata())
         .with_context(|| format!("building the tokenizer of {}", path.display()))?;
-    let model = Model::from_file(file).with_context(|| format!("loading {}", path.display()))?;
-    let _threads = common::resolve_threads(args.threads);
+    let model = Model::from_file(file)
+        .with_context(|| format!("loading {}", path.display()))?
+        .with_threads(common::resolve_threads(args.threads));
 
     let t_tok = Instant::now();
     let tokens = tok.encode(&text, true, false);
