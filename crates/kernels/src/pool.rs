@@ -119,9 +119,12 @@ impl ThreadPool {
         self.n_threads
     }
 
-    /// Runs `f(thread_index)` once on each of the pool's threads (index 0 on
-    /// the caller) and returns when all calls have returned. A panic in any
-    /// call is re-raised here after every thread has finished.
+    /// Runs `f(0)` on the caller and `f(i)` on each worker `i` that starts
+    /// while the caller is still in `f(0)` (a descheduled worker skips the
+    /// region rather than making the caller wait: `f` must not rely on any
+    /// index but 0 running; claim work dynamically, as `par_cols` does).
+    /// Returns when every call that started has returned; a panic in any
+    /// call is re-raised here after that.
     pub fn run(&self, f: &(dyn Fn(usize) + Sync)) {
         #[cfg(not(target_arch = "wasm32"))]
         if let Some(w) = &self.inner {
@@ -257,18 +260,34 @@ mod tests {
     }
 
     #[test]
-    fn run_reaches_every_thread_many_times() {
+    fn run_waits_for_every_worker_that_started() {
         let pool = ThreadPool::new(3);
         assert_eq!(pool.n_threads(), 3);
         let hits = [const { AtomicUsize::new(0) }; 3];
+        let busy = AtomicUsize::new(0);
         for _ in 0..2000 {
             pool.run(&|tid| {
+                busy.fetch_add(1, Ordering::SeqCst);
                 hits[tid].fetch_add(1, Ordering::Relaxed);
+                std::hint::black_box(0..100).for_each(drop);
+                busy.fetch_sub(1, Ordering::SeqCst);
             });
+            assert_eq!(busy.load(Ordering::SeqCst), 0, "a call outlived run");
         }
-        for h in &hits {
-            assert_eq!(h.load(Ordering::Relaxed), 2000);
+        assert_eq!(hits[0].load(Ordering::Relaxed), 2000);
+        for h in &hits[1..] {
+            assert!(h.load(Ordering::Relaxed) <= 2000);
         }
+        // a caller that waits for the workers sees every one of them
+        let seen = [const { AtomicUsize::new(0) }; 3];
+        pool.run(&|tid| {
+            seen[tid].store(1, Ordering::SeqCst);
+            if tid == 0 {
+                while seen.iter().any(|s| s.load(Ordering::SeqCst) == 0) {
+                    std::thread::yield_now();
+                }
+            }
+        });
     }
 
     #[test]
@@ -289,18 +308,26 @@ mod tests {
     fn worker_panic_is_reraised_and_pool_survives() {
         let pool = ThreadPool::new(2);
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let started = AtomicUsize::new(0);
             pool.run(&|tid| {
                 if tid == 1 {
+                    started.store(1, Ordering::SeqCst);
                     panic!("boom");
+                }
+                while started.load(Ordering::SeqCst) == 0 {
+                    std::thread::yield_now();
                 }
             })
         }));
         assert!(r.is_err());
         let hits = AtomicUsize::new(0);
         pool.run(&|_| {
-            hits.fetch_add(1, Ordering::Relaxed);
+            hits.fetch_add(1, Ordering::SeqCst);
+            while hits.load(Ordering::SeqCst) < 2 {
+                std::thread::yield_now();
+            }
         });
-        assert_eq!(hits.load(Ordering::Relaxed), 2);
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
     }
 
     #[test]

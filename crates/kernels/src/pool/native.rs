@@ -1,15 +1,20 @@
 //! The worker threads of a [`ThreadPool`](super::ThreadPool) (not on wasm32).
 //!
-//! Protocol: the caller publishes a job pointer, sets `pending` to the
-//! number of workers and bumps `epoch`; each worker runs the job once per
-//! epoch and decrements `pending`; the caller returns once `pending` is 0.
-//! Waiting (workers for an epoch, the caller for `pending`) spins, then
-//! yields, then parks on a condvar. Parking uses a Dekker-style handshake
+//! Protocol: one atomic word `region` holds an epoch, an "open" bit and the
+//! number of workers running the current job. The caller publishes a job
+//! pointer and opens a new epoch; a worker that sees the new epoch joins it
+//! (compare-and-swap: same epoch, still open, active + 1), runs the job and
+//! leaves (active - 1). When its own share is done the caller closes the
+//! region and waits only for the workers that joined: a worker that was
+//! descheduled (the machine is shared) and wakes late finds the region
+//! closed and skips it, so the caller never waits for a thread that has not
+//! started. Waiting (workers for an epoch, the caller for active == 0)
+//! spins, then yields, then parks on a condvar. Parking uses a Dekker-style handshake
 //! (SeqCst flag store, then re-check) so a wake-up is never lost and no
 //! syscall is made while everyone is awake.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -28,9 +33,16 @@ struct Job(*const (dyn Fn(usize) + Sync + 'static));
 // worker may use it.
 unsafe impl Send for Job {}
 
+/// `region` layout: epoch in the high 32 bits, `OPEN`, active workers below.
+const OPEN: u64 = 1 << 31;
+const ACTIVE: u64 = OPEN - 1;
+
+fn epoch_of(r: u64) -> u64 {
+    r >> 32
+}
+
 struct Shared {
-    epoch: AtomicUsize,
-    pending: AtomicUsize,
+    region: AtomicU64,
     shutdown: AtomicBool,
     panicked: AtomicBool,
     /// Held by the caller of a region; a second caller (another thread, or
@@ -41,7 +53,7 @@ struct Shared {
     sleepers: AtomicUsize,
     wake_lock: Mutex<()>,
     wake: Condvar,
-    /// The caller parked (or about to park) waiting for `pending == 0`.
+    /// The caller parked (or about to park) waiting for no active worker.
     caller_waiting: AtomicBool,
     done_lock: Mutex<()>,
     done: Condvar,
@@ -78,8 +90,7 @@ impl Workers {
     /// Spawns up to `n` workers (fewer if the OS refuses threads).
     pub(super) fn spawn(n: usize) -> Workers {
         let shared = Arc::new(Shared {
-            epoch: AtomicUsize::new(0),
-            pending: AtomicUsize::new(0),
+            region: AtomicU64::new(0),
             shutdown: AtomicBool::new(false),
             panicked: AtomicBool::new(false),
             busy: AtomicBool::new(false),
@@ -120,15 +131,16 @@ impl Workers {
         }
         let _busy = Release(&sh.busy);
         sh.panicked.store(false, SeqCst);
-        // SAFETY: only the lifetime is changed. The erased reference is used
-        // by workers between the epoch bump below and their decrement of
-        // `pending`; `WaitGuard` blocks (also while unwinding from a panic
-        // in `f(0)`) until `pending` is 0, i.e. until no worker can use it
-        // any more, before this function returns and the borrow of `f` ends.
+        // SAFETY: only the lifetime is changed. A worker uses the erased
+        // reference only between joining the open region (active + 1) and
+        // leaving it (active - 1); `WaitGuard` (also while unwinding from a
+        // panic in `f(0)`) closes the region, so no worker can join any
+        // more, and waits for active == 0 before this function returns and
+        // the borrow of `f` ends.
         let job: &'static (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(f) };
         *lock(&sh.job) = Some(Job(job));
-        sh.pending.store(self.handles.len(), SeqCst);
-        sh.epoch.fetch_add(1, SeqCst);
+        let next = (epoch_of(sh.region.load(SeqCst)) + 1) & 0xffff_ffff;
+        sh.region.store(next << 32 | OPEN, SeqCst);
         if sh.sleepers.load(SeqCst) > 0 {
             let _g = lock(&sh.wake_lock);
             sh.wake.notify_all();
@@ -157,7 +169,8 @@ struct WaitGuard<'a>(&'a Shared);
 impl Drop for WaitGuard<'_> {
     fn drop(&mut self) {
         let sh = self.0;
-        let done = || sh.pending.load(SeqCst) == 0;
+        sh.region.fetch_and(!OPEN, SeqCst);
+        let done = || sh.region.load(SeqCst) & ACTIVE == 0;
         if !spin_until(done) {
             let mut g = lock(&sh.done_lock);
             sh.caller_waiting.store(true, SeqCst);
@@ -171,9 +184,9 @@ impl Drop for WaitGuard<'_> {
 }
 
 fn worker(sh: &Shared, tid: usize) {
-    let mut seen = 0usize;
+    let mut seen = 0u64;
     loop {
-        let fresh = || sh.epoch.load(SeqCst) != seen;
+        let fresh = || epoch_of(sh.region.load(SeqCst)) != seen;
         if !spin_until(fresh) {
             let mut g = lock(&sh.wake_lock);
             sh.sleepers.fetch_add(1, SeqCst);
@@ -182,20 +195,35 @@ fn worker(sh: &Shared, tid: usize) {
             }
             sh.sleepers.fetch_sub(1, SeqCst);
         }
-        seen = sh.epoch.load(SeqCst);
+        let mut r = sh.region.load(SeqCst);
+        seen = epoch_of(r);
         if sh.shutdown.load(SeqCst) {
             return;
         }
+        // join the region if it is still open (and still this epoch)
+        let joined = loop {
+            if r & OPEN == 0 || epoch_of(r) != seen {
+                break false;
+            }
+            match sh.region.compare_exchange_weak(r, r + 1, SeqCst, SeqCst) {
+                Ok(_) => break true,
+                Err(now) => r = now,
+            }
+        };
+        if !joined {
+            continue;
+        }
         let job = *lock(&sh.job);
         if let Some(Job(f)) = job {
-            // SAFETY: the caller keeps the closure alive until `pending`
-            // reaches 0, which happens only after this call returns.
+            // SAFETY: this worker joined the open region, so the caller
+            // keeps the closure alive until it leaves (below).
             let f = unsafe { &*f };
             if catch_unwind(AssertUnwindSafe(|| f(tid))).is_err() {
                 sh.panicked.store(true, SeqCst);
             }
         }
-        if sh.pending.fetch_sub(1, SeqCst) == 1 && sh.caller_waiting.load(SeqCst) {
+        let prev = sh.region.fetch_sub(1, SeqCst);
+        if prev & ACTIVE == 1 && sh.caller_waiting.load(SeqCst) {
             let _g = lock(&sh.done_lock);
             sh.done.notify_all();
         }
@@ -206,7 +234,8 @@ impl Drop for Workers {
     fn drop(&mut self) {
         let sh = &*self.shared;
         sh.shutdown.store(true, SeqCst);
-        sh.epoch.fetch_add(1, SeqCst);
+        let next = (epoch_of(sh.region.load(SeqCst)) + 1) & 0xffff_ffff;
+        sh.region.store(next << 32, SeqCst);
         {
             let _g = lock(&sh.wake_lock);
             sh.wake.notify_all();
