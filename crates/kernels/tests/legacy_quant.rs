@@ -90,7 +90,11 @@ fn quantize_matches_gguf_py_bytes() {
         }
         // Misaligned output buffer: same bytes.
         let mut buf = vec![0u8; want.len() + 8];
-        let off = if (buf.as_ptr() as usize).is_multiple_of(2) { 1 } else { 2 };
+        let off = if (buf.as_ptr() as usize).is_multiple_of(2) {
+            1
+        } else {
+            2
+        };
         quantize_row(t, &src, &mut buf[off..off + want.len()]).unwrap();
         assert_eq!(
             &buf[off..off + want.len()],

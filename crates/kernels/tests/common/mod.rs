@@ -84,7 +84,11 @@ pub fn rmse(a: &[f32], b: &[f32]) -> f64 {
 /// misaligned paths). Returns the backing buffer and the offset.
 pub fn misaligned_copy(bytes: &[u8]) -> (Vec<u8>, usize) {
     let mut buf = vec![0u8; bytes.len() + 8];
-    let off = if (buf.as_ptr() as usize).is_multiple_of(2) { 1 } else { 2 };
+    let off = if (buf.as_ptr() as usize).is_multiple_of(2) {
+        1
+    } else {
+        2
+    };
     buf[off..off + bytes.len()].copy_from_slice(bytes);
     (buf, off)
 }
