@@ -418,7 +418,7 @@ pub fn add(x: &mut [f32], y: &[f32]) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -535,7 +535,8 @@ mod tests {
         assert!((g[1] - 2.0 / (1.0 + (-2.0f32).exp())).abs() < 1e-7);
     }
 
-    fn pseudo(n: usize, seed: u32) -> Vec<f32> {
+    /// Deterministic values in [-1, 1) for tests (an LCG).
+    pub(crate) fn pseudo(n: usize, seed: u32) -> Vec<f32> {
         let mut s = seed;
         (0..n)
             .map(|_| {

@@ -88,15 +88,7 @@ pub fn par_quantize_acts(
 mod tests {
     use super::*;
 
-    fn pseudo(n: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(1664525).wrapping_add(1013904223);
-                (s >> 8) as f32 / (1 << 24) as f32 * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::ops::tests::pseudo;
 
     #[test]
     fn threaded_equals_single_threaded_bit_for_bit() {
