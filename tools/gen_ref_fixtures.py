@@ -13,6 +13,8 @@ Settings: n_threads 1, flash attention off, F32 KV cache, CPU only (llamacpp_ref
 Usage:
   gen_ref_fixtures.py MODEL.gguf [MODEL.gguf ...] [--only tokens,logits,greedy,ppl,meta]
       [--tokens-name NAME] [--ppl-ctx 512,1024] [--text tests/fixtures/text/devils-dictionary.txt]
+  gen_ref_fixtures.py --vocab-only VOCAB.gguf [...]   tokens only, from vocab-only files such as
+      llama.cpp's tests/fixtures/_cache/vocab/ggml-vocab-{llama-bpe,qwen2}.gguf (NAME.tokens.json)
 """
 
 from __future__ import annotations
@@ -178,8 +180,9 @@ def main() -> None:
     ap.add_argument("--tokens-name", help="write the tokens fixture under this name (shared vocab)")
     ap.add_argument("--ppl-ctx", default="512,1024")
     ap.add_argument("--text", default=DEFAULT_TEXT)
+    ap.add_argument("--vocab-only", action="store_true", help="load only the vocab; writes NAME.tokens.json")
     a = ap.parse_args()
-    what = set(a.only.split(","))
+    what = {"tokens"} if a.vocab_only else set(a.only.split(","))
     with open(os.path.join(REF, "corpus.json"), encoding="utf-8") as f:
         corpus = json.load(f)["strings"]
     text = load_text(a.text)
@@ -189,13 +192,16 @@ def main() -> None:
         name = os.path.splitext(os.path.basename(path))[0]
         print(f"{name}:")
         t0 = time.time()
-        m = R.Model(path, n_ctx=EVAL_CTX)
+        m = R.Model(path, n_ctx=EVAL_CTX, vocab_only=a.vocab_only)
         base = {"model": name, "model_file": rel(path), "provenance": R.provenance()}
         if "meta" in what:
             write_json(os.path.join(REF, f"{name}.meta.json"), {**base, **gen_meta(m, path)})
         if "tokens" in what:
             tname = a.tokens_name or name
             write_json(os.path.join(REF, f"{tname}.tokens.json"), {**base, **gen_tokens(m, corpus)})
+        if a.vocab_only:
+            m.close()
+            continue
         prompts = prompt_set(m, text)
         if "logits" in what:
             write_json(os.path.join(REF, f"{name}.logits.json"),

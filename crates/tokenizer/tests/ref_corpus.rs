@@ -1,7 +1,10 @@
 //! The reference corpus produced with llama.cpp by the project's reference
 //! tools (`tests/fixtures/ref/*.tokens.json`: ~300 strings x add_special x
-//! parse_special) for Gemma 3 and the synthetic tiny model, plus a long text
-//! tokenized whole (`tiny.text_ids.json`). Skips when a file is absent.
+//! parse_special) for Gemma 3 and the synthetic tiny model (SentencePiece) and
+//! for llama.cpp's llama-bpe and qwen2 test vocabularies (GPT-2 byte-level BPE;
+//! `tools/fetch_llamacpp_vocabs.py` puts them in `tests/fixtures/_cache/vocab/`),
+//! plus a long text tokenized whole (`tiny.text_ids.json`). Skips when a file
+//! is absent.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -99,6 +102,16 @@ fn gemma3_corpus_matches_llamacpp() {
 #[test]
 fn tiny_corpus_matches_llamacpp() {
     check_corpus("tiny.tokens.json");
+}
+
+#[test]
+fn llama_bpe_corpus_matches_llamacpp() {
+    check_corpus("ggml-vocab-llama-bpe.tokens.json");
+}
+
+#[test]
+fn qwen2_corpus_matches_llamacpp() {
+    check_corpus("ggml-vocab-qwen2.tokens.json");
 }
 
 /// A 300 KB text tokenized in one call (perplexity-style), against llama.cpp.
