@@ -1,4 +1,6 @@
-//! `wasm-chord info`: what a GGUF file holds.
+//! `wasm-chord info`: what a GGUF file holds; `--cpu`: what this machine runs.
+
+mod cpu;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -22,26 +24,40 @@ pub struct InfoArgs {
     /// Show every element of metadata arrays instead of a summary.
     #[arg(long)]
     full: bool,
+    /// Describe the CPU: SIMD features, kernel ISAs (available and selected), threads.
+    /// The model is then optional.
+    #[arg(long)]
+    cpu: bool,
 }
 
 /// Arrays longer than this are summarised.
 const ARRAY_PREVIEW: usize = 8;
 
 pub fn run(args: &InfoArgs) -> Result<()> {
-    let path = args
-        .file
-        .clone()
-        .or_else(|| args.model.clone())
-        .unwrap_or_else(crate::default_model_path);
+    let given = args.file.clone().or_else(|| args.model.clone());
+    let cpu = args.cpu.then(cpu::CpuReport::detect);
+    if let (Some(cpu), None) = (&cpu, &given) {
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&cpu.json())?);
+        } else {
+            print!("{}", cpu.text());
+        }
+        return Ok(());
+    }
+    let path = given.unwrap_or_else(crate::default_model_path);
     let t0 = Instant::now();
     let file = GgufFile::open(&path).with_context(|| format!("reading {}", path.display()))?;
     let load_ms = t0.elapsed().as_secs_f64() * 1e3;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&to_json(&file, args.full))?
-        );
+        let mut j = to_json(&file, args.full);
+        if let (Some(cpu), Some(obj)) = (&cpu, j.as_object_mut()) {
+            obj.insert("cpu".to_string(), cpu.json());
+        }
+        println!("{}", serde_json::to_string_pretty(&j)?);
     } else {
+        if let Some(cpu) = &cpu {
+            println!("{}", cpu.text());
+        }
         print_text(&file, &path, args.full, load_ms);
     }
     Ok(())

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Build llama.cpp's `llama-bench` (only that target) from the llama-cpp-python 0.3.36 sdist,
+# i.e. the same llama.cpp commit as the reference venv (/root/refvenv).
+#
+# Usage: bench/build_llamacpp.sh            # idempotent; skips work already done
+# Env:   LLAMACPP_DIR   (default /work/llamacpp-bench; outside the repo, never committed)
+#        LLAMACPP_SDIST (optional path to an already downloaded llama_cpp_python-0.3.36.tar.gz)
+#        JOBS           (default 2)
+# Output: $LLAMACPP_DIR/build/bin/llama-bench and $LLAMACPP_DIR/BUILD_INFO.txt
+# Time:  ~10-15 min on 2 cores the first time; seconds afterwards.
+set -euo pipefail
+
+VERSION=0.3.36
+DIR=${LLAMACPP_DIR:-/work/llamacpp-bench}
+JOBS=${JOBS:-2}
+SRC=$DIR/llama_cpp_python-$VERSION
+BUILD=$DIR/build
+mkdir -p "$DIR"
+
+# 1. sdist
+TARBALL=$DIR/llama_cpp_python-$VERSION.tar.gz
+if [[ ! -f $TARBALL ]]; then
+    if [[ -n ${LLAMACPP_SDIST:-} && -f $LLAMACPP_SDIST ]]; then
+        cp "$LLAMACPP_SDIST" "$TARBALL"
+    else
+        PIP=${PIP:-/root/refvenv/bin/pip}
+        command -v "$PIP" >/dev/null || PIP=pip3
+        # Only the sdist itself must be source: --no-binary :all: would also build cmake from source
+        # for the metadata step.
+        "$PIP" download --no-binary llama-cpp-python --no-deps "llama-cpp-python==$VERSION" -d "$DIR"
+    fi
+fi
+
+# 2. extract (vendor/llama.cpp and the submodule's git metadata, for the commit id)
+if [[ ! -f $SRC/vendor/llama.cpp/CMakeLists.txt ]]; then
+    tar xzf "$TARBALL" -C "$DIR" \
+        "llama_cpp_python-$VERSION/vendor/llama.cpp" \
+        "llama_cpp_python-$VERSION/.git/modules/vendor/llama.cpp/HEAD"
+fi
+COMMIT=$(cat "$SRC/.git/modules/vendor/llama.cpp/HEAD" 2>/dev/null || echo unknown)
+
+# 3. cmake (from PyPI into a private venv if there is none on PATH)
+CMAKE=$(command -v cmake || true)
+if [[ -z $CMAKE ]]; then
+    if [[ ! -x $DIR/venv/bin/cmake ]]; then
+        python3 -m venv "$DIR/venv"
+        "$DIR/venv/bin/pip" install --quiet cmake
+    fi
+    CMAKE=$DIR/venv/bin/cmake
+fi
+
+# 4. configure + build only llama-bench. Static libs so the binary is self-contained.
+# GGML_NATIVE=ON: -march=native (AVX-512, VNNI, AMX detected on this box) = llama.cpp's fastest CPU build.
+CMAKE_FLAGS=(
+    -DCMAKE_BUILD_TYPE=Release
+    -DGGML_NATIVE=ON
+    -DLLAMA_CURL=OFF
+    -DBUILD_SHARED_LIBS=OFF
+    -DLLAMA_BUILD_TESTS=OFF
+    -DLLAMA_BUILD_EXAMPLES=OFF
+    -DLLAMA_BUILD_SERVER=OFF
+    -DLLAMA_BUILD_TOOLS=ON
+    ${LLAMACPP_CMAKE_EXTRA:-}
+)
+if [[ ! -x $BUILD/bin/llama-bench ]]; then
+    "$CMAKE" -S "$SRC/vendor/llama.cpp" -B "$BUILD" "${CMAKE_FLAGS[@]}"
+    "$CMAKE" --build "$BUILD" --target llama-bench -j"$JOBS"
+fi
+
+{
+    echo "llama-cpp-python sdist: $VERSION"
+    echo "llama.cpp commit: $COMMIT"
+    echo "cmake: $("$CMAKE" --version | head -1)"
+    echo "compiler: $(${CXX:-c++} --version | head -1)"
+    echo "cmake flags: ${CMAKE_FLAGS[*]}"
+    echo "binary: $BUILD/bin/llama-bench"
+} > "$DIR/BUILD_INFO.txt"
+cat "$DIR/BUILD_INFO.txt"

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# wasm-chord vs llama.cpp (llama-bench), same GGUF files, same machine, interleaved runs.
+#
+# For every model and thread count, ROUNDS times: llama-bench, then `wasm-chord bench`
+# (A/B/A/B...), each with -p 128 -n 128 -t T -r REPS. llama.cpp runs with flash attention off
+# and an f16 KV cache (wasm-chord's bench uses an f16 KV cache by default). All samples of all
+# rounds are pooled into mean ± sd per engine; the table goes to bench/results/compare_<date>.md.
+#
+# Usage: bench/compare_llamacpp.sh [--quick] [--rounds N] [--reps R] [--threads "1 2"]
+#                                  [--models "path ..."] [--pp N] [--tg N] [--out FILE]
+#   default: 3 rounds x 3 reps, threads 1 and 2, Gemma 3 270M Q4_K_M + TinyLlama-1.1B Q4_K_M/Q8_0
+#   --quick: 2 rounds x 1 rep (< 10 min on an idle 2-core box)
+# Env: LLAMA_BENCH (default /work/llamacpp-bench/build/bin/llama-bench; built by
+#      bench/build_llamacpp.sh if missing), WASM_CHORD_BIN (default target/release/wasm-chord,
+#      rebuilt with `cargo build --release -p wasm-chord`), LLAMA_BENCH_EXTRA (extra llama-bench flags).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+PYTHON=${PYTHON:-python3}
+ROUNDS=3
+REPS=3
+THREADS="1 2"
+PP=128
+TG=128
+MODELS="models/gemma-3-270m-q4_k_m.gguf bench/models/tinyllama-1.1b-q4_k_m.gguf bench/models/tinyllama-1.1b-q8_0.gguf"
+OUT=""
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --quick) ROUNDS=2; REPS=1; shift ;;
+        --rounds) ROUNDS=$2; shift 2 ;;
+        --reps) REPS=$2; shift 2 ;;
+        --threads) THREADS=$2; shift 2 ;;
+        --models) MODELS=$2; shift 2 ;;
+        --pp) PP=$2; shift 2 ;;
+        --tg) TG=$2; shift 2 ;;
+        --out) OUT=$2; shift 2 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        *) echo "compare_llamacpp.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+
+LLAMA_BENCH=${LLAMA_BENCH:-${LLAMACPP_DIR:-/work/llamacpp-bench}/build/bin/llama-bench}
+if [[ ! -x $LLAMA_BENCH ]]; then
+    bench/build_llamacpp.sh
+fi
+if [[ -z ${WASM_CHORD_BIN:-} ]]; then
+    cargo build --release -p wasm-chord --quiet
+    WASM_CHORD_BIN=$ROOT/target/release/wasm-chord
+fi
+
+STAMP=$(date -u +%Y-%m-%d_%H%M)
+OUT=${OUT:-bench/results/compare_$STAMP.md}
+RAW=bench/results/raw/$STAMP
+mkdir -p "$RAW" "$(dirname "$OUT")"
+
+# llama.cpp settings, recorded in the results (flash attention off, f16 K and V caches).
+LLAMA_FLAGS=(-fa 0 -ctk f16 -ctv f16 ${LLAMA_BENCH_EXTRA:-})
+{
+    echo "date_utc=$(date -u +%FT%TZ)"
+    echo "wasm_chord_commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo -dirty)"
+    echo "llama_bench=$LLAMA_BENCH"
+    echo "llama_flags=${LLAMA_FLAGS[*]}"
+    cat "$(dirname "$(dirname "$(dirname "$LLAMA_BENCH")")")/BUILD_INFO.txt" 2>/dev/null | sed 's/^/llamacpp_build: /'
+    echo "rounds=$ROUNDS reps=$REPS threads=$THREADS pp=$PP tg=$TG"
+    echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
+} > "$RAW/settings.txt"
+"$WASM_CHORD_BIN" info --cpu --json > "$RAW/cpu.json"
+
+for model in $MODELS; do
+    if [[ ! -f $model ]]; then
+        echo "skipping $model (missing; see bench/make_models.sh / scripts/fetch-model.sh)" >&2
+        continue
+    fi
+    name=$(basename "$model" .gguf)
+    for t in $THREADS; do
+        for ((round = 1; round <= ROUNDS; round++)); do
+            echo "[$(date -u +%T)] $name t=$t round $round/$ROUNDS: llama.cpp" >&2
+            "$LLAMA_BENCH" -m "$model" -p "$PP" -n "$TG" -t "$t" -r "$REPS" "${LLAMA_FLAGS[@]}" \
+                -o json > "$RAW/llamacpp_${name}_t${t}_r${round}.json" 2> "$RAW/llamacpp_${name}_t${t}_r${round}.log"
+            echo "[$(date -u +%T)] $name t=$t round $round/$ROUNDS: wasm-chord" >&2
+            "$WASM_CHORD_BIN" bench -m "$model" -p "$PP" -n "$TG" -t "$t" -r "$REPS" --json \
+                > "$RAW/wasmchord_${name}_t${t}_r${round}.json" 2> "$RAW/wasmchord_${name}_t${t}_r${round}.log"
+        done
+    done
+done
+echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$RAW/settings.txt"
+
+"$PYTHON" bench/compare_table.py "$RAW" > "$OUT"
+echo "wrote $OUT (raw runs in $RAW)" >&2
+cat "$OUT"
