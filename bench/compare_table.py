@@ -34,8 +34,13 @@ def wasmchord_samples(rows: list[dict]) -> dict[str, list[float]]:
     return {r["test"]: [float(x) for x in r.get("samples_ts", [r["tokens_per_s"]])] for r in rows}
 
 
-def collect(raw: str):
-    """{(model, threads, test): {engine: [samples]}} and the wasm-chord ISA per model."""
+LLAMACPP_SETTINGS = ("build_commit", "repack", "flash_attn", "type_k", "type_v", "n_batch", "n_ubatch",
+                     "load_mode", "poll", "cpu_strict")
+
+
+def collect(raw: str, llamacpp_settings: set | None = None):
+    """{(model, threads, test): {engine: [samples]}} and the wasm-chord ISA per model; adds the
+    distinct llama-bench settings (LLAMACPP_SETTINGS) to `llamacpp_settings` if given."""
     data: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     isa: dict[str, str] = {}
     for path in sorted(glob.glob(os.path.join(raw, "*.json"))):
@@ -51,6 +56,8 @@ def collect(raw: str):
             continue
         if engine == "llamacpp":
             samples = llamacpp_samples(rows)
+            if llamacpp_settings is not None:
+                llamacpp_settings.update(tuple((k, r.get(k)) for k in LLAMACPP_SETTINGS if k in r) for r in rows)
         else:
             samples = wasmchord_samples(rows)
             if rows:
@@ -75,7 +82,8 @@ def main() -> None:
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     raw = sys.argv[1]
-    data, isa = collect(raw)
+    ll_settings: set = set()
+    data, isa = collect(raw, ll_settings)
     settings = ""
     if os.path.exists(os.path.join(raw, "settings.txt")):
         with open(os.path.join(raw, "settings.txt")) as f:
@@ -98,6 +106,8 @@ def main() -> None:
         ll, wc = data[key].get("llamacpp", []), data[key].get("wasmchord", [])
         ratio = f"{statistics.fmean(wc) / statistics.fmean(ll):.2f}" if ll and wc else "—"
         print(f"| {model} | {threads} | {test} | {fmt(ll)} | {fmt(wc)} | {isa.get(model, '?')} | {ratio} |")
+    for st in sorted(ll_settings):
+        print("\nllama-bench reported: " + ", ".join(f"{k}={v}" for k, v in st))
     if settings:
         print("\nSettings:\n```\n" + settings + "\n```")
 
