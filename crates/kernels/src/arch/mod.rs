@@ -17,6 +17,8 @@ use crate::quant;
 use gguf::GgmlType;
 use std::sync::OnceLock;
 
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
@@ -167,6 +169,8 @@ pub fn table(isa: Isa) -> Option<&'static Kernels> {
         // Each SIMD table checks `isa.detected()` before handing itself out.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => x86::avx2::table(),
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => aarch64::table(),
         _ => None,
     }
 }
