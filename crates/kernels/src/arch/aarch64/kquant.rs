@@ -103,78 +103,93 @@ fn k4_min_sum(bsums: &[i16; 16], m: [u8; 8]) -> i32 {
     }
 }
 
-// ---------------------------------------------------------------- Q4_K
+// ---------------------------------------------------------------- Q4_K, Q5_K
+
+/// The exact integer sums of one Q4_K / Q5_K super-block against its Q8_K
+/// block: (Σ scale·(q·y) over the 8 sub-blocks, Σ bsums·min). `quants(q)`
+/// turns chunk j's 32 packed bytes into the quants of sub-blocks 2j (low
+/// nibbles) and 2j + 1 (high nibbles); it is called for j = 0, 1, 2, 3.
+#[inline(always)]
+fn k4_sums<D: I8Dot>(
+    qs: &[u8; 128],
+    scales: &[u8; 12],
+    y: &BlockQ8K,
+    mut quants: impl FnMut(U8x32) -> (U8x32, U8x32),
+) -> (i32, i32) {
+    let (sc, m) = k4_scales_mins(scales);
+    // SAFETY: NEON register intrinsics (NEON is an aarch64 baseline feature); no memory access.
+    unsafe {
+        let mut isum = vdupq_n_s32(0);
+        for j in 0..4 {
+            let (lo, hi) = quants(load_u8x32(at(qs, 32 * j)));
+            isum = mla32::<D>(isum, signed(lo), at(&y.qs, 64 * j), sc[2 * j] as i32);
+            isum = mla32::<D>(
+                isum,
+                signed(hi),
+                at(&y.qs, 64 * j + 32),
+                sc[2 * j + 1] as i32,
+            );
+        }
+        (vaddvq_s32(isum), k4_min_sum(&y.bsums, m))
+    }
+}
+
+/// Low and high nibbles of 32 bytes.
+#[inline(always)]
+fn split_nibbles(q: U8x32) -> (U8x32, U8x32) {
+    // SAFETY: NEON register intrinsics (NEON is an aarch64 baseline feature); no memory access.
+    unsafe {
+        let low4 = vdupq_n_u8(0x0f);
+        (
+            map2(q, |v| vandq_u8(v, low4)),
+            map2(q, |v| vshrq_n_u8::<4>(v)),
+        )
+    }
+}
 
 /// x: [nb] Q4_K blocks (one weight row), y: [nb] Q8_K blocks -> dot product
 #[inline(always)]
 pub(super) fn vec_dot_q4_k_q8_k<D: I8Dot>(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
-    // SAFETY: NEON register intrinsics (NEON is an aarch64 baseline feature); no memory access.
-    unsafe {
-        debug_assert_eq!(x.len(), y.len());
-        let (mut sum, mut mins) = (0.0f32, 0.0f32);
-        let low4 = vdupq_n_u8(0x0f);
-        for (bx, by) in x.iter().zip(y) {
-            let (d, dmin) = scaled_pair(by.d, bx.d, bx.dmin);
-            let (sc, m) = k4_scales_mins(&bx.scales);
-            let mut isum = vdupq_n_s32(0);
-            for j in 0..4 {
-                let q = load_u8x32(at(&bx.qs, 32 * j));
-                let lo = signed(map2(q, |v| vandq_u8(v, low4)));
-                let hi = signed(map2(q, |v| vshrq_n_u8::<4>(v)));
-                isum = mla32::<D>(isum, lo, at(&by.qs, 64 * j), sc[2 * j] as i32);
-                isum = mla32::<D>(isum, hi, at(&by.qs, 64 * j + 32), sc[2 * j + 1] as i32);
-            }
-            sum += d * vaddvq_s32(isum) as f32;
-            mins += dmin * k4_min_sum(&by.bsums, m) as f32;
-        }
-        sum - mins
+    debug_assert_eq!(x.len(), y.len());
+    let (mut sum, mut mins) = (0.0f32, 0.0f32);
+    for (bx, by) in x.iter().zip(y) {
+        let (d, dmin) = scaled_pair(by.d, bx.d, bx.dmin);
+        let (isum, msum) = k4_sums::<D>(&bx.qs, &bx.scales, by, split_nibbles);
+        sum += d * isum as f32;
+        mins += dmin * msum as f32;
     }
+    sum - mins
 }
-
-// ---------------------------------------------------------------- Q5_K
 
 /// x: [nb] Q5_K blocks (one weight row), y: [nb] Q8_K blocks -> dot product
 #[inline(always)]
 pub(super) fn vec_dot_q5_k_q8_k<D: I8Dot>(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
-    // SAFETY: NEON register intrinsics (NEON is an aarch64 baseline feature); no memory access.
-    unsafe {
-        debug_assert_eq!(x.len(), y.len());
-        let (mut sum, mut mins) = (0.0f32, 0.0f32);
-        let low4 = vdupq_n_u8(0x0f);
-        let (one, two) = (vdupq_n_u8(1), vdupq_n_u8(2));
-        for (bx, by) in x.iter().zip(y) {
-            let (d, dmin) = scaled_pair(by.d, bx.d, bx.dmin);
-            let (sc, m) = k4_scales_mins(&bx.scales);
-            // Bit 2j of qh[l] is the fifth bit of element 64j + l, bit 2j + 1
-            // that of element 64j + 32 + l; shifted down by 2 per chunk.
-            let mut qh = load_u8x32(&bx.qh);
-            let mut isum = vdupq_n_s32(0);
-            for j in 0..4 {
-                let q = load_u8x32(at(&bx.qs, 32 * j));
+    debug_assert_eq!(x.len(), y.len());
+    let (mut sum, mut mins) = (0.0f32, 0.0f32);
+    for (bx, by) in x.iter().zip(y) {
+        let (d, dmin) = scaled_pair(by.d, bx.d, bx.dmin);
+        // Bit 2j of qh[l] is the fifth bit of element 64j + l, bit 2j + 1
+        // that of element 64j + 32 + l; shifted down by 2 per chunk.
+        let mut qh = load_u8x32(&bx.qh);
+        let with_fifth_bits = |q: U8x32| {
+            // SAFETY: NEON register intrinsics (NEON is an aarch64 baseline feature); no memory access.
+            unsafe {
+                let (lo, hi) = split_nibbles(q);
+                let (one, two) = (vdupq_n_u8(1), vdupq_n_u8(2));
                 let h_lo = map2(qh, |v| vshlq_n_u8::<4>(vandq_u8(v, one)));
                 let h_hi = map2(qh, |v| vshlq_n_u8::<3>(vandq_u8(v, two)));
-                let lo = (
-                    vorrq_u8(vandq_u8(q.0, low4), h_lo.0),
-                    vorrq_u8(vandq_u8(q.1, low4), h_lo.1),
-                );
-                let hi = (
-                    vorrq_u8(vshrq_n_u8::<4>(q.0), h_hi.0),
-                    vorrq_u8(vshrq_n_u8::<4>(q.1), h_hi.1),
-                );
-                isum = mla32::<D>(isum, signed(lo), at(&by.qs, 64 * j), sc[2 * j] as i32);
-                isum = mla32::<D>(
-                    isum,
-                    signed(hi),
-                    at(&by.qs, 64 * j + 32),
-                    sc[2 * j + 1] as i32,
-                );
                 qh = map2(qh, |v| vshrq_n_u8::<2>(v));
+                (
+                    (vorrq_u8(lo.0, h_lo.0), vorrq_u8(lo.1, h_lo.1)),
+                    (vorrq_u8(hi.0, h_hi.0), vorrq_u8(hi.1, h_hi.1)),
+                )
             }
-            sum += d * vaddvq_s32(isum) as f32;
-            mins += dmin * k4_min_sum(&by.bsums, m) as f32;
-        }
-        sum - mins
+        };
+        let (isum, msum) = k4_sums::<D>(&bx.qs, &bx.scales, by, with_fifth_bits);
+        sum += d * isum as f32;
+        mins += dmin * msum as f32;
     }
+    sum - mins
 }
 
 // ---------------------------------------------------------------- Q6_K

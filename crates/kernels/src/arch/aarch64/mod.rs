@@ -129,73 +129,35 @@ fn dot_base(w: GgmlType) -> Option<RowDotFn> {
     })
 }
 
+/// A `RowDotFn` calling the `dotprod` kernel `$f` on `$W` weight and `$A`
+/// activation blocks.
+macro_rules! sdot_row {
+    ($ty:ident, $W:ty, $A:ty, $f:ident) => {
+        |n, w, a| {
+            rows(GgmlType::$ty, n, w, a, |x: &[$W], y: &[$A]| {
+                // SAFETY: dotprod was detected before `NEON_DOTPROD`, the
+                // only route to `dot_dotprod`, was handed out.
+                unsafe { dotprod::$f(x, y) }
+            })
+        }
+    };
+}
+
 /// The row dot for weights of type `w` with `sdot` (integer types; the
 /// float types use the baseline kernels).
 fn dot_dotprod(w: GgmlType) -> Option<RowDotFn> {
     use GgmlType::*;
-    // SAFETY (every block below): dotprod was detected before
-    // `NEON_DOTPROD`, the only route to this function, was handed out.
     Some(match w {
-        Q4_0 => |n, w, a| {
-            rows(Q4_0, n, w, a, |x: &[BlockQ4_0], y: &[BlockQ8_0]| {
-                // SAFETY: see above (dotprod detected).
-                unsafe { dotprod::vec_dot_q4_0_q8_0(x, y) }
-            })
-        },
-        Q5_0 => |n, w, a| {
-            rows(Q5_0, n, w, a, |x: &[BlockQ5_0], y: &[BlockQ8_0]| {
-                // SAFETY: see above (dotprod detected).
-                unsafe { dotprod::vec_dot_q5_0_q8_0(x, y) }
-            })
-        },
-        Q8_0 => |n, w, a| {
-            rows(Q8_0, n, w, a, |x: &[BlockQ8_0], y: &[BlockQ8_0]| {
-                // SAFETY: see above (dotprod detected).
-                unsafe { dotprod::vec_dot_q8_0_q8_0(x, y) }
-            })
-        },
-        Q4_1 => |n, w, a| {
-            rows(Q4_1, n, w, a, |x: &[BlockQ4_1], y: &[BlockQ8_1]| {
-                // SAFETY: see above (dotprod detected).
-                unsafe { dotprod::vec_dot_q4_1_q8_1(x, y) }
-            })
-        },
-        Q5_1 => |n, w, a| {
-            rows(Q5_1, n, w, a, |x: &[BlockQ5_1], y: &[BlockQ8_1]| {
-                // SAFETY: see above (dotprod detected).
-                unsafe { dotprod::vec_dot_q5_1_q8_1(x, y) }
-            })
-        },
-        Q2_K => |n, w, a| {
-            rows(Q2_K, n, w, a, |x: &[BlockQ2K], y: &[BlockQ8K]| {
-                // SAFETY: see above (dotprod detected).
-                unsafe { dotprod::vec_dot_q2_k_q8_k(x, y) }
-            })
-        },
-        Q3_K => |n, w, a| {
-            rows(Q3_K, n, w, a, |x: &[BlockQ3K], y: &[BlockQ8K]| {
-                // SAFETY: see above (dotprod detected).
-                unsafe { dotprod::vec_dot_q3_k_q8_k(x, y) }
-            })
-        },
-        Q4_K => |n, w, a| {
-            rows(Q4_K, n, w, a, |x: &[BlockQ4K], y: &[BlockQ8K]| {
-                // SAFETY: see above (dotprod detected).
-                unsafe { dotprod::vec_dot_q4_k_q8_k(x, y) }
-            })
-        },
-        Q5_K => |n, w, a| {
-            rows(Q5_K, n, w, a, |x: &[BlockQ5K], y: &[BlockQ8K]| {
-                // SAFETY: see above (dotprod detected).
-                unsafe { dotprod::vec_dot_q5_k_q8_k(x, y) }
-            })
-        },
-        Q6_K => |n, w, a| {
-            rows(Q6_K, n, w, a, |x: &[BlockQ6K], y: &[BlockQ8K]| {
-                // SAFETY: see above (dotprod detected).
-                unsafe { dotprod::vec_dot_q6_k_q8_k(x, y) }
-            })
-        },
+        Q4_0 => sdot_row!(Q4_0, BlockQ4_0, BlockQ8_0, vec_dot_q4_0_q8_0),
+        Q5_0 => sdot_row!(Q5_0, BlockQ5_0, BlockQ8_0, vec_dot_q5_0_q8_0),
+        Q8_0 => sdot_row!(Q8_0, BlockQ8_0, BlockQ8_0, vec_dot_q8_0_q8_0),
+        Q4_1 => sdot_row!(Q4_1, BlockQ4_1, BlockQ8_1, vec_dot_q4_1_q8_1),
+        Q5_1 => sdot_row!(Q5_1, BlockQ5_1, BlockQ8_1, vec_dot_q5_1_q8_1),
+        Q2_K => sdot_row!(Q2_K, BlockQ2K, BlockQ8K, vec_dot_q2_k_q8_k),
+        Q3_K => sdot_row!(Q3_K, BlockQ3K, BlockQ8K, vec_dot_q3_k_q8_k),
+        Q4_K => sdot_row!(Q4_K, BlockQ4K, BlockQ8K, vec_dot_q4_k_q8_k),
+        Q5_K => sdot_row!(Q5_K, BlockQ5K, BlockQ8K, vec_dot_q5_k_q8_k),
+        Q6_K => sdot_row!(Q6_K, BlockQ6K, BlockQ8K, vec_dot_q6_k_q8_k),
         other => return dot_base(other),
     })
 }
