@@ -1,0 +1,255 @@
+// The model side of wasm-chord's web API, independent of where it runs: the module
+// worker (worker.js) and the Node test drive it the same way.
+//
+// Requests are handled one at a time in arrival order, except `abort`, which is seen
+// between two tokens: the generation loop yields to the event loop after each token.
+//
+// Messages in:  {id, type: 'load'|'generate'|'chat'|'tokenize'|'detokenize'|'info'|
+//                'reset'|'abort'|'clearCache', ...}
+// Messages out: {id, type: 'progress', loaded, total} | {id, type: 'piece', text, token}
+//               | {id, type: 'result', value} | {id, type: 'error', message}
+
+export const CACHE_NAME = 'wasm-chord-models';
+const PROGRESS_STEP = 1 << 20; // post load progress at most once per MiB
+const ARRAY_CHUNK = 16 << 20; // slice size when the source is an ArrayBuffer
+
+/** Resolves after the event loop has run pending tasks (incoming messages included). */
+function makeTick() {
+  if (typeof setImmediate === 'function') {
+    return () => new Promise((resolve) => setImmediate(resolve));
+  }
+  const channel = new MessageChannel();
+  const waiting = [];
+  channel.port1.onmessage = () => waiting.shift()?.();
+  return () =>
+    new Promise((resolve) => {
+      waiting.push(resolve);
+      channel.port2.postMessage(0);
+    });
+}
+
+/** The message of anything thrown, with the Rust panic message after a trap. */
+function describe(err, wasm) {
+  if (typeof WebAssembly !== 'undefined' && err instanceof WebAssembly.RuntimeError) {
+    const panic = wasm?.last_panic?.();
+    return `wasm-chord crashed (${err.message})${panic ? `: ${panic}` : ''}; reload the model`;
+  }
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/**
+ * Opens a model source as {total, chunks} where chunks is an async iterator of
+ * Uint8Array; `total` is null when the size is unknown up front.
+ */
+async function openSource(source, { cache }) {
+  if (source.buffer) {
+    const bytes = new Uint8Array(source.buffer);
+    return {
+      total: bytes.byteLength,
+      chunks: (async function* () {
+        for (let at = 0; at < bytes.byteLength; at += ARRAY_CHUNK) {
+          yield bytes.subarray(at, at + ARRAY_CHUNK);
+        }
+      })(),
+    };
+  }
+  if (source.blob) {
+    return { total: source.blob.size, chunks: streamChunks(source.blob.stream()) };
+  }
+  const url = source.url;
+  const store = cache && typeof caches !== 'undefined' ? await caches.open(CACHE_NAME) : null;
+  let response = store ? await store.match(url) : undefined;
+  const fromCache = Boolean(response);
+  if (!response) {
+    try {
+      response = await fetch(url);
+    } catch (e) {
+      throw new Error(`could not download ${url}: ${describe(e)}`);
+    }
+    if (!response.ok) {
+      throw new Error(`could not download ${url}: HTTP ${response.status} ${response.statusText}`);
+    }
+  }
+  if (!response.body) throw new Error(`could not download ${url}: the response has no body`);
+  const encoded = response.headers.get('content-encoding');
+  const length = Number(response.headers.get('content-length'));
+  const total = !encoded || encoded === 'identity' ? (length > 0 ? length : null) : null;
+  let body = response.body;
+  let stored = null;
+  if (store && !fromCache) {
+    const [mine, theirs] = body.tee();
+    body = mine;
+    const headers = total ? { 'content-length': String(total) } : {};
+    stored = store.put(url, new Response(theirs, { headers })).catch(() => {});
+  }
+  return { total, chunks: streamChunks(body), stored, fromCache };
+}
+
+async function* streamChunks(stream) {
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      if (value.byteLength) yield value;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/** Collects every chunk (only when the size is unknown: costs a second copy). */
+async function collect(chunks) {
+  const parts = [];
+  let n = 0;
+  for await (const c of chunks) {
+    parts.push(c);
+    n += c.byteLength;
+  }
+  const all = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.byteLength;
+  }
+  return all;
+}
+
+export class WorkerCore {
+  /**
+   * @param {(msg: object) => void} post sends a message to the page
+   * @param {(variant: string) => Promise<object>} loadWasm imports and initializes the
+   *   wasm-bindgen module of a build variant ('simd' | 'base')
+   */
+  constructor(post, loadWasm) {
+    this.post = post;
+    this.loadWasm = loadWasm;
+    this.wasm = null;
+    this.engine = null;
+    this.variant = null;
+    this.queue = [];
+    this.busy = false;
+    this.aborted = new Set();
+    this.tick = makeTick();
+  }
+
+  /** Entry point for every message from the page. */
+  handle(msg) {
+    if (msg.type === 'abort') {
+      this.aborted.add(msg.id);
+      return;
+    }
+    this.queue.push(msg);
+    if (!this.busy) this.pump();
+  }
+
+  async pump() {
+    this.busy = true;
+    while (this.queue.length) {
+      const msg = this.queue.shift();
+      try {
+        const value = await this.run(msg);
+        this.post({ id: msg.id, type: 'result', value });
+      } catch (e) {
+        this.post({ id: msg.id, type: 'error', message: describe(e, this.wasm) });
+        if (typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError) {
+          this.engine = null; // the instance is unusable after a trap
+        }
+      } finally {
+        this.aborted.delete(msg.id);
+      }
+    }
+    this.busy = false;
+  }
+
+  requireEngine() {
+    if (!this.engine) throw new Error('no model is loaded');
+    return this.engine;
+  }
+
+  async run(msg) {
+    switch (msg.type) {
+      case 'load':
+        return this.load(msg);
+      case 'generate':
+        this.requireEngine().generate_start(msg.prompt, JSON.stringify(msg.params ?? {}));
+        return this.stream(msg.id);
+      case 'chat':
+        this.requireEngine().chat_start(JSON.stringify(msg.messages), JSON.stringify(msg.params ?? {}));
+        return this.stream(msg.id);
+      case 'tokenize':
+        return Array.from(this.requireEngine().tokenize(msg.text, msg.addSpecial !== false));
+      case 'detokenize':
+        return this.requireEngine().detokenize(Uint32Array.from(msg.ids));
+      case 'info':
+        return { ...JSON.parse(this.requireEngine().info()), variant: this.variant };
+      case 'reset':
+        this.requireEngine().reset();
+        return null;
+      case 'clearCache':
+        return typeof caches !== 'undefined' ? caches.delete(CACHE_NAME) : false;
+      default:
+        throw new Error(`unknown request type ${JSON.stringify(msg.type)}`);
+    }
+  }
+
+  async load({ id, source, options = {} }) {
+    if (this.engine) {
+      this.engine.free();
+      this.engine = null;
+    }
+    this.variant = options.variant;
+    this.wasm = await this.loadWasm(options.variant);
+    const { total, chunks, stored, fromCache } = await openSource(source, options);
+    const progress = (loaded, size) => this.post({ id, type: 'progress', loaded, total: size });
+    let buffer;
+    if (total === null) {
+      const all = await collect(chunks);
+      buffer = new this.wasm.ModelBuffer(all.byteLength);
+      buffer.write(0, all);
+      progress(all.byteLength, all.byteLength);
+    } else {
+      buffer = new this.wasm.ModelBuffer(total);
+      progress(0, total);
+      let loaded = 0;
+      let reported = 0;
+      for await (const chunk of chunks) {
+        if (this.aborted.has(id)) throw new Error('loading was aborted');
+        buffer.write(loaded, chunk);
+        loaded += chunk.byteLength;
+        if (loaded - reported >= PROGRESS_STEP || loaded === total) {
+          progress(loaded, total);
+          reported = loaded;
+        }
+      }
+      if (loaded !== total) {
+        buffer.free();
+        throw new Error(`the model download is incomplete: ${loaded} of ${total} bytes received`);
+      }
+    }
+    const { variant, cache, ...engineOptions } = options;
+    this.engine = this.wasm.Engine.load(buffer, JSON.stringify(engineOptions));
+    if (stored) await stored;
+    return { ...JSON.parse(this.engine.info()), variant, fromCache: Boolean(fromCache) };
+  }
+
+  /** Runs the started generation one token at a time, posting each piece. */
+  async stream(id) {
+    const engine = this.engine;
+    let text = '';
+    const tokens = [];
+    for (;;) {
+      if (this.aborted.has(id)) {
+        const stats = JSON.parse(engine.cancel());
+        return { text, tokens, finish: 'cancelled', stats };
+      }
+      const step = JSON.parse(engine.next_piece());
+      if (step.id !== null) tokens.push(step.id);
+      text += step.text;
+      this.post({ id, type: 'piece', text: step.text, token: step.id });
+      if (step.done) return { text, tokens, finish: step.finish, stats: step.stats };
+      await this.tick();
+    }
+  }
+}

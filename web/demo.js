@@ -1,0 +1,208 @@
+// The demo page's logic (plain JS, no build step). Element ids are a stable contract for
+// the browser tests: #model-url #model-file #load #progress #load-status #info #prompt
+// #generate #stop #reset #output #n-tokens #tps #ticker #error; body[data-state] is one of
+// idle | loading | ready | generating | error.
+import { WasmChord } from './wasm-chord.js';
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  url: $('model-url'),
+  file: $('model-file'),
+  cache: $('cache'),
+  load: $('load'),
+  clearCache: $('clear-cache'),
+  progress: $('progress'),
+  loadStatus: $('load-status'),
+  info: $('info'),
+  prompt: $('prompt'),
+  generate: $('generate'),
+  stop: $('stop'),
+  reset: $('reset'),
+  output: $('output'),
+  nTokens: $('n-tokens'),
+  tps: $('tps'),
+  promptTps: $('prompt-tps'),
+  finish: $('finish'),
+  ticker: $('ticker'),
+  error: $('error'),
+};
+
+let engine = null;
+let controller = null;
+let conversation = [];
+
+// A counter the main thread updates every frame: it keeps moving only if nothing blocks.
+let ticks = 0;
+const tick = () => {
+  ui.ticker.textContent = String(++ticks);
+  requestAnimationFrame(tick);
+};
+requestAnimationFrame(tick);
+setInterval(() => {
+  // rAF stops in background tabs; keep counting there too.
+  if (document.hidden) ui.ticker.textContent = String(++ticks);
+}, 100);
+
+function setState(state) {
+  document.body.dataset.state = state;
+  const busy = state === 'loading' || state === 'generating';
+  ui.load.disabled = busy;
+  ui.file.disabled = busy;
+  ui.generate.disabled = !engine || busy;
+  ui.reset.disabled = !engine || busy;
+  ui.stop.disabled = state !== 'generating';
+}
+
+function showError(err) {
+  ui.error.textContent = err ? (err.message ?? String(err)) : '';
+}
+
+const mib = (n) => (n / 2 ** 20).toFixed(1);
+
+async function load(source, label) {
+  showError(null);
+  controller?.abort();
+  engine?.dispose();
+  engine = null;
+  conversation = [];
+  ui.info.textContent = '';
+  ui.progress.value = 0;
+  ui.loadStatus.textContent = `Loading ${label}…`;
+  setState('loading');
+  const t0 = performance.now();
+  try {
+    engine = await WasmChord.load(source, {
+      cache: ui.cache.checked,
+      onProgress: ({ loaded, total }) => {
+        ui.progress.value = total ? loaded / total : 0;
+        ui.loadStatus.textContent = `Loading ${label}: ${mib(loaded)} / ${mib(total)} MiB`;
+      },
+    });
+    const info = await engine.info();
+    const secs = ((performance.now() - t0) / 1000).toFixed(1);
+    ui.progress.value = 1;
+    ui.loadStatus.textContent = `Loaded ${label} in ${secs} s.`;
+    const types = Object.entries(info.tensorTypes).map(([t, n]) => `${t}×${n}`).join(' ');
+    ui.info.textContent =
+      `${info.name ?? info.arch} (${info.arch}) · ${(info.nParams / 1e6).toFixed(0)}M params · ` +
+      `${mib(info.fileBytes)} MiB · context ${info.nCtx} · ${types} · ` +
+      `chat template: ${info.chatTemplate ? 'yes' : 'no'} · kernels: ${info.isa} (${info.variant} build)`;
+    window.demo.engine = engine;
+    setState('ready');
+  } catch (e) {
+    engine = null;
+    ui.loadStatus.textContent = `Could not load ${label}.`;
+    showError(e);
+    setState('error');
+  }
+}
+
+function params() {
+  const num = (el) => Number(el.value);
+  return {
+    maxTokens: num($('max-tokens')),
+    temperature: num($('temperature')),
+    topK: num($('top-k')),
+    topP: num($('top-p')),
+    minP: num($('min-p')),
+    repeatPenalty: num($('repeat-penalty')),
+    seed: num($('seed')),
+  };
+}
+
+function appendSpan(cls, text) {
+  const span = document.createElement('span');
+  span.className = cls;
+  span.textContent = text;
+  ui.output.append(span);
+  return span;
+}
+
+async function generate() {
+  if (!engine) return;
+  showError(null);
+  const chat = document.querySelector('input[name=mode]:checked').value === 'chat';
+  const prompt = ui.prompt.value;
+  controller = new AbortController();
+  let n = 0;
+  let first = 0;
+  const onToken = () => {
+    ui.nTokens.textContent = String(++n);
+    const now = performance.now();
+    if (n === 1) first = now;
+    else ui.tps.textContent = ((n - 1) / ((now - first) / 1000)).toFixed(1);
+  };
+  const opts = { ...params(), signal: controller.signal, onToken };
+  let stream;
+  if (chat) {
+    conversation.push({ role: 'user', content: prompt });
+    if (conversation.length > 1) ui.output.append('\n\n');
+    appendSpan('role', 'user: ');
+    appendSpan('prompt', prompt);
+    ui.output.append('\n');
+    appendSpan('role', 'model: ');
+    stream = engine.chat(conversation, opts);
+  } else {
+    ui.output.textContent = '';
+    appendSpan('prompt', prompt);
+    stream = engine.generate(prompt, opts);
+  }
+  const out = appendSpan('answer', '');
+  ui.nTokens.textContent = '0';
+  ui.tps.textContent = '–';
+  ui.finish.textContent = '';
+  setState('generating');
+  try {
+    for await (const piece of stream) out.textContent += piece;
+    const r = engine.lastResult;
+    if (r) {
+      ui.nTokens.textContent = String(r.tokens.length);
+      const decode = r.tokens.length - 1;
+      if (decode > 0 && r.stats.generateMs > 0) {
+        ui.tps.textContent = (decode / (r.stats.generateMs / 1000)).toFixed(1);
+      }
+      if (r.stats.promptMs > 0) {
+        ui.promptTps.textContent = (r.stats.promptTokens / (r.stats.promptMs / 1000)).toFixed(1);
+      }
+      ui.finish.textContent = `finished: ${r.finish}`;
+      if (chat) conversation.push({ role: 'assistant', content: r.text });
+    }
+    setState('ready');
+  } catch (e) {
+    if (chat) conversation.pop();
+    showError(e);
+    setState(engine ? 'ready' : 'error');
+  } finally {
+    controller = null;
+  }
+}
+
+ui.load.addEventListener('click', () => {
+  const url = ui.url.value.trim();
+  if (url) load(url, url.split('/').pop());
+});
+ui.file.addEventListener('change', () => {
+  const f = ui.file.files?.[0];
+  if (f) load(f, f.name);
+});
+ui.clearCache.addEventListener('click', async () => {
+  await WasmChord.clearCache();
+  ui.loadStatus.textContent = 'Cache cleared.';
+});
+ui.generate.addEventListener('click', generate);
+ui.stop.addEventListener('click', () => controller?.abort());
+ui.reset.addEventListener('click', async () => {
+  conversation = [];
+  ui.output.textContent = '';
+  await engine?.reset();
+});
+ui.prompt.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && (e.ctrlKey || e.metaKey) && !ui.generate.disabled) generate();
+});
+
+// ?model=URL presets the URL; &autoload loads it at once.
+const query = new URLSearchParams(location.search);
+if (query.get('model')) ui.url.value = query.get('model');
+window.demo = { WasmChord, engine: null, load: (src) => load(src, String(src)) };
+setState('idle');
+if (query.has('autoload')) ui.load.click();

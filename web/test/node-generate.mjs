@@ -1,0 +1,181 @@
+// The wasm engine under Node: both builds (web/pkg/simd, web/pkg/base) generate greedily
+// from a tiny synthetic model exactly as the native CLI does, through the same WorkerCore
+// the browser worker runs (streamed load from a Blob and over HTTP from web/serve.mjs,
+// piece streaming, abort, chat); a truncated or oversized GGUF gives a readable error.
+//
+//   node --test web/test/node-generate.mjs      (scripts/test-web.sh builds first)
+// Env: WASM_CHORD_CLI (native binary, default target/release/wasm-chord),
+//      VARIANTS="simd base".
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, openAsBlob } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import { WorkerCore } from '../core.js';
+import { startServer } from '../serve.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '..', '..');
+const FIXTURES = join(ROOT, 'tests', 'fixtures', 'models');
+const MODEL = join(FIXTURES, 'tiny-q4_k_m.gguf');
+const CLI = process.env.WASM_CHORD_CLI ?? join(ROOT, 'target', 'release', 'wasm-chord');
+const VARIANTS = (process.env.VARIANTS ?? 'simd base').split(/\s+/).filter(Boolean);
+const PROMPTS = ['Hello world', 'The quick brown fox', 'Once upon a time, in a land far away', 'a'];
+const N = 16;
+
+/** Imports and initializes a build variant from its bytes (no fetch under Node). */
+async function loadWasm(variant) {
+  const dir = join(ROOT, 'web', 'pkg', variant);
+  const pkg = await import(pathToFileURL(join(dir, 'wasm_chord.js')).href);
+  await pkg.default({ module_or_path: await readFile(join(dir, 'wasm_chord_bg.wasm')) });
+  return pkg;
+}
+
+/** A WorkerCore driven like the worker does, with promise-returning requests. */
+function makeClient(variant) {
+  const pending = new Map();
+  let nextId = 1;
+  const core = new WorkerCore((msg) => {
+    const p = pending.get(msg.id);
+    if (!p) return;
+    if (msg.type === 'progress') p.progress.push([msg.loaded, msg.total]);
+    else if (msg.type === 'piece') p.pieces.push(msg);
+    else {
+      pending.delete(msg.id);
+      if (msg.type === 'result') p.resolve({ value: msg.value, pieces: p.pieces, progress: p.progress });
+      else p.reject(new Error(msg.message));
+    }
+  }, loadWasm);
+  const request = (msg, { onPiece } = {}) => {
+    const id = nextId++;
+    const promise = new Promise((resolve, reject) => {
+      const pieces = [];
+      pieces.push = (m) => {
+        Array.prototype.push.call(pieces, m);
+        onPiece?.(m, id);
+      };
+      pending.set(id, { resolve, reject, pieces, progress: [] });
+    });
+    core.handle({ ...msg, id });
+    return { id, promise };
+  };
+  return {
+    core,
+    call: (msg, opts) => request(msg, opts).promise,
+    start: request,
+    abort: (id) => core.handle({ type: 'abort', id }),
+    load: (source, options = {}) => request({ type: 'load', source, options: { variant, ...options } }).promise,
+  };
+}
+
+/** The native CLI's greedy continuation (stdout carries only the generated text). */
+function nativeText(prompt) {
+  const r = spawnSync(CLI, ['run', '-m', MODEL, '-p', prompt, '-n', String(N), '--temp', '0', '-t', '1'], {
+    encoding: 'buffer',
+  });
+  assert.equal(r.status, 0, `native CLI failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+const native = new Map();
+let server;
+let baseUrl;
+
+before(async () => {
+  assert.ok(existsSync(CLI), `native CLI not found at ${CLI} (cargo build --release -p cli)`);
+  for (const p of PROMPTS) native.set(p, nativeText(p));
+  server = await startServer({ port: 0, models: FIXTURES });
+  baseUrl = `http://127.0.0.1:${server.address().port}`;
+});
+
+after(() => server?.close());
+
+for (const variant of VARIANTS) {
+  describe(`wasm build "${variant}"`, () => {
+    const client = makeClient(variant);
+
+    test('loads the model streamed from a Blob, with byte progress', async () => {
+      const blob = await openAsBlob(MODEL);
+      const { value: info, progress } = await client.load({ blob });
+      assert.equal(info.arch, 'llama');
+      assert.equal(info.variant, variant);
+      assert.equal(info.isa, (await loadWasm(variant)).isa());
+      assert.equal(info.fileBytes, blob.size);
+      assert.ok(info.tensorTypes.Q4_K > 0, JSON.stringify(info.tensorTypes));
+      assert.deepEqual(progress.at(-1), [blob.size, blob.size]);
+      assert.equal(progress[0][0], 0);
+    });
+
+    for (const prompt of PROMPTS) {
+      test(`greedy ${N} tokens of ${JSON.stringify(prompt)} equal the native CLI`, async () => {
+        const { value, pieces } = await client.call({
+          type: 'generate',
+          prompt,
+          params: { maxTokens: N, temperature: 0 },
+        });
+        const want = native.get(prompt);
+        assert.equal(Buffer.from(value.text).toString('hex'), want.toString('hex'),
+          `wasm ${JSON.stringify(value.text)} vs native ${JSON.stringify(want.toString())}`);
+        assert.equal(pieces.map((p) => p.text).join(''), value.text);
+        assert.deepEqual(pieces.map((p) => p.token), value.tokens);
+        assert.equal(value.tokens.length, value.finish === 'maxTokens' ? N : value.tokens.length);
+        assert.equal(value.stats.generatedTokens, value.tokens.length);
+        const { value: ids } = await client.call({ type: 'tokenize', text: prompt });
+        assert.ok(ids.length > 0);
+      });
+    }
+
+    test('an abort between tokens stops the generation promptly', async () => {
+      let seen = 0;
+      const { id, promise } = client.start(
+        { type: 'generate', prompt: 'Hello world', params: { maxTokens: 200, temperature: 0.8, seed: 7 } },
+        { onPiece: (_m, gid) => ++seen === 3 && client.abort(gid) },
+      );
+      const { value } = await promise;
+      assert.ok(id > 0);
+      assert.equal(value.finish, 'cancelled');
+      assert.equal(value.tokens.length, 3);
+      // the engine is still usable, and the same greedy prompt gives the same text again
+      const again = await client.call({ type: 'generate', prompt: 'Hello world', params: { maxTokens: N, temperature: 0 } });
+      assert.equal(again.value.text, native.get('Hello world').toString());
+    });
+
+    test('loads over HTTP from web/serve.mjs (streaming fetch) and chats', async () => {
+      const { value: info, progress } = await client.load({ url: `${baseUrl}/models/tiny-q4_k_m.gguf` });
+      assert.equal(info.arch, 'llama');
+      assert.ok(progress.length >= 2);
+      const messages = [{ role: 'user', content: 'Hi there' }];
+      const res = await client.call({ type: 'chat', messages, params: { maxTokens: 8, temperature: 0 } }).catch((e) => e);
+      if (info.chatTemplate) {
+        assert.ok(!(res instanceof Error), String(res));
+        assert.ok(res.value.tokens.length > 0);
+        messages.push({ role: 'assistant', content: res.value.text }, { role: 'user', content: 'And?' });
+        const second = await client.call({ type: 'chat', messages, params: { maxTokens: 4, temperature: 0 } });
+        assert.ok(second.value.stats.cachedTokens > 0, 'the second turn reuses the KV cache');
+      } else {
+        assert.match(res.message, /chat template/);
+      }
+    });
+
+    test('truncated, garbage, missing and oversized models give readable errors', async () => {
+      const bytes = await readFile(MODEL);
+      for (const cut of [10, 200, bytes.length >> 1, bytes.length - 1]) {
+        const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + cut);
+        await assert.rejects(client.load({ buffer }), /^Error: model file: /, `cut at ${cut}`);
+      }
+      const junk = new TextEncoder().encode('this is not a GGUF file, just text').buffer;
+      await assert.rejects(client.load({ buffer: junk }), /model file: .*magic|model file: /i);
+      await assert.rejects(client.load({ url: `${baseUrl}/models/nope.gguf` }), /HTTP 404/);
+      await assert.rejects(client.call({ type: 'generate', prompt: 'x' }), /no model is loaded/);
+      const wasm = await loadWasm(variant);
+      assert.throws(() => new wasm.ModelBuffer(5 * 2 ** 30), /4 GiB/);
+      const b = new wasm.ModelBuffer(100);
+      b.write(0, new Uint8Array(10));
+      assert.throws(() => b.write(50, new Uint8Array(10)), /expected the next chunk at offset 10/);
+      assert.throws(() => wasm.Engine.load(b, '{}'), /incomplete: 10 of 100 bytes/);
+    });
+  });
+}

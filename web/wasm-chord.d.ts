@@ -1,0 +1,132 @@
+// Types of wasm-chord's web API (web/wasm-chord.js).
+
+/** Byte progress of a model download or file read. */
+export interface LoadProgress {
+  loaded: number;
+  total: number;
+}
+
+export interface LoadOptions {
+  /** Called as bytes arrive (at most about once per MiB). */
+  onProgress?: (progress: LoadProgress) => void;
+  /** Keep a URL's file in the Cache API and reuse it on the next load (default false). */
+  cache?: boolean;
+  /** Context window in tokens; default: the model's training context, capped at 4096. */
+  nCtx?: number;
+  /** Prompt tokens per forward pass (default 64). */
+  nBatch?: number;
+  /** KV cache element type (default "f16"). */
+  cacheType?: 'f16' | 'f32';
+  /** Chat template: a built-in name (gemma, llama3, chatml, ...) or Jinja source. */
+  chatTemplate?: string;
+  /** Force a build; default: "simd" when the browser validates wasm SIMD, else "base". */
+  variant?: 'simd' | 'base';
+  /** URL of worker.js (default: next to wasm-chord.js). */
+  workerUrl?: string | URL;
+  /** Aborting rejects the load with an AbortError and stops the worker. */
+  signal?: AbortSignal;
+}
+
+export interface GenerateOptions {
+  /** Maximum tokens to generate (default 256). */
+  maxTokens?: number;
+  /** Softmax temperature; 0 = greedy (default 0.8). */
+  temperature?: number;
+  /** Keep the k most likely tokens; 0 disables (default 40). */
+  topK?: number;
+  /** Nucleus threshold; 1 disables (default 0.95). */
+  topP?: number;
+  /** Minimum probability relative to the best token; 0 disables (default 0.05). */
+  minP?: number;
+  /** Repetition penalty; 1 disables (default 1). */
+  repeatPenalty?: number;
+  /** Window of the repetition penalty in tokens (default 64). */
+  penaltyLastN?: number;
+  /** Random seed (default fixed: same options give the same text). */
+  seed?: number;
+  /** Stop before any of these strings (never emitted). */
+  stop?: string | string[];
+  /** Render control tokens in the output (default false). */
+  special?: boolean;
+  /** Stops the generation between two tokens; the iteration then ends normally. */
+  signal?: AbortSignal;
+  /** Called for every generated token, including those that release no text yet. */
+  onToken?: (token: { text: string; token: number | null }) => void;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | string;
+  content: string;
+}
+
+export interface GenerationStats {
+  cachedTokens: number;
+  promptTokens: number;
+  promptMs: number;
+  generatedTokens: number;
+  generateMs: number;
+  promptTokPerS: number;
+  genTokPerS: number;
+}
+
+export type FinishReason = 'eog' | 'maxTokens' | 'stop' | 'cancelled';
+
+export interface GenerationResult {
+  /** All generated text (the concatenation of the pieces). */
+  text: string;
+  /** Generated token ids (an end-of-generation token included). */
+  tokens: number[];
+  finish: FinishReason;
+  stats: GenerationStats;
+}
+
+export interface ModelInfo {
+  arch: string;
+  name: string | null;
+  nParams: number;
+  fileBytes: number;
+  nCtx: number;
+  nCtxTrain: number;
+  nVocab: number;
+  nLayer: number;
+  nEmbd: number;
+  /** Tensor count per ggml type, e.g. {"Q4_K": 120, "F32": 50}. */
+  tensorTypes: Record<string, number>;
+  /** Whether chat() can be used (the file's template or a built-in one). */
+  chatTemplate: boolean;
+  /** Kernel instruction set: "simd128" or "scalar". */
+  isa: string;
+  /** The wasm build in use. */
+  variant: 'simd' | 'base';
+}
+
+export declare class WasmChord {
+  /** Whether this browser runs wasm SIMD (then the simd build is used). */
+  static simdSupported(): boolean;
+  /** Starts a worker and loads a model from a URL, File, Blob or ArrayBuffer. */
+  static load(
+    source: string | URL | Blob | ArrayBuffer | ArrayBufferView,
+    options?: LoadOptions,
+  ): Promise<WasmChord>;
+  /** Deletes the models kept with `{ cache: true }`. */
+  static clearCache(): Promise<boolean>;
+
+  /** The last finished generate()/chat(), or null. */
+  lastResult: GenerationResult | null;
+
+  /** Streams the continuation of `prompt`, one text piece per token as produced. */
+  generate(prompt: string, options?: GenerateOptions): AsyncGenerator<string, void, undefined>;
+  /** Streams the assistant's reply to the whole conversation, reusing the KV cache. */
+  chat(messages: ChatMessage[], options?: GenerateOptions): AsyncGenerator<string, void, undefined>;
+  /** Token ids of `text` (BOS added unless addSpecial is false). */
+  tokenize(text: string, options?: { addSpecial?: boolean }): Promise<number[]>;
+  /** Text of token ids. */
+  detokenize(ids: ArrayLike<number>): Promise<string>;
+  info(): Promise<ModelInfo>;
+  /** Forgets the cached conversation. */
+  reset(): Promise<void>;
+  /** Terminates the worker and frees the model. */
+  dispose(): void;
+}
+
+export default WasmChord;
