@@ -9,7 +9,8 @@
 # target/aarch64 so it never holds the host build's cargo lock.
 #
 # Usage: scripts/test-neon.sh [extra cargo test args, e.g. a test filter]
-# Env:   NEON_SKIP_A53=1 skips the cortex-a53 run.
+# Env:   NEON_SKIP_A53=1 skips the cortex-a53 run; NEON_ALL_TESTS=1 also
+#        runs the crate's integration tests (tests/*.rs) on -cpu max.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -36,16 +37,20 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR_NEON:-target/aarch64}"
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 
 run() {
-    local cpu=$1
-    shift
-    echo "test-neon: cargo test -p kernels --lib on qemu-aarch64 -cpu $cpu"
+    local cpu=$1 what=$2
+    shift 2
+    echo "test-neon: cargo test -p kernels $what on qemu-aarch64 -cpu $cpu"
     CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -cpu $cpu -L $SYSROOT" \
-        cargo test -p kernels --lib --target "$TARGET" -- "$@"
+        cargo test -p kernels "$what" --target "$TARGET" -- "$@"
 }
 
-run max "$@"
+if [ "${NEON_ALL_TESTS:-0}" = 1 ]; then
+    run max --tests "$@"
+else
+    run max --lib "$@"
+fi
 if [ "${NEON_SKIP_A53:-0}" != 1 ]; then
     # Only the arch tests differ between CPUs; the rest ran above.
-    run cortex-a53 arch:: "$@"
+    run cortex-a53 --lib arch:: "$@"
 fi
 echo "test-neon: ok"

@@ -8,6 +8,7 @@
 //! byte products by one. The choice is made once: `table()` hands out
 //! `NEON_DOTPROD` when `is_aarch64_feature_detected!("dotprod")`, else
 //! `NEON`; both report `Isa::Neon` and give bit-identical results.
+//! `WASM_CHORD_NEON_SDOT=0` forces `NEON` (to benchmark both paths).
 //!
 //! The functions here take the byte rows of the `Kernels` contract, view
 //! them as blocks with `bytemuck` and call the typed kernels. Rows whose
@@ -56,12 +57,21 @@ fn has_dotprod() -> bool {
     std::arch::is_aarch64_feature_detected!("dotprod")
 }
 
-/// The NEON table if this CPU runs it: with `sdot` kernels when available.
+/// `WASM_CHORD_NEON_SDOT=0` keeps the baseline kernels on a CPU with dot
+/// product, so both paths can be benchmarked on one machine.
+fn sdot_allowed(var: Option<&str>) -> bool {
+    var.is_none_or(|v| v.trim() != "0")
+}
+
+/// The NEON table if this CPU runs it: with `sdot` kernels when available
+/// (and not turned off by `WASM_CHORD_NEON_SDOT=0`).
 pub(in crate::arch) fn table() -> Option<&'static Kernels> {
     if !Isa::Neon.detected() {
         return None;
     }
-    Some(if has_dotprod() { &NEON_DOTPROD } else { &NEON })
+    let var = std::env::var("WASM_CHORD_NEON_SDOT").ok();
+    let sdot = has_dotprod() && sdot_allowed(var.as_deref());
+    Some(if sdot { &NEON_DOTPROD } else { &NEON })
 }
 
 /// `quant::vec_dot` through the baseline NEON kernels.

@@ -301,7 +301,9 @@ fn neon_is_detected_and_selected() {
     assert!(Isa::Neon.detected());
     let k = crate::arch::table(Isa::Neon).expect("NEON table on aarch64");
     assert_eq!(k.isa, Isa::Neon);
-    let want: *const Kernels = if has_dotprod() { &NEON_DOTPROD } else { &NEON };
+    let var = std::env::var("WASM_CHORD_NEON_SDOT").ok();
+    let sdot = has_dotprod() && sdot_allowed(var.as_deref());
+    let want: *const Kernels = if sdot { &NEON_DOTPROD } else { &NEON };
     assert_eq!(k as *const Kernels, want);
     assert!(crate::arch::available().contains(&Isa::Neon));
     // The best table unless WASM_CHORD_ISA forces another.
@@ -311,4 +313,12 @@ fn neon_is_detected_and_selected() {
     for isa in [Isa::Avx2, Isa::Avx512, Isa::Simd128] {
         assert!(!isa.detected() && crate::arch::table(isa).is_none());
     }
+}
+
+#[test]
+fn sdot_switch() {
+    assert!(sdot_allowed(None));
+    assert!(sdot_allowed(Some("1")));
+    assert!(!sdot_allowed(Some("0")));
+    assert!(!sdot_allowed(Some(" 0 ")));
 }
