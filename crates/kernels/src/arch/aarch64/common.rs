@@ -134,23 +134,6 @@ pub(super) fn widen_f16x4(h: uint16x4_t) -> float32x4_t {
     out
 }
 
-/// The upper four f16 lanes of `h` widened to f32 (`fcvtl2`).
-#[inline(always)]
-pub(super) fn widen_f16x4_high(h: uint16x8_t) -> float32x4_t {
-    let out: float32x4_t;
-    // SAFETY: `fcvtl2` (half to single, baseline AdvSIMD) only reads `h`
-    // and writes `out`.
-    unsafe {
-        asm!(
-            "fcvtl2 {o:v}.4s, {i:v}.8h",
-            o = lateout(vreg) out,
-            i = in(vreg) h,
-            options(pure, nomem, nostack, preserves_flags),
-        );
-    }
-    out
-}
-
 /// `[a, b, c, d]` widened to f32 (one `fcvtl`; `half`'s own conversion
 /// checks for FP16 at run time on every call).
 #[inline(always)]

@@ -6,7 +6,7 @@
 
 use std::arch::aarch64::*;
 
-use super::common::{at, f16_to_f32, widen_f16x4, widen_f16x4_high};
+use super::common::{at, f16_to_f32, widen_f16x4};
 use crate::quant::float::bf16_to_f32;
 use half::{bf16, f16};
 
@@ -67,7 +67,7 @@ fn load_f16(v: &[f16; 8]) -> (float32x4_t, float32x4_t) {
     // SAFETY: `v` is 8 f16s = 16 readable bytes; `ld1` is unaligned.
     unsafe {
         let h = vld1q_u16(v.as_ptr().cast());
-        (widen_f16x4(vget_low_u16(h)), widen_f16x4_high(h))
+        (widen_f16x4(vget_low_u16(h)), widen_f16x4(vget_high_u16(h)))
     }
 }
 
