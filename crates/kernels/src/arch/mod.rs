@@ -19,6 +19,8 @@ use std::sync::OnceLock;
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm32;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
@@ -171,6 +173,9 @@ pub fn table(isa: Isa) -> Option<&'static Kernels> {
         Isa::Avx2 => x86::avx2::table(),
         #[cfg(target_arch = "aarch64")]
         Isa::Neon => aarch64::table(),
+        // Compiled only into simd128 builds (wasm has no run-time detection).
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        Isa::Simd128 => wasm32::table(),
         _ => None,
     }
 }
@@ -302,6 +307,16 @@ mod tests {
                     "{isa}: dot({ty})"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn simd128_table_exactly_in_simd128_builds() {
+        let built = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
+        assert_eq!(table(Isa::Simd128).is_some(), built);
+        assert_eq!(Isa::Simd128.detected(), built);
+        if built && std::env::var_os("WASM_CHORD_ISA").is_none() {
+            assert_eq!(select().isa, Isa::Simd128);
         }
     }
 
