@@ -12,7 +12,10 @@
 #   --quick: 2 rounds x 1 rep (< 10 min on an idle 2-core box)
 # Env: LLAMA_BENCH (default /work/llamacpp-bench/build/bin/llama-bench; built by
 #      bench/build_llamacpp.sh if missing), WASM_CHORD_BIN (default target/release/wasm-chord,
-#      rebuilt with `cargo build --release -p wasm-chord`), LLAMA_BENCH_EXTRA (extra llama-bench flags).
+#      rebuilt with `cargo build --release -p wasm-chord`), LLAMA_BENCH_EXTRA (extra llama-bench flags),
+#      LLAMA_REPACK (default 0: with extra buffer types on (`--repack 1`, llama-bench's default) the
+#      -march=native build segfaults on this AMX-capable VM), RUN_TIMEOUT (seconds per run, default
+#      1800; a run that fails or times out is logged and left out of the table).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,7 +38,7 @@ while [[ $# -gt 0 ]]; do
         --pp) PP=$2; shift 2 ;;
         --tg) TG=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "compare_llamacpp.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -55,10 +58,12 @@ RAW=bench/results/raw/$STAMP
 mkdir -p "$RAW" "$(dirname "$OUT")"
 
 # llama.cpp settings, recorded in the results (flash attention off, f16 K and V caches).
-LLAMA_FLAGS=(-fa 0 -ctk f16 -ctv f16 ${LLAMA_BENCH_EXTRA:-})
+LLAMA_FLAGS=(-fa 0 -ctk f16 -ctv f16 --repack "${LLAMA_REPACK:-0}" ${LLAMA_BENCH_EXTRA:-})
+RUN_TIMEOUT=${RUN_TIMEOUT:-1800}
 {
     echo "date_utc=$(date -u +%FT%TZ)"
-    echo "wasm_chord_commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo -dirty)"
+    echo "wasm_chord_commit=${WASM_CHORD_COMMIT:-$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo -dirty)}"
+    echo "wasm_chord_bin=$WASM_CHORD_BIN"
     echo "llama_bench=$LLAMA_BENCH"
     echo "llama_flags=${LLAMA_FLAGS[*]}"
     cat "$(dirname "$(dirname "$(dirname "$LLAMA_BENCH")")")/BUILD_INFO.txt" 2>/dev/null | sed 's/^/llamacpp_build: /'
@@ -76,11 +81,15 @@ for model in $MODELS; do
     for t in $THREADS; do
         for ((round = 1; round <= ROUNDS; round++)); do
             echo "[$(date -u +%T)] $name t=$t round $round/$ROUNDS: llama.cpp" >&2
-            "$LLAMA_BENCH" -m "$model" -p "$PP" -n "$TG" -t "$t" -r "$REPS" "${LLAMA_FLAGS[@]}" \
-                -o json > "$RAW/llamacpp_${name}_t${t}_r${round}.json" 2> "$RAW/llamacpp_${name}_t${t}_r${round}.log"
+            timeout "$RUN_TIMEOUT" "$LLAMA_BENCH" -m "$model" -p "$PP" -n "$TG" -t "$t" -r "$REPS" \
+                "${LLAMA_FLAGS[@]}" -o json > "$RAW/llamacpp_${name}_t${t}_r${round}.json" \
+                2> "$RAW/llamacpp_${name}_t${t}_r${round}.log" ||
+                echo "FAILED (rc $?): llama.cpp $name t=$t round $round" | tee -a "$RAW/settings.txt" >&2
             echo "[$(date -u +%T)] $name t=$t round $round/$ROUNDS: wasm-chord" >&2
-            "$WASM_CHORD_BIN" bench -m "$model" -p "$PP" -n "$TG" -t "$t" -r "$REPS" --json \
-                > "$RAW/wasmchord_${name}_t${t}_r${round}.json" 2> "$RAW/wasmchord_${name}_t${t}_r${round}.log"
+            timeout "$RUN_TIMEOUT" "$WASM_CHORD_BIN" bench -m "$model" -p "$PP" -n "$TG" -t "$t" -r "$REPS" \
+                --json > "$RAW/wasmchord_${name}_t${t}_r${round}.json" \
+                2> "$RAW/wasmchord_${name}_t${t}_r${round}.log" ||
+                echo "FAILED (rc $?): wasm-chord $name t=$t round $round" | tee -a "$RAW/settings.txt" >&2
         done
     done
 done

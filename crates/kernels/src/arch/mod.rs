@@ -68,10 +68,14 @@ impl Isa {
                     && std::arch::is_x86_feature_detected!("fma")
                     && std::arch::is_x86_feature_detected!("f16c")
             }
+            // The AVX-512 kernels use VNNI and VL, and fall back to AVX2 ones.
             #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
             Isa::Avx512 => {
                 std::arch::is_x86_feature_detected!("avx512f")
                     && std::arch::is_x86_feature_detected!("avx512bw")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                    && std::arch::is_x86_feature_detected!("avx512vnni")
+                    && Isa::Avx2.detected()
             }
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => std::arch::is_aarch64_feature_detected!("neon"),
@@ -171,6 +175,8 @@ pub fn table(isa: Isa) -> Option<&'static Kernels> {
         // Each SIMD table checks `isa.detected()` before handing itself out.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => x86::avx2::table(),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => x86::avx512::table(),
         #[cfg(target_arch = "aarch64")]
         Isa::Neon => aarch64::table(),
         // Compiled only into simd128 builds (wasm has no run-time detection).

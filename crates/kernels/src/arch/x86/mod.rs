@@ -2,3 +2,4 @@
 //! handed out only after run-time detection (see `arch::table`).
 
 pub(super) mod avx2;
+pub(super) mod avx512;

@@ -26,7 +26,7 @@ use std::arch::x86_64::*;
 /// `s[off..off + N]` as an array reference (constant offsets after unrolling,
 /// so the bounds check folds away).
 #[inline(always)]
-fn at<T, const N: usize>(s: &[T], off: usize) -> &[T; N] {
+pub(in crate::arch) fn at<T, const N: usize>(s: &[T], off: usize) -> &[T; N] {
     s[off..off + N].try_into().expect("sub-array in bounds")
 }
 
@@ -59,7 +59,7 @@ fn load_x16<T: bytemuck::Pod>(b: &[T; 16]) -> __m128i {
 /// Loads the 16 Q8_K block sums.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn load_bsums(b: &[i16; 16]) -> __m256i {
+pub(in crate::arch) fn load_bsums(b: &[i16; 16]) -> __m256i {
     // SAFETY: `b` is 32 readable bytes and `loadu` has no alignment requirement.
     unsafe { _mm256_loadu_si256(b.as_ptr().cast()) }
 }
@@ -111,7 +111,7 @@ fn f16x2(a: f16, b: f16) -> __m128 {
 /// scale against its Q8_K block (the same products as the reference).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn d_dmin(y_d: f32, x_d: f16, x_dmin: f16) -> (f32, f32) {
+pub(in crate::arch) fn d_dmin(y_d: f32, x_d: f16, x_dmin: f16) -> (f32, f32) {
     let v = _mm_mul_ps(f16x2(x_d, x_dmin), _mm_set1_ps(y_d));
     let d = _mm_cvtss_f32(v);
     let dmin = _mm_cvtss_f32(_mm_movehdup_ps(v));
@@ -121,7 +121,7 @@ fn d_dmin(y_d: f32, x_d: f16, x_dmin: f16) -> (f32, f32) {
 /// `y_d * x_d` (F16C).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn d_only(y_d: f32, x_d: f16) -> f32 {
+pub(in crate::arch) fn d_only(y_d: f32, x_d: f16) -> f32 {
     _mm_cvtss_f32(f16x2(x_d, f16::ZERO)) * y_d
 }
 
@@ -166,7 +166,7 @@ fn half_of(s16: __m256i, n: usize) -> __m256i {
 /// (low 128-bit lane scales, high lane mins). Layout in `quant::kscales`.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn k4_scales_mins(q: &[u8; 12]) -> __m256i {
+pub(in crate::arch) fn k4_scales_mins(q: &[u8; 12]) -> __m256i {
     const LOW6: u32 = 0x3f3f_3f3f;
     const LOW4: u32 = 0x0f0f_0f0f;
     const LOW2: u32 = 0x0303_0303;
@@ -183,7 +183,7 @@ fn k4_scales_mins(q: &[u8; 12]) -> __m256i {
 /// The sixteen Q3_K scales, unbiased (-32..32), as i16. Layout in `quant::kscales`.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn q3_k_scales(q: &[u8; 12]) -> __m256i {
+pub(in crate::arch) fn q3_k_scales(q: &[u8; 12]) -> __m256i {
     const LOW4: u32 = 0x0f0f_0f0f;
     const LOW2: u32 = 0x0303_0303;
     let w = |i: usize| u32::from_le_bytes(*at::<u8, 4>(q, 4 * i));

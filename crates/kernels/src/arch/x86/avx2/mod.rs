@@ -12,7 +12,7 @@
 //! crate can name `AVX2` or the byte-level functions.
 
 mod float;
-mod kquant;
+pub(in crate::arch) mod kquant;
 mod legacy;
 
 use crate::arch::{Isa, Kernels, RowDotFn};
@@ -36,8 +36,9 @@ pub(in crate::arch) fn table() -> Option<&'static Kernels> {
     Isa::Avx2.detected().then_some(&AVX2)
 }
 
-/// The row dot product for weights of type `w`.
-fn dot(w: GgmlType) -> Option<RowDotFn> {
+/// The row dot product for weights of type `w` (also the AVX-512 table's
+/// fallback for types it has no wider kernel for).
+pub(in crate::arch) fn dot(w: GgmlType) -> Option<RowDotFn> {
     use GgmlType::*;
     Some(match w {
         F32 => dot_f32,
@@ -68,7 +69,7 @@ fn vec_dot(w: GgmlType, n: usize, w_row: &[u8], act_row: &[u8]) -> f32 {
 
 /// `quant::quantize_row` through the AVX2 quantizers: same bytes, same errors.
 // src: [n] f32 -> dst: [row_bytes(t, n)] bytes
-fn quantize_row(t: GgmlType, src: &[f32], dst: &mut [u8]) -> Result<(), KernelError> {
+pub(in crate::arch) fn quantize_row(t: GgmlType, src: &[f32], dst: &mut [u8]) -> Result<(), KernelError> {
     let whole = src.len().is_multiple_of(t.block_size()) && dst.len() == row_bytes(t, src.len());
     if whole {
         match t {
@@ -104,7 +105,7 @@ fn quantize_row(t: GgmlType, src: &[f32], dst: &mut [u8]) -> Result<(), KernelEr
 /// rows misaligned for their block types go to the scalar reference.
 /// Panics (as `quant::vec_dot`) if a row is shorter than `n` elements.
 #[inline(always)]
-fn dot_rows<W: Pod, A: Pod>(
+pub(in crate::arch) fn dot_rows<W: Pod, A: Pod>(
     w: GgmlType,
     n: usize,
     w_row: &[u8],

@@ -1,0 +1,159 @@
+//! The AVX-512 (+VNNI) kernel table.
+//!
+//! Row dots of every type with a dot product run 512-bit kernels (`legacy`,
+//! `kquant`, `float`), with `vpdpbusd` / `vpdpwssd` for the integer sums.
+//! Activation quantizers are the AVX2 ones: they must write the scalar
+//! reference's bytes, and at one activation row per matrix they are not
+//! where the time goes. As in the AVX2 table, rows whose bytes are not
+//! aligned for their block type go to the scalar reference.
+//!
+//! Soundness: the typed kernels are `#[target_feature]` functions needing
+//! AVX-512 F/BW/VL/VNNI plus AVX2/FMA/F16C. They are reached only through
+//! `AVX512`, which `table()` hands out only when `Isa::Avx512.detected()`
+//! (all of those features); a CPU with AVX-512 F/BW but no VNNI gets the
+//! AVX2 table instead.
+
+mod float;
+mod kquant;
+mod legacy;
+#[cfg(test)]
+mod tests;
+
+use super::avx2;
+use crate::arch::{Isa, Kernels, RowDotFn};
+use crate::blocks::{BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K};
+use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1};
+use avx2::dot_rows;
+use gguf::GgmlType;
+use half::{bf16, f16};
+
+static AVX512: Kernels = Kernels {
+    isa: Isa::Avx512,
+    vec_dot,
+    quantize_row: avx2::quantize_row,
+    dot_lookup: dot,
+};
+
+/// The AVX-512 table if this CPU runs it.
+pub(in crate::arch) fn table() -> Option<&'static Kernels> {
+    Isa::Avx512.detected().then_some(&AVX512)
+}
+
+/// The row dot product for weights of type `w`.
+fn dot(w: GgmlType) -> Option<RowDotFn> {
+    use GgmlType::*;
+    Some(match w {
+        F32 => dot_f32,
+        F16 => dot_f16,
+        BF16 => dot_bf16,
+        Q4_0 => dot_q4_0,
+        Q4_1 => dot_q4_1,
+        Q5_0 => dot_q5_0,
+        Q5_1 => dot_q5_1,
+        Q8_0 => dot_q8_0,
+        Q2_K => dot_q2_k,
+        Q3_K => dot_q3_k,
+        Q4_K => dot_q4_k,
+        Q5_K => dot_q5_k,
+        Q6_K => dot_q6_k,
+        _ => return avx2::dot(w),
+    })
+}
+
+/// `quant::vec_dot` through the AVX-512 kernels.
+// w_row: [row_bytes(w, n)], act_row: [row_bytes(vec_dot_type(w), n)] -> f32
+fn vec_dot(w: GgmlType, n: usize, w_row: &[u8], act_row: &[u8]) -> f32 {
+    match dot(w) {
+        Some(f) => f(n, w_row, act_row),
+        None => panic!("vec_dot: no kernel for {w} weights (check quant::has_vec_dot)"),
+    }
+}
+
+/// One byte-level row dot per type: `$name(n, w, a)` casts the rows to
+/// `[$w]` / `[$a]` blocks and calls `$kernel`.
+macro_rules! row_dot {
+    ($name:ident, $ty:ident, $w:ty, $a:ty, $kernel:path) => {
+        // w: [row_bytes($ty, n)], a: [row_bytes(vec_dot_type($ty), n)] -> f32
+        fn $name(n: usize, w: &[u8], a: &[u8]) -> f32 {
+            dot_rows(GgmlType::$ty, n, w, a, |x: &[$w], y: &[$a]| {
+                // SAFETY: AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C were
+                // detected before `AVX512` was handed out.
+                unsafe { $kernel(x, y) }
+            })
+        }
+    };
+}
+
+row_dot!(
+    dot_q8_0,
+    Q8_0,
+    BlockQ8_0,
+    BlockQ8_0,
+    legacy::vec_dot_q8_0_q8_0
+);
+row_dot!(
+    dot_q4_0,
+    Q4_0,
+    BlockQ4_0,
+    BlockQ8_0,
+    legacy::vec_dot_q4_0_q8_0
+);
+row_dot!(
+    dot_q5_0,
+    Q5_0,
+    BlockQ5_0,
+    BlockQ8_0,
+    legacy::vec_dot_q5_0_q8_0
+);
+row_dot!(
+    dot_q4_1,
+    Q4_1,
+    BlockQ4_1,
+    BlockQ8_1,
+    legacy::vec_dot_q4_1_q8_1
+);
+row_dot!(
+    dot_q5_1,
+    Q5_1,
+    BlockQ5_1,
+    BlockQ8_1,
+    legacy::vec_dot_q5_1_q8_1
+);
+row_dot!(
+    dot_q2_k,
+    Q2_K,
+    BlockQ2K,
+    BlockQ8K,
+    kquant::vec_dot_q2_k_q8_k
+);
+row_dot!(
+    dot_q3_k,
+    Q3_K,
+    BlockQ3K,
+    BlockQ8K,
+    kquant::vec_dot_q3_k_q8_k
+);
+row_dot!(
+    dot_q4_k,
+    Q4_K,
+    BlockQ4K,
+    BlockQ8K,
+    kquant::vec_dot_q4_k_q8_k
+);
+row_dot!(
+    dot_q5_k,
+    Q5_K,
+    BlockQ5K,
+    BlockQ8K,
+    kquant::vec_dot_q5_k_q8_k
+);
+row_dot!(
+    dot_q6_k,
+    Q6_K,
+    BlockQ6K,
+    BlockQ8K,
+    kquant::vec_dot_q6_k_q8_k
+);
+row_dot!(dot_f32, F32, f32, f32, float::vec_dot_f32_f32);
+row_dot!(dot_f16, F16, f16, f16, float::vec_dot_f16_f16);
+row_dot!(dot_bf16, BF16, bf16, bf16, float::vec_dot_bf16_bf16);
