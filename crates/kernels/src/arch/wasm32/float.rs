@@ -6,49 +6,57 @@
 
 use core::arch::wasm32::*;
 
-use super::simd::{at, f16_to_f32, f16x4_to_f32, hsum_f32, load_f32, load_u16};
+use super::simd::{at, f16_to_f32, f16x4_to_f32, hsum_f32, load_u16};
 use crate::quant::float::bf16_to_f32;
 use half::{bf16, f16};
 
-/// Sums `x[i] * y[i]` with `$load8(x, i)` giving 8 elements as two f32x4:
-/// two steps of 8 per iteration into 4 accumulators, then one step of 8,
-/// then the scalar products of the last `len % 8` elements.
+/// Sums `x[i] * y[i]` with `$load8(v, i)` giving 8 elements as two f32x4:
+/// steps of 16 into 4 accumulators, then one step of 8, then the scalar
+/// products of the last `len % 8` elements.
 macro_rules! float_dot {
     ($x:expr, $y:expr, $load8:expr, $to_f32:expr) => {{
         let (x, y) = ($x, $y);
         assert_eq!(x.len(), y.len(), "float dot: length mismatch");
-        let n = x.len();
-        let mut acc = [f32x4_splat(0.0); 4];
-        let mut i = 0;
-        let step = |acc: &mut [v128], i: usize| {
-            let (x0, x1) = $load8(x, i);
-            let (y0, y1) = $load8(y, i);
-            acc[0] = f32x4_add(acc[0], f32x4_mul(x0, y0));
-            acc[1] = f32x4_add(acc[1], f32x4_mul(x1, y1));
+        let mul = |xs, ys, i| {
+            let (x0, x1) = $load8(xs, i);
+            let (y0, y1) = $load8(ys, i);
+            (f32x4_mul(x0, y0), f32x4_mul(x1, y1))
         };
-        while i + 16 <= n {
-            step(&mut acc[..2], i);
-            step(&mut acc[2..], i + 8);
-            i += 16;
+        let zero = f32x4_splat(0.0);
+        let (mut a0, mut a1, mut a2, mut a3) = (zero, zero, zero, zero);
+        let mut xc = x.chunks_exact(16);
+        let mut yc = y.chunks_exact(16);
+        for (xs, ys) in (&mut xc).zip(&mut yc) {
+            let (p0, p1) = mul(xs, ys, 0);
+            let (p2, p3) = mul(xs, ys, 8);
+            a0 = f32x4_add(a0, p0);
+            a1 = f32x4_add(a1, p1);
+            a2 = f32x4_add(a2, p2);
+            a3 = f32x4_add(a3, p3);
         }
-        if i + 8 <= n {
-            step(&mut acc[..2], i);
-            i += 8;
+        let (mut xr, mut yr) = (xc.remainder(), yc.remainder());
+        if xr.len() >= 8 {
+            let (p0, p1) = mul(xr, yr, 0);
+            a0 = f32x4_add(a0, p0);
+            a1 = f32x4_add(a1, p1);
+            (xr, yr) = (&xr[8..], &yr[8..]);
         }
-        let all = f32x4_add(f32x4_add(acc[0], acc[1]), f32x4_add(acc[2], acc[3]));
-        let tail: f32 = x[i..]
+        let all = f32x4_add(f32x4_add(a0, a1), f32x4_add(a2, a3));
+        let tail: f32 = xr
             .iter()
-            .zip(&y[i..])
+            .zip(yr)
             .map(|(&a, &b)| $to_f32(a) * $to_f32(b))
             .sum();
         hsum_f32(all) + tail
     }};
 }
 
-/// 8 f32s at `i` as two vectors.
+/// 8 f32s at `i` as two vectors (loaded through a u16 view: V8 ran the
+/// direct `[f32; 4]` loads at half the speed).
 #[inline(always)]
 fn load8_f32(v: &[f32], i: usize) -> (v128, v128) {
-    (load_f32(at(v, i)), load_f32(at(v, i + 4)))
+    let b: &[u16; 16] = bytemuck::cast_ref(at::<f32, 8>(v, i));
+    (load_u16(at(b, 0)), load_u16(at(b, 8)))
 }
 
 /// 8 f16s at `i` widened to two f32 vectors.

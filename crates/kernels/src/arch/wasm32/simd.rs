@@ -42,13 +42,6 @@ pub(super) fn load_u16(b: &[u16; 8]) -> v128 {
     unsafe { v128_load(b.as_ptr().cast()) }
 }
 
-/// 4 f32 as a vector.
-#[inline(always)]
-pub(super) fn load_f32(b: &[f32; 4]) -> v128 {
-    // SAFETY: `b` is 16 readable bytes; `v128_load` has no alignment requirement.
-    unsafe { v128_load(b.as_ptr().cast()) }
-}
-
 /// Sum of the 4 f32 lanes, as `(l0 + l2) + (l1 + l3)`.
 #[inline(always)]
 pub(super) fn hsum_f32(v: v128) -> f32 {
