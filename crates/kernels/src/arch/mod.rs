@@ -177,8 +177,6 @@ pub fn table(isa: Isa) -> Option<&'static Kernels> {
         Isa::Avx2 => x86::avx2::table(),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => x86::avx512::table(),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => x86::avx512::table(),
         #[cfg(target_arch = "aarch64")]
         Isa::Neon => aarch64::table(),
         // Compiled only into simd128 builds (wasm has no run-time detection).

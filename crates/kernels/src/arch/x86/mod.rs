@@ -3,4 +3,3 @@
 
 pub(super) mod avx2;
 pub(super) mod avx512;
-pub(super) mod avx512;
