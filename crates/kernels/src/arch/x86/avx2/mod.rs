@@ -12,7 +12,7 @@
 //! crate can name `AVX2` or the byte-level functions.
 
 mod float;
-pub(in crate::arch) pub(in crate::arch) mod kquant;
+pub(in crate::arch) mod kquant;
 mod legacy;
 
 use crate::arch::{Isa, Kernels, RowDotFn};
