@@ -133,10 +133,10 @@ fn row_dot(k: &Kernels, ty: GgmlType) -> crate::arch::RowDotFn {
         .unwrap_or_else(|| panic!("matvec: no kernel for {ty} weights (check quant::has_vec_dot)"))
 }
 
-/// Y = X · Wᵀ for a batch of `n` tokens (prefill).
+/// Y = X · Wᵀ for a batch of `n` tokens (prefill), through the table's tile
+/// kernels (`Kernels::gemm`); every output equals `matvec`'s bit for bit.
 ///
 /// w: [rows, cols], x_q: [n, act_row_bytes] quantized -> y: [n, rows] row-major.
-/// Rows are the outer loop so each weight row is read once per batch.
 pub fn matmul(k: &Kernels, w: QMatrix, x_q: &[u8], n: usize, y: &mut [f32]) {
     matmul_rows(k, w, x_q, n, 0..w.rows, y);
 }
@@ -150,14 +150,16 @@ pub fn matmul_rows(
     rows: Range<usize>,
     y: &mut [f32],
 ) {
-    let xb = w.act_row_bytes();
-    let dot = row_dot(k, w.ty);
-    for r in rows {
-        let wr = w.row(r);
-        for t in 0..n {
-            y[t * w.rows + r] = dot(w.cols, wr, &x_q[t * xb..(t + 1) * xb]);
-        }
-    }
+    let g = k.gemm(w.ty).unwrap_or_else(|| {
+        panic!(
+            "matmul: no kernel for {} weights (check quant::has_vec_dot)",
+            w.ty
+        )
+    });
+    let y = &mut y[..n * w.rows];
+    crate::gemm::matmul_chunks(&g, w, x_q, n, rows, |t, r, v| {
+        y[t * w.rows + r..][..v.len()].copy_from_slice(v)
+    });
 }
 
 /// Dequantize row `row` of an embedding table into `out`.
@@ -259,8 +261,10 @@ pub fn rope_apply(mode: RopeMode, n_dims: usize, cache: &[f32], head_dim: usize,
             };
             let (c, s) = (cache[2 * i], cache[2 * i + 1]);
             let (x0, x1) = (head[a], head[b]);
-            head[a] = x0 * c - x1 * s;
-            head[b] = x0 * s + x1 * c;
+            // ggml's rotate_pairs as GCC contracts it (-ffp-contract=fast):
+            // one FMA per output, bit-identical to llama.cpp's x86 build
+            head[a] = x0.mul_add(c, -(x1 * s));
+            head[b] = x0.mul_add(s, x1 * c);
         }
     }
 }

@@ -3,13 +3,15 @@
 //! Output rows (weight rows) are split into contiguous blocks of a multiple
 //! of 16 rows, claimed dynamically by the pool's threads; each row is still
 //! computed by the same single-threaded code (`ops::matvec_rows`, the same
-//! row dot), so results are bit-identical for any thread count. Activation
+//! row dot; the tile kernels of a batch equal it bit for bit), so results
+//! are bit-identical for any thread count. Activation
 //! quantization is split by tokens when a batch has several.
 
 use std::sync::Mutex;
 
 use crate::arch::Kernels;
 use crate::error::KernelError;
+use crate::gemm::matmul_chunks;
 use crate::ops::{self, QMatrix};
 use crate::pool::{block_size, ThreadPool};
 use crate::quant;
@@ -31,24 +33,21 @@ pub fn par_matvec(pool: &ThreadPool, k: &Kernels, w: QMatrix, x_q: &[u8], y: &mu
 }
 
 /// `ops::matmul` with the rows of `w` split across the pool: each thread
-/// reads its weight rows once for the whole batch.
+/// runs the tile kernels on its blocks of weight rows for the whole batch.
 ///
 /// w: [rows, cols], x_q: [n, act_row_bytes] quantized -> y: [n, rows] row-major
 pub fn par_matmul(pool: &ThreadPool, k: &Kernels, w: QMatrix, x_q: &[u8], n: usize, y: &mut [f32]) {
     let y = &mut y[..n * w.rows];
-    let xb = w.act_row_bytes();
-    let dot = k
-        .dot(w.ty)
+    let g = k
+        .gemm(w.ty)
         .unwrap_or_else(|| panic!("matmul: no kernel for {} weights", w.ty));
     let block = block_size(w.rows, pool.n_threads(), ROW_ALIGN);
     pool.par_cols(y, w.rows, block, &mut [0u8; 0], 0, |c, _| {
         let rows = c.cols();
-        for (i, r) in rows.enumerate() {
-            let wr = w.row(r);
-            for t in 0..n {
-                c.row(t)[i] = dot(w.cols, wr, &x_q[t * xb..(t + 1) * xb]);
-            }
-        }
+        let start = rows.start;
+        matmul_chunks(&g, w, x_q, n, rows, |t, r, v| {
+            c.row(t)[r - start..][..v.len()].copy_from_slice(v)
+        });
     });
 }
 

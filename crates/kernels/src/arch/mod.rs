@@ -109,6 +109,24 @@ pub type RowDotFn = fn(usize, &[u8], &[u8]) -> f32;
 /// Resolves the `RowDotFn` of a weight type (`None`: no dot product).
 pub type DotLookupFn = fn(GgmlType) -> Option<RowDotFn>;
 
+/// A tiled matrix product for one weight type, resolved once by
+/// `Kernels::gemm`: (n elements per row, weight rows, number of rows,
+/// activation rows, number of tokens, y, y_stride). Rows are consecutive
+/// (`row_bytes(w, n)` bytes each; activations `row_bytes(vec_dot_type(w), n)`);
+/// any alignment. Each output equals the table's `RowDotFn` on the same two
+/// rows bit for bit, so tiling never changes results.
+// w: [rows, n] weight type, a: [toks, n] vec_dot_type -> y[t * y_stride + r] f32
+pub type GemmFn = fn(usize, &[u8], usize, &[u8], usize, &mut [f32], usize);
+/// Resolves the `GemmFn` of a weight type (`None`: use the row dot).
+pub type GemmLookupFn = fn(GgmlType) -> Option<GemmFn>;
+
+/// The `gemm_lookup` of tables without tile kernels: none, so
+/// `Kernels::gemm` runs the table's row dot for every (row, token) pair.
+/// A new ISA table starts with `gemm_lookup: generic_gemm_lookup`.
+pub(crate) fn generic_gemm_lookup(_: GgmlType) -> Option<GemmFn> {
+    None
+}
+
 /// Row-level kernels of one ISA. The functions behave as `quant::vec_dot`
 /// and `quant::quantize_row`, which document them; every ISA table gives
 /// the same results as the scalar one up to float summation order, and its
@@ -121,6 +139,9 @@ pub struct Kernels {
     pub quantize_row: QuantizeRowFn,
     /// The per-type dot products (see `Kernels::dot`).
     pub dot_lookup: DotLookupFn,
+    /// The per-type tile kernels for multi-token products (see
+    /// `Kernels::gemm`); tables without any use `generic_gemm_lookup`.
+    pub gemm_lookup: GemmLookupFn,
 }
 
 impl Kernels {
@@ -130,6 +151,14 @@ impl Kernels {
     pub fn dot(&self, w: GgmlType) -> Option<RowDotFn> {
         (self.dot_lookup)(w)
     }
+
+    /// The matrix product for weights of type `w` over many tokens: the
+    /// table's tile kernel if it has one, else its row dot per (row, token);
+    /// `None` exactly when `dot(w)` is `None`.
+    pub fn gemm(&self, w: GgmlType) -> Option<crate::gemm::Gemm> {
+        let dot = self.dot(w)?;
+        Some(crate::gemm::Gemm::new(w, dot, (self.gemm_lookup)(w)))
+    }
 }
 
 static SCALAR: Kernels = Kernels {
@@ -137,6 +166,7 @@ static SCALAR: Kernels = Kernels {
     vec_dot: quant::vec_dot,
     quantize_row: quant::quantize_row,
     dot_lookup: scalar_dot,
+    gemm_lookup: generic_gemm_lookup,
 };
 
 /// The scalar row dots: `quant::vec_dot` with the type fixed.

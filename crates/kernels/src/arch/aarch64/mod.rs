@@ -28,7 +28,7 @@ mod legacy;
 #[cfg(test)]
 mod tests;
 
-use crate::arch::{Isa, Kernels, RowDotFn};
+use crate::arch::{generic_gemm_lookup, Isa, Kernels, RowDotFn};
 use crate::blocks::{BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K};
 use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1};
 use crate::quant::{self, row_bytes, vec_dot_type};
@@ -42,6 +42,7 @@ static NEON: Kernels = Kernels {
     vec_dot: vec_dot_base,
     quantize_row: quant::quantize_row,
     dot_lookup: dot_base,
+    gemm_lookup: generic_gemm_lookup,
 };
 
 /// NEON with `sdot` for the integer kernels (CPUs with FEAT_DotProd).
@@ -50,6 +51,7 @@ static NEON_DOTPROD: Kernels = Kernels {
     vec_dot: vec_dot_dotprod,
     quantize_row: quant::quantize_row,
     dot_lookup: dot_dotprod,
+    gemm_lookup: generic_gemm_lookup,
 };
 
 /// Whether this CPU has the dot-product extension (`sdot`).

@@ -33,7 +33,7 @@ pub(in crate::arch) fn at<T, const N: usize>(s: &[T], off: usize) -> &[T; N] {
 /// Loads 32 bytes (unsigned quants).
 #[inline]
 #[target_feature(enable = "avx2")]
-fn load_u8x32(b: &[u8; 32]) -> __m256i {
+pub(super) fn load_u8x32(b: &[u8; 32]) -> __m256i {
     // SAFETY: `b` is 32 readable bytes and `loadu` has no alignment requirement.
     unsafe { _mm256_loadu_si256(b.as_ptr().cast()) }
 }
@@ -41,7 +41,7 @@ fn load_u8x32(b: &[u8; 32]) -> __m256i {
 /// Loads 32 signed bytes (Q8_K quants).
 #[inline]
 #[target_feature(enable = "avx2")]
-fn load_i8x32(b: &[i8; 32]) -> __m256i {
+pub(super) fn load_i8x32(b: &[i8; 32]) -> __m256i {
     // SAFETY: `b` is 32 readable bytes and `loadu` has no alignment requirement.
     unsafe { _mm256_loadu_si256(b.as_ptr().cast()) }
 }
@@ -49,7 +49,7 @@ fn load_i8x32(b: &[i8; 32]) -> __m256i {
 /// Loads 16 bytes.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn load_x16<T: bytemuck::Pod>(b: &[T; 16]) -> __m128i {
+pub(super) fn load_x16<T: bytemuck::Pod>(b: &[T; 16]) -> __m128i {
     debug_assert_eq!(size_of::<T>(), 1);
     const { assert!(size_of::<T>() == 1) };
     // SAFETY: `b` is 16 one-byte elements, all readable; no alignment needed.
@@ -83,7 +83,7 @@ fn store_i8x32(dst: &mut [i8; 32], v: __m256i) {
 /// Sum of the 8 lanes.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn hsum_ps(v: __m256) -> f32 {
+pub(super) fn hsum_ps(v: __m256) -> f32 {
     let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
     let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     let s = _mm_add_ss(s, _mm_movehdup_ps(s));
@@ -93,7 +93,7 @@ fn hsum_ps(v: __m256) -> f32 {
 /// Sum of the 4 lanes.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn hsum_ps128(s: __m128) -> f32 {
+pub(super) fn hsum_ps128(s: __m128) -> f32 {
     let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     let s = _mm_add_ss(s, _mm_movehdup_ps(s));
     _mm_cvtss_f32(s)
@@ -138,7 +138,7 @@ fn i16_pick(i: usize) -> __m128i {
 /// scale `2k` in the low lane (elements 0..16) and `2k + 1` in the high lane.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn pair_scales(s: __m256i, k: usize) -> __m256i {
+pub(super) fn pair_scales(s: __m256i, k: usize) -> __m256i {
     _mm256_shuffle_epi8(s, _mm256_set_m128i(i16_pick(2 * k + 1), i16_pick(2 * k)))
 }
 
@@ -146,7 +146,7 @@ fn pair_scales(s: __m256i, k: usize) -> __m256i {
 /// i16 scales repeated in both 128-bit lanes.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn one_scale(s: __m256i, j: usize) -> __m256i {
+pub(super) fn one_scale(s: __m256i, j: usize) -> __m256i {
     let p = i16_pick(j);
     _mm256_shuffle_epi8(s, _mm256_set_m128i(p, p))
 }
@@ -154,7 +154,7 @@ fn one_scale(s: __m256i, j: usize) -> __m256i {
 /// Eight i16 of 16 (i16 elements `8n..8n+8`) repeated in both 128-bit lanes.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn half_of(s16: __m256i, n: usize) -> __m256i {
+pub(super) fn half_of(s16: __m256i, n: usize) -> __m256i {
     if n == 0 {
         _mm256_permute4x64_epi64::<0b01_00_01_00>(s16)
     } else {

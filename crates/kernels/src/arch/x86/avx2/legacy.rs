@@ -62,7 +62,7 @@ fn scale2(a: f16, b: f16) -> __m256 {
 /// The 32 quants of a Q8 block.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn load32(qs: &[i8; QK]) -> __m256i {
+pub(super) fn load32(qs: &[i8; QK]) -> __m256i {
     // SAFETY: `qs` is 32 readable bytes; `loadu` has no alignment requirement.
     unsafe { _mm256_loadu_si256(qs.as_ptr().cast()) }
 }
@@ -71,7 +71,7 @@ fn load32(qs: &[i8; QK]) -> __m256i {
 /// then high nibbles (elements 16..32), each in 0..16.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn nibbles(qs: &[u8; QK / 2]) -> __m256i {
+pub(super) fn nibbles(qs: &[u8; QK / 2]) -> __m256i {
     // SAFETY: `qs` is 16 readable bytes; `loadu` has no alignment requirement.
     let t = unsafe { _mm_loadu_si128(qs.as_ptr().cast()) };
     let both = _mm256_set_m128i(_mm_srli_epi16::<4>(t), t);
@@ -81,7 +81,7 @@ fn nibbles(qs: &[u8; QK / 2]) -> __m256i {
 /// Bit j of `bits` -> byte j: 0xff if set, 0 if clear.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn bytes_from_bits(bits: u32) -> __m256i {
+pub(super) fn bytes_from_bits(bits: u32) -> __m256i {
     // Byte j takes source byte j / 8 of the broadcast word ...
     let pick = _mm256_set_epi64x(
         0x0303_0303_0303_0303,
@@ -109,6 +109,9 @@ fn dot_u8_i8(u: __m256i, s: __m256i) -> __m256 {
 fn dot_i8_i8(x: __m256i, y: __m256i) -> __m256 {
     dot_u8_i8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x))
 }
+
+/// Accumulators of `sum_blocks!` (the tile kernels of `gemm_legacy` follow).
+pub(super) const ACCUMULATORS: usize = 2;
 
 /// Sums `scale * lanes` over all block pairs (two accumulators, to hide the
 /// FMA latency); `$block(&x, &y)` returns `(lanes, scale)`.

@@ -12,6 +12,9 @@
 //! crate can name `AVX2` or the byte-level functions.
 
 mod float;
+mod gemm;
+mod gemm_kquant;
+mod gemm_legacy;
 pub(in crate::arch) mod kquant;
 mod legacy;
 
@@ -29,6 +32,7 @@ static AVX2: Kernels = Kernels {
     vec_dot,
     quantize_row,
     dot_lookup: dot,
+    gemm_lookup: gemm::lookup,
 };
 
 /// The AVX2 table if this CPU runs it.
@@ -69,7 +73,11 @@ fn vec_dot(w: GgmlType, n: usize, w_row: &[u8], act_row: &[u8]) -> f32 {
 
 /// `quant::quantize_row` through the AVX2 quantizers: same bytes, same errors.
 // src: [n] f32 -> dst: [row_bytes(t, n)] bytes
-pub(in crate::arch) fn quantize_row(t: GgmlType, src: &[f32], dst: &mut [u8]) -> Result<(), KernelError> {
+pub(in crate::arch) fn quantize_row(
+    t: GgmlType,
+    src: &[f32],
+    dst: &mut [u8],
+) -> Result<(), KernelError> {
     let whole = src.len().is_multiple_of(t.block_size()) && dst.len() == row_bytes(t, src.len());
     if whole {
         match t {

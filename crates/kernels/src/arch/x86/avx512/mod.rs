@@ -32,6 +32,7 @@ static AVX512: Kernels = Kernels {
     vec_dot,
     quantize_row: avx2::quantize_row,
     dot_lookup: dot,
+    gemm_lookup: crate::arch::generic_gemm_lookup,
 };
 
 /// The AVX-512 table if this CPU runs it.

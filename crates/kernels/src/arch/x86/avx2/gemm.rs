@@ -1,0 +1,128 @@
+//! The AVX2 tile kernels behind `Kernels::gemm`: byte rows of the `GemmFn`
+//! contract viewed as blocks, then the typed kernels of `gemm_legacy` and
+//! `gemm_kquant`. Types without a tile kernel get `None` (the row dot runs);
+//! rows misaligned for their block type run the AVX2 row dot per output.
+//!
+//! Soundness as in `super`: these functions are reached only through the
+//! `AVX2` table, handed out after AVX2, FMA and F16C were detected.
+
+use bytemuck::Pod;
+use gguf::GgmlType;
+
+use super::{gemm_kquant, gemm_legacy};
+use crate::arch::GemmFn;
+use crate::gemm::gemm_by_rows;
+use crate::quant::{row_bytes, vec_dot_type};
+
+/// The tile kernel for weights of type `w`, if there is one.
+pub(super) fn lookup(w: GgmlType) -> Option<GemmFn> {
+    use GgmlType::*;
+    Some(match w {
+        Q8_0 => gemm_q8_0,
+        Q4_0 => gemm_q4_0,
+        Q5_0 => gemm_q5_0,
+        Q4_K => gemm_q4_k,
+        Q6_K => gemm_q6_k,
+        _ => return None,
+    })
+}
+
+/// A family of M x N tile kernels of one weight type (`M` weight rows by
+/// `N` tokens); each output equals the AVX2 row dot bit for bit.
+pub(super) trait Tiles {
+    /// Weight block.
+    type W: Pod;
+    /// Activation block.
+    type A: Pod;
+    /// out[t][r] = dot(w[r], a[t]).
+    // w: M rows of nb blocks, a: N rows of nb blocks -> out: [N][M]
+    fn tile<const M: usize, const N: usize>(
+        w: &[&[Self::W]; M],
+        a: &[&[Self::A]; N],
+    ) -> [[f32; M]; N];
+}
+
+/// The whole product in RM x RN tiles (then 1-row and 1-token tiles at the
+/// edges). Misaligned rows run the AVX2 row dot per output instead.
+// w: [rows, n] of `ty`, a: [toks, n] of vec_dot_type(ty) -> y[t * ys + r]
+#[allow(clippy::too_many_arguments)]
+fn run<T: Tiles, const RM: usize, const RN: usize>(
+    ty: GgmlType,
+    n: usize,
+    w: &[u8],
+    rows: usize,
+    a: &[u8],
+    toks: usize,
+    y: &mut [f32],
+    ys: usize,
+) {
+    debug_assert_eq!(n % ty.block_size(), 0, "gemm: {n} is not whole {ty} blocks");
+    let (wb, ab) = (row_bytes(ty, n), row_bytes(vec_dot_type(ty), n));
+    let (w, a) = (&w[..rows * wb], &a[..toks * ab]);
+    let (Ok(w), Ok(a)) = (
+        bytemuck::try_cast_slice::<u8, T::W>(w),
+        bytemuck::try_cast_slice::<u8, T::A>(a),
+    ) else {
+        let dot = super::dot(ty).expect("types with a tile kernel have a row dot");
+        return gemm_by_rows(dot, n, w, wb, a, ab, y, ys);
+    };
+    let nb = n / ty.block_size();
+    let mut r = 0;
+    while r + RM <= rows {
+        row_tiles::<T, RM, RN>(w, a, nb, r, y, ys);
+        r += RM;
+    }
+    while r < rows {
+        row_tiles::<T, 1, RN>(w, a, nb, r, y, ys);
+        r += 1;
+    }
+}
+
+/// Rows `r0..r0 + M` against every token, N tokens at a time, then one.
+// w: [rows, nb] blocks, a: [toks, nb] blocks -> y[t * ys + r0 + 0..M]
+fn row_tiles<T: Tiles, const M: usize, const N: usize>(
+    w: &[T::W],
+    a: &[T::A],
+    nb: usize,
+    r0: usize,
+    y: &mut [f32],
+    ys: usize,
+) {
+    let toks = a.len() / nb.max(1);
+    let wr: [&[T::W]; M] = std::array::from_fn(|k| &w[(r0 + k) * nb..(r0 + k + 1) * nb]);
+    let mut t0 = 0;
+    while t0 + N <= toks {
+        let at: [&[T::A]; N] = std::array::from_fn(|k| &a[(t0 + k) * nb..(t0 + k + 1) * nb]);
+        for (k, o) in T::tile(&wr, &at).iter().enumerate() {
+            y[(t0 + k) * ys + r0..][..M].copy_from_slice(o);
+        }
+        t0 += N;
+    }
+    while t0 < toks {
+        let out = T::tile::<M, 1>(&wr, &[&a[t0 * nb..(t0 + 1) * nb]]);
+        y[t0 * ys + r0..][..M].copy_from_slice(&out[0]);
+        t0 += 1;
+    }
+}
+
+// Each: w: [rows, n] weight bytes, a: [toks, n] activation bytes -> y[t * ys + r]
+
+fn gemm_q8_0(n: usize, w: &[u8], rows: usize, a: &[u8], toks: usize, y: &mut [f32], ys: usize) {
+    run::<gemm_legacy::Q8_0Tiles, 1, 4>(GgmlType::Q8_0, n, w, rows, a, toks, y, ys)
+}
+
+fn gemm_q4_0(n: usize, w: &[u8], rows: usize, a: &[u8], toks: usize, y: &mut [f32], ys: usize) {
+    run::<gemm_legacy::Q4_0Tiles, 1, 4>(GgmlType::Q4_0, n, w, rows, a, toks, y, ys)
+}
+
+fn gemm_q5_0(n: usize, w: &[u8], rows: usize, a: &[u8], toks: usize, y: &mut [f32], ys: usize) {
+    run::<gemm_legacy::Q5_0Tiles, 1, 4>(GgmlType::Q5_0, n, w, rows, a, toks, y, ys)
+}
+
+fn gemm_q4_k(n: usize, w: &[u8], rows: usize, a: &[u8], toks: usize, y: &mut [f32], ys: usize) {
+    run::<gemm_kquant::Q4KTiles, 1, 4>(GgmlType::Q4_K, n, w, rows, a, toks, y, ys)
+}
+
+fn gemm_q6_k(n: usize, w: &[u8], rows: usize, a: &[u8], toks: usize, y: &mut [f32], ys: usize) {
+    run::<gemm_kquant::Q6KTiles, 1, 4>(GgmlType::Q6_K, n, w, rows, a, toks, y, ys)
+}

@@ -1,0 +1,263 @@
+//! Multi-token matrix products (prefill): `Y = X · Wᵀ` computed in tiles.
+//!
+//! A tile kernel (`arch::GemmFn`) computes a block of weight rows against a
+//! block of tokens, decoding each weight block once for several tokens and
+//! loading each activation block once for several rows. Tables without tile
+//! kernels fall back to their row dot per (row, token). Either way every
+//! output is the table's row dot of the same two rows, bit for bit, so the
+//! result does not depend on how the work is cut into tiles or threads.
+
+use std::ops::Range;
+
+use crate::arch::{GemmFn, RowDotFn};
+use crate::ops::QMatrix;
+use crate::quant;
+use crate::GgmlType;
+
+/// Weight rows per chunk of `matmul_chunks` (the chunk's weights stay in
+/// L1 / L2 while the tokens go by).
+pub const CHUNK_ROWS: usize = 16;
+/// Tokens per chunk of `matmul_chunks` (their activations stay in L1 / L2
+/// while the chunk's rows go by).
+pub const CHUNK_TOKS: usize = 32;
+
+/// The matrix product of one weight type in one kernel table, resolved once
+/// per matrix by `Kernels::gemm`.
+#[derive(Clone, Copy, Debug)]
+pub struct Gemm {
+    ty: GgmlType,
+    dot: RowDotFn,
+    tile: Option<GemmFn>,
+}
+
+impl Gemm {
+    pub(crate) fn new(ty: GgmlType, dot: RowDotFn, tile: Option<GemmFn>) -> Gemm {
+        Gemm { ty, dot, tile }
+    }
+
+    /// Whether a tile kernel (rather than the row dot) does the work.
+    pub fn is_tiled(&self) -> bool {
+        self.tile.is_some()
+    }
+
+    /// `y[t * y_stride + r] = dot(w row r, a row t)` for `r < rows`, `t < toks`.
+    ///
+    /// w: [rows, n] of the weight type (consecutive rows), a: [toks, n] in
+    /// `vec_dot_type` (consecutive rows) -> y[t * y_stride + r].
+    /// Panics if a slice is too short.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run(
+        &self,
+        n: usize,
+        w: &[u8],
+        rows: usize,
+        a: &[u8],
+        toks: usize,
+        y: &mut [f32],
+        y_stride: usize,
+    ) {
+        if rows == 0 || toks == 0 {
+            return;
+        }
+        let wb = quant::row_bytes(self.ty, n);
+        let ab = quant::row_bytes(quant::vec_dot_type(self.ty), n);
+        assert!(
+            w.len() >= rows * wb && a.len() >= toks * ab,
+            "gemm: {rows} {} rows / {toks} activation rows of {n} need {} / {} bytes, got {} / {}",
+            self.ty,
+            rows * wb,
+            toks * ab,
+            w.len(),
+            a.len()
+        );
+        assert!(
+            rows <= y_stride && y.len() >= (toks - 1) * y_stride + rows,
+            "gemm: output of {toks} x {rows} (stride {y_stride}) does not fit {} values",
+            y.len()
+        );
+        let (w, a) = (&w[..rows * wb], &a[..toks * ab]);
+        match self.tile {
+            Some(tile) => tile(n, w, rows, a, toks, y, y_stride),
+            None => gemm_by_rows(self.dot, n, w, wb, a, ab, y, y_stride),
+        }
+    }
+}
+
+/// `Y = X · Wᵀ` for the weight rows `rows` and all `n` tokens, in chunks of
+/// `CHUNK_ROWS` rows x `CHUNK_TOKS` tokens computed into a stack buffer;
+/// `put(t, r, v)` receives each piece: `y[t][r..r + v.len()] = v`.
+/// Allocates nothing.
+///
+/// w: [rows, cols], x_q: [n, act_row_bytes] quantized -> put(t, r, y[t][r..])
+pub fn matmul_chunks(
+    g: &Gemm,
+    w: QMatrix,
+    x_q: &[u8],
+    n: usize,
+    rows: Range<usize>,
+    mut put: impl FnMut(usize, usize, &[f32]),
+) {
+    let (wb, xb) = (w.row_bytes(), w.act_row_bytes());
+    let mut buf = [0f32; CHUNK_ROWS * CHUNK_TOKS];
+    for r0 in rows.clone().step_by(CHUNK_ROWS) {
+        let nr = CHUNK_ROWS.min(rows.end - r0);
+        let wc = &w.data[r0 * wb..(r0 + nr) * wb];
+        for t0 in (0..n).step_by(CHUNK_TOKS) {
+            let nt = CHUNK_TOKS.min(n - t0);
+            let xc = &x_q[t0 * xb..(t0 + nt) * xb];
+            g.run(w.cols, wc, nr, xc, nt, &mut buf, CHUNK_ROWS);
+            for (t, out) in buf.chunks_exact(CHUNK_ROWS).take(nt).enumerate() {
+                put(t0 + t, r0, &out[..nr]);
+            }
+        }
+    }
+}
+
+/// The row-dot fallback: weight rows outer, so each row is read once.
+///
+/// w: [rows, wb bytes], a: [toks, ab bytes] -> y[t * y_stride + r]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_by_rows(
+    dot: RowDotFn,
+    n: usize,
+    w: &[u8],
+    wb: usize,
+    a: &[u8],
+    ab: usize,
+    y: &mut [f32],
+    y_stride: usize,
+) {
+    for (r, wr) in w.chunks_exact(wb).enumerate() {
+        for (t, at) in a.chunks_exact(ab).enumerate() {
+            y[t * y_stride + r] = dot(n, wr, at);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch;
+    use crate::ops::tests::pseudo;
+
+    /// Quantized rows of `ty` (weights) and of its activation type.
+    pub(crate) fn operands(
+        ty: GgmlType,
+        rows: usize,
+        toks: usize,
+        n: usize,
+        seed: u32,
+    ) -> (Vec<u8>, Vec<u8>) {
+        let wb = quant::row_bytes(ty, n);
+        let act = quant::vec_dot_type(ty);
+        let ab = quant::row_bytes(act, n);
+        let wf = pseudo(rows * n, seed);
+        let xf = pseudo(toks * n, seed + 1);
+        let mut w = vec![0u8; rows * wb];
+        for (r, o) in wf.chunks(n).zip(w.chunks_mut(wb)) {
+            quant::quantize_row(ty, r, o).unwrap();
+        }
+        let mut a = vec![0u8; toks * ab];
+        for (r, o) in xf.chunks(n).zip(a.chunks_mut(ab)) {
+            quant::quantize_row(act, r, o).unwrap();
+        }
+        (w, a)
+    }
+
+    #[test]
+    fn every_table_gemm_equals_its_row_dot_bit_for_bit() {
+        let mut rng = 7u32;
+        for isa in arch::available() {
+            let k = arch::table(isa).unwrap();
+            for ty in GgmlType::ALL {
+                let Some(g) = k.gemm(ty) else {
+                    assert!(!quant::has_vec_dot(ty), "{isa}: no gemm for {ty}");
+                    continue;
+                };
+                let dot = k.dot(ty).unwrap();
+                let bs = ty.block_size().max(quant::vec_dot_type(ty).block_size());
+                rng = rng.wrapping_mul(1664525).wrapping_add(1013904223);
+                let random = 2 + (rng >> 24) as usize % 6;
+                for (blocks, rows, toks) in [(1, 1, 1), (7, 5, 7), (random, 13, 9), (2, 3, 2)] {
+                    let n = blocks * bs;
+                    let (w, a) = operands(ty, rows, toks, n, 40 + blocks as u32);
+                    let (wb, ab) = (w.len() / rows, a.len() / toks);
+                    let stride = rows + 3;
+                    let mut y = vec![f32::NAN; toks * stride];
+                    g.run(n, &w, rows, &a, toks, &mut y, stride);
+                    for t in 0..toks {
+                        for r in 0..rows {
+                            let want = dot(n, &w[r * wb..(r + 1) * wb], &a[t * ab..(t + 1) * ab]);
+                            let got = y[t * stride + r];
+                            assert_eq!(
+                                got.to_bits(),
+                                want.to_bits(),
+                                "{isa} {ty} n {n} [{t}, {r}]: {got} vs {want}"
+                            );
+                        }
+                        assert!(y[t * stride + rows..(t + 1) * stride]
+                            .iter()
+                            .all(|v| v.is_nan()));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tiles_agree_with_the_scalar_reference() {
+        let scalar = arch::scalar();
+        for isa in arch::available() {
+            let k = arch::table(isa).unwrap();
+            for ty in [
+                GgmlType::Q8_0,
+                GgmlType::Q4_0,
+                GgmlType::Q5_0,
+                GgmlType::Q4_K,
+                GgmlType::Q6_K,
+            ] {
+                let n = 3 * 256;
+                let (rows, toks) = (11, 6);
+                let (w, a) = operands(ty, rows, toks, n, 5);
+                let mut y = vec![0f32; toks * rows];
+                let mut want = vec![0f32; toks * rows];
+                k.gemm(ty).unwrap().run(n, &w, rows, &a, toks, &mut y, rows);
+                scalar
+                    .gemm(ty)
+                    .unwrap()
+                    .run(n, &w, rows, &a, toks, &mut want, rows);
+                for (i, (g, w)) in y.iter().zip(&want).enumerate() {
+                    assert!(
+                        (g - w).abs() <= 1e-4 * w.abs().max(1.0),
+                        "{isa} {ty} #{i}: {g} vs {w}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn misaligned_rows_still_match() {
+        for isa in arch::available() {
+            let k = arch::table(isa).unwrap();
+            for ty in [GgmlType::Q8_0, GgmlType::Q5_0, GgmlType::Q6_K] {
+                let n = 2 * 256;
+                let (rows, toks) = (6, 5);
+                let (w, a) = operands(ty, rows, toks, n, 9);
+                let mut wo = vec![0u8; w.len() + 1];
+                wo[1..].copy_from_slice(&w);
+                let mut y = vec![0f32; toks * rows];
+                let mut y2 = vec![0f32; toks * rows];
+                let g = k.gemm(ty).unwrap();
+                g.run(n, &w, rows, &a, toks, &mut y, rows);
+                g.run(n, &wo[1..], rows, &a, toks, &mut y2, rows);
+                for (p, q) in y.iter().zip(&y2) {
+                    assert!(
+                        (p - q).abs() <= 1e-4 * p.abs().max(1.0),
+                        "{isa} {ty}: {p} vs {q}"
+                    );
+                }
+            }
+        }
+    }
+}
