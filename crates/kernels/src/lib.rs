@@ -11,6 +11,7 @@ pub mod arch;
 pub mod attention;
 pub mod blocks;
 pub mod error;
+pub mod exact;
 pub mod gemm;
 pub mod ops;
 pub mod parallel;

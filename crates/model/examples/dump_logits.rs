@@ -1,7 +1,16 @@
 //! Debug helper: run a prompt (token ids) and write the logits of every
 //! token, or with `--layers N` the hidden state after N blocks, as raw f32.
-//! Usage: dump_logits MODEL.gguf OUT.f32 f32|f16 [--layers N] ID ID ...
-use model::{CacheType, KvCache, LogitsMode, Model, Scratch};
+//! With `--tap DIR`, also every tensor the forward pass taps (`Tap`) as
+//! DIR/NAME-LAYER.f32 (rows of all calls concatenated), to compare with
+//! `tests/ref/dump_layers.py`. With `--decode`, the last id is run as a
+//! second, one-token call (llama.cpp's decode path).
+//! Usage: dump_logits MODEL.gguf OUT.f32 f32|f16 [--layers N] [--tap DIR] [--decode] ID ID ...
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use model::{CacheType, KvCache, LogitsMode, Model, Scratch, Tap};
+
+type Taps = Arc<Mutex<HashMap<String, Vec<f32>>>>;
 
 fn main() {
     let mut a: Vec<String> = std::env::args().collect();
@@ -19,6 +28,15 @@ fn main() {
     if let Some(n) = layers {
         model.truncate_layers(n);
     }
+    let mut tap_dir = None;
+    if a[4] == "--tap" {
+        tap_dir = Some(a[5].clone());
+        a.drain(4..6);
+    }
+    let decode = a[4] == "--decode";
+    if decode {
+        a.remove(4);
+    }
     let toks: Vec<u32> = a[4..]
         .iter()
         .map(|s| s.parse().expect("token id"))
@@ -30,10 +48,36 @@ fn main() {
     } else {
         LogitsMode::All
     };
+    let taps: Taps = Arc::default();
+    if tap_dir.is_some() {
+        let t = taps.clone();
+        s.set_tap(Some(Tap(Box::new(move |name, il, x| {
+            let key = if name.starts_with("inp_") || name.starts_with("result_") {
+                name.to_string()
+            } else {
+                format!("{name}-{il}")
+            };
+            t.lock().unwrap().entry(key).or_default().extend_from_slice(x);
+        }))));
+    }
+    // with --decode: the prompt minus its last id, then the last id alone
+    let split = if decode { toks.len() - 1 } else { 0 };
+    if split > 0 {
+        model
+            .forward(&toks[..split], 0, &mut kv, &mut s, LogitsMode::None)
+            .expect("forward");
+    }
     let l = model
-        .forward(&toks, 0, &mut kv, &mut s, mode)
+        .forward(&toks[split..], split, &mut kv, &mut s, mode)
         .expect("forward")
         .to_vec();
+    if let Some(dir) = &tap_dir {
+        std::fs::create_dir_all(dir).expect("tap dir");
+        for (name, v) in taps.lock().unwrap().iter() {
+            let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+            std::fs::write(format!("{dir}/{name}.f32"), bytes).expect("write tap");
+        }
+    }
     let out = if layers.is_some() {
         s.hidden()[..toks.len() * model.config().n_embd].to_vec()
     } else {

@@ -12,7 +12,7 @@ use crate::config::Arch;
 use crate::error::ModelError;
 use crate::kv_cache::KvCache;
 use crate::model::Model;
-use crate::scratch::{ActBuf, Scratch};
+use crate::scratch::{tap, ActBuf, Scratch};
 use crate::weights::Linear;
 
 /// Which tokens of a batch get logits.
@@ -60,6 +60,7 @@ impl Model {
             }
         }
 
+        tap(&mut s.tap, "inp_scaled", 0, &s.x[..n * e]);
         for il in 0..c.n_layer {
             match c.arch {
                 Arch::Llama => arch::llama::block(self, il, pos, n, kv, s)?,
@@ -80,6 +81,7 @@ impl Model {
             c.rms_eps,
             &mut s.xb[..m * e],
         );
+        tap(&mut s.tap, "result_norm", 0, &s.xb[..m * e]);
         let logits = &mut s.logits[..m * c.n_vocab];
         project(self, &w.output, &s.xb[..m * e], m, &mut s.xq, false, logits)?;
         if let Some(cap) = c.final_logit_softcap {

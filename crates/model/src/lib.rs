@@ -16,5 +16,5 @@ pub use error::ModelError;
 pub use forward::LogitsMode;
 pub use kv_cache::{CacheType, KvCache};
 pub use model::Model;
-pub use scratch::Scratch;
+pub use scratch::{Scratch, Tap};
 pub use weights::{LayerWeights, Linear, Weights};

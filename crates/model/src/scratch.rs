@@ -41,6 +41,26 @@ impl ActBuf {
     }
 }
 
+/// A debug hook called at named points of the forward pass with
+/// `(name, layer, tensor)`; names follow llama.cpp's graph (`attn_norm`,
+/// `Qcur`, `kqv_out`, `l_out`, ...) so intermediate tensors can be compared
+/// with llama.cpp's `cb_eval` dumps (`tests/ref/dump_layers.py`).
+pub struct Tap(pub Box<dyn FnMut(&str, usize, &[f32]) + Send>);
+
+impl std::fmt::Debug for Tap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tap")
+    }
+}
+
+/// Call the tap, if any, with `x`.
+#[inline]
+pub(crate) fn tap(t: &mut Option<Tap>, name: &str, layer: usize, x: &[f32]) {
+    if let Some(Tap(f)) = t {
+        f(name, layer, x);
+    }
+}
+
 /// Working memory of one sequence's forward pass.
 #[derive(Debug)]
 pub struct Scratch {
@@ -73,6 +93,8 @@ pub struct Scratch {
     pub(crate) rope: Vec<f32>,
     /// Logits [logit_rows, n_vocab].
     pub(crate) logits: Vec<f32>,
+    /// Debug hook (none by default).
+    pub(crate) tap: Option<Tap>,
 }
 
 impl Scratch {
@@ -108,6 +130,7 @@ impl Scratch {
             attn_work: vec![0.0; model.threads() * work_per_thread(n_ctx, c.head_dim)],
             rope: vec![0.0; c.head_dim],
             logits: vec![0.0; logit_rows.max(1) * c.n_vocab],
+            tap: None,
         }
     }
 
@@ -117,6 +140,11 @@ impl Scratch {
 
     pub fn n_ctx(&self) -> usize {
         self.n_ctx
+    }
+
+    /// Install (or remove) a debug hook on the forward pass.
+    pub fn set_tap(&mut self, tap: Option<Tap>) {
+        self.tap = tap;
     }
 
     /// Hidden state of the last forward call: [n_tokens, n_embd].

@@ -10,7 +10,7 @@ use crate::error::ModelError;
 use crate::forward::{attend, project, rope_qk};
 use crate::kv_cache::KvCache;
 use crate::model::Model;
-use crate::scratch::Scratch;
+use crate::scratch::{tap, Scratch};
 
 /// Layer `il` over `n` tokens at positions `pos ..`, updating `s.x` in place.
 pub(crate) fn block(
@@ -40,30 +40,49 @@ pub(crate) fn block(
 
     // attention: xb = rmsnorm(x) * attn_norm; q, k, v = xb · Wq/Wk/Wv
     ops::rmsnorm_into(&s.x[..n * e], &l.attn_norm, c.rms_eps, &mut s.xb[..n * e]);
+    tap(&mut s.tap, "attn_norm", il, &s.xb[..n * e]);
     project(m, &l.wq, &s.xb, n, &mut s.xq, false, &mut s.q[..n * qd])?;
     project(m, &l.wk, &s.xb, n, &mut s.xq, true, &mut s.k[..n * kd])?;
     project(m, &l.wv, &s.xb, n, &mut s.xq, true, &mut s.v[..n * kd])?;
+    tap(&mut s.tap, "Qcur_mm", il, &s.q[..n * qd]);
+    tap(&mut s.tap, "Kcur_mm", il, &s.k[..n * kd]);
     // per-head RMS norm of q and k, then RoPE (NeoX), then q *= q_scale
     ops::rmsnorm(&mut s.q[..n * qd], q_norm, c.rms_eps);
     ops::rmsnorm(&mut s.k[..n * kd], k_norm, c.rms_eps);
+    tap(&mut s.tap, "Qcur_normed", il, &s.q[..n * qd]);
+    tap(&mut s.tap, "Kcur_normed", il, &s.k[..n * kd]);
     rope_qk(m, il, pos, n, s);
+    tap(&mut s.tap, "Qcur", il, &s.q[..n * qd]);
+    tap(&mut s.tap, "Kcur", il, &s.k[..n * kd]);
+    tap(&mut s.tap, "Vcur", il, &s.v[..n * kd]);
     if let Some(qs) = c.q_scale {
         ops::scale(&mut s.q[..n * qd], qs);
     }
     attend(m, il, pos, n, kv, s)?;
+    tap(&mut s.tap, "kqv_out", il, &s.att[..n * qd]);
     // x += rmsnorm(att · Wo) * post_attn_norm
     project(m, &l.wo, &s.att, n, &mut s.xq, false, &mut s.xb2[..n * e])?;
+    tap(&mut s.tap, "attn_out", il, &s.xb2[..n * e]);
     ops::rmsnorm(&mut s.xb2[..n * e], post_attn, c.rms_eps);
+    tap(&mut s.tap, "attn_post_norm", il, &s.xb2[..n * e]);
     ops::add(&mut s.x[..n * e], &s.xb2[..n * e]);
+    tap(&mut s.tap, "sa_out", il, &s.x[..n * e]);
 
     // feed-forward: xb = rmsnorm(x) * ffn_norm; hb = gelu(xb·Wgate) * (xb·Wup)
     ops::rmsnorm_into(&s.x[..n * e], &l.ffn_norm, c.rms_eps, &mut s.xb[..n * e]);
+    tap(&mut s.tap, "ffn_norm", il, &s.xb[..n * e]);
     project(m, &l.gate, &s.xb, n, &mut s.xq, false, &mut s.hb[..n * ff])?;
     project(m, &l.up, &s.xb, n, &mut s.xq, true, &mut s.hb2[..n * ff])?;
+    tap(&mut s.tap, "ffn_gate", il, &s.hb[..n * ff]);
+    tap(&mut s.tap, "ffn_up", il, &s.hb2[..n * ff]);
     ops::geglu(&mut s.hb[..n * ff], &s.hb2[..n * ff]);
+    tap(&mut s.tap, "ffn_geglu", il, &s.hb[..n * ff]);
     // x += rmsnorm(hb · Wdown) * post_ffn_norm
     project(m, &l.down, &s.hb, n, &mut s.xq, false, &mut s.xb2[..n * e])?;
+    tap(&mut s.tap, "ffn_out", il, &s.xb2[..n * e]);
     ops::rmsnorm(&mut s.xb2[..n * e], post_ffn, c.rms_eps);
+    tap(&mut s.tap, "ffn_post_norm", il, &s.xb2[..n * e]);
     ops::add(&mut s.x[..n * e], &s.xb2[..n * e]);
+    tap(&mut s.tap, "l_out", il, &s.x[..n * e]);
     Ok(())
 }

@@ -33,6 +33,7 @@ def main():
     ids = [int(x) for x in sys.argv[4:]]
     os.makedirs(out_dir, exist_ok=True)
     got = {}
+    seen = {}
 
     def wanted(name):
         return any(name == w or (name.startswith(w + "-") and name[len(w) + 1:].isdigit()) for w in names)
@@ -47,6 +48,10 @@ def main():
             a = np.ctypeslib.as_array((ctypes.c_float * n).from_address(t.data)).copy()
             # one call per micro-batch (n_ubatch = 512): concatenate the rows
             got[name] = np.concatenate([got[name], a]) if name in got else a
+            # several graph nodes can carry one name (Qcur: matmul, reshape, rope): also
+            # keep each occurrence as NAME.<i> (meaningful within one micro-batch)
+            seen[name] = seen.get(name, 0) + 1
+            got[f"{name}.{seen[name] - 1}"] = a
         return True
 
     cb = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_bool, ctypes.c_void_p)(callback)

@@ -49,8 +49,9 @@ fn dot_small(w: (v128, v128), a: (v128, v128)) -> v128 {
     i32x4_extadd_pairwise_i16x8(i16x8_add(mul_i8_pairs(w.0, a.0), mul_i8_pairs(w.1, a.1)))
 }
 
-/// Sums `dx * dy * sum(qx * qy)` over block pairs; `$quants(&bx)` gives the
-/// 32 signed weight quants (|q| <= 31) or `$exact` marks any i8 quants.
+/// Sums `dx * dy * sum(qx * qy)` over block pairs; `$dot(&bx, q8)` gives a
+/// weight block's exact integer dot with the 32 activation quants `q8`, as
+/// 4 i32 lanes.
 macro_rules! sum_q8_0 {
     ($x:expr, $y:expr, $dot:expr) => {{
         let (x, y) = ($x, $y);

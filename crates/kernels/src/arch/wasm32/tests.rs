@@ -32,7 +32,7 @@ impl Gen {
     /// scaled by 20 as real activations' outliers are.
     fn value(&mut self) -> f32 {
         let v = (0..4).map(|_| self.unit()).sum::<f32>() - 2.0;
-        if self.u64() % 64 == 0 {
+        if self.u64().is_multiple_of(64) {
             20.0 * v
         } else {
             v
