@@ -111,29 +111,23 @@ fn dot_i8_i8(x: __m256i, y: __m256i) -> __m256 {
 }
 
 /// Accumulators of `sum_blocks!` (the tile kernels of `gemm_legacy` follow).
-pub(super) const ACCUMULATORS: usize = 2;
+pub(super) const ACCUMULATORS: usize = 1;
 
-/// Sums `scale * lanes` over all block pairs (two accumulators, to hide the
-/// FMA latency); `$block(&x, &y)` returns `(lanes, scale)`.
+/// Sums `scale * lanes` over all block pairs into one accumulator, block
+/// after block, then `hsum`: exactly llama.cpp's order (x86
+/// `ggml_vec_dot_q{4,5,8}_0_q8_0` and llamafile's `tinyBLAS_Q0_AVX`, which
+/// it uses for batches), so outputs are bit-identical to llama.cpp's.
+/// `$block(&x, &y)` returns `(lanes, scale)`.
 macro_rules! sum_blocks {
     ($x:expr, $y:expr, $block:ident) => {{
         let (x, y) = ($x, $y);
         debug_assert_eq!(x.len(), y.len());
-        let mut acc0 = _mm256_setzero_ps();
-        let mut acc1 = _mm256_setzero_ps();
-        let mut xs = x.chunks_exact(2);
-        let mut ys = y.chunks_exact(2);
-        for (bx, by) in (&mut xs).zip(&mut ys) {
-            let (l0, d0) = $block(&bx[0], &by[0]);
-            let (l1, d1) = $block(&bx[1], &by[1]);
-            acc0 = _mm256_fmadd_ps(l0, d0, acc0);
-            acc1 = _mm256_fmadd_ps(l1, d1, acc1);
-        }
-        for (bx, by) in xs.remainder().iter().zip(ys.remainder()) {
+        let mut acc = _mm256_setzero_ps();
+        for (bx, by) in x.iter().zip(y) {
             let (l, d) = $block(bx, by);
-            acc0 = _mm256_fmadd_ps(l, d, acc0);
+            acc = _mm256_fmadd_ps(l, d, acc);
         }
-        hsum(_mm256_add_ps(acc0, acc1))
+        hsum(acc)
     }};
 }
 
