@@ -43,6 +43,8 @@ SHAPES: dict[str, Shape] = {
     "tiny-mha": Shape(dim=256, n_layers=2, n_heads=4, n_kv_heads=4, ffn=512, vocab=512, ctx=2048, tied=True),
     # GQA with a separate output.weight
     "tiny-untied": Shape(dim=256, n_layers=2, n_heads=4, n_kv_heads=2, ffn=512, vocab=512, ctx=2048, tied=False),
+    # tiny GQA with an 8192 context: attention dominates long prompts (bench/attention_memory.sh)
+    "tiny-long": Shape(dim=256, n_layers=2, n_heads=4, n_kv_heads=2, ffn=512, vocab=512, ctx=8192, tied=True),
     # TinyLlama-1.1B geometry; benchmarks only, never committed
     "tinyllama-1.1b": Shape(dim=2048, n_layers=22, n_heads=32, n_kv_heads=4, ffn=5632, vocab=0, ctx=2048, tied=False),
 }

@@ -51,6 +51,8 @@ pub struct BenchArgs {
     /// KV cache element type.
     #[arg(long = "cache-type", value_enum, default_value_t = CacheTypeArg::F16)]
     cache_type: CacheTypeArg,
+    #[command(flatten)]
+    attn: common::AttnArgs,
     /// Print a JSON array instead of a markdown table.
     #[arg(long)]
     json: bool,
@@ -157,8 +159,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .with_context(|| format!("building the tokenizer of {}", path.display()))?;
     let size_bytes: u64 = file.tensors().iter().map(|t| t.n_bytes).sum();
     let params: u64 = file.tensors().iter().map(|t| t.n_elements()).sum();
-    let mut model =
-        Model::from_file(file).with_context(|| format!("loading {}", path.display()))?;
+    let mut model = Model::from_file(file)
+        .with_context(|| format!("loading {}", path.display()))?
+        .with_attention(args.attn.attn);
     let isa = model.kernels().isa.name();
     let n_vocab = model.config().n_vocab;
     let n_ctx_train = model.config().n_ctx_train;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use engine::{CacheType, SamplerParams, SessionOptions};
+use engine::{AttentionBackend, CacheType, SamplerParams, SessionOptions};
 use gguf::GgufFile;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -52,7 +52,27 @@ impl From<CacheTypeArg> for CacheType {
     }
 }
 
-/// Threads, context size and KV cache type.
+/// `--attn standard|flash|auto` (alias `--flash-attn on|off|auto`, llama.cpp's names).
+#[derive(Args, Debug, Clone)]
+pub struct AttnArgs {
+    /// Attention kernel: standard (reference), flash (tiled online softmax) or auto
+    /// (flash from 256 attended tokens); `--flash-attn on|off|auto` also works.
+    #[arg(
+        long = "attn",
+        visible_alias = "flash-attn",
+        value_name = "standard|flash|auto",
+        default_value = "auto",
+        value_parser = parse_attention
+    )]
+    pub attn: AttentionBackend,
+}
+
+fn parse_attention(s: &str) -> std::result::Result<AttentionBackend, String> {
+    AttentionBackend::parse(s)
+        .ok_or_else(|| format!("{s:?} is not one of standard, flash, auto (or on, off)"))
+}
+
+/// Threads, context size, KV cache type and attention kernel.
 #[derive(Args, Debug, Clone)]
 pub struct ContextArgs {
     /// Threads of the forward pass [default: available cores].
@@ -69,6 +89,8 @@ pub struct ContextArgs {
     /// KV cache element type.
     #[arg(long = "cache-type", value_enum, default_value_t = CacheTypeArg::F16)]
     pub cache_type: CacheTypeArg,
+    #[command(flatten)]
+    pub attn: AttnArgs,
 }
 
 impl ContextArgs {
@@ -91,6 +113,7 @@ impl ContextArgs {
             n_ctx,
             cache_type: self.cache_type.into(),
             threads: resolve_threads(self.threads),
+            attention: self.attn.attn,
             ..SessionOptions::default()
         })
     }
@@ -236,6 +259,20 @@ mod tests {
         assert_eq!(resolve_threads(Some(3)), 3);
         assert!(resolve_threads(None) >= 1);
         assert_eq!(resolve_threads(Some(0)), resolve_threads(None));
+    }
+
+    #[test]
+    fn attention_flag_values() {
+        for (s, want) in [
+            ("flash", AttentionBackend::Flash),
+            ("standard", AttentionBackend::Standard),
+            ("auto", AttentionBackend::Auto),
+            ("on", AttentionBackend::Flash),
+            ("off", AttentionBackend::Standard),
+        ] {
+            assert_eq!(parse_attention(s), Ok(want));
+        }
+        assert!(parse_attention("yes").unwrap_err().contains("yes"));
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct PerplexityArgs {
     /// KV cache element type (llama.cpp's reference values use f32).
     #[arg(long = "cache-type", value_enum, default_value_t = CacheTypeArg::F16)]
     cache_type: CacheTypeArg,
+    #[command(flatten)]
+    attn: common::AttnArgs,
 }
 
 /// Running sums of the negative log-likelihoods.
@@ -105,7 +107,8 @@ pub fn run(args: &PerplexityArgs) -> Result<()> {
         .with_context(|| format!("building the tokenizer of {}", path.display()))?;
     let model = Model::from_file(file)
         .with_context(|| format!("loading {}", path.display()))?
-        .with_threads(common::resolve_threads(args.threads));
+        .with_threads(common::resolve_threads(args.threads))
+        .with_attention(args.attn.attn);
 
     let t_tok = Instant::now();
     let tokens = tok.encode(&text, true, false);

@@ -3,7 +3,7 @@
 //! Shared building blocks (projection, RoPE, attention over the cache) live
 //! here; each architecture's block is in `arch/`.
 
-use kernels::attention::{attention, AttnParams};
+use kernels::attention::{attention_with, AttnParams};
 use kernels::ops::{self, QMatrix};
 use kernels::parallel::{par_matmul, par_matvec};
 
@@ -230,7 +230,9 @@ pub(crate) fn attend(
         scale: c.kq_scale,
         window: c.layer_window(il),
     };
-    attention(
+    attention_with(
+        m.attention(),
+        m.kernels().isa,
         m.pool(),
         &p,
         &s.q[..n * qd],

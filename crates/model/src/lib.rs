@@ -14,6 +14,7 @@ pub mod weights;
 pub use config::{Arch, Config};
 pub use error::ModelError;
 pub use forward::LogitsMode;
+pub use kernels::attention::AttentionBackend;
 pub use kv_cache::{CacheType, KvCache};
 pub use model::Model;
 pub use scratch::{Scratch, Tap};

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use gguf::GgufFile;
 use kernels::arch::Kernels;
+use kernels::attention::AttentionBackend;
 use kernels::ThreadPool;
 
 use crate::config::Config;
@@ -19,6 +20,8 @@ pub struct Model {
     kernels: &'static Kernels,
     /// Threads of the forward pass (created once, reused by every call).
     pool: ThreadPool,
+    /// Attention kernel of the forward pass.
+    attention: AttentionBackend,
 }
 
 impl Model {
@@ -39,6 +42,7 @@ impl Model {
             weights,
             kernels: kernels::arch::select(),
             pool: ThreadPool::new(1),
+            attention: AttentionBackend::default(),
         })
     }
 
@@ -66,6 +70,24 @@ impl Model {
     /// Threads used by the forward pass.
     pub fn threads(&self) -> usize {
         self.pool.n_threads()
+    }
+
+    /// Use `backend` for attention (`Auto`, the default, picks flash for
+    /// calls attending to `AttentionBackend::AUTO_FLASH_MIN_LEN` keys or more).
+    /// Any backend works with any `Scratch` of this model.
+    pub fn set_attention(&mut self, backend: AttentionBackend) {
+        self.attention = backend;
+    }
+
+    /// [`Model::set_attention`], by value.
+    pub fn with_attention(mut self, backend: AttentionBackend) -> Model {
+        self.set_attention(backend);
+        self
+    }
+
+    /// The attention backend setting.
+    pub fn attention(&self) -> AttentionBackend {
+        self.attention
     }
 
     /// The forward pass's thread pool.

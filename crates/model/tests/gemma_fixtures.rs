@@ -16,7 +16,7 @@
 mod common;
 
 use common::{json_ids, must_match_prefix, read_json, top_k, workspace};
-use model::{CacheType, KvCache, LogitsMode, Model, Scratch};
+use model::{AttentionBackend, CacheType, KvCache, LogitsMode, Model, Scratch};
 use serde_json::Value;
 
 const MODEL: &str = "models/gemma-3-270m-q4_k_m.gguf";
@@ -71,8 +71,15 @@ fn load() -> Option<Model> {
         );
         return None;
     }
-    let model = Model::load(&path).expect("load gemma 3 270m");
-    eprintln!("kernels: {:?}", model.kernels().isa);
+    // WASM_CHORD_ATTN=standard|flash|auto forces an attention backend
+    let attn = std::env::var("WASM_CHORD_ATTN")
+        .ok()
+        .and_then(|s| AttentionBackend::parse(&s))
+        .unwrap_or_default();
+    let model = Model::load(&path)
+        .expect("load gemma 3 270m")
+        .with_attention(attn);
+    eprintln!("kernels: {:?}, attention: {attn}", model.kernels().isa);
     Some(model)
 }
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{compare, greedy, json_ids, must_match_prefix, prompt_logits, read_json, workspace};
-use model::{CacheType, Model};
+use model::{AttentionBackend, CacheType, Model};
 
 const MODELS: [&str; 6] = [
     "tiny-f16",
@@ -22,7 +22,10 @@ const MODELS: [&str; 6] = [
 /// step (tiny-untied-q4_k_m/code, step 12, margin 0.028) falls in that band.
 const TIE_MARGIN: f64 = 0.05;
 
-fn load(name: &str) -> Option<Model> {
+/// Both attention backends must reproduce llama.cpp.
+const BACKENDS: [AttentionBackend; 2] = [AttentionBackend::Standard, AttentionBackend::Flash];
+
+fn load(name: &str, attn: AttentionBackend) -> Option<Model> {
     let path = workspace().join(format!("tests/fixtures/models/{name}.gguf"));
     if !path.exists() {
         eprintln!("SKIP {name}: {} not found", path.display());
@@ -31,15 +34,18 @@ fn load(name: &str) -> Option<Model> {
     Some(
         Model::load(&path)
             .unwrap_or_else(|e| panic!("{name}: {e}"))
-            .with_kernels(common::test_kernels()),
+            .with_kernels(common::test_kernels())
+            .with_attention(attn),
     )
 }
 
 #[test]
 fn tiny_models_last_token_logits_match_llama_cpp() {
     let mut checked = 0;
-    for name in MODELS {
-        let Some(model) = load(name) else { continue };
+    for (name, attn) in MODELS.iter().flat_map(|m| BACKENDS.map(|b| (m, b))) {
+        let Some(model) = load(name, attn) else {
+            continue;
+        };
         let Some(r) = read_json(&format!("tests/fixtures/ref/{name}.logits.json")) else {
             eprintln!("SKIP {name}: no logits fixture");
             continue;
@@ -64,30 +70,32 @@ fn tiny_models_last_token_logits_match_llama_cpp() {
             let vals: Vec<(usize, f32)> = full.iter().copied().enumerate().collect();
             let c = compare(&ours, &top, &vals);
             eprintln!(
-                "{name}/{pname} ({} tokens): top1 {} top20 {}/20 max|Δ| {:.2e}",
+                "{name}/{pname} {attn} ({} tokens): top1 {} top20 {}/20 max|Δ| {:.2e}",
                 ids.len(),
                 c.top1_equal,
                 c.top20_overlap,
                 c.max_abs_diff
             );
-            assert!(c.top1_equal, "{name}/{pname}: top-1 differs");
+            assert!(c.top1_equal, "{name}/{pname} {attn}: top-1 differs");
             assert!(
                 c.top20_overlap >= 19,
-                "{name}/{pname}: top-20 overlap {}",
+                "{name}/{pname} {attn}: top-20 overlap {}",
                 c.top20_overlap
             );
             worst = worst.max(c.max_abs_diff);
             checked += 1;
         }
-        eprintln!("{name}: worst max|Δ| {worst:.2e}");
+        eprintln!("{name} {attn}: worst max|Δ| {worst:.2e}");
     }
     eprintln!("checked {checked} prompts");
 }
 
 #[test]
 fn tiny_models_greedy_matches_llama_cpp() {
-    for name in MODELS {
-        let Some(model) = load(name) else { continue };
+    for (name, attn) in MODELS.iter().flat_map(|m| BACKENDS.map(|b| (m, b))) {
+        let Some(model) = load(name, attn) else {
+            continue;
+        };
         let Some(r) = read_json(&format!("tests/fixtures/ref/{name}.greedy.json")) else {
             eprintln!("SKIP {name}: no greedy fixture");
             continue;
@@ -108,8 +116,8 @@ fn tiny_models_greedy_matches_llama_cpp() {
             let (got, _) = greedy(&model, &ids, want.len(), CacheType::F32);
             let need = must_match_prefix(&margins, TIE_MARGIN);
             let same = got.iter().zip(&want).take_while(|(a, b)| a == b).count();
-            assert!(same >= need, "{name}/{pname}: diverged at {same} (must match {need})\nours {got:?}\nref  {want:?}");
+            assert!(same >= need, "{name}/{pname} {attn}: diverged at {same} (must match {need})\nours {got:?}\nref  {want:?}");
         }
-        eprintln!("{name}: greedy ok");
+        eprintln!("{name} {attn}: greedy ok");
     }
 }

@@ -1,6 +1,6 @@
 //! Options, parameters and results of a session.
 
-use model::CacheType;
+use model::{AttentionBackend, CacheType};
 
 use crate::sampler::SamplerParams;
 
@@ -16,6 +16,9 @@ pub struct SessionOptions {
     /// cores. A pool of that many threads is created once with the session (always one
     /// thread on wasm32).
     pub threads: usize,
+    /// Attention kernel: `Standard` (reference), `Flash` (tiled online softmax) or
+    /// `Auto` (flash from `AttentionBackend::AUTO_FLASH_MIN_LEN` attended keys).
+    pub attention: AttentionBackend,
     /// Prompt tokens evaluated per forward call (memory of the scratch buffers grows with it).
     pub n_batch: usize,
     /// Chat template: a built-in name (`gemma`, `llama3`, `chatml`, ...) or Jinja source.
@@ -32,6 +35,7 @@ impl Default for SessionOptions {
             n_ctx: 0,
             cache_type: CacheType::F16,
             threads: 0,
+            attention: AttentionBackend::default(),
             n_batch: 64,
             chat_template: None,
             clock_ms: None,

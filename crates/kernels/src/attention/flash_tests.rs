@@ -1,0 +1,380 @@
+//! Flash attention against the standard backend and an f64 reference: MHA
+//! and GQA, sliding windows, f32 and f16 caches, lengths around the tile
+//! size, prefill and decode, every inner-loop ISA, 1-3 threads.
+//!
+//! Tolerances: f32 cache, flash vs standard: 1e-5 absolute on outputs of
+//! magnitude <= 0.5 (values are uniform in [-0.5, 0.5]), i.e. ~2e-5 relative
+//! to the value scale. f16 cache: flash vs the exact f64 result on the same
+//! f16 keys/values and f16-rounded query: 1e-5; flash vs standard: 2e-3,
+//! because standard rounds each softmax weight to f16 (as ggml's mul_mat
+//! with an f16 V does) while flash keeps them in f32.
+
+use half::f16;
+
+use super::flash::BC;
+use super::simd::{self, SCALAR};
+use super::*;
+
+fn pseudo(n: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+            (s >> 8) as f32 / (1 << 24) as f32 - 0.5
+        })
+        .collect()
+}
+
+/// Exact (f64) attention of the given values: q: [n_tok, n_head, hd] ->
+/// [n_tok, n_head, hd].
+fn exact(p: &AttnParams, q: &[f32], pos0: usize, n_tok: usize, k: &[f32], v: &[f32]) -> Vec<f32> {
+    let hd = p.head_dim;
+    let mut out = vec![0.0; n_tok * p.n_head * hd];
+    for t in 0..n_tok {
+        let pos = pos0 + t;
+        for h in 0..p.n_head {
+            let g = h / (p.n_head / p.n_kv_head);
+            let qh = &q[(t * p.n_head + h) * hd..][..hd];
+            let keys = p.first_key(pos)..pos + 1;
+            let s: Vec<f64> = keys
+                .clone()
+                .map(|j| {
+                    let kr = &k[(j * p.n_kv_head + g) * hd..][..hd];
+                    let d: f64 = qh.iter().zip(kr).map(|(a, b)| *a as f64 * *b as f64).sum();
+                    d * p.scale as f64
+                })
+                .collect();
+            let mx = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let e: Vec<f64> = s.iter().map(|x| (x - mx).exp()).collect();
+            let sum: f64 = e.iter().sum();
+            for d in 0..hd {
+                let acc: f64 = keys
+                    .clone()
+                    .zip(&e)
+                    .map(|(j, w)| w * v[(j * p.n_kv_head + g) * hd + d] as f64)
+                    .sum();
+                out[(t * p.n_head + h) * hd + d] = (acc / sum) as f32;
+            }
+        }
+    }
+    out
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+fn round16(x: &[f32]) -> Vec<f32> {
+    x.iter().map(|&v| f16::from_f32(v).to_f32()).collect()
+}
+
+fn isas() -> Vec<Isa> {
+    let mut v = vec![Isa::Scalar];
+    if flash_isa(Isa::Avx2) == Isa::Avx2 {
+        v.push(Isa::Avx2);
+    }
+    v
+}
+
+struct Case {
+    p: AttnParams,
+    pos0: usize,
+    n_tok: usize,
+}
+
+fn cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    let geoms = [(4, 4, 8), (8, 2, 64), (6, 3, 20), (2, 1, 256)];
+    for (gi, &(n_head, n_kv_head, head_dim)) in geoms.iter().enumerate() {
+        for window in [None, Some(5), Some(BC + 3)] {
+            for n_ctx in [1, BC - 1, BC + 1, 3 * BC + 5] {
+                // prefill of every row, decode of the last, and a middle chunk
+                let mut shapes = vec![(0, n_ctx), (n_ctx - 1, 1)];
+                if n_ctx > 7 {
+                    shapes.push((n_ctx - 7, 7));
+                }
+                for (pos0, n_tok) in shapes {
+                    let p = AttnParams {
+                        n_head,
+                        n_kv_head,
+                        head_dim,
+                        scale: 0.9 / (head_dim as f32).sqrt() * (1.0 + gi as f32),
+                        window,
+                    };
+                    v.push(Case { p, pos0, n_tok });
+                }
+            }
+        }
+    }
+    v
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_flash(threads: usize, isa: Isa, c: &Case, q: &[f32], k: KvRef, v: KvRef) -> Vec<f32> {
+    let pool = ThreadPool::new(threads);
+    let mut work = vec![0.0; threads * flash_work_per_thread(c.p.head_dim)];
+    let mut out = vec![f32::NAN; c.n_tok * c.p.n_head * c.p.head_dim];
+    flash_attention(
+        &pool, isa, &c.p, q, c.pos0, c.n_tok, k, v, &mut work, &mut out,
+    )
+    .unwrap();
+    out
+}
+
+fn run_standard(c: &Case, q: &[f32], k: KvRef, v: KvRef) -> Vec<f32> {
+    let pool = ThreadPool::new(1);
+    let mut work = vec![0.0; work_per_thread(c.pos0 + c.n_tok, c.p.head_dim)];
+    let mut out = vec![f32::NAN; c.n_tok * c.p.n_head * c.p.head_dim];
+    attention(&pool, &c.p, q, c.pos0, c.n_tok, k, v, &mut work, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn flash_matches_standard_f32_cache() {
+    for (i, c) in cases().iter().enumerate() {
+        let n_ctx = c.pos0 + c.n_tok;
+        let kvn = n_ctx * c.p.n_kv_head * c.p.head_dim;
+        let q = pseudo(c.n_tok * c.p.n_head * c.p.head_dim, 10 + i as u32);
+        let k = pseudo(kvn, 20 + i as u32);
+        let v = pseudo(kvn, 30 + i as u32);
+        let (kr, vr) = (KvRef::F32(&k), KvRef::F32(&v));
+        let want = run_standard(c, &q, kr, vr);
+        let ex = exact(&c.p, &q, c.pos0, c.n_tok, &k, &v);
+        assert!(max_diff(&want, &ex) < 1e-5, "standard vs exact {:?}", c.p);
+        for isa in isas() {
+            let got = run_flash(1, isa, c, &q, kr, vr);
+            let d = max_diff(&got, &want);
+            assert!(
+                d < 1e-5,
+                "{isa} {:?} pos0 {} n_tok {}: {d}",
+                c.p,
+                c.pos0,
+                c.n_tok
+            );
+            for threads in [2, 3] {
+                let got_t = run_flash(threads, isa, c, &q, kr, vr);
+                assert_eq!(got, got_t, "{isa} {threads} threads {:?}", c.p);
+            }
+        }
+    }
+}
+
+#[test]
+fn flash_matches_exact_and_standard_f16_cache() {
+    for (i, c) in cases().iter().enumerate() {
+        let n_ctx = c.pos0 + c.n_tok;
+        let kvn = n_ctx * c.p.n_kv_head * c.p.head_dim;
+        let q = pseudo(c.n_tok * c.p.n_head * c.p.head_dim, 40 + i as u32);
+        let k: Vec<f16> = pseudo(kvn, 50 + i as u32)
+            .iter()
+            .map(|&x| f16::from_f32(x))
+            .collect();
+        let v: Vec<f16> = pseudo(kvn, 60 + i as u32)
+            .iter()
+            .map(|&x| f16::from_f32(x))
+            .collect();
+        let (kr, vr) = (KvRef::F16(&k), KvRef::F16(&v));
+        let k32: Vec<f32> = k.iter().map(|x| x.to_f32()).collect();
+        let v32: Vec<f32> = v.iter().map(|x| x.to_f32()).collect();
+        let ex = exact(&c.p, &round16(&q), c.pos0, c.n_tok, &k32, &v32);
+        let std = run_standard(c, &q, kr, vr);
+        for isa in isas() {
+            let got = run_flash(1, isa, c, &q, kr, vr);
+            let d = max_diff(&got, &ex);
+            assert!(d < 1e-5, "{isa} {:?} vs exact: {d}", c.p);
+            let d = max_diff(&got, &std);
+            assert!(d < 2e-3, "{isa} {:?} vs standard: {d}", c.p);
+            let got_t = run_flash(2, isa, c, &q, kr, vr);
+            assert_eq!(got, got_t, "{isa} 2 threads {:?}", c.p);
+        }
+    }
+}
+
+#[test]
+fn flash_prefill_equals_token_by_token() {
+    let p = AttnParams {
+        n_head: 8,
+        n_kv_head: 2,
+        head_dim: 32,
+        scale: 0.3,
+        window: Some(40),
+    };
+    let n = 3 * BC + 5;
+    let q = pseudo(n * 8 * 32, 7);
+    let k = pseudo(n * 2 * 32, 8);
+    let v = pseudo(n * 2 * 32, 9);
+    for isa in isas() {
+        let all = Case {
+            p,
+            pos0: 0,
+            n_tok: n,
+        };
+        let full = run_flash(2, isa, &all, &q, KvRef::F32(&k), KvRef::F32(&v));
+        for t in 0..n {
+            let one = Case {
+                p,
+                pos0: t,
+                n_tok: 1,
+            };
+            let qt = &q[t * 8 * 32..(t + 1) * 8 * 32];
+            let got = run_flash(1, isa, &one, qt, KvRef::F32(&k), KvRef::F32(&v));
+            assert_eq!(got, &full[t * 8 * 32..(t + 1) * 8 * 32], "{isa} token {t}");
+        }
+    }
+}
+
+#[test]
+fn simd_ops_match_scalar() {
+    for isa in isas() {
+        let ops = simd::ops_for(isa);
+        for n in [1, 7, 8, 20, 64, 100, 256] {
+            let a = pseudo(n, 1);
+            let b = pseudo(n, 2);
+            let bh: Vec<f16> = b.iter().map(|&x| f16::from_f32(x)).collect();
+            let mag: f32 = a.iter().zip(&b).map(|(x, y)| (x * y).abs()).sum();
+            let tol = 1e-6 * mag + 1e-7;
+            assert!(((ops.dot_f32)(&a, &b) - (SCALAR.dot_f32)(&a, &b)).abs() <= tol);
+            assert!(((ops.dot_f16)(&a, &bh) - (SCALAR.dot_f16)(&a, &bh)).abs() <= tol);
+            let (mut o1, mut o2) = (a.clone(), a.clone());
+            (ops.axpy_f32)(&mut o1, 0.7, &b);
+            (SCALAR.axpy_f32)(&mut o2, 0.7, &b);
+            assert!(max_diff(&o1, &o2) <= 1e-7, "{isa} axpy_f32 n {n}");
+            (ops.axpy_f16)(&mut o1, -1.3, &bh);
+            (SCALAR.axpy_f16)(&mut o2, -1.3, &bh);
+            assert!(max_diff(&o1, &o2) <= 2e-7, "{isa} axpy_f16 n {n}");
+            (ops.scale)(&mut o1, 0.37);
+            (SCALAR.scale)(&mut o2, 0.37);
+            assert!(max_diff(&o1, &o2) <= 2e-7, "{isa} scale n {n}");
+            let s: Vec<f32> = pseudo(n, 3).iter().map(|x| x * 20.0).collect();
+            let m = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let (mut e1, mut e2) = (s.clone(), s.clone());
+            let s1 = (ops.exp_sum)(&mut e1, m);
+            let s2 = (SCALAR.exp_sum)(&mut e2, m);
+            assert_eq!(e1, e2, "{isa} exp n {n}");
+            assert!((s1 - s2).abs() <= 1e-6 * s2, "{isa} exp sum n {n}");
+        }
+    }
+}
+
+#[test]
+fn flash_needs_only_head_dim_scratch_and_checks_it() {
+    // a long context with hd elements of scratch per thread
+    let p = AttnParams {
+        n_head: 2,
+        n_kv_head: 1,
+        head_dim: 16,
+        scale: 0.25,
+        window: None,
+    };
+    let n = 2000;
+    let q = pseudo(2 * 16, 1);
+    let k = pseudo(n * 16, 2);
+    let v = pseudo(n * 16, 3);
+    let c = Case {
+        p,
+        pos0: n - 1,
+        n_tok: 1,
+    };
+    let got = run_flash(2, Isa::Scalar, &c, &q, KvRef::F32(&k), KvRef::F32(&v));
+    let ex = exact(&p, &q, n - 1, 1, &k, &v);
+    assert!(max_diff(&got, &ex) < 1e-5);
+    let mut out = vec![0.0; 32];
+    let e = flash_attention(
+        &ThreadPool::new(1),
+        Isa::Scalar,
+        &p,
+        &q,
+        n - 1,
+        1,
+        KvRef::F32(&k),
+        KvRef::F32(&v),
+        &mut [0.0; 15],
+        &mut out,
+    );
+    assert!(matches!(
+        e,
+        Err(AttnError::BufferTooSmall { what: "work", .. })
+    ));
+}
+
+#[test]
+fn backend_names_and_auto_resolution() {
+    for b in AttentionBackend::ALL {
+        assert_eq!(AttentionBackend::parse(b.name()), Some(b));
+    }
+    assert_eq!(
+        AttentionBackend::parse(" ON"),
+        Some(AttentionBackend::Flash)
+    );
+    assert_eq!(
+        AttentionBackend::parse("off"),
+        Some(AttentionBackend::Standard)
+    );
+    assert_eq!(AttentionBackend::parse("fast"), None);
+    let t = AttentionBackend::AUTO_FLASH_MIN_LEN;
+    assert_eq!(
+        AttentionBackend::Auto.resolve(t - 1),
+        AttentionBackend::Standard
+    );
+    assert_eq!(AttentionBackend::Auto.resolve(t), AttentionBackend::Flash);
+    assert_eq!(
+        AttentionBackend::Standard.resolve(1 << 20),
+        AttentionBackend::Standard
+    );
+    assert_eq!(AttentionBackend::Flash.resolve(1), AttentionBackend::Flash);
+}
+
+#[test]
+fn attention_with_runs_the_resolved_backend() {
+    let p = AttnParams {
+        n_head: 4,
+        n_kv_head: 2,
+        head_dim: 8,
+        scale: 0.5,
+        window: None,
+    };
+    let n = 9;
+    let q = pseudo(n * 32, 1);
+    let k = pseudo(n * 16, 2);
+    let v = pseudo(n * 16, 3);
+    let pool = ThreadPool::new(1);
+    let mut work = vec![0.0; work_per_thread(n, 8)];
+    let mut outs = Vec::new();
+    for b in AttentionBackend::ALL {
+        let mut out = vec![0.0; n * 32];
+        let used = attention_with(
+            b,
+            Isa::Scalar,
+            &pool,
+            &p,
+            &q,
+            0,
+            n,
+            KvRef::F32(&k),
+            KvRef::F32(&v),
+            &mut work,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(used, b.resolve(n));
+        outs.push(out);
+    }
+    let c = Case {
+        p,
+        pos0: 0,
+        n_tok: n,
+    };
+    assert_eq!(
+        outs[0],
+        run_standard(&c, &q, KvRef::F32(&k), KvRef::F32(&v))
+    );
+    assert_eq!(
+        outs[1],
+        run_flash(1, Isa::Scalar, &c, &q, KvRef::F32(&k), KvRef::F32(&v))
+    );
+    assert_eq!(outs[2], outs[0]); // 9 keys: Auto is Standard
+}

@@ -1,0 +1,122 @@
+//! The inner loops of flash attention, one table per instruction set: dot
+//! products of a query head with a key row, `o += w * v` over a value row,
+//! rescaling, and the exponentials of a score tile. The scalar table is the
+//! reference; an ISA table gives the same results up to float summation
+//! order and fused multiply-adds (its `exp` is bit-identical).
+
+use half::f16;
+
+use crate::arch::Isa;
+
+/// Inner-loop kernels of one instruction set. Slices of one call have equal
+/// lengths (head_dim), any alignment.
+pub(super) struct AttnOps {
+    pub isa: Isa,
+    // q: [d], k: [d] -> q·k
+    pub dot_f32: fn(&[f32], &[f32]) -> f32,
+    // q: [d] (f16-representable), k: [d] f16 -> q·k
+    pub dot_f16: fn(&[f32], &[f16]) -> f32,
+    // o: [d] += w * v: [d]
+    pub axpy_f32: fn(&mut [f32], f32, &[f32]),
+    // o: [d] += w * v: [d] f16
+    pub axpy_f16: fn(&mut [f32], f32, &[f16]),
+    // o: [d] *= s
+    pub scale: fn(&mut [f32], f32),
+    // s: [n] <- exp(s - m) (s <= m, -inf allowed) -> sum of the new s
+    pub exp_sum: fn(&mut [f32], f32) -> f32,
+}
+
+pub(super) static SCALAR: AttnOps = AttnOps {
+    isa: Isa::Scalar,
+    dot_f32,
+    dot_f16,
+    axpy_f32,
+    axpy_f16,
+    scale,
+    exp_sum,
+};
+
+/// The table for `isa`: its SIMD loops if they exist and this CPU runs
+/// them, else the scalar reference.
+pub(super) fn ops_for(isa: Isa) -> &'static AttnOps {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 | Isa::Avx512 => super::x86_avx2::table().unwrap_or(&SCALAR),
+        _ => &SCALAR,
+    }
+}
+
+fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y.to_f32()).sum()
+}
+
+fn axpy_f32(o: &mut [f32], w: f32, x: &[f32]) {
+    for (oi, xi) in o.iter_mut().zip(x) {
+        *oi += w * xi;
+    }
+}
+
+fn axpy_f16(o: &mut [f32], w: f32, x: &[f16]) {
+    for (oi, xi) in o.iter_mut().zip(x) {
+        *oi += w * xi.to_f32();
+    }
+}
+
+fn scale(o: &mut [f32], s: f32) {
+    for oi in o.iter_mut() {
+        *oi *= s;
+    }
+}
+
+fn exp_sum(s: &mut [f32], m: f32) -> f32 {
+    let mut sum = 0.0;
+    for x in s.iter_mut() {
+        *x = exp(*x - m);
+        sum += *x;
+    }
+    sum
+}
+
+// Constants of `exp` (ggml's vector expf: ARM optimized-routines polynomial).
+pub(super) const EXP_SHIFT: u32 = 0x4b40_0000; // 0x1.8p23
+pub(super) const LOG2E: u32 = 0x3fb8_aa3b;
+pub(super) const LN2_HI: u32 = 0x3f31_7200; // 0x1.62e4p-1
+pub(super) const LN2_LO: u32 = 0x35bf_be8e; // 0x1.7f7d1cp-20
+pub(super) const EXP_C: [u32; 5] = [
+    0x3f7f_fff6, // c1 0x1.ffffecp-1
+    0x3eff_fedb, // c2 0x1.fffdb6p-2
+    0x3e2a_af33, // c3 0x1.555e66p-3
+    0x3d2b_9f17, // c4 0x1.573e2ep-5
+    0x3c07_2010, // c5 0x1.0e4020p-7
+];
+
+/// `exp(x)` for the softmax: x = n ln2 + b with |b| <= ln2 / 2, a degree-5
+/// polynomial in b (about 1.5 ulp), scaled by 2^n through the exponent bits.
+/// Results below 2^-126 flush to 0 (so `exp(-inf) = 0`), above 2^127 are
+/// infinite. The SIMD versions compute exactly these operations.
+pub(super) fn exp(x: f32) -> f32 {
+    let r = f32::from_bits(EXP_SHIFT);
+    let n = x.mul_add(f32::from_bits(LOG2E), r) - r;
+    if n < -126.0 {
+        return 0.0;
+    }
+    if n > 127.0 {
+        return f32::INFINITY;
+    }
+    let b = (-n).mul_add(
+        f32::from_bits(LN2_LO),
+        (-n).mul_add(f32::from_bits(LN2_HI), x),
+    );
+    let u = b * b;
+    let c = EXP_C.map(f32::from_bits);
+    let j = c[4]
+        .mul_add(b, c[3])
+        .mul_add(u, c[2].mul_add(b, c[1]))
+        .mul_add(u, c[0].mul_add(b, 1.0));
+    // n is an integer in [-126, 127] here (NaN falls through to j = NaN)
+    j * f32::from_bits((((n as i32) + 127) as u32) << 23)
+}

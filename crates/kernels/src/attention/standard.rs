@@ -1,0 +1,130 @@
+//! The standard (reference) backend: per query head, one row of scores over
+//! every visible key, a softmax, then the weighted sum of the values. With an
+//! f16 cache the query and the attention weights are rounded to f16 before
+//! their dot products, as ggml does when it multiplies f16 K/V by f32
+//! activations.
+
+use half::f16;
+
+use super::{check, work_per_thread, AttnError, AttnParams, KvRef};
+use crate::pool::ThreadPool;
+
+/// Attention for `n_tok` consecutive query positions `pos0 .. pos0 + n_tok`,
+/// query heads spread over the pool's threads (each head computed by the
+/// same code whatever the thread count).
+///
+/// q: [n_tok, n_head, head_dim] (roped), k/v: cache with positions
+/// `0 .. pos0 + n_tok` filled -> out: [n_tok, n_head, head_dim].
+/// `work` is scratch: `work_per_thread(pos0 + n_tok, head_dim)` elements per
+/// thread (fewer threads are used if it holds fewer parts; at least one).
+#[allow(clippy::too_many_arguments)]
+pub fn attention(
+    pool: &ThreadPool,
+    p: &AttnParams,
+    q: &[f32],
+    pos0: usize,
+    n_tok: usize,
+    k: KvRef,
+    v: KvRef,
+    work: &mut [f32],
+    out: &mut [f32],
+) -> Result<(), AttnError> {
+    let hd = p.head_dim;
+    let n_ctx_used = pos0 + n_tok;
+    let per_thread = work_per_thread(n_ctx_used, hd);
+    check(p, q, pos0, n_tok, k, v, work, per_thread, out)?;
+    if hd == 0 || p.n_head == 0 {
+        return Ok(());
+    }
+    let out = &mut out[..n_tok * p.n_head * hd];
+    // out viewed as [n_tok, n_head * hd]; a block of columns = one head
+    pool.par_cols(out, p.n_head * hd, hd, work, per_thread, |c, w| {
+        let (scores, qbuf) = w.split_at_mut(n_ctx_used);
+        let cols = c.cols();
+        for h in cols.start / hd..cols.end / hd {
+            let off = h * hd - cols.start;
+            for t in 0..n_tok {
+                let qh = &q[(t * p.n_head + h) * hd..][..hd];
+                let o = &mut c.row(t)[off..off + hd];
+                head(p, qh, pos0 + t, h, k, v, scores, &mut qbuf[..hd], o);
+            }
+        }
+    });
+    Ok(())
+}
+
+/// One query head at position `pos`: o = softmax(q·Kᵀ * scale) · V over the
+/// visible keys. scores: [>= pos + 1], qbuf: [head_dim], o: [head_dim]
+#[allow(clippy::too_many_arguments)]
+fn head(
+    p: &AttnParams,
+    qh: &[f32],
+    pos: usize,
+    h: usize,
+    k: KvRef,
+    v: KvRef,
+    scores: &mut [f32],
+    qbuf: &mut [f32],
+    o: &mut [f32],
+) {
+    let hd = p.head_dim;
+    let kv_row = p.n_kv_head * hd;
+    let kvh = h / (p.n_head / p.n_kv_head);
+    let lo = p.first_key(pos);
+    // The softmax runs over 0..=pos with masked keys at -inf, so its
+    // grouping matches ggml's over the whole (padded) row.
+    scores[..lo].fill(f32::NEG_INFINITY);
+    let sc = &mut scores[lo..=pos];
+    match k {
+        KvRef::F32(kc) => {
+            for (j, s) in (lo..=pos).zip(sc.iter_mut()) {
+                let kr = &kc[j * kv_row + kvh * hd..][..hd];
+                *s = dot_f32(qh, kr) * p.scale;
+            }
+        }
+        KvRef::F16(kc) => {
+            for (d, s) in qbuf.iter_mut().zip(qh) {
+                *d = f16::from_f32(*s).to_f32();
+            }
+            for (j, s) in (lo..=pos).zip(sc.iter_mut()) {
+                let kr = &kc[j * kv_row + kvh * hd..][..hd];
+                *s = dot_f16(qbuf, kr) * p.scale;
+            }
+        }
+    }
+    crate::ops::softmax(&mut scores[..=pos]);
+    let sc = &scores[lo..=pos];
+    o.fill(0.0);
+    match v {
+        KvRef::F32(vc) => {
+            for (j, &w) in (lo..=pos).zip(sc.iter()) {
+                let vr = &vc[j * kv_row + kvh * hd..][..hd];
+                axpy(o, w, vr.iter().copied());
+            }
+        }
+        KvRef::F16(vc) => {
+            for (j, &w) in (lo..=pos).zip(sc.iter()) {
+                let w = f16::from_f32(w).to_f32();
+                let vr = &vc[j * kv_row + kvh * hd..][..hd];
+                axpy(o, w, vr.iter().map(|x| x.to_f32()));
+            }
+        }
+    }
+}
+
+#[inline]
+fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[inline]
+fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y.to_f32()).sum()
+}
+
+#[inline]
+fn axpy(o: &mut [f32], w: f32, x: impl Iterator<Item = f32>) {
+    for (oi, xi) in o.iter_mut().zip(x) {
+        *oi += w * xi;
+    }
+}

@@ -1,0 +1,205 @@
+//! Standard vs naive reference, flash vs standard, SIMD vs scalar.
+
+use super::*;
+
+/// Naive reference: full score matrix with an explicit -inf mask.
+fn reference(
+    p: &AttnParams,
+    q: &[f32],
+    pos0: usize,
+    n_tok: usize,
+    k: &[f32],
+    v: &[f32],
+) -> Vec<f32> {
+    let hd = p.head_dim;
+    let n_ctx = pos0 + n_tok;
+    let mut out = vec![0.0; n_tok * p.n_head * hd];
+    for t in 0..n_tok {
+        let pos = pos0 + t;
+        for h in 0..p.n_head {
+            let g = h * p.n_kv_head / p.n_head;
+            let mut s: Vec<f32> = (0..n_ctx)
+                .map(|j| {
+                    let masked = j > pos || p.window.is_some_and(|w| pos - j >= w);
+                    if masked {
+                        return f32::NEG_INFINITY;
+                    }
+                    (0..hd)
+                        .map(|d| q[(t * p.n_head + h) * hd + d] * k[(j * p.n_kv_head + g) * hd + d])
+                        .sum::<f32>()
+                        * p.scale
+                })
+                .collect();
+            crate::ops::softmax(&mut s);
+            for d in 0..hd {
+                out[(t * p.n_head + h) * hd + d] = (0..n_ctx)
+                    .map(|j| s[j] * v[(j * p.n_kv_head + g) * hd + d])
+                    .sum();
+            }
+        }
+    }
+    out
+}
+
+fn pseudo(n: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+            (s >> 8) as f32 / (1 << 24) as f32 - 0.5
+        })
+        .collect()
+}
+
+#[test]
+fn matches_reference_gqa_window_f32_and_f16() {
+    for window in [None, Some(3)] {
+        let p = AttnParams {
+            n_head: 4,
+            n_kv_head: 2,
+            head_dim: 8,
+            scale: 0.35,
+            window,
+        };
+        let (pos0, n_tok) = (5, 4);
+        let n_ctx = pos0 + n_tok;
+        let q = pseudo(n_tok * 4 * 8, 1);
+        let k = pseudo(n_ctx * 2 * 8, 2);
+        let v = pseudo(n_ctx * 2 * 8, 3);
+        let want = reference(&p, &q, pos0, n_tok, &k, &v);
+        let mut out = vec![0.0; want.len()];
+        let one = ThreadPool::new(1);
+        let mut work = vec![0.0; work_per_thread(n_ctx, 8)];
+        attention(
+            &one,
+            &p,
+            &q,
+            pos0,
+            n_tok,
+            KvRef::F32(&k),
+            KvRef::F32(&v),
+            &mut work,
+            &mut out,
+        )
+        .unwrap();
+        for (a, b) in out.iter().zip(&want) {
+            assert!((a - b).abs() < 1e-5, "{window:?}: {a} vs {b}");
+        }
+        let kh: Vec<f16> = k.iter().map(|&x| f16::from_f32(x)).collect();
+        let vh: Vec<f16> = v.iter().map(|&x| f16::from_f32(x)).collect();
+        attention(
+            &one,
+            &p,
+            &q,
+            pos0,
+            n_tok,
+            KvRef::F16(&kh),
+            KvRef::F16(&vh),
+            &mut work,
+            &mut out,
+        )
+        .unwrap();
+        for (a, b) in out.iter().zip(&want) {
+            assert!((a - b).abs() < 2e-3, "f16 {window:?}: {a} vs {b}");
+        }
+        // two and three threads: bit-identical to one
+        for threads in [2, 3] {
+            let pool = ThreadPool::new(threads);
+            let mut work = vec![0.0; threads * work_per_thread(n_ctx, 8)];
+            let mut out2 = vec![f32::NAN; out.len()];
+            attention(
+                &pool,
+                &p,
+                &q,
+                pos0,
+                n_tok,
+                KvRef::F16(&kh),
+                KvRef::F16(&vh),
+                &mut work,
+                &mut out2,
+            )
+            .unwrap();
+            assert_eq!(out, out2, "{threads} threads {window:?}");
+        }
+    }
+}
+
+#[test]
+fn single_key_returns_its_value() {
+    let p = AttnParams {
+        n_head: 2,
+        n_kv_head: 1,
+        head_dim: 2,
+        scale: 1.0,
+        window: None,
+    };
+    let (k, v) = ([1.0, 2.0], [3.0, -4.0]);
+    let mut out = [0.0; 4];
+    attention(
+        &ThreadPool::new(2),
+        &p,
+        &[1.0; 4],
+        0,
+        1,
+        KvRef::F32(&k),
+        KvRef::F32(&v),
+        &mut [0.0; 6],
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(out, [3.0, -4.0, 3.0, -4.0]);
+}
+
+#[test]
+fn rejects_bad_shapes() {
+    let p = AttnParams {
+        n_head: 3,
+        n_kv_head: 2,
+        head_dim: 2,
+        scale: 1.0,
+        window: None,
+    };
+    let e = attention(
+        &ThreadPool::new(1),
+        &p,
+        &[0.0; 6],
+        0,
+        1,
+        KvRef::F32(&[0.0; 4]),
+        KvRef::F32(&[0.0; 4]),
+        &mut [0.0; 3],
+        &mut [0.0; 6],
+    );
+    assert!(matches!(e, Err(AttnError::HeadRatio { .. })));
+    let p = AttnParams { n_head: 2, ..p };
+    let e = attention(
+        &ThreadPool::new(1),
+        &p,
+        &[0.0; 4],
+        0,
+        2,
+        KvRef::F32(&[0.0; 4]),
+        KvRef::F32(&[0.0; 4]),
+        &mut [0.0; 4],
+        &mut [0.0; 8],
+    );
+    assert!(matches!(
+        e,
+        Err(AttnError::BufferTooSmall { what: "q", .. })
+    ));
+    let e = attention(
+        &ThreadPool::new(1),
+        &p,
+        &[0.0; 8],
+        0,
+        2,
+        KvRef::F32(&[0.0; 8]),
+        KvRef::F32(&[0.0; 8]),
+        &mut [0.0; 3],
+        &mut [0.0; 8],
+    );
+    assert!(matches!(
+        e,
+        Err(AttnError::BufferTooSmall { what: "work", .. })
+    ));
+}

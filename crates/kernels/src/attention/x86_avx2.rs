@@ -1,0 +1,270 @@
+//! AVX2 (+FMA, F16C) inner loops of flash attention: 8-lane dot products
+//! (4 accumulators), fused `o += w * v`, f16 rows widened with F16C, and an
+//! 8-lane `exp` doing exactly the scalar `simd::exp` operations.
+//!
+//! Soundness: the `#[target_feature]` functions are reached only through
+//! `AVX2`, which `table()` hands out only when the CPU has AVX2, FMA and
+//! F16C (`Isa::Avx2.detected()`).
+
+use std::arch::x86_64::*;
+
+use half::f16;
+
+use super::simd::{self, AttnOps, EXP_C, EXP_SHIFT, LN2_HI, LN2_LO, LOG2E};
+use crate::arch::Isa;
+
+static AVX2: AttnOps = AttnOps {
+    isa: Isa::Avx2,
+    dot_f32: |a, b| {
+        // SAFETY: AVX2, FMA and F16C were detected before `AVX2` was handed out.
+        unsafe { dot_f32(a, b) }
+    },
+    dot_f16: |a, b| {
+        // SAFETY: AVX2, FMA and F16C were detected before `AVX2` was handed out.
+        unsafe { dot_f16(a, b) }
+    },
+    axpy_f32: |o, w, x| {
+        // SAFETY: AVX2, FMA and F16C were detected before `AVX2` was handed out.
+        unsafe { axpy_f32(o, w, x) }
+    },
+    axpy_f16: |o, w, x| {
+        // SAFETY: AVX2, FMA and F16C were detected before `AVX2` was handed out.
+        unsafe { axpy_f16(o, w, x) }
+    },
+    scale: |o, s| {
+        // SAFETY: AVX2, FMA and F16C were detected before `AVX2` was handed out.
+        unsafe { scale(o, s) }
+    },
+    exp_sum: |s, m| {
+        // SAFETY: AVX2, FMA and F16C were detected before `AVX2` was handed out.
+        unsafe { exp_sum(s, m) }
+    },
+};
+
+/// The AVX2 table if this CPU runs it.
+pub(super) fn table() -> Option<&'static AttnOps> {
+    Isa::Avx2.detected().then_some(&AVX2)
+}
+
+/// 8 f32s from `v[i..i + 8]`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn ld(v: &[f32], i: usize) -> __m256 {
+    let s = &v[i..i + 8];
+    // SAFETY: `s` holds 8 f32s (the slice above is bounds-checked); `loadu` is unaligned.
+    unsafe { _mm256_loadu_ps(s.as_ptr()) }
+}
+
+/// 8 f16s from `v[i..i + 8]`, widened to f32.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn ld16(v: &[f16], i: usize) -> __m256 {
+    let s = &v[i..i + 8];
+    // SAFETY: `s` holds 8 f16s = 16 bytes (bounds-checked above); `loadu` is unaligned.
+    _mm256_cvtph_ps(unsafe { _mm_loadu_si128(s.as_ptr().cast()) })
+}
+
+/// Stores 8 f32s to `v[i..i + 8]`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn st(v: &mut [f32], i: usize, x: __m256) {
+    let s = &mut v[i..i + 8];
+    // SAFETY: `s` holds 8 f32s (bounds-checked above); `storeu` is unaligned.
+    unsafe { _mm256_storeu_ps(s.as_mut_ptr(), x) }
+}
+
+/// Sum of the 8 lanes.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn hsum(v: __m256) -> f32 {
+    let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
+}
+
+/// a: [n], b: [n] -> a·b
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    while i + 32 <= n {
+        for (k, c) in acc.iter_mut().enumerate() {
+            *c = _mm256_fmadd_ps(ld(a, i + 8 * k), ld(b, i + 8 * k), *c);
+        }
+        i += 32;
+    }
+    while i + 8 <= n {
+        acc[0] = _mm256_fmadd_ps(ld(a, i), ld(b, i), acc[0]);
+        i += 8;
+    }
+    let all = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+    let tail: f32 = a[i..n].iter().zip(&b[i..n]).map(|(x, y)| x * y).sum();
+    hsum(all) + tail
+}
+
+/// a: [n], b: [n] f16 -> a·b
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
+    let n = a.len().min(b.len());
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    while i + 32 <= n {
+        for (k, c) in acc.iter_mut().enumerate() {
+            *c = _mm256_fmadd_ps(ld(a, i + 8 * k), ld16(b, i + 8 * k), *c);
+        }
+        i += 32;
+    }
+    while i + 8 <= n {
+        acc[0] = _mm256_fmadd_ps(ld(a, i), ld16(b, i), acc[0]);
+        i += 8;
+    }
+    let all = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+    let tail: f32 = a[i..n]
+        .iter()
+        .zip(&b[i..n])
+        .map(|(x, y)| x * y.to_f32())
+        .sum();
+    hsum(all) + tail
+}
+
+/// o: [n] += w * x: [n]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn axpy_f32(o: &mut [f32], w: f32, x: &[f32]) {
+    let n = o.len().min(x.len());
+    let wv = _mm256_set1_ps(w);
+    let mut i = 0;
+    while i + 8 <= n {
+        let r = _mm256_fmadd_ps(wv, ld(x, i), ld(o, i));
+        st(o, i, r);
+        i += 8;
+    }
+    for (oi, xi) in o[i..n].iter_mut().zip(&x[i..n]) {
+        *oi = w.mul_add(*xi, *oi);
+    }
+}
+
+/// o: [n] += w * x: [n] f16
+#[target_feature(enable = "avx2,fma,f16c")]
+fn axpy_f16(o: &mut [f32], w: f32, x: &[f16]) {
+    let n = o.len().min(x.len());
+    let wv = _mm256_set1_ps(w);
+    let mut i = 0;
+    while i + 8 <= n {
+        let r = _mm256_fmadd_ps(wv, ld16(x, i), ld(o, i));
+        st(o, i, r);
+        i += 8;
+    }
+    for (oi, xi) in o[i..n].iter_mut().zip(&x[i..n]) {
+        *oi = w.mul_add(xi.to_f32(), *oi);
+    }
+}
+
+/// o: [n] *= s
+#[target_feature(enable = "avx2,fma,f16c")]
+fn scale(o: &mut [f32], s: f32) {
+    let sv = _mm256_set1_ps(s);
+    let n = o.len();
+    let mut i = 0;
+    while i + 8 <= n {
+        let r = _mm256_mul_ps(ld(o, i), sv);
+        st(o, i, r);
+        i += 8;
+    }
+    for oi in &mut o[i..] {
+        *oi *= s;
+    }
+}
+
+/// `simd::exp` on 8 lanes, operation for operation.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn exp8(x: __m256) -> __m256 {
+    let c = |bits: u32| _mm256_set1_ps(f32::from_bits(bits));
+    let r = c(EXP_SHIFT);
+    let n = _mm256_sub_ps(_mm256_fmadd_ps(x, c(LOG2E), r), r);
+    let neg_n = _mm256_sub_ps(_mm256_setzero_ps(), n);
+    let b = _mm256_fmadd_ps(neg_n, c(LN2_LO), _mm256_fmadd_ps(neg_n, c(LN2_HI), x));
+    let u = _mm256_mul_ps(b, b);
+    let [c1, c2, c3, c4, c5] = EXP_C.map(c);
+    let j = _mm256_fmadd_ps(
+        _mm256_fmadd_ps(_mm256_fmadd_ps(c5, b, c4), u, _mm256_fmadd_ps(c3, b, c2)),
+        u,
+        _mm256_fmadd_ps(c1, b, _mm256_set1_ps(1.0)),
+    );
+    let ni = _mm256_cvtps_epi32(n);
+    let pow2 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(
+        ni,
+        _mm256_set1_epi32(127),
+    )));
+    let y = _mm256_mul_ps(j, pow2);
+    let tiny = _mm256_cmp_ps::<_CMP_LT_OQ>(n, _mm256_set1_ps(-126.0));
+    let huge = _mm256_cmp_ps::<_CMP_GT_OQ>(n, _mm256_set1_ps(127.0));
+    let y = _mm256_blendv_ps(y, _mm256_set1_ps(f32::INFINITY), huge);
+    _mm256_andnot_ps(tiny, y)
+}
+
+/// s: [n] <- exp(s - m) -> sum of the new s
+#[target_feature(enable = "avx2,fma,f16c")]
+fn exp_sum(s: &mut [f32], m: f32) -> f32 {
+    let mv = _mm256_set1_ps(m);
+    let n = s.len();
+    let mut acc = _mm256_setzero_ps();
+    let mut i = 0;
+    while i + 8 <= n {
+        let e = exp8(_mm256_sub_ps(ld(s, i), mv));
+        st(s, i, e);
+        acc = _mm256_add_ps(acc, e);
+        i += 8;
+    }
+    let mut tail = 0.0;
+    for x in &mut s[i..] {
+        *x = simd::exp(*x - m);
+        tail += *x;
+    }
+    hsum(acc) + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::simd::SCALAR;
+    use super::*;
+
+    #[test]
+    fn exp8_is_bit_identical_to_scalar_exp() {
+        let Some(t) = table() else { return };
+        let mut xs: Vec<f32> = (0..4000).map(|i| -0.05 * i as f32).collect();
+        xs.extend([
+            0.0,
+            -0.0,
+            -87.0,
+            -87.5,
+            -88.0,
+            -100.0,
+            f32::NEG_INFINITY,
+            1.0,
+            3.5,
+        ]);
+        xs.extend((0..64).map(|i| -(i as f32) * 1.37 - 80.0));
+        while !xs.len().is_multiple_of(8) {
+            xs.push(-1.0);
+        }
+        let mut a = xs.clone();
+        let mut b = xs.clone();
+        (t.exp_sum)(&mut a, 0.0);
+        (SCALAR.exp_sum)(&mut b, 0.0);
+        for ((x, ya), yb) in xs.iter().zip(&a).zip(&b) {
+            assert_eq!(ya.to_bits(), yb.to_bits(), "exp({x}): {ya} vs {yb}");
+            let want = (*x as f64).exp();
+            // results below 2^-126 flush to zero
+            if want > 3e-38 {
+                assert!(
+                    ((*ya as f64) - want).abs() <= want * 4e-7,
+                    "exp({x}) = {ya}, want {want}"
+                );
+            } else {
+                assert!((*ya as f64) < 3.1e-38, "exp({x}) = {ya}");
+            }
+        }
+    }
+}
