@@ -21,9 +21,9 @@ pub mod session;
 pub use chat::{BuiltinTemplate, ChatError, ChatMessage};
 pub use config::EngineMeta;
 pub use error::EngineError;
-pub use model::{AttentionBackend, CacheType};
+pub use model::CacheType;
 pub use sampler::{Sampled, Sampler, SamplerError, SamplerParams};
 pub use session::{
-    Completion, FinishReason, GenerateParams, Generation, Session, SessionOptions, Timings,
-    TokenPiece,
+    Completion, Detached, FinishReason, GenerateParams, Generation, Session, SessionOptions,
+    Timings, TokenPiece,
 };

@@ -41,6 +41,14 @@ impl AlignedBuf {
         }
     }
 
+    /// [`with_capacity`](Self::with_capacity) that reports a refused allocation instead of
+    /// aborting (in a browser, wasm memory may not grow to the model's size).
+    pub fn try_with_capacity(n: usize) -> Result<AlignedBuf, std::collections::TryReserveError> {
+        let mut chunks = Vec::new();
+        chunks.try_reserve_exact(n.div_ceil(CHUNK))?;
+        Ok(AlignedBuf { chunks, len: 0 })
+    }
+
     /// Appends `data` (amortized O(data.len())).
     pub fn extend_from_slice(&mut self, mut data: &[u8]) {
         let used = self.len % CHUNK;
@@ -133,6 +141,9 @@ mod tests {
         assert_eq!(b.as_slice(), &data[..]);
         assert_eq!(b.len(), 1000);
         assert!(b.capacity() >= 1000);
+        let t = AlignedBuf::try_with_capacity(100).unwrap();
+        assert!(t.is_empty() && t.capacity() >= 100);
+        assert!(AlignedBuf::try_with_capacity(usize::MAX).is_err());
         assert_eq!(AlignedBuf::from(&data[..]).as_slice(), &data[..]);
         let mut z = AlignedBuf::zeroed(5);
         z.as_mut_slice()[4] = 9;

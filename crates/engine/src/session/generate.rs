@@ -29,6 +29,14 @@ enum State {
 #[derive(Debug)]
 pub struct Generation<'s> {
     s: &'s mut Session,
+    g: Detached,
+}
+
+/// The state of a [`Generation`] without its borrow of the session, for callers that
+/// cannot hold a borrow between steps (e.g. the wasm bindings, which take one step per
+/// call from JavaScript). [`Detached::attach`] it to the session it came from to go on.
+#[derive(Debug)]
+pub struct Detached {
     state: State,
     sampler: Sampler,
     decoder: StreamDecoder<Arc<Tokenizer>>,
@@ -40,6 +48,20 @@ pub struct Generation<'s> {
     prompt_len: usize,
     generated: usize,
     finish: Option<FinishReason>,
+}
+
+impl Detached {
+    /// Resumes the generation on `s`, which must be the session it was detached from and
+    /// must not have generated or been reset since (another session gives wrong text,
+    /// though never undefined behaviour).
+    pub fn attach(self, s: &mut Session) -> Generation<'_> {
+        Generation { s, g: self }
+    }
+
+    /// Why the generation ended (`None` while it is still running).
+    pub fn finish_reason(&self) -> Option<FinishReason> {
+        self.finish
+    }
 }
 
 impl<'s> Generation<'s> {
@@ -59,9 +81,8 @@ impl<'s> Generation<'s> {
             }
         }
         s.timings = Default::default();
-        Self {
+        let g = Detached {
             decoder: StreamDecoder::new(Arc::clone(&s.tok), params.special),
-            s,
             state: State::Start(prompt),
             sampler: Sampler::new(params.sampler.clone()),
             stop,
@@ -71,12 +92,18 @@ impl<'s> Generation<'s> {
             prompt_len: 0,
             generated: 0,
             finish: None,
-        }
+        };
+        Self { s, g }
+    }
+
+    /// Releases the session, keeping the generation's state to resume later.
+    pub fn detach(self) -> Detached {
+        self.g
     }
 
     /// Why the generation ended (`None` while it is still running).
     pub fn finish_reason(&self) -> Option<FinishReason> {
-        self.finish
+        self.g.finish
     }
 
     /// Drives the generation to the end, calling `on_piece` for every piece.
@@ -91,15 +118,15 @@ impl<'s> Generation<'s> {
             text.push_str(&piece.text);
             tokens.push(piece.id);
             if on_piece(&piece).is_break() {
-                self.finish = Some(FinishReason::Cancelled);
-                self.state = State::Done;
+                self.g.finish = Some(FinishReason::Cancelled);
+                self.g.state = State::Done;
                 break;
             }
         }
         Ok(Completion {
             text,
             tokens,
-            finish: self.finish.unwrap_or(FinishReason::Cancelled),
+            finish: self.g.finish.unwrap_or(FinishReason::Cancelled),
             timings: self.s.timings,
         })
     }
@@ -148,9 +175,9 @@ impl<'s> Generation<'s> {
             pos += chunk.len();
         }
         for &t in &prompt {
-            self.sampler.accept(t);
+            self.g.sampler.accept(t);
         }
-        self.prompt_len = n;
+        self.g.prompt_len = n;
         s.timings.cached_tokens = reuse;
         s.timings.prompt_tokens = n - reuse;
         s.timings.prompt_ms = (s.clock)() - t0;
@@ -166,8 +193,8 @@ impl<'s> Generation<'s> {
                 let pos = s.cached.len();
                 if pos >= s.n_ctx {
                     return Err(EngineError::ContextFull {
-                        prompt_tokens: self.prompt_len,
-                        generated: self.generated,
+                        prompt_tokens: self.g.prompt_len,
+                        generated: self.g.generated,
                         n_ctx: s.n_ctx,
                     });
                 }
@@ -180,10 +207,10 @@ impl<'s> Generation<'s> {
             // Right after prefill: the logits of the last prompt token.
             None => &s.logits,
         };
-        let sampled = self.sampler.sample(logits, self.logprobs)?;
-        self.sampler.accept(sampled.id);
-        self.generated += 1;
-        s.timings.generated_tokens = self.generated;
+        let sampled = self.g.sampler.sample(logits, self.g.logprobs)?;
+        self.g.sampler.accept(sampled.id);
+        self.g.generated += 1;
+        s.timings.generated_tokens = self.g.generated;
         s.timings.generate_ms += (s.clock)() - t0;
 
         let id = sampled.id;
@@ -192,7 +219,7 @@ impl<'s> Generation<'s> {
             text,
             logprob: sampled.logprob,
         };
-        if s.tok.is_eog(id) || self.stop_ids.contains(&id) {
+        if s.tok.is_eog(id) || self.g.stop_ids.contains(&id) {
             let reason = if s.tok.is_eog(id) {
                 FinishReason::EndOfGeneration
             } else {
@@ -202,38 +229,38 @@ impl<'s> Generation<'s> {
             self.end(reason);
             return Ok(piece(text));
         }
-        let new = self.decoder.push(id);
-        let released = self.stop.push(&new);
+        let new = self.g.decoder.push(id);
+        let released = self.g.stop.push(&new);
         if released.stopped {
             self.end(FinishReason::Stop);
             return Ok(piece(released.text));
         }
-        if self.generated >= self.max_tokens {
+        if self.g.generated >= self.g.max_tokens {
             let text = self.finish_text(released.text);
             self.end(FinishReason::MaxTokens);
             return Ok(piece(text));
         }
-        self.state = State::Running(Some(id));
+        self.g.state = State::Running(Some(id));
         Ok(piece(released.text))
     }
 
     /// Appends whatever the decoder and the stop matcher still hold (a final stop string
     /// completed by the decoder's remainder is cut as usual).
     fn finish_text(&mut self, mut text: String) -> String {
-        let rest = self.decoder.flush();
-        let r = self.stop.push(&rest);
+        let rest = self.g.decoder.flush();
+        let r = self.g.stop.push(&rest);
         text.push_str(&r.text);
         if r.stopped {
-            self.finish = Some(FinishReason::Stop);
+            self.g.finish = Some(FinishReason::Stop);
         } else {
-            text.push_str(&self.stop.finish());
+            text.push_str(&self.g.stop.finish());
         }
         text
     }
 
     fn end(&mut self, reason: FinishReason) {
-        self.finish.get_or_insert(reason);
-        self.state = State::Done;
+        self.g.finish.get_or_insert(reason);
+        self.g.state = State::Done;
     }
 }
 
@@ -241,11 +268,11 @@ impl Iterator for Generation<'_> {
     type Item = Result<TokenPiece, EngineError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let pending = match std::mem::replace(&mut self.state, State::Done) {
+        let pending = match std::mem::replace(&mut self.g.state, State::Done) {
             State::Done => return None,
             State::Start(prompt) => {
-                if self.max_tokens == 0 {
-                    self.finish = Some(FinishReason::MaxTokens);
+                if self.g.max_tokens == 0 {
+                    self.g.finish = Some(FinishReason::MaxTokens);
                     return prompt.err().map(Err);
                 }
                 if let Err(e) = prompt.and_then(|p| self.prefill(p)) {
@@ -257,7 +284,7 @@ impl Iterator for Generation<'_> {
         };
         let out = self.step(pending);
         if out.is_err() {
-            self.state = State::Done;
+            self.g.state = State::Done;
         }
         Some(out)
     }

@@ -26,7 +26,7 @@ use crate::chat::{self, BuiltinTemplate, ChatMessage, RenderOptions};
 use crate::config::EngineMeta;
 use crate::error::EngineError;
 
-pub use generate::Generation;
+pub use generate::{Detached, Generation};
 pub use params::{Completion, FinishReason, GenerateParams, SessionOptions, Timings, TokenPiece};
 pub use stop::{Released, StopMatcher};
 
@@ -85,9 +85,7 @@ impl Session {
         }
         let meta = EngineMeta::from_gguf(file.metadata());
         let tok = Arc::new(Tokenizer::from_gguf(file.metadata())?);
-        let model = Model::from_file(file)?
-            .with_threads(opts.threads)
-            .with_attention(opts.attention);
+        let model = Model::from_file(file)?.with_threads(opts.threads);
         let cfg = model.config();
         let n_ctx = match opts.n_ctx {
             0 => cfg.n_ctx_train.clamp(1, DEFAULT_MAX_CTX),
