@@ -21,7 +21,7 @@ pub mod session;
 pub use chat::{BuiltinTemplate, ChatError, ChatMessage};
 pub use config::EngineMeta;
 pub use error::EngineError;
-pub use model::CacheType;
+pub use model::{AttentionBackend, CacheType};
 pub use sampler::{Sampled, Sampler, SamplerError, SamplerParams};
 pub use session::{
     Completion, Detached, FinishReason, GenerateParams, Generation, Session, SessionOptions,

@@ -85,7 +85,9 @@ impl Session {
         }
         let meta = EngineMeta::from_gguf(file.metadata());
         let tok = Arc::new(Tokenizer::from_gguf(file.metadata())?);
-        let model = Model::from_file(file)?.with_threads(opts.threads);
+        let model = Model::from_file(file)?
+            .with_threads(opts.threads)
+            .with_attention(opts.attention);
         let cfg = model.config();
         let n_ctx = match opts.n_ctx {
             0 => cfg.n_ctx_train.clamp(1, DEFAULT_MAX_CTX),
