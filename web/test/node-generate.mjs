@@ -5,7 +5,9 @@
 //
 //   node --test web/test/node-generate.mjs      (scripts/test-web.sh builds first)
 // Env: WASM_CHORD_CLI (native binary, default target/release/wasm-chord),
-//      VARIANTS="simd base".
+//      VARIANTS="simd base", NATIVE_ISA (kernel table of the native run, default scalar:
+//      the reference every wasm kernel must match; a random tiny model has near ties
+//      that other summation orders may flip).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, openAsBlob } from 'node:fs';
@@ -25,6 +27,7 @@ const CLI = process.env.WASM_CHORD_CLI ?? join(ROOT, 'target', 'release', 'wasm-
 const VARIANTS = (process.env.VARIANTS ?? 'simd base').split(/\s+/).filter(Boolean);
 const PROMPTS = ['Hello world', 'The quick brown fox', 'Once upon a time, in a land far away', 'a'];
 const N = 16;
+const NATIVE_ISA = process.env.NATIVE_ISA ?? 'scalar';
 
 /** Imports and initializes a build variant from its bytes (no fetch under Node). */
 async function loadWasm(variant) {
@@ -75,6 +78,7 @@ function makeClient(variant) {
 function nativeText(prompt) {
   const r = spawnSync(CLI, ['run', '-m', MODEL, '-p', prompt, '-n', String(N), '--temp', '0', '-t', '1'], {
     encoding: 'buffer',
+    env: { ...process.env, WASM_CHORD_ISA: NATIVE_ISA },
   });
   assert.equal(r.status, 0, `native CLI failed: ${r.stderr}`);
   return r.stdout;
