@@ -7,6 +7,7 @@
 use half::f16;
 
 use super::{check, work_per_thread, AttnError, AttnParams, KvRef};
+use crate::exact::{self, F32Order};
 use crate::pool::ThreadPool;
 
 /// Attention for `n_tok` consecutive query positions `pos0 .. pos0 + n_tok`,
@@ -37,6 +38,10 @@ pub fn attention(
         return Ok(());
     }
     let out = &mut out[..n_tok * p.n_head * hd];
+    // llama.cpp's f32 reduction orders (`exact`): K·Q has a permuted
+    // (non-contiguous) Q, so ggml takes `vec_dot_f32` for it at any batch
+    // size; V·softmax goes through tinyBLAS for batches (rows padded to 256).
+    let orders = (F32Order::Lanes64, F32Order::for_batch(n_tok, 256));
     // out viewed as [n_tok, n_head * hd]; a block of columns = one head
     pool.par_cols(out, p.n_head * hd, hd, work, per_thread, |c, w| {
         let (scores, qbuf) = w.split_at_mut(n_ctx_used);
@@ -46,7 +51,7 @@ pub fn attention(
             for t in 0..n_tok {
                 let qh = &q[(t * p.n_head + h) * hd..][..hd];
                 let o = &mut c.row(t)[off..off + hd];
-                head(p, qh, pos0 + t, h, k, v, scores, &mut qbuf[..hd], o);
+                head(p, orders, qh, pos0 + t, h, k, v, scores, &mut qbuf[..hd], o);
             }
         }
     });
@@ -58,6 +63,7 @@ pub fn attention(
 #[allow(clippy::too_many_arguments)]
 fn head(
     p: &AttnParams,
+    (kq_order, kqv_order): (F32Order, F32Order),
     qh: &[f32],
     pos: usize,
     h: usize,
@@ -79,7 +85,7 @@ fn head(
         KvRef::F32(kc) => {
             for (j, s) in (lo..=pos).zip(sc.iter_mut()) {
                 let kr = &kc[j * kv_row + kvh * hd..][..hd];
-                *s = dot_f32(qh, kr) * p.scale;
+                *s = exact::dot(kq_order, qh, kr) * p.scale;
             }
         }
         KvRef::F16(kc) => {
@@ -92,15 +98,13 @@ fn head(
             }
         }
     }
-    crate::ops::softmax(&mut scores[..=pos]);
+    exact::softmax_padded(&mut scores[..=pos]);
     let sc = &scores[lo..=pos];
     o.fill(0.0);
     match v {
         KvRef::F32(vc) => {
-            for (j, &w) in (lo..=pos).zip(sc.iter()) {
-                let vr = &vc[j * kv_row + kvh * hd..][..hd];
-                axpy(o, w, vr.iter().copied());
-            }
+            let v_row = |j: usize| &vc[(lo + j) * kv_row + kvh * hd..][..hd];
+            exact::weighted_sum(kqv_order, lo, sc, v_row, o);
         }
         KvRef::F16(vc) => {
             for (j, &w) in (lo..=pos).zip(sc.iter()) {
@@ -110,11 +114,6 @@ fn head(
             }
         }
     }
-}
-
-#[inline]
-fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 #[inline]
