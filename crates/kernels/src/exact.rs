@@ -30,7 +30,7 @@ impl F32Order {
     /// The order ggml uses for a product over `k` elements in a batch of
     /// `n_tokens` tokens (tinyBLAS needs `k % 16 == 0`).
     pub fn for_batch(n_tokens: usize, k: usize) -> F32Order {
-        if n_tokens >= 2 && k % 16 == 0 {
+        if n_tokens >= 2 && k.is_multiple_of(16) {
             F32Order::Lanes16
         } else {
             F32Order::Lanes64
@@ -195,7 +195,10 @@ mod tests {
             let exact: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
             for o in [F32Order::Lanes16, F32Order::Lanes64] {
                 let d = dot(o, &a, &b) as f64;
-                assert!((d - exact).abs() < 1e-5 * n as f64, "{o:?} n={n}: {d} vs {exact}");
+                assert!(
+                    (d - exact).abs() < 1e-5 * n as f64,
+                    "{o:?} n={n}: {d} vs {exact}"
+                );
             }
         }
     }
@@ -208,7 +211,10 @@ mod tests {
         for i in 0..48 {
             lanes[i % 16] = a[i].mul_add(b[i], lanes[i % 16]);
         }
-        assert_eq!(dot(F32Order::Lanes16, &a, &b).to_bits(), reduce16(&lanes).to_bits());
+        assert_eq!(
+            dot(F32Order::Lanes16, &a, &b).to_bits(),
+            reduce16(&lanes).to_bits()
+        );
     }
 
     #[test]
@@ -231,11 +237,21 @@ mod tests {
                 let mut cp = col.clone();
                 wp.resize(full + order.lanes(), 0.0);
                 cp.resize(full + order.lanes(), 0.0);
-                assert_eq!(o[d].to_bits(), dot(order, &wp, &cp).to_bits(), "{order:?} d={d}");
+                assert_eq!(
+                    o[d].to_bits(),
+                    dot(order, &wp, &cp).to_bits(),
+                    "{order:?} d={d}"
+                );
             }
             // starting at p0 = 7 equals padding 7 zero weights in front
             let mut o2 = vec![0f32; hd];
-            weighted_sum(order, 7, &w[7..], |j| &v[(j + 7) * hd..(j + 8) * hd], &mut o2);
+            weighted_sum(
+                order,
+                7,
+                &w[7..],
+                |j| &v[(j + 7) * hd..(j + 8) * hd],
+                &mut o2,
+            );
             let mut w0 = w.clone();
             w0[..7].fill(0.0);
             let mut o3 = vec![0f32; hd];

@@ -57,7 +57,11 @@ fn main() {
             } else {
                 format!("{name}-{il}")
             };
-            t.lock().unwrap().entry(key).or_default().extend_from_slice(x);
+            t.lock()
+                .unwrap()
+                .entry(key)
+                .or_default()
+                .extend_from_slice(x);
         }))));
     }
     // with --decode: the prompt minus its last id, then the last id alone

@@ -45,7 +45,10 @@ impl ActBuf {
 /// `(name, layer, tensor)`; names follow llama.cpp's graph (`attn_norm`,
 /// `Qcur`, `kqv_out`, `l_out`, ...) so intermediate tensors can be compared
 /// with llama.cpp's `cb_eval` dumps (`tests/ref/dump_layers.py`).
-pub struct Tap(pub Box<dyn FnMut(&str, usize, &[f32]) + Send>);
+pub struct Tap(pub TapFn);
+
+/// The callback of a [`Tap`]: `(name, layer, tensor)`.
+pub type TapFn = Box<dyn FnMut(&str, usize, &[f32]) + Send>;
 
 impl std::fmt::Debug for Tap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

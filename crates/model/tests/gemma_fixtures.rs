@@ -16,6 +16,7 @@
 mod common;
 
 use common::{json_ids, must_match_prefix, read_json, top_k, workspace};
+use kernels::arch::Isa;
 use model::{AttentionBackend, CacheType, KvCache, LogitsMode, Model, Scratch};
 use serde_json::Value;
 
@@ -53,6 +54,10 @@ const MAX_TOP20_DIFF: f32 = 1.5;
 
 /// Minimum top-20 overlap (llama.cpp's own f16-cache worst is 17) ...
 const MIN_TOP20_OVERLAP: usize = 17;
+
+/// Minimum top-20 overlap on the llama.cpp-order path (AVX2 kernels,
+/// standard attention; measured 19-20 on all 12 prompts under 256 tokens).
+const MIN_TOP20_OVERLAP_EXACT: usize = 19;
 
 /// ... and every fixture top-20 id missing from ours must be a boundary swap:
 /// within this of the fixture's 20th logit (llama.cpp's own: <= 0.39).
@@ -220,7 +225,20 @@ fn gemma3_fixture_logits_match_llama_cpp() {
                 c.top1, top[0].0
             ));
         }
-        if c.overlap < MIN_TOP20_OVERLAP {
+        // The AVX2 kernels with the standard attention follow llama.cpp's
+        // float order op for op (bit-identical intermediate tensors on the
+        // short prompts): hold those to 19/20. AVX-512 row dots, the scalar
+        // reference and flash attention (auto, >= 256 keys) sum in other
+        // orders: llama.cpp's own-spread bound above.
+        let exact_path = model.kernels().isa == Isa::Avx2
+            && ids.len() < AttentionBackend::AUTO_FLASH_MIN_LEN
+            && model.attention() != AttentionBackend::Flash;
+        let min_overlap = if exact_path {
+            MIN_TOP20_OVERLAP_EXACT
+        } else {
+            MIN_TOP20_OVERLAP
+        };
+        if c.overlap < min_overlap {
             failures.push(format!("{name}: top-20 overlap {}/20", c.overlap));
         }
         if let Some(m) = c.missing.iter().find(|m| m.1 > TOP20_BOUNDARY) {
