@@ -15,7 +15,7 @@ use crate::gemm::gemm_by_rows;
 use crate::quant::{row_bytes, vec_dot_type};
 
 /// The tile kernel for weights of type `w`, if there is one.
-pub(super) fn lookup(w: GgmlType) -> Option<GemmFn> {
+pub(in crate::arch) fn lookup(w: GgmlType) -> Option<GemmFn> {
     use GgmlType::*;
     Some(match w {
         Q8_0 => gemm_q8_0,

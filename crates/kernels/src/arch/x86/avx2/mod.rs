@@ -12,7 +12,7 @@
 //! crate can name `AVX2` or the byte-level functions.
 
 mod float;
-mod gemm;
+pub(in crate::arch) mod gemm;
 mod gemm_kquant;
 mod gemm_legacy;
 pub(in crate::arch) mod kquant;

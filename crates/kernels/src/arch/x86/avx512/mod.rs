@@ -7,6 +7,17 @@
 //! where the time goes. As in the AVX2 table, rows whose bytes are not
 //! aligned for their block type go to the scalar reference.
 //!
+//! llama.cpp order: llama.cpp's x86 build (even with AVX-512 enabled) dots
+//! Q4_0, Q5_0, Q8_0, Q4_K and Q6_K weights with its AVX2 kernels, and our
+//! AVX2 kernels for those types reproduce its float summation order bit for
+//! bit (see `avx2::legacy`, `crates/model/tests/gemma_fixtures.rs`). So the
+//! default AVX-512 table keeps those five types on the AVX2 row dots and
+//! AVX2 tile kernels: logits stay identical to llama.cpp's, and decode is
+//! memory-bound anyway (the 512-bit versions measured the same tg32 on
+//! Gemma 3 270M, and without tile kernels prefill was slower: pp64 61 vs
+//! 91 t/s). `WASM_CHORD_AVX512_WIDE=1` selects the table with 512-bit row
+//! dots for every type instead (read once), to benchmark them.
+//!
 //! Soundness: the typed kernels are `#[target_feature]` functions needing
 //! AVX-512 F/BW/VL/VNNI plus AVX2/FMA/F16C. They are reached only through
 //! `AVX512`, which `table()` hands out only when `Isa::Avx512.detected()`
@@ -20,28 +31,69 @@ mod legacy;
 mod tests;
 
 use super::avx2;
-use crate::arch::{Isa, Kernels, RowDotFn};
+use crate::arch::{GemmFn, Isa, Kernels, RowDotFn};
 use crate::blocks::{BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K};
 use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1};
 use avx2::dot_rows;
 use gguf::GgmlType;
 use half::{bf16, f16};
+use std::sync::OnceLock;
 
+/// The default table: llama.cpp's order for the types it runs with AVX2.
 static AVX512: Kernels = Kernels {
     isa: Isa::Avx512,
     vec_dot,
     quantize_row: avx2::quantize_row,
     dot_lookup: dot,
+    gemm_lookup,
+};
+
+/// Every type on 512-bit row dots (`WASM_CHORD_AVX512_WIDE=1`).
+static AVX512_WIDE: Kernels = Kernels {
+    isa: Isa::Avx512,
+    vec_dot: vec_dot_wide,
+    quantize_row: avx2::quantize_row,
+    dot_lookup: dot_wide,
     gemm_lookup: crate::arch::generic_gemm_lookup,
 };
 
 /// The AVX-512 table if this CPU runs it.
 pub(in crate::arch) fn table() -> Option<&'static Kernels> {
-    Isa::Avx512.detected().then_some(&AVX512)
+    static WIDE: OnceLock<bool> = OnceLock::new();
+    let wide = *WIDE
+        .get_or_init(|| std::env::var("WASM_CHORD_AVX512_WIDE").is_ok_and(|v| v.trim() == "1"));
+    Isa::Avx512
+        .detected()
+        .then_some(if wide { &AVX512_WIDE } else { &AVX512 })
 }
 
-/// The row dot product for weights of type `w`.
+/// Whether the default table keeps `w` on the AVX2 kernels (llama.cpp order).
+fn llama_cpp_order(w: GgmlType) -> bool {
+    use GgmlType::*;
+    matches!(w, Q4_0 | Q5_0 | Q8_0 | Q4_K | Q6_K)
+}
+
+/// The default table's row dot for weights of type `w`.
 fn dot(w: GgmlType) -> Option<RowDotFn> {
+    if llama_cpp_order(w) {
+        avx2::dot(w)
+    } else {
+        dot_wide(w)
+    }
+}
+
+/// The default table's tile kernels: the AVX2 ones for the types whose row
+/// dots are AVX2's (bit-identical to them), none for the others.
+fn gemm_lookup(w: GgmlType) -> Option<GemmFn> {
+    if llama_cpp_order(w) {
+        avx2::gemm::lookup(w)
+    } else {
+        None
+    }
+}
+
+/// The 512-bit row dot product for weights of type `w`.
+fn dot_wide(w: GgmlType) -> Option<RowDotFn> {
     use GgmlType::*;
     Some(match w {
         F32 => dot_f32,
@@ -61,10 +113,20 @@ fn dot(w: GgmlType) -> Option<RowDotFn> {
     })
 }
 
-/// `quant::vec_dot` through the AVX-512 kernels.
+/// `quant::vec_dot` through the default table's kernels.
 // w_row: [row_bytes(w, n)], act_row: [row_bytes(vec_dot_type(w), n)] -> f32
 fn vec_dot(w: GgmlType, n: usize, w_row: &[u8], act_row: &[u8]) -> f32 {
-    match dot(w) {
+    call_dot(dot(w), w, n, w_row, act_row)
+}
+
+/// `quant::vec_dot` through the 512-bit kernels.
+// w_row: [row_bytes(w, n)], act_row: [row_bytes(vec_dot_type(w), n)] -> f32
+fn vec_dot_wide(w: GgmlType, n: usize, w_row: &[u8], act_row: &[u8]) -> f32 {
+    call_dot(dot_wide(w), w, n, w_row, act_row)
+}
+
+fn call_dot(f: Option<RowDotFn>, w: GgmlType, n: usize, w_row: &[u8], act_row: &[u8]) -> f32 {
+    match f {
         Some(f) => f(n, w_row, act_row),
         None => panic!("vec_dot: no kernel for {w} weights (check quant::has_vec_dot)"),
     }
