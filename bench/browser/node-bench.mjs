@@ -1,0 +1,49 @@
+// wasm-chord's wasm build under Node (same bytes the browser runs, no worker): loads the
+// model, warms up with a short generation, measures one greedy generation and prints
+// one JSON line {engine, ppTokens, ppTps, tgTokens, tgTps, finish}.
+//   node bench/browser/node-bench.mjs MODEL.gguf PROMPT_FILE TG [simd|base] [N_CTX]
+// WASM_CHORD_PKG=DIR runs the wasm-bindgen output in DIR instead of web/pkg/<variant>
+// (run.mjs uses a build that keeps the name section for profiles).
+// (run.mjs calls it; add --cpu-prof before the script path to profile)
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const [model, promptFile, tgArg, variant = 'simd', nCtxArg = '512'] = process.argv.slice(2);
+const tg = Number(tgArg);
+
+const dir = process.env.WASM_CHORD_PKG ?? join(ROOT, 'web', 'pkg', variant);
+const wasm = await import(pathToFileURL(join(dir, 'wasm_chord.js')).href);
+await wasm.default({ module_or_path: await readFile(join(dir, 'wasm_chord_bg.wasm')) });
+
+const bytes = await readFile(model);
+const buffer = new wasm.ModelBuffer(bytes.byteLength);
+const CHUNK = 1 << 20;
+for (let off = 0; off < bytes.byteLength; off += CHUNK) {
+  buffer.write(off, bytes.subarray(off, Math.min(off + CHUNK, bytes.byteLength)));
+}
+const engine = wasm.Engine.load(buffer, JSON.stringify({ nCtx: Number(nCtxArg) }));
+const prompt = await readFile(promptFile, 'utf8');
+
+function run(maxTokens) {
+  engine.reset();
+  engine.generate_start(prompt, JSON.stringify({ maxTokens, temperature: 0 }));
+  for (;;) {
+    const step = JSON.parse(engine.next_piece());
+    if (step.done) return step;
+  }
+}
+run(8);
+const r = run(tg);
+const s = r.stats;
+console.log(
+  JSON.stringify({
+    engine: `wasm-chord node ${process.version} (${variant}, ${wasm.isa()})`,
+    ppTokens: s.promptTokens,
+    ppTps: s.promptTokens / (s.promptMs / 1000),
+    tgTokens: s.generatedTokens,
+    tgTps: s.genTokPerS,
+    finish: r.finish,
+  }),
+);
