@@ -33,7 +33,7 @@ const PROMPT = readFileSync(PROMPT_FILE, 'utf8');
 const N_CTX = 512;
 const date = new Date().toISOString().slice(0, 10);
 const OUT = process.env.OUT ?? join(ROOT, 'bench', 'results', `browser_${date}.md`);
-const PROF_DIR = join(HERE, 'out');
+const PROF_DIR = join(HERE, 'out', 'prof');
 
 const runs = [];
 const note = (r) => {
