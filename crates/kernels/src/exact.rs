@@ -69,8 +69,37 @@ fn reduce64(a: &[f32; 64]) -> f32 {
     reduce16(&r)
 }
 
+/// Whether the FMA builds below may run (x86-64 with AVX2 and FMA).
+#[cfg(target_arch = "x86_64")]
+fn fma_available() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
 /// a · b in ggml's `order`. a, b: [n]
+///
+/// On x86-64 with FMA this runs a copy compiled with AVX2+FMA, so each
+/// `mul_add` is one `vfmadd` (the lanes are independent, so vectorising
+/// them keeps every lane's order; the result is bit-identical) instead of
+/// a libm `fmaf` call.
 pub fn dot(order: F32Order, a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if fma_available() {
+        // SAFETY: AVX2 and FMA were detected on this CPU just above.
+        return unsafe { dot_fma(order, a, b) };
+    }
+    dot_impl(order, a, b)
+}
+
+/// `dot_impl` compiled for AVX2+FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_fma(order: F32Order, a: &[f32], b: &[f32]) -> f32 {
+    dot_impl(order, a, b)
+}
+
+/// The body of `dot`. a, b: [n]
+#[inline(always)]
+fn dot_impl(order: F32Order, a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     match order {
         F32Order::Lanes16 => {
@@ -110,7 +139,40 @@ pub fn dot(order: F32Order, a: &[f32], b: &[f32]) -> f32 {
 ///
 /// w: [n_cells] weights of cells p0 .., v_row(j): the values [o.len()] of
 /// cell p0 + j -> o: [head_dim]
+///
+/// Runs an AVX2+FMA build on x86-64 when the CPU has them (as `dot`).
 pub fn weighted_sum<'a>(
+    order: F32Order,
+    p0: usize,
+    w: &[f32],
+    v_row: impl Fn(usize) -> &'a [f32],
+    o: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if fma_available() {
+        // SAFETY: AVX2 and FMA were detected on this CPU just above.
+        return unsafe { weighted_sum_fma(order, p0, w, v_row, o) };
+    }
+    weighted_sum_impl(order, p0, w, v_row, o)
+}
+
+/// `weighted_sum_impl` compiled for AVX2+FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn weighted_sum_fma<'a>(
+    order: F32Order,
+    p0: usize,
+    w: &[f32],
+    v_row: impl Fn(usize) -> &'a [f32],
+    o: &mut [f32],
+) {
+    weighted_sum_impl(order, p0, w, v_row, o)
+}
+
+/// The body of `weighted_sum`.
+// w: [n_cells], v_row(j): [head_dim] -> o: [head_dim]
+#[inline(always)]
+fn weighted_sum_impl<'a>(
     order: F32Order,
     p0: usize,
     w: &[f32],
@@ -199,6 +261,30 @@ mod tests {
                     (d - exact).abs() < 1e-5 * n as f64,
                     "{o:?} n={n}: {d} vs {exact}"
                 );
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn fma_builds_equal_the_portable_ones_bit_for_bit() {
+        if !fma_available() {
+            println!("skipped: no AVX2+FMA");
+            return;
+        }
+        for n in [1, 17, 64, 256, 300, 1000] {
+            let (a, b) = (seq(n, 5), seq(n, 6));
+            for o in [F32Order::Lanes16, F32Order::Lanes64] {
+                // SAFETY: AVX2 and FMA were detected above.
+                let fast = unsafe { dot_fma(o, &a, &b) };
+                assert_eq!(fast.to_bits(), dot_impl(o, &a, &b).to_bits(), "{o:?} n={n}");
+                let v = seq(n * 40, 7);
+                let row = |j: usize| &v[j * 40..(j + 1) * 40];
+                let (mut x, mut y) = ([0f32; 40], [0f32; 40]);
+                // SAFETY: as above.
+                unsafe { weighted_sum_fma(o, 3, &a, row, &mut x) };
+                weighted_sum_impl(o, 3, &a, row, &mut y);
+                assert_eq!(x.map(f32::to_bits), y.map(f32::to_bits), "{o:?} n={n}");
             }
         }
     }
