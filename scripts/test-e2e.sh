@@ -3,7 +3,7 @@
 # playwright-core (web/e2e/demo.test.mjs). Installs what is missing: Debian `chromium`
 # (apt, when /usr/bin/chromium is absent), playwright-core (npm ci in web/e2e), the model
 # (scripts/fetch-model.sh), the wasm builds (scripts/build-wasm.sh, when web/pkg is
-# missing) and the native CLI (cargo build --release -p cli, when absent). Starts
+# missing) and the native CLI (cargo build --release -p wasm-chord, when absent). Starts
 # scripts/serve-web.sh on a free port and stops it on exit. Output: web/e2e/out/.
 # Env: CHROMIUM (browser binary), NATIVE_ISA (native reference kernels, default scalar).
 set -euo pipefail

@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 if [ "${SKIP_WASM_BUILD:-0}" != 1 ] || ! [ -f web/pkg/base/wasm_chord_bg.wasm ]; then
   scripts/build-wasm.sh
 fi
-cargo build --release -p cli
+cargo build --release -p wasm-chord
 WASM_CHORD_CLI=${WASM_CHORD_CLI:-$PWD/target/release/wasm-chord} \
   node --test --test-reporter=spec web/test/node-generate.mjs

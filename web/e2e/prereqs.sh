@@ -4,7 +4,7 @@
 #   - Debian chromium (apt) when $CHROMIUM (default /usr/bin/chromium) is absent;
 #   - the npm packages of NPM_DIR (npm ci, pinned by its package-lock.json);
 #   - the model (scripts/fetch-model.sh), the wasm builds (scripts/build-wasm.sh) and the
-#     native CLI (cargo build --release -p cli).
+#     native CLI (cargo build --release -p wasm-chord).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 NPM_DIR=$1
@@ -21,4 +21,4 @@ if ! [ -f web/pkg/simd/wasm_chord_bg.wasm ] || ! [ -f web/pkg/base/wasm_chord_bg
   scripts/build-wasm.sh >&2
 fi
 CLI=${WASM_CHORD_CLI:-$PWD/target/release/wasm-chord}
-[ -x "$CLI" ] || cargo build --release -p cli >&2
+[ -x "$CLI" ] || cargo build --release -p wasm-chord >&2

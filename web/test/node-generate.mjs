@@ -89,7 +89,7 @@ let server;
 let baseUrl;
 
 before(async () => {
-  assert.ok(existsSync(CLI), `native CLI not found at ${CLI} (cargo build --release -p cli)`);
+  assert.ok(existsSync(CLI), `native CLI not found at ${CLI} (cargo build --release -p wasm-chord)`);
   for (const p of PROMPTS) native.set(p, nativeText(p));
   server = await startServer({ port: 0, models: FIXTURES });
   baseUrl = `http://127.0.0.1:${server.address().port}`;
