@@ -205,6 +205,57 @@ mod tests {
     }
 
     #[test]
+    fn batched_order_tiles_equal_the_batched_dot_bit_for_bit() {
+        use crate::quant::batched::{self, MIN_TOKENS};
+        for isa in arch::available() {
+            let k = arch::table(isa).unwrap();
+            for ty in GgmlType::ALL {
+                if !batched::has_batched_order(ty) {
+                    continue;
+                }
+                // below the threshold: the row-dot product
+                let small = k.gemm_batch(ty, MIN_TOKENS - 1).unwrap();
+                let (w, a) = operands(ty, 3, 2, 512, 3);
+                let (mut y, mut want) = ([0f32; 6], [0f32; 6]);
+                small.run(512, &w, 3, &a, 2, &mut y, 3);
+                k.gemm(ty).unwrap().run(512, &w, 3, &a, 2, &mut want, 3);
+                assert_eq!(y, want, "{isa} {ty} below {MIN_TOKENS} tokens");
+
+                let g = k.gemm_batch(ty, MIN_TOKENS).unwrap();
+                let dot = |n, w: &[u8], a: &[u8]| {
+                    if k.batched_lookup.is_some() {
+                        batched::dot(ty, n, w, a)
+                    } else {
+                        k.dot(ty).unwrap()(n, w, a)
+                    }
+                };
+                for (blocks, rows, toks) in [(1, 1, 1), (3, 5, 9), (8, 3, 13), (2, 17, 4)] {
+                    let n = blocks * 256;
+                    let (w, a) = operands(ty, rows, toks, n, 70 + blocks as u32);
+                    let (wb, ab) = (w.len() / rows, a.len() / toks);
+                    for off in [0, 1] {
+                        let mut wo = vec![0u8; w.len() + off];
+                        wo[off..].copy_from_slice(&w);
+                        let mut y = vec![f32::NAN; toks * rows];
+                        g.run(n, &wo[off..], rows, &a, toks, &mut y, rows);
+                        for t in 0..toks {
+                            for r in 0..rows {
+                                let want = dot(n, &w[r * wb..][..wb], &a[t * ab..][..ab]);
+                                let got = y[t * rows + r];
+                                assert_eq!(
+                                    got.to_bits(),
+                                    want.to_bits(),
+                                    "{isa} {ty} n {n} off {off} [{t}, {r}]: {got} vs {want}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn tiles_agree_with_the_scalar_reference() {
         let scalar = arch::scalar();
         for isa in arch::available() {

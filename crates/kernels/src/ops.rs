@@ -134,7 +134,9 @@ fn row_dot(k: &Kernels, ty: GgmlType) -> crate::arch::RowDotFn {
 }
 
 /// Y = X · Wᵀ for a batch of `n` tokens (prefill), through the table's tile
-/// kernels (`Kernels::gemm`); every output equals `matvec`'s bit for bit.
+/// kernels (`Kernels::gemm_batch`): every output equals `matvec`'s bit for
+/// bit, except for k-quant batches of at least `quant::batched::MIN_TOKENS`
+/// on x86 tables, which equal `quant::batched::dot` (llama.cpp's order).
 ///
 /// w: [rows, cols], x_q: [n, act_row_bytes] quantized -> y: [n, rows] row-major.
 pub fn matmul(k: &Kernels, w: QMatrix, x_q: &[u8], n: usize, y: &mut [f32]) {
@@ -150,7 +152,7 @@ pub fn matmul_rows(
     rows: Range<usize>,
     y: &mut [f32],
 ) {
-    let g = k.gemm(w.ty).unwrap_or_else(|| {
+    let g = k.gemm_batch(w.ty, n).unwrap_or_else(|| {
         panic!(
             "matmul: no kernel for {} weights (check quant::has_vec_dot)",
             w.ty

@@ -3,7 +3,8 @@
 //! Output rows (weight rows) are split into contiguous blocks of a multiple
 //! of 16 rows, claimed dynamically by the pool's threads; each row is still
 //! computed by the same single-threaded code (`ops::matvec_rows`, the same
-//! row dot; the tile kernels of a batch equal it bit for bit), so results
+//! row dot, or for large k-quant batches on x86 the batched order, which
+//! the tiles equal bit for bit), so results
 //! are bit-identical for any thread count. Activation
 //! quantization is split by tokens when a batch has several.
 
@@ -39,7 +40,7 @@ pub fn par_matvec(pool: &ThreadPool, k: &Kernels, w: QMatrix, x_q: &[u8], y: &mu
 pub fn par_matmul(pool: &ThreadPool, k: &Kernels, w: QMatrix, x_q: &[u8], n: usize, y: &mut [f32]) {
     let y = &mut y[..n * w.rows];
     let g = k
-        .gemm(w.ty)
+        .gemm_batch(w.ty, n)
         .unwrap_or_else(|| panic!("matmul: no kernel for {} weights", w.ty));
     let block = block_size(w.rows, pool.n_threads(), ROW_ALIGN);
     pool.par_cols(y, w.rows, block, &mut [0u8; 0], 0, |c, _| {

@@ -142,6 +142,12 @@ pub struct Kernels {
     /// The per-type tile kernels for multi-token products (see
     /// `Kernels::gemm`); tables without any use `generic_gemm_lookup`.
     pub gemm_lookup: GemmLookupFn,
+    /// `Some` for tables that multiply k-quant batches of at least
+    /// `quant::batched::MIN_TOKENS` tokens in llama.cpp's batched order (the
+    /// x86 ones, as llama.cpp's x86 build): it resolves the tile kernels of
+    /// that order (`None` for a type: the scalar definition runs per output).
+    /// `None`: every batch uses the row-dot order (see `Kernels::gemm_batch`).
+    pub batched_lookup: Option<GemmLookupFn>,
 }
 
 impl Kernels {
@@ -159,6 +165,37 @@ impl Kernels {
         let dot = self.dot(w)?;
         Some(crate::gemm::Gemm::new(w, dot, (self.gemm_lookup)(w)))
     }
+
+    /// The matrix product for a batch of `toks` tokens of weights of type
+    /// `w`: on tables with a batched order (`batched_lookup`), k-quant
+    /// batches of at least `quant::batched::MIN_TOKENS` tokens take it (each
+    /// output equals `quant::batched::dot` bit for bit); everything else is
+    /// `gemm(w)`. `None` exactly when `dot(w)` is `None`.
+    pub fn gemm_batch(&self, w: GgmlType, toks: usize) -> Option<crate::gemm::Gemm> {
+        match self.batched_lookup {
+            Some(lookup)
+                if toks >= quant::batched::MIN_TOKENS && quant::batched::has_batched_order(w) =>
+            {
+                let dot = batched_dot(w)?;
+                Some(crate::gemm::Gemm::new(w, dot, lookup(w)))
+            }
+            _ => self.gemm(w),
+        }
+    }
+}
+
+/// `quant::batched::dot` with the type fixed.
+pub(crate) fn batched_dot(w: GgmlType) -> Option<RowDotFn> {
+    use crate::quant::batched::dot;
+    use GgmlType::*;
+    Some(match w {
+        Q2_K => |n, x, y| dot(Q2_K, n, x, y),
+        Q3_K => |n, x, y| dot(Q3_K, n, x, y),
+        Q4_K => |n, x, y| dot(Q4_K, n, x, y),
+        Q5_K => |n, x, y| dot(Q5_K, n, x, y),
+        Q6_K => |n, x, y| dot(Q6_K, n, x, y),
+        _ => return None,
+    })
 }
 
 static SCALAR: Kernels = Kernels {
@@ -167,6 +204,7 @@ static SCALAR: Kernels = Kernels {
     quantize_row: quant::quantize_row,
     dot_lookup: scalar_dot,
     gemm_lookup: generic_gemm_lookup,
+    batched_lookup: None,
 };
 
 /// The scalar row dots: `quant::vec_dot` with the type fixed.

@@ -31,6 +31,8 @@ pub mod q5_k;
 pub mod q6_k;
 pub mod q8_k;
 
+pub mod batched;
+
 use crate::blocks::{BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K};
 use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1};
 use crate::error::KernelError;
@@ -236,9 +238,9 @@ fn quant_as<B: Pod>(src: &[f32], dst: &mut [u8], f: fn(&[f32], &mut [B])) {
     }
 }
 
-/// Runs a block dot product on bytes; block by block if either is misaligned.
-/// The reference kernels sum per-block results left to right from 0.0, so
-/// summing single-block calls the same way gives bit-identical results.
+/// Runs a block dot product on bytes. If either row is misaligned, both are
+/// first copied into aligned blocks (the kernels that keep lane sums across
+/// blocks would round differently if called block by block).
 fn dot_as<W: Pod, A: Pod>(w: &[u8], a: &[u8], f: fn(&[W], &[A]) -> f32) -> f32 {
     match (
         bytemuck::try_cast_slice::<u8, W>(w),
@@ -246,16 +248,15 @@ fn dot_as<W: Pod, A: Pod>(w: &[u8], a: &[u8], f: fn(&[W], &[A]) -> f32) -> f32 {
     ) {
         (Ok(wb), Ok(ab)) => f(wb, ab),
         _ => {
-            let mut sum = 0.0f32;
-            for (wc, ac) in w
+            let wb: Vec<W> = w
                 .chunks_exact(size_of::<W>())
-                .zip(a.chunks_exact(size_of::<A>()))
-            {
-                let wb: W = bytemuck::pod_read_unaligned(wc);
-                let ab: A = bytemuck::pod_read_unaligned(ac);
-                sum += f(std::slice::from_ref(&wb), std::slice::from_ref(&ab));
-            }
-            sum
+                .map(bytemuck::pod_read_unaligned)
+                .collect();
+            let ab: Vec<A> = a
+                .chunks_exact(size_of::<A>())
+                .map(bytemuck::pod_read_unaligned)
+                .collect();
+            f(&wb, &ab)
         }
     }
 }

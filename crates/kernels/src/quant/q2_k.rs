@@ -4,6 +4,7 @@
 //! Quant layout: element `128n + 32k + l` (n in 0..2, k in 0..4, l in 0..32) is
 //! bits `2k..2k+2` of `qs[32n + l]`; sub-block of element `e` is `e / 16`.
 
+use super::batched::{sub_dot, KSums};
 use super::ksearch::{make_qkx2_quants, max_c, nearest_int};
 use super::q8_k::{lane_dot, sub};
 use crate::blocks::{BlockQ2K, BlockQ8K, QK_K};
@@ -139,6 +140,25 @@ pub fn vec_dot_q2_k_q8_k(x: &[BlockQ2K], y: &[BlockQ8K]) -> f32 {
         sumf += dall * isum as f32 - dmin * summs as f32;
     }
     sumf
+}
+
+/// Exact per-block integers of llama.cpp's batched order
+/// ([`super::batched`]): `s1 = Σ_j (sc[j] & 15) · Σ q·a`,
+/// `s2 = Σ_j (sc[j] >> 4) · Σ a` over the 16 sub-blocks of 16.
+pub(crate) fn batched_sums(bx: &BlockQ2K, by: &BlockQ8K) -> KSums {
+    let mut q = [0i8; QK_K];
+    unpack(bx, &mut q);
+    let mut k = KSums {
+        s1: 0,
+        s2: 0,
+        d: bx.d.to_f32(),
+        dmin: bx.dmin.to_f32(),
+    };
+    for (j, &sc) in bx.scales.iter().enumerate() {
+        k.s1 += (sc & 0xF) as i32 * sub_dot::<16>(&q, &by.qs, j);
+        k.s2 += (sc >> 4) as i32 * by.bsums[j] as i32;
+    }
+    k
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! has its low 2 bits at bits `2k..2k+2` of `qs[32n + l]` and its high bit at
 //! bit `e / 32` of `hmask[l]`; q = low - 4 when the high bit is clear.
 
+use super::batched::{sub_dot, KSums};
 use super::kscales::{pack_q3_k_scales, unpack_q3_k_scales};
 use super::ksearch::{make_q3_quants_rmse, nearest_int};
 use super::q8_k::{lane_dot, sub};
@@ -131,6 +132,25 @@ pub fn vec_dot_q3_k_q8_k(x: &[BlockQ3K], y: &[BlockQ8K]) -> f32 {
         sumf += s;
     }
     sumf
+}
+
+/// Exact per-block integers of llama.cpp's batched order
+/// ([`super::batched`]): `s1 = Σ_j (sc[j] − 32) · Σ q·a` over the 16
+/// sub-blocks of 16 (q in −4..4); no mins.
+pub(crate) fn batched_sums(bx: &BlockQ3K, by: &BlockQ8K) -> KSums {
+    let mut q = [0i8; QK_K];
+    unpack(bx, &mut q);
+    let sc = unpack_q3_k_scales(&bx.scales);
+    let mut s1 = 0;
+    for (j, &s) in sc.iter().enumerate() {
+        s1 += (s as i32 - 32) * sub_dot::<16>(&q, &by.qs, j);
+    }
+    KSums {
+        s1,
+        s2: 0,
+        d: bx.d.to_f32(),
+        dmin: 0.0,
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! Quant layout: `qs[32c + l]` holds element `64c + l` in its low nibble and
 //! element `64c + 32 + l` in its high nibble (c in 0..4).
 
+use super::batched::{k4_sums, KSums};
 use super::kscales::{get_scale_min_k4, pack_scales_mins_k4, unpack_scales_mins_k4};
 use super::ksearch::{make_qkx2_quants, max_c, nearest_int};
 use super::q8_k::{lane_dot, sub};
@@ -135,6 +136,21 @@ pub fn vec_dot_q4_k_q8_k(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
         sumf += s;
     }
     sumf
+}
+
+/// Exact per-block integers of llama.cpp's batched order
+/// ([`super::batched`]): `s1 = Σ_j sc[j] · Σ q·a`, `s2 = Σ_j m[j] · Σ a`
+/// over the 8 sub-blocks of 32.
+pub(crate) fn batched_sums(bx: &BlockQ4K, by: &BlockQ8K) -> KSums {
+    let mut q = [0i8; QK_K];
+    for c in 0..4 {
+        for l in 0..32 {
+            q[64 * c + l] = (bx.qs[32 * c + l] & 0xF) as i8;
+            q[64 * c + 32 + l] = (bx.qs[32 * c + l] >> 4) as i8;
+        }
+    }
+    let (sc, m) = unpack_scales_mins_k4(&bx.scales);
+    k4_sums(&q, &sc, &m, bx.d.to_f32(), bx.dmin.to_f32(), by)
 }
 
 #[cfg(test)]

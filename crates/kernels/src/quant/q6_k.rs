@@ -6,6 +6,7 @@
 //! `ql[64n + 32(k&1) + l]` (low nibble for k < 2, high nibble for k >= 2),
 //! high 2 bits at bits `2k..2k+2` of `qh[32n + l]`.
 
+use super::batched::{sub_dot, KSums};
 use super::ksearch::{make_qx_quants_rmse1, nearest_int, GROUP_MAX_EPS};
 use super::q8_k::{lane_dot, sub};
 use crate::blocks::{BlockQ6K, BlockQ8K, QK_K};
@@ -122,6 +123,24 @@ pub fn vec_dot_q6_k_q8_k(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
         sumf += s;
     }
     sumf
+}
+
+/// Exact per-block integers of llama.cpp's batched order
+/// ([`super::batched`]): `s1 = Σ_j sc[j] · Σ (q − 32)·a` over the 16
+/// sub-blocks of 16; no mins.
+pub(crate) fn batched_sums(bx: &BlockQ6K, by: &BlockQ8K) -> KSums {
+    let mut q = [0i8; QK_K];
+    unpack(bx, &mut q);
+    let mut s1 = 0;
+    for (j, &s) in bx.scales.iter().enumerate() {
+        s1 += s as i32 * sub_dot::<16>(&q, &by.qs, j);
+    }
+    KSums {
+        s1,
+        s2: 0,
+        d: bx.d.to_f32(),
+        dmin: 0.0,
+    }
 }
 
 #[cfg(test)]

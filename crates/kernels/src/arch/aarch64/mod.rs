@@ -43,6 +43,7 @@ static NEON: Kernels = Kernels {
     quantize_row: quant::quantize_row,
     dot_lookup: dot_base,
     gemm_lookup: generic_gemm_lookup,
+    batched_lookup: None,
 };
 
 /// NEON with `sdot` for the integer kernels (CPUs with FEAT_DotProd).
@@ -52,6 +53,7 @@ static NEON_DOTPROD: Kernels = Kernels {
     quantize_row: quant::quantize_row,
     dot_lookup: dot_dotprod,
     gemm_lookup: generic_gemm_lookup,
+    batched_lookup: None,
 };
 
 /// Whether this CPU has the dot-product extension (`sdot`).

@@ -35,6 +35,7 @@ static SIMD128: Kernels = Kernels {
     quantize_row: quant::quantize_row,
     dot_lookup: dot,
     gemm_lookup: generic_gemm_lookup,
+    batched_lookup: None,
 };
 
 /// The simd128 table (this build runs simd128 by construction).

@@ -9,7 +9,7 @@
 use bytemuck::Pod;
 use gguf::GgmlType;
 
-use super::{gemm_kquant, gemm_legacy};
+use super::{gemm_batched, gemm_kquant, gemm_legacy};
 use crate::arch::GemmFn;
 use crate::gemm::gemm_by_rows;
 use crate::quant::{row_bytes, vec_dot_type};
@@ -27,6 +27,18 @@ pub(in crate::arch) fn lookup(w: GgmlType) -> Option<GemmFn> {
     })
 }
 
+/// The tile kernel of llama.cpp's batched k-quant order
+/// (`quant::batched`) for weights of type `w`, if there is one.
+pub(in crate::arch) fn batched_lookup(w: GgmlType) -> Option<GemmFn> {
+    use GgmlType::*;
+    Some(match w {
+        Q4_K => gemm_q4_k_batched,
+        Q5_K => gemm_q5_k_batched,
+        Q6_K => gemm_q6_k_batched,
+        _ => return None,
+    })
+}
+
 /// A family of M x N tile kernels of one weight type (`M` weight rows by
 /// `N` tokens); each output equals the AVX2 row dot bit for bit.
 pub(super) trait Tiles {
@@ -34,6 +46,8 @@ pub(super) trait Tiles {
     type W: Pod;
     /// Activation block.
     type A: Pod;
+    /// Whether the tiles compute `quant::batched::dot` (else the row dot).
+    const BATCHED: bool = false;
     /// out[t][r] = dot(w[r], a[t]).
     // w: M rows of nb blocks, a: N rows of nb blocks -> out: [N][M]
     fn tile<const M: usize, const N: usize>(
@@ -63,7 +77,12 @@ fn run<T: Tiles, const RM: usize, const RN: usize>(
         bytemuck::try_cast_slice::<u8, T::W>(w),
         bytemuck::try_cast_slice::<u8, T::A>(a),
     ) else {
-        let dot = super::dot(ty).expect("types with a tile kernel have a row dot");
+        let dot = if T::BATCHED {
+            crate::arch::batched_dot(ty)
+        } else {
+            super::dot(ty)
+        };
+        let dot = dot.expect("types with a tile kernel have a row dot");
         return gemm_by_rows(dot, n, w, wb, a, ab, y, ys);
     };
     let nb = n / ty.block_size();
@@ -125,4 +144,40 @@ fn gemm_q4_k(n: usize, w: &[u8], rows: usize, a: &[u8], toks: usize, y: &mut [f3
 
 fn gemm_q6_k(n: usize, w: &[u8], rows: usize, a: &[u8], toks: usize, y: &mut [f32], ys: usize) {
     run::<gemm_kquant::Q6KTiles, 1, 4>(GgmlType::Q6_K, n, w, rows, a, toks, y, ys)
+}
+
+fn gemm_q4_k_batched(
+    n: usize,
+    w: &[u8],
+    rows: usize,
+    a: &[u8],
+    toks: usize,
+    y: &mut [f32],
+    ys: usize,
+) {
+    run::<gemm_batched::Q4KBatched, 1, 4>(GgmlType::Q4_K, n, w, rows, a, toks, y, ys)
+}
+
+fn gemm_q5_k_batched(
+    n: usize,
+    w: &[u8],
+    rows: usize,
+    a: &[u8],
+    toks: usize,
+    y: &mut [f32],
+    ys: usize,
+) {
+    run::<gemm_batched::Q5KBatched, 1, 4>(GgmlType::Q5_K, n, w, rows, a, toks, y, ys)
+}
+
+fn gemm_q6_k_batched(
+    n: usize,
+    w: &[u8],
+    rows: usize,
+    a: &[u8],
+    toks: usize,
+    y: &mut [f32],
+    ys: usize,
+) {
+    run::<gemm_batched::Q6KBatched, 1, 4>(GgmlType::Q6_K, n, w, rows, a, toks, y, ys)
 }

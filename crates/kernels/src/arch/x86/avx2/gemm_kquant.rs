@@ -15,17 +15,18 @@ use super::gemm_legacy::f16_to_f32;
 use super::kquant::{at, half_of, hsum_ps, hsum_ps128, k4_scales_mins, load_bsums};
 use super::kquant::{load_i8x32, load_u8x32, load_x16, one_scale, pair_scales};
 use crate::blocks::{BlockQ4K, BlockQ6K, BlockQ8K};
+use half::f16;
 
 /// One unpacked weight super-block: 8 chunks of 32 unsigned quants with the
 /// i16 scales of each chunk's elements, and the block's sums data.
 #[derive(Clone, Copy)]
-struct Unpacked {
-    q: [__m256i; 8],
-    s: [__m256i; 8],
+pub(super) struct Unpacked {
+    pub(super) q: [__m256i; 8],
+    pub(super) s: [__m256i; 8],
     /// Q6_K: the 16 i16 scales; Q4_K: the 8 i16 mins in the low lane.
-    extra: __m256i,
-    d: f32,
-    dmin: f32,
+    pub(super) extra: __m256i,
+    pub(super) d: f32,
+    pub(super) dmin: f32,
 }
 
 // ---------------------------------------------------------------- Q6_K
@@ -34,7 +35,7 @@ struct Unpacked {
 /// `4n + k` holds elements `128n + 32k ..`, quants in 0..64.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn unpack_q6_k(bx: &BlockQ6K) -> Unpacked {
+pub(super) fn unpack_q6_k(bx: &BlockQ6K) -> Unpacked {
     let m4 = _mm256_set1_epi8(0x0F);
     let sc = _mm256_cvtepi8_epi16(load_x16(&bx.scales));
     let mut u = Unpacked {
@@ -76,7 +77,7 @@ fn unpack_q6_k(bx: &BlockQ6K) -> Unpacked {
 /// Sum over the 8 chunks of `madd(maddubs(q, q8), s)` (exact i32 lanes).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn chunk_sums<const M: usize>(u: &[Unpacked; M], by: &BlockQ8K) -> [__m256i; M] {
+pub(super) fn chunk_sums<const M: usize>(u: &[Unpacked; M], by: &BlockQ8K) -> [__m256i; M] {
     let mut sumi = [_mm256_setzero_si256(); M];
     for j in 0..8 {
         let q8 = load_i8x32(at(&by.qs, 32 * j));
@@ -144,19 +145,26 @@ impl Tiles for Q6KTiles {
 /// `2c + 1` the high ones (elements `64c + 32 ..`).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn unpack_q4_k(bx: &BlockQ4K) -> Unpacked {
+pub(super) fn unpack_q4_k(bx: &BlockQ4K) -> Unpacked {
+    unpack_k4(&bx.scales, &bx.qs, bx.d, bx.dmin)
+}
+
+/// The part Q4_K and Q5_K share: 4-bit quants of `qs`, 6-bit scales / mins.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn unpack_k4(scales: &[u8; 12], qs: &[u8; 128], d: f16, dmin: f16) -> Unpacked {
     let m4 = _mm256_set1_epi8(0x0F);
-    let sm = k4_scales_mins(&bx.scales);
+    let sm = k4_scales_mins(scales);
     let scales = half_of(sm, 0);
     let mut u = Unpacked {
         q: [_mm256_setzero_si256(); 8],
         s: [_mm256_setzero_si256(); 8],
         extra: _mm256_permute2x128_si256::<0x01>(sm, sm),
-        d: f16_to_f32(bx.d),
-        dmin: f16_to_f32(bx.dmin),
+        d: f16_to_f32(d),
+        dmin: f16_to_f32(dmin),
     };
     for c in 0..4 {
-        let q4 = load_u8x32(at(&bx.qs, 32 * c));
+        let q4 = load_u8x32(at(qs, 32 * c));
         u.q[2 * c] = _mm256_and_si256(q4, m4);
         u.q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16::<4>(q4), m4);
         u.s[2 * c] = one_scale(scales, 2 * c);

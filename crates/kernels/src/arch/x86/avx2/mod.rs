@@ -13,6 +13,7 @@
 
 mod float;
 pub(in crate::arch) mod gemm;
+mod gemm_batched;
 mod gemm_kquant;
 mod gemm_legacy;
 pub(in crate::arch) mod kquant;
@@ -33,6 +34,7 @@ static AVX2: Kernels = Kernels {
     quantize_row,
     dot_lookup: dot,
     gemm_lookup: gemm::lookup,
+    batched_lookup: Some(gemm::batched_lookup),
 };
 
 /// The AVX2 table if this CPU runs it.
