@@ -41,7 +41,7 @@ pub(in crate::arch) fn batched_lookup(w: GgmlType) -> Option<GemmFn> {
 
 /// A family of M x N tile kernels of one weight type (`M` weight rows by
 /// `N` tokens); each output equals the AVX2 row dot bit for bit.
-pub(super) trait Tiles {
+pub(in crate::arch::x86) trait Tiles {
     /// Weight block.
     type W: Pod;
     /// Activation block.
@@ -60,7 +60,7 @@ pub(super) trait Tiles {
 /// edges). Misaligned rows run the AVX2 row dot per output instead.
 // w: [rows, n] of `ty`, a: [toks, n] of vec_dot_type(ty) -> y[t * ys + r]
 #[allow(clippy::too_many_arguments)]
-fn run<T: Tiles, const RM: usize, const RN: usize>(
+pub(in crate::arch::x86) fn run<T: Tiles, const RM: usize, const RN: usize>(
     ty: GgmlType,
     n: usize,
     w: &[u8],

@@ -20,8 +20,23 @@ use half::f16;
 /// One f16 widened to f32 (F16C, exact).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn f16_to_f32(h: f16) -> f32 {
+pub(in crate::arch::x86) fn f16_to_f32(h: f16) -> f32 {
     _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h.to_bits() as i32)))
+}
+
+/// `hsum` of every accumulator of an M x N tile.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(in crate::arch::x86) fn hsum_tile<const M: usize, const N: usize>(
+    acc: &[[__m256; M]; N],
+) -> [[f32; M]; N] {
+    let mut out = [[0f32; M]; N];
+    for (o, a) in out.iter_mut().zip(acc) {
+        for (o, a) in o.iter_mut().zip(a) {
+            *o = hsum(*a);
+        }
+    }
+    out
 }
 
 /// The 32 signed quants of a Q8_0 block.
@@ -108,17 +123,14 @@ macro_rules! legacy_gemm {
                 $step(w, a, i, &mut acc0);
                 i += 1;
             }
-            let mut out = [[0f32; M]; N];
-            for t in 0..N {
-                for r in 0..M {
-                    out[t][r] = if ACCUMULATORS == 2 {
-                        hsum(_mm256_add_ps(acc0[t][r], acc1[t][r]))
-                    } else {
-                        hsum(acc0[t][r])
-                    };
+            if ACCUMULATORS == 2 {
+                for (a0, a1) in acc0.iter_mut().zip(&acc1) {
+                    for (x, y) in a0.iter_mut().zip(a1) {
+                        *x = _mm256_add_ps(*x, *y);
+                    }
                 }
             }
-            out
+            hsum_tile(&acc0)
         }
 
         impl Tiles for $marker {

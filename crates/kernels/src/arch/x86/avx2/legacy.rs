@@ -25,7 +25,7 @@ use half::f16;
 /// Horizontal sum of 8 f32 lanes.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn hsum(v: __m256) -> f32 {
+pub(in crate::arch::x86) fn hsum(v: __m256) -> f32 {
     let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
     let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     let s = _mm_add_ss(s, _mm_movehdup_ps(s));
@@ -62,7 +62,7 @@ fn scale2(a: f16, b: f16) -> __m256 {
 /// The 32 quants of a Q8 block.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn load32(qs: &[i8; QK]) -> __m256i {
+pub(in crate::arch::x86) fn load32(qs: &[i8; QK]) -> __m256i {
     // SAFETY: `qs` is 32 readable bytes; `loadu` has no alignment requirement.
     unsafe { _mm256_loadu_si256(qs.as_ptr().cast()) }
 }
@@ -71,7 +71,7 @@ pub(super) fn load32(qs: &[i8; QK]) -> __m256i {
 /// then high nibbles (elements 16..32), each in 0..16.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn nibbles(qs: &[u8; QK / 2]) -> __m256i {
+pub(in crate::arch::x86) fn nibbles(qs: &[u8; QK / 2]) -> __m256i {
     // SAFETY: `qs` is 16 readable bytes; `loadu` has no alignment requirement.
     let t = unsafe { _mm_loadu_si128(qs.as_ptr().cast()) };
     let both = _mm256_set_m128i(_mm_srli_epi16::<4>(t), t);

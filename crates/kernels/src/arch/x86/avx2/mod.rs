@@ -15,9 +15,9 @@ mod float;
 pub(in crate::arch) mod gemm;
 mod gemm_batched;
 mod gemm_kquant;
-mod gemm_legacy;
+pub(in crate::arch::x86) mod gemm_legacy;
 pub(in crate::arch) mod kquant;
-mod legacy;
+pub(in crate::arch::x86) mod legacy;
 
 use crate::arch::{Isa, Kernels, RowDotFn};
 use crate::blocks::{BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K};

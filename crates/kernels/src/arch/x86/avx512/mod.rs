@@ -25,6 +25,7 @@
 //! AVX2 table instead.
 
 mod float;
+mod gemm_legacy;
 mod kquant;
 mod legacy;
 #[cfg(test)]
@@ -84,13 +85,18 @@ fn dot(w: GgmlType) -> Option<RowDotFn> {
     }
 }
 
-/// The default table's tile kernels: the AVX2 ones for the types whose row
-/// dots are AVX2's (bit-identical to them), none for the others.
+/// The default table's tile kernels, for the types whose row dots are
+/// AVX2's (each tile output equals that row dot bit for bit): VNNI tiles for
+/// Q8_0 / Q4_0 / Q5_0 (`gemm_legacy`), the AVX2 ones for the k-quants; none
+/// for the others.
 fn gemm_lookup(w: GgmlType) -> Option<GemmFn> {
-    if llama_cpp_order(w) {
-        avx2::gemm::lookup(w)
-    } else {
-        None
+    use GgmlType::*;
+    match w {
+        Q8_0 => Some(gemm_legacy::gemm_q8_0),
+        Q4_0 => Some(gemm_legacy::gemm_q4_0),
+        Q5_0 => Some(gemm_legacy::gemm_q5_0),
+        _ if llama_cpp_order(w) => avx2::gemm::lookup(w),
+        _ => None,
     }
 }
 
