@@ -5,7 +5,9 @@
 //! the same function:
 //! - `standard`: per query head, one row of scores over every visible key,
 //!   a softmax, then the weighted sum of values (the reference; with an f16
-//!   cache it rounds the query and the weights to f16 as ggml's mul_mat does);
+//!   cache it rounds the query and the weights to f16 as ggml's mul_mat does;
+//!   `attention_with` runs its f16-cache dots and value sums on the ISA's
+//!   SIMD loops, the decode hot path);
 //! - `flash`: tiles of `flash::BC` keys streamed once per group of query heads
 //!   (and tile of query rows), online softmax, SIMD inner loops; O(Bc +
 //!   head_dim) scratch per thread whatever the context length.
@@ -212,7 +214,7 @@ pub fn attention_with(
     let used = backend.resolve(pos0 + n_tok);
     match used {
         AttentionBackend::Flash => flash_attention(pool, isa, p, q, pos0, n_tok, k, v, work, out)?,
-        _ => attention(pool, p, q, pos0, n_tok, k, v, work, out)?,
+        _ => standard::run(pool, simd::ops_for(isa), p, q, pos0, n_tok, k, v, work, out)?,
     }
     Ok(used)
 }

@@ -6,6 +6,7 @@
 
 use half::f16;
 
+use super::simd::{self, AttnOps};
 use super::{check, work_per_thread, AttnError, AttnParams, KvRef};
 use crate::exact::{self, F32Order};
 use crate::pool::ThreadPool;
@@ -21,6 +22,26 @@ use crate::pool::ThreadPool;
 #[allow(clippy::too_many_arguments)]
 pub fn attention(
     pool: &ThreadPool,
+    p: &AttnParams,
+    q: &[f32],
+    pos0: usize,
+    n_tok: usize,
+    k: KvRef,
+    v: KvRef,
+    work: &mut [f32],
+    out: &mut [f32],
+) -> Result<(), AttnError> {
+    run(pool, &simd::SCALAR, p, q, pos0, n_tok, k, v, work, out)
+}
+
+/// [`attention`] with the f16-cache dot products and value sums on the
+/// loops of `ops` (`simd::ops_for(isa)` from `attention_with`): the same
+/// results up to float summation order and fused multiply-adds. An f32
+/// cache runs the `exact` (llama.cpp order) code with any `ops`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run(
+    pool: &ThreadPool,
+    ops: &AttnOps,
     p: &AttnParams,
     q: &[f32],
     pos0: usize,
@@ -51,7 +72,19 @@ pub fn attention(
             for t in 0..n_tok {
                 let qh = &q[(t * p.n_head + h) * hd..][..hd];
                 let o = &mut c.row(t)[off..off + hd];
-                head(p, orders, qh, pos0 + t, h, k, v, scores, &mut qbuf[..hd], o);
+                head(
+                    p,
+                    ops,
+                    orders,
+                    qh,
+                    pos0 + t,
+                    h,
+                    k,
+                    v,
+                    scores,
+                    &mut qbuf[..hd],
+                    o,
+                );
             }
         }
     });
@@ -63,6 +96,7 @@ pub fn attention(
 #[allow(clippy::too_many_arguments)]
 fn head(
     p: &AttnParams,
+    ops: &AttnOps,
     (kq_order, kqv_order): (F32Order, F32Order),
     qh: &[f32],
     pos: usize,
@@ -94,7 +128,7 @@ fn head(
             }
             for (j, s) in (lo..=pos).zip(sc.iter_mut()) {
                 let kr = &kc[j * kv_row + kvh * hd..][..hd];
-                *s = dot_f16(qbuf, kr) * p.scale;
+                *s = (ops.dot_f16)(qbuf, kr) * p.scale;
             }
         }
     }
@@ -110,20 +144,8 @@ fn head(
             for (j, &w) in (lo..=pos).zip(sc.iter()) {
                 let w = f16::from_f32(w).to_f32();
                 let vr = &vc[j * kv_row + kvh * hd..][..hd];
-                axpy(o, w, vr.iter().map(|x| x.to_f32()));
+                (ops.axpy_f16)(o, w, vr);
             }
         }
-    }
-}
-
-#[inline]
-fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y.to_f32()).sum()
-}
-
-#[inline]
-fn axpy(o: &mut [f32], w: f32, x: impl Iterator<Item = f32>) {
-    for (oi, xi) in o.iter_mut().zip(x) {
-        *oi += w * xi;
     }
 }

@@ -203,3 +203,59 @@ fn rejects_bad_shapes() {
         Err(AttnError::BufferTooSmall { what: "work", .. })
     ));
 }
+
+/// The standard backend on an ISA's SIMD loops: an f16 cache matches the
+/// scalar loops up to summation order (head_dim 72 covers the 32-wide
+/// unrolled part, an 8-wide step and a scalar tail); an f32 cache runs the
+/// same `exact` code on every ISA, bit for bit.
+#[test]
+fn standard_simd_matches_scalar() {
+    let p = AttnParams {
+        n_head: 6,
+        n_kv_head: 2,
+        head_dim: 76,
+        scale: 0.12,
+        window: Some(9),
+    };
+    let (pos0, n_tok) = (13, 3);
+    let n_ctx = pos0 + n_tok;
+    let kv = n_ctx * p.n_kv_head * p.head_dim;
+    let q: Vec<f32> = pseudo(n_tok * p.n_head * p.head_dim, 41)
+        .iter()
+        .map(|x| 4.0 * x)
+        .collect();
+    let (k, v) = (pseudo(kv, 42), pseudo(kv, 43));
+    let kh: Vec<f16> = k.iter().map(|&x| f16::from_f32(x)).collect();
+    let vh: Vec<f16> = v.iter().map(|&x| f16::from_f32(x)).collect();
+    let isa = crate::arch::select().isa;
+    for threads in [1, 2] {
+        let pool = ThreadPool::new(threads);
+        let mut work = vec![0.0; threads * work_per_thread(n_ctx, p.head_dim)];
+        for (kr, vr, tol) in [
+            (KvRef::F16(&kh), KvRef::F16(&vh), 1e-5),
+            (KvRef::F32(&k), KvRef::F32(&v), 0.0),
+        ] {
+            let n_out = n_tok * p.n_head * p.head_dim;
+            let (mut a, mut b) = (vec![0.0; n_out], vec![f32::NAN; n_out]);
+            attention(&pool, &p, &q, pos0, n_tok, kr, vr, &mut work, &mut a).unwrap();
+            let used = attention_with(
+                AttentionBackend::Standard,
+                isa,
+                &pool,
+                &p,
+                &q,
+                pos0,
+                n_tok,
+                kr,
+                vr,
+                &mut work,
+                &mut b,
+            )
+            .unwrap();
+            assert_eq!(used, AttentionBackend::Standard);
+            for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+                assert!((x - y).abs() <= tol, "{isa:?} {threads}t [{i}]: {x} vs {y}");
+            }
+        }
+    }
+}
