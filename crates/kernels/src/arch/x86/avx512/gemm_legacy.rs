@@ -16,15 +16,19 @@
 //! activation byte of -128, which the quantizers never write, the AVX2 sign
 //! trick wraps and this is the exact value instead.)
 //!
-//! 32 ymm registers hold a 4 x 4 tile: 16 accumulators, 4 decoded weight
-//! blocks and their 4 scales.
+//! Tiles are 4 rows x 8 tokens: tokens go in pairs through 512-bit
+//! registers, token 2p's accumulator in the low 256 bits and 2p + 1's in the
+//! high ones (per lane the same products, converts, multiplies and FMAs as
+//! two 256-bit ones), so 32 zmm registers hold 16 accumulators (32 outputs),
+//! 4 decoded weight blocks (duplicated to both halves) and their 4 scales.
+//! Odd token counts at the edges run the 256-bit `tile`.
 
 use std::arch::x86_64::*;
 
 use super::avx2::gemm::run;
 use super::avx2::gemm::Tiles;
 use super::avx2::gemm_legacy::{f16_to_f32, hsum_tile};
-use super::avx2::legacy::{load32, nibbles};
+use super::avx2::legacy::{hsum, load32, nibbles};
 use crate::blocks::{BlockQ4_0, BlockQ5_0, BlockQ8_0};
 use gguf::GgmlType;
 
@@ -51,55 +55,127 @@ fn unsigned_q5_0(b: &BlockQ5_0) -> __m256i {
     _mm256_mask_add_epi8(low, u32::from_le_bytes(b.qh), low, _mm256_set1_epi8(16))
 }
 
-/// Defines `$tile::<M, N>` for a weight block type whose `$unsigned`
-/// decoder returns `q + $off`, and `Tiles` for `$marker` through it.
+/// Defines module `$m` with the M x N tile kernels of a weight block type
+/// whose `$unsigned` decoder returns `q + $off`, and `Tiles` for `$marker`
+/// through them: even N runs token pairs in 512-bit registers (`tile2`),
+/// odd N one token per 256-bit register (`tile`).
 macro_rules! vnni_gemm {
-    ($marker:ident, $tile:ident, $step:ident, $W:ty, $unsigned:ident, $off:expr) => {
-        /// Adds block `i` of M rows x N tokens into `acc[t][r]`.
-        // w: M rows of blocks, a: N rows of Q8_0 blocks
-        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-        #[inline]
-        fn $step<const M: usize, const N: usize>(
-            w: &[&[$W]; M],
-            a: &[&[BlockQ8_0]; N],
-            i: usize,
-            acc: &mut [[__m256; M]; N],
-        ) {
-            let off = _mm256_set1_epi8($off as u8 as i8);
-            let zero = _mm256_setzero_si256();
-            let mut u = [zero; M];
-            let mut dw = [_mm256_setzero_ps(); M];
-            for r in 0..M {
-                let b = &w[r][i];
-                u[r] = $unsigned(b);
-                dw[r] = _mm256_set1_ps(f16_to_f32(b.d));
-            }
-            for t in 0..N {
-                let b = &a[t][i];
-                let y = load32(&b.qs);
-                let dy = _mm256_set1_ps(f16_to_f32(b.d));
-                let base = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, off, y));
+    ($m:ident, $marker:ident, $W:ty, $unsigned:ident, $off:expr) => {
+        mod $m {
+            use super::*;
+
+            /// Adds block `i` of M rows x N tokens into `acc[t][r]`.
+            // w: M rows of blocks, a: N rows of Q8_0 blocks
+            #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+            #[inline]
+            fn step<const M: usize, const N: usize>(
+                w: &[&[$W]; M],
+                a: &[&[BlockQ8_0]; N],
+                i: usize,
+                acc: &mut [[__m256; M]; N],
+            ) {
+                let off = _mm256_set1_epi8($off as u8 as i8);
+                let zero = _mm256_setzero_si256();
+                let mut u = [zero; M];
+                let mut dw = [_mm256_setzero_ps(); M];
                 for r in 0..M {
-                    let lanes = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(base, u[r], y));
-                    // d_w * d_a in every lane: the row dot's f32 product.
-                    acc[t][r] = _mm256_fmadd_ps(lanes, _mm256_mul_ps(dw[r], dy), acc[t][r]);
+                    let b = &w[r][i];
+                    u[r] = $unsigned(b);
+                    dw[r] = _mm256_set1_ps(f16_to_f32(b.d));
+                }
+                for t in 0..N {
+                    let b = &a[t][i];
+                    let y = load32(&b.qs);
+                    let dy = _mm256_set1_ps(f16_to_f32(b.d));
+                    let base = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, off, y));
+                    for r in 0..M {
+                        let lanes = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(base, u[r], y));
+                        // d_w * d_a in every lane: the row dot's f32 product.
+                        acc[t][r] = _mm256_fmadd_ps(lanes, _mm256_mul_ps(dw[r], dy), acc[t][r]);
+                    }
                 }
             }
-        }
 
-        /// out[t][r] = dot(w[r], a[t]) for an M x N tile.
-        // w: M rows of nb blocks, a: N rows of nb Q8_0 blocks -> out: [N][M]
-        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-        fn $tile<const M: usize, const N: usize>(
-            w: &[&[$W]; M],
-            a: &[&[BlockQ8_0]; N],
-        ) -> [[f32; M]; N] {
-            let nb = w.first().map_or(0, |r| r.len());
-            let mut acc = [[_mm256_setzero_ps(); M]; N];
-            for i in 0..nb {
-                $step(w, a, i, &mut acc);
+            /// out[t][r] = dot(w[r], a[t]) for an M x N tile.
+            // w: M rows of nb blocks, a: N rows of nb Q8_0 blocks -> out: [N][M]
+            #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+            pub(super) fn tile<const M: usize, const N: usize>(
+                w: &[&[$W]; M],
+                a: &[&[BlockQ8_0]; N],
+            ) -> [[f32; M]; N] {
+                let nb = w.first().map_or(0, |r| r.len());
+                let mut acc = [[_mm256_setzero_ps(); M]; N];
+                for i in 0..nb {
+                    step(w, a, i, &mut acc);
+                }
+                hsum_tile(&acc)
             }
-            hsum_tile(&acc)
+
+            /// `step` for P token pairs: `acc[p][r]` holds token 2p's
+            /// accumulator in its low 256 bits and token 2p + 1's in the
+            /// high ones (the same lanes, products and FMAs, two at once).
+            // w: M rows of blocks, a: P pairs of rows of Q8_0 blocks
+            #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+            #[inline]
+            fn step2<const M: usize, const P: usize>(
+                w: &[&[$W]; M],
+                a: &[[&[BlockQ8_0]; 2]; P],
+                i: usize,
+                acc: &mut [[__m512; M]; P],
+            ) {
+                let off = _mm512_set1_epi8($off as u8 as i8);
+                let zero = _mm512_setzero_si512();
+                let mut u = [zero; M];
+                let mut dw = [_mm512_setzero_ps(); M];
+                for r in 0..M {
+                    let b = &w[r][i];
+                    u[r] = _mm512_broadcast_i64x4($unsigned(b));
+                    dw[r] = _mm512_set1_ps(f16_to_f32(b.d));
+                }
+                for p in 0..P {
+                    let (b0, b1) = (&a[p][0][i], &a[p][1][i]);
+                    let y = _mm512_inserti64x4::<1>(
+                        _mm512_castsi256_si512(load32(&b0.qs)),
+                        load32(&b1.qs),
+                    );
+                    let dy = _mm512_mask_blend_ps(
+                        0xFF00,
+                        _mm512_set1_ps(f16_to_f32(b0.d)),
+                        _mm512_set1_ps(f16_to_f32(b1.d)),
+                    );
+                    let base = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, off, y));
+                    for r in 0..M {
+                        let lanes = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(base, u[r], y));
+                        acc[p][r] = _mm512_fmadd_ps(lanes, _mm512_mul_ps(dw[r], dy), acc[p][r]);
+                    }
+                }
+            }
+
+            /// `tile` for N = 2P tokens, run as P pairs.
+            // w: M rows of nb blocks, a: N rows of nb Q8_0 blocks -> out: [N][M]
+            #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+            pub(super) fn tile2<const M: usize, const N: usize, const P: usize>(
+                w: &[&[$W]; M],
+                a: &[&[BlockQ8_0]; N],
+            ) -> [[f32; M]; N] {
+                debug_assert_eq!(2 * P, N);
+                let pairs: [[&[BlockQ8_0]; 2]; P] =
+                    std::array::from_fn(|p| [a[2 * p], a[2 * p + 1]]);
+                let nb = w.first().map_or(0, |r| r.len());
+                let mut acc = [[_mm512_setzero_ps(); M]; P];
+                for i in 0..nb {
+                    step2(w, &pairs, i, &mut acc);
+                }
+                let mut out = [[0f32; M]; N];
+                for (p, acc) in acc.iter().enumerate() {
+                    for (r, &v) in acc.iter().enumerate() {
+                        let high = _mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v));
+                        out[2 * p][r] = hsum(_mm512_castps512_ps256(v));
+                        out[2 * p + 1][r] = hsum(_mm256_castpd_ps(high));
+                    }
+                }
+                out
+            }
         }
 
         impl Tiles for $marker {
@@ -112,7 +188,14 @@ macro_rules! vnni_gemm {
                 // SAFETY: these `Tiles` run only from `AVX512`'s gemm
                 // functions, handed out after AVX-512 F/BW/VL/VNNI, AVX2,
                 // FMA and F16C were detected.
-                unsafe { $tile(w, a) }
+                unsafe {
+                    match N {
+                        8 => $m::tile2::<M, N, 4>(w, a),
+                        4 => $m::tile2::<M, N, 2>(w, a),
+                        2 => $m::tile2::<M, N, 1>(w, a),
+                        _ => $m::tile(w, a),
+                    }
+                }
             }
         }
     };
@@ -125,20 +208,13 @@ pub(super) struct Q4_0Vnni;
 /// Q5_0 weights x Q8_0 activations.
 pub(super) struct Q5_0Vnni;
 
-vnni_gemm!(
-    Q8_0Vnni,
-    tile_q8_0,
-    step_q8_0,
-    BlockQ8_0,
-    unsigned_q8_0,
-    128
-);
-vnni_gemm!(Q4_0Vnni, tile_q4_0, step_q4_0, BlockQ4_0, unsigned_q4_0, 8);
-vnni_gemm!(Q5_0Vnni, tile_q5_0, step_q5_0, BlockQ5_0, unsigned_q5_0, 16);
+vnni_gemm!(q8_0, Q8_0Vnni, BlockQ8_0, unsigned_q8_0, 128);
+vnni_gemm!(q4_0, Q4_0Vnni, BlockQ4_0, unsigned_q4_0, 8);
+vnni_gemm!(q5_0, Q5_0Vnni, BlockQ5_0, unsigned_q5_0, 16);
 
 /// Rows x tokens per register tile.
 const RM: usize = 4;
-const RN: usize = 4;
+const RN: usize = 8;
 
 /// `$name`: the `GemmFn` of `$ty` weights in `RM` x `RN` tiles of `$tiles`.
 macro_rules! gemm_fn {
