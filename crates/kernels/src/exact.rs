@@ -71,7 +71,7 @@ fn reduce64(a: &[f32; 64]) -> f32 {
 
 /// Whether the FMA builds below may run (x86-64 with AVX2 and FMA).
 #[cfg(target_arch = "x86_64")]
-fn fma_available() -> bool {
+pub(crate) fn fma_available() -> bool {
     std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 

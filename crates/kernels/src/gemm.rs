@@ -20,6 +20,10 @@ pub const CHUNK_ROWS: usize = 16;
 /// Tokens per chunk of `matmul_chunks` (their activations stay in L1 / L2
 /// while the chunk's rows go by).
 pub const CHUNK_TOKS: usize = 32;
+/// Tokens per chunk for tile kernels that decode each weight block once per
+/// call and reuse it for every token (`Gemm::wide`): the batched k-quant
+/// order's AVX-512 panels.
+pub const WIDE_CHUNK_TOKS: usize = 128;
 
 /// The matrix product of one weight type in one kernel table, resolved once
 /// per matrix by `Kernels::gemm`.
@@ -28,11 +32,24 @@ pub struct Gemm {
     ty: GgmlType,
     dot: RowDotFn,
     tile: Option<GemmFn>,
+    chunk_toks: usize,
 }
 
 impl Gemm {
     pub(crate) fn new(ty: GgmlType, dot: RowDotFn, tile: Option<GemmFn>) -> Gemm {
-        Gemm { ty, dot, tile }
+        Gemm {
+            ty,
+            dot,
+            tile,
+            chunk_toks: CHUNK_TOKS,
+        }
+    }
+
+    /// The same product run on chunks of `WIDE_CHUNK_TOKS` tokens (for tile
+    /// kernels whose per-call setup is amortized over the tokens).
+    pub(crate) fn wide(mut self) -> Gemm {
+        self.chunk_toks = WIDE_CHUNK_TOKS;
+        self
     }
 
     /// Whether a tile kernel (rather than the row dot) does the work.
@@ -98,12 +115,13 @@ pub fn matmul_chunks(
     mut put: impl FnMut(usize, usize, &[f32]),
 ) {
     let (wb, xb) = (w.row_bytes(), w.act_row_bytes());
-    let mut buf = [0f32; CHUNK_ROWS * CHUNK_TOKS];
+    let mut buf = [0f32; CHUNK_ROWS * WIDE_CHUNK_TOKS];
+    let chunk_toks = g.chunk_toks;
     for r0 in rows.clone().step_by(CHUNK_ROWS) {
         let nr = CHUNK_ROWS.min(rows.end - r0);
         let wc = &w.data[r0 * wb..(r0 + nr) * wb];
-        for t0 in (0..n).step_by(CHUNK_TOKS) {
-            let nt = CHUNK_TOKS.min(n - t0);
+        for t0 in (0..n).step_by(chunk_toks) {
+            let nt = chunk_toks.min(n - t0);
             let xc = &x_q[t0 * xb..(t0 + nt) * xb];
             g.run(w.cols, wc, nr, xc, nt, &mut buf, CHUNK_ROWS);
             for (t, out) in buf.chunks_exact(CHUNK_ROWS).take(nt).enumerate() {

@@ -177,7 +177,7 @@ impl Kernels {
                 if toks >= quant::batched::MIN_TOKENS && quant::batched::has_batched_order(w) =>
             {
                 let dot = batched_dot(w)?;
-                Some(crate::gemm::Gemm::new(w, dot, lookup(w)))
+                Some(crate::gemm::Gemm::new(w, dot, lookup(w)).wide())
             }
             _ => self.gemm(w),
         }

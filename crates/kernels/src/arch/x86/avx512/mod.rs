@@ -25,6 +25,7 @@
 //! AVX2 table instead.
 
 mod float;
+mod gemm_batched;
 mod gemm_legacy;
 mod kquant;
 mod legacy;
@@ -47,7 +48,7 @@ static AVX512: Kernels = Kernels {
     quantize_row: avx2::quantize_row,
     dot_lookup: dot,
     gemm_lookup,
-    batched_lookup: Some(avx2::gemm::batched_lookup),
+    batched_lookup: Some(gemm_batched::lookup),
 };
 
 /// Every type on 512-bit row dots (`WASM_CHORD_AVX512_WIDE=1`).
@@ -57,7 +58,7 @@ static AVX512_WIDE: Kernels = Kernels {
     quantize_row: avx2::quantize_row,
     dot_lookup: dot_wide,
     gemm_lookup: crate::arch::generic_gemm_lookup,
-    batched_lookup: Some(avx2::gemm::batched_lookup),
+    batched_lookup: Some(gemm_batched::lookup),
 };
 
 /// The AVX-512 table if this CPU runs it.
