@@ -55,12 +55,60 @@ fn unsigned_q5_0(b: &BlockQ5_0) -> __m256i {
     _mm256_mask_add_epi8(low, u32::from_le_bytes(b.qh), low, _mm256_set1_epi8(16))
 }
 
+/// `unsigned_q8_0` in both 256-bit halves.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+fn twice_q8_0(b: &BlockQ8_0) -> __m512i {
+    // SAFETY: `qs` is 32 readable bytes; `loadu` has no alignment requirement.
+    let q = unsafe { _mm256_loadu_si256(b.qs.as_ptr().cast()) };
+    _mm512_xor_si512(_mm512_broadcast_i64x4(q), _mm512_set1_epi8(0x80u8 as i8))
+}
+
+/// The nibbles of a block in element order, in both 256-bit halves:
+/// 128-bit lanes [low nibbles, high nibbles, low, high].
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+fn twice_nibbles(qs: &[u8; 16]) -> __m512i {
+    // SAFETY: `qs` is 16 readable bytes; `loadu` has no alignment requirement.
+    let t = unsafe { _mm_loadu_si128(qs.as_ptr().cast()) };
+    let four = _mm512_broadcast_i32x4(t);
+    // 128-bit lanes 1 and 3 (16-bit elements 8..16, 24..32) take the high nibbles.
+    let shifted = _mm512_mask_srli_epi16::<4>(four, 0xFF00_FF00, four);
+    _mm512_and_si512(shifted, _mm512_set1_epi8(0x0F))
+}
+
+/// `unsigned_q4_0` in both 256-bit halves.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+fn twice_q4_0(b: &BlockQ4_0) -> __m512i {
+    twice_nibbles(&b.qs)
+}
+
+/// `unsigned_q5_0` in both 256-bit halves.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+fn twice_q5_0(b: &BlockQ5_0) -> __m512i {
+    let low = twice_nibbles(&b.qs);
+    let bits = u32::from_le_bytes(b.qh) as u64;
+    _mm512_mask_add_epi8(low, bits | bits << 32, low, _mm512_set1_epi8(16))
+}
+
+/// The scales of two activation blocks: `[d0; 8 | d1; 8]` (exact widening).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+fn pair_scale(d0: half::f16, d1: half::f16) -> __m512 {
+    let word = d0.to_bits() as u32 | (d1.to_bits() as u32) << 16;
+    let v = _mm_cvtph_ps(_mm_cvtsi32_si128(word as i32));
+    let pick = _mm512_inserti64x4::<1>(_mm512_setzero_si512(), _mm256_set1_epi32(1));
+    _mm512_permutexvar_ps(pick, _mm512_castps128_ps512(v))
+}
+
 /// Defines module `$m` with the M x N tile kernels of a weight block type
 /// whose `$unsigned` decoder returns `q + $off`, and `Tiles` for `$marker`
 /// through them: even N runs token pairs in 512-bit registers (`tile2`),
 /// odd N one token per 256-bit register (`tile`).
 macro_rules! vnni_gemm {
-    ($m:ident, $marker:ident, $W:ty, $unsigned:ident, $off:expr) => {
+    ($m:ident, $marker:ident, $W:ty, $unsigned:ident, $twice:ident, $off:expr) => {
         mod $m {
             use super::*;
 
@@ -129,7 +177,7 @@ macro_rules! vnni_gemm {
                 let mut dw = [_mm512_setzero_ps(); M];
                 for r in 0..M {
                     let b = &w[r][i];
-                    u[r] = _mm512_broadcast_i64x4($unsigned(b));
+                    u[r] = $twice(b);
                     dw[r] = _mm512_set1_ps(f16_to_f32(b.d));
                 }
                 for p in 0..P {
@@ -138,11 +186,7 @@ macro_rules! vnni_gemm {
                         _mm512_castsi256_si512(load32(&b0.qs)),
                         load32(&b1.qs),
                     );
-                    let dy = _mm512_mask_blend_ps(
-                        0xFF00,
-                        _mm512_set1_ps(f16_to_f32(b0.d)),
-                        _mm512_set1_ps(f16_to_f32(b1.d)),
-                    );
+                    let dy = pair_scale(b0.d, b1.d);
                     let base = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, off, y));
                     for r in 0..M {
                         let lanes = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(base, u[r], y));
@@ -208,9 +252,9 @@ pub(super) struct Q4_0Vnni;
 /// Q5_0 weights x Q8_0 activations.
 pub(super) struct Q5_0Vnni;
 
-vnni_gemm!(q8_0, Q8_0Vnni, BlockQ8_0, unsigned_q8_0, 128);
-vnni_gemm!(q4_0, Q4_0Vnni, BlockQ4_0, unsigned_q4_0, 8);
-vnni_gemm!(q5_0, Q5_0Vnni, BlockQ5_0, unsigned_q5_0, 16);
+vnni_gemm!(q8_0, Q8_0Vnni, BlockQ8_0, unsigned_q8_0, twice_q8_0, 128);
+vnni_gemm!(q4_0, Q4_0Vnni, BlockQ4_0, unsigned_q4_0, twice_q4_0, 8);
+vnni_gemm!(q5_0, Q5_0Vnni, BlockQ5_0, unsigned_q5_0, twice_q5_0, 16);
 
 /// Rows x tokens per register tile.
 const RM: usize = 4;
