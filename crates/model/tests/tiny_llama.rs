@@ -22,6 +22,19 @@ const MODELS: [&str; 6] = [
 /// step (tiny-untied-q4_k_m/code, step 12, margin 0.028) falls in that band.
 const TIE_MARGIN: f64 = 0.05;
 
+/// The near-tie margin where our kernels follow llama.cpp's x86 float order
+/// (the AVX2 / AVX-512 tables with the standard attention): the 0.02.
+/// Measured there: logits equal to llama.cpp's (max |Δ| 0 for Q8_0 / Q4_0,
+/// <= 4.8e-6 for the Q4_K_M models; F16 7e-3).
+const TIE_MARGIN_X86: f64 = 0.02;
+
+/// Whether `model` runs llama.cpp's x86 order (see `TIE_MARGIN_X86`).
+fn llama_cpp_order(model: &Model) -> bool {
+    use kernels::arch::Isa;
+    matches!(model.kernels().isa, Isa::Avx2 | Isa::Avx512)
+        && model.attention() == AttentionBackend::Standard
+}
+
 /// Both attention backends must reproduce llama.cpp.
 const BACKENDS: [AttentionBackend; 2] = [AttentionBackend::Standard, AttentionBackend::Flash];
 
@@ -114,9 +127,20 @@ fn tiny_models_greedy_matches_llama_cpp() {
                 .map(|s| s["margin"].as_f64().unwrap())
                 .collect();
             let (got, _) = greedy(&model, &ids, want.len(), CacheType::F32);
-            let need = must_match_prefix(&margins, TIE_MARGIN);
+            let tie = if llama_cpp_order(&model) {
+                TIE_MARGIN_X86
+            } else {
+                TIE_MARGIN
+            };
+            let need = must_match_prefix(&margins, tie);
             let same = got.iter().zip(&want).take_while(|(a, b)| a == b).count();
             assert!(same >= need, "{name}/{pname} {attn}: diverged at {same} (must match {need})\nours {got:?}\nref  {want:?}");
+            if same < want.len() {
+                eprintln!(
+                    "{name}/{pname} {attn}: first divergence at step {same} (ref margin {:.4})",
+                    margins[same]
+                );
+            }
         }
         eprintln!("{name} {attn}: greedy ok");
     }

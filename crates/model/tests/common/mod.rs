@@ -5,14 +5,15 @@ use std::path::PathBuf;
 
 use model::{CacheType, KvCache, LogitsMode, Model, Scratch};
 
-/// Kernel table for reference comparisons: the scalar reference unless
-/// `WASM_CHORD_ISA` names another available one (to check SIMD paths).
+/// Kernel table for reference comparisons: the one `kernels::arch::select()`
+/// picks (on x86 the llama.cpp-order kernels), unless `WASM_CHORD_ISA` names
+/// another available one (`scalar` checks the portable reference).
 pub fn test_kernels() -> &'static kernels::arch::Kernels {
     std::env::var("WASM_CHORD_ISA")
         .ok()
         .and_then(|s| kernels::arch::Isa::parse(&s))
         .and_then(kernels::arch::table)
-        .unwrap_or_else(kernels::arch::scalar)
+        .unwrap_or_else(kernels::arch::select)
 }
 
 /// Workspace root (two levels above this crate).
