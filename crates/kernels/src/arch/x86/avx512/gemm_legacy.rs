@@ -281,3 +281,67 @@ macro_rules! gemm_fn {
 gemm_fn!(gemm_q8_0, Q8_0Vnni, Q8_0);
 gemm_fn!(gemm_q4_0, Q4_0Vnni, Q4_0);
 gemm_fn!(gemm_q5_0, Q5_0Vnni, Q5_0);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::{Isa, Kernels};
+    use crate::quant::row_bytes;
+
+    /// Random blocks of `ty` (whose f16 scale is its first field): every
+    /// quant byte random (Q8_0 weights -128 included), or in one call of
+    /// three, every byte of a block 0x80 or 0x7f (Q8_0 -128 / 127); scales in
+    /// [2^-10, 2^-6]. Activation bytes stay in -127..=127 as the quantizer
+    /// writes them (the AVX2 row dot's sign trick needs that).
+    fn blocks(ty: GgmlType, n: usize, rows: usize, seed: &mut u64, act: bool) -> Vec<u8> {
+        let mut next = || {
+            *seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (*seed >> 33) as u32
+        };
+        let (bs, extreme) = (ty.type_size(), next() % 3 == 0);
+        let mut out = vec![0u8; rows * row_bytes(ty, n)];
+        for b in out.chunks_exact_mut(bs) {
+            let fill = if next() & 1 == 0 { 0x80 } else { 0x7f };
+            for v in &mut b[2..] {
+                *v = if extreme { fill } else { next() as u8 };
+                if act && *v == 0x80 {
+                    *v = 0x81;
+                }
+            }
+            let d = half::f16::from_f32((1 + next() % 16) as f32 / 1024.0);
+            b[..2].copy_from_slice(&d.to_le_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn vnni_tiles_equal_the_avx2_row_dot_on_raw_bytes() {
+        let Some(k) = crate::arch::table(Isa::Avx512) else {
+            eprintln!("skipped: no AVX-512 VNNI");
+            return;
+        };
+        let k: &Kernels = k;
+        let mut seed = 5;
+        for ty in [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0] {
+            let g = k.gemm(ty).expect("tile kernel");
+            let dot = k.dot(ty).expect("row dot");
+            for (nb, rows, toks) in [(1, 4, 8), (3, 9, 19), (20, 17, 33), (2, 1, 2)] {
+                let n = nb * 32;
+                let w = blocks(ty, n, rows, &mut seed, false);
+                let a = blocks(GgmlType::Q8_0, n, toks, &mut seed, true);
+                let (wb, ab) = (w.len() / rows, a.len() / toks);
+                let mut y = vec![f32::NAN; toks * rows];
+                g.run(n, &w, rows, &a, toks, &mut y, rows);
+                for t in 0..toks {
+                    for r in 0..rows {
+                        let want = dot(n, &w[r * wb..][..wb], &a[t * ab..][..ab]);
+                        let got = y[t * rows + r];
+                        assert_eq!(got.to_bits(), want.to_bits(), "{ty} n {n} [{t}, {r}]");
+                    }
+                }
+            }
+        }
+    }
+}
