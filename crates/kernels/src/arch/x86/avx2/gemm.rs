@@ -124,60 +124,23 @@ fn row_tiles<T: Tiles, const M: usize, const N: usize>(
     }
 }
 
-// Each: w: [rows, n] weight bytes, a: [toks, n] activation bytes -> y[t * ys + r]
-
-fn gemm_q8_0(n: usize, w: &[u8], rows: usize, a: &[u8], toks: usize, y: &mut [f32], ys: usize) {
-    run::<gemm_legacy::Q8_0Tiles, 1, 4>(GgmlType::Q8_0, n, w, rows, a, toks, y, ys)
+/// `$name`: the `GemmFn` of `$ty` weights in 1 x 4 tiles of `$tiles`.
+macro_rules! gemm_fn {
+    ($($name:ident: $tiles:ty, $ty:ident;)*) => {$(
+        // w: [rows, n] weight bytes, a: [toks, n] activation bytes -> y[t * ys + r]
+        fn $name(n: usize, w: &[u8], rows: usize, a: &[u8], toks: usize, y: &mut [f32], ys: usize) {
+            run::<$tiles, 1, 4>(GgmlType::$ty, n, w, rows, a, toks, y, ys)
+        }
+    )*};
 }
 
-fn gemm_q4_0(n: usize, w: &[u8], rows: usize, a: &[u8], toks: usize, y: &mut [f32], ys: usize) {
-    run::<gemm_legacy::Q4_0Tiles, 1, 4>(GgmlType::Q4_0, n, w, rows, a, toks, y, ys)
-}
-
-fn gemm_q5_0(n: usize, w: &[u8], rows: usize, a: &[u8], toks: usize, y: &mut [f32], ys: usize) {
-    run::<gemm_legacy::Q5_0Tiles, 1, 4>(GgmlType::Q5_0, n, w, rows, a, toks, y, ys)
-}
-
-fn gemm_q4_k(n: usize, w: &[u8], rows: usize, a: &[u8], toks: usize, y: &mut [f32], ys: usize) {
-    run::<gemm_kquant::Q4KTiles, 1, 4>(GgmlType::Q4_K, n, w, rows, a, toks, y, ys)
-}
-
-fn gemm_q6_k(n: usize, w: &[u8], rows: usize, a: &[u8], toks: usize, y: &mut [f32], ys: usize) {
-    run::<gemm_kquant::Q6KTiles, 1, 4>(GgmlType::Q6_K, n, w, rows, a, toks, y, ys)
-}
-
-fn gemm_q4_k_batched(
-    n: usize,
-    w: &[u8],
-    rows: usize,
-    a: &[u8],
-    toks: usize,
-    y: &mut [f32],
-    ys: usize,
-) {
-    run::<gemm_batched::Q4KBatched, 1, 4>(GgmlType::Q4_K, n, w, rows, a, toks, y, ys)
-}
-
-fn gemm_q5_k_batched(
-    n: usize,
-    w: &[u8],
-    rows: usize,
-    a: &[u8],
-    toks: usize,
-    y: &mut [f32],
-    ys: usize,
-) {
-    run::<gemm_batched::Q5KBatched, 1, 4>(GgmlType::Q5_K, n, w, rows, a, toks, y, ys)
-}
-
-fn gemm_q6_k_batched(
-    n: usize,
-    w: &[u8],
-    rows: usize,
-    a: &[u8],
-    toks: usize,
-    y: &mut [f32],
-    ys: usize,
-) {
-    run::<gemm_batched::Q6KBatched, 1, 4>(GgmlType::Q6_K, n, w, rows, a, toks, y, ys)
+gemm_fn! {
+    gemm_q8_0: gemm_legacy::Q8_0Tiles, Q8_0;
+    gemm_q4_0: gemm_legacy::Q4_0Tiles, Q4_0;
+    gemm_q5_0: gemm_legacy::Q5_0Tiles, Q5_0;
+    gemm_q4_k: gemm_kquant::Q4KTiles, Q4_K;
+    gemm_q6_k: gemm_kquant::Q6KTiles, Q6_K;
+    gemm_q4_k_batched: gemm_batched::Q4KBatched, Q4_K;
+    gemm_q5_k_batched: gemm_batched::Q5KBatched, Q5_K;
+    gemm_q6_k_batched: gemm_batched::Q6KBatched, Q6_K;
 }

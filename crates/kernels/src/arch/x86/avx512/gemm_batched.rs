@@ -509,18 +509,20 @@ fn tokens<T: PanelType, const N: usize>(
     run_tokens::<T, N>(p, acts, &mut outs, mask);
 }
 
-// Each: w: [rows, n] weight bytes, a: [toks, n] Q8_K bytes -> y[t * ys + r]
-
-fn gemm_q4_k(n: usize, w: &[u8], rows: usize, a: &[u8], toks: usize, y: &mut [f32], ys: usize) {
-    run::<BlockQ4K>(GgmlType::Q4_K, n, w, rows, a, toks, y, ys)
+/// `$name`: the `GemmFn` of `$block` weights (type `$ty`).
+macro_rules! gemm_fn {
+    ($($name:ident: $block:ty, $ty:ident;)*) => {$(
+        // w: [rows, n] weight bytes, a: [toks, n] Q8_K bytes -> y[t * ys + r]
+        fn $name(n: usize, w: &[u8], rows: usize, a: &[u8], toks: usize, y: &mut [f32], ys: usize) {
+            run::<$block>(GgmlType::$ty, n, w, rows, a, toks, y, ys)
+        }
+    )*};
 }
 
-fn gemm_q5_k(n: usize, w: &[u8], rows: usize, a: &[u8], toks: usize, y: &mut [f32], ys: usize) {
-    run::<BlockQ5K>(GgmlType::Q5_K, n, w, rows, a, toks, y, ys)
-}
-
-fn gemm_q6_k(n: usize, w: &[u8], rows: usize, a: &[u8], toks: usize, y: &mut [f32], ys: usize) {
-    run::<BlockQ6K>(GgmlType::Q6_K, n, w, rows, a, toks, y, ys)
+gemm_fn! {
+    gemm_q4_k: BlockQ4K, Q4_K;
+    gemm_q5_k: BlockQ5K, Q5_K;
+    gemm_q6_k: BlockQ6K, Q6_K;
 }
 
 #[cfg(test)]
