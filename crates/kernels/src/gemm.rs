@@ -16,7 +16,7 @@ use crate::GgmlType;
 
 /// Weight rows per chunk of `matmul_chunks` (the chunk's weights stay in
 /// L1 / L2 while the tokens go by).
-pub const CHUNK_ROWS: usize = 16;
+pub const CHUNK_ROWS: usize = 64;
 /// Tokens per chunk of `matmul_chunks` (their activations stay in L1 / L2
 /// while the chunk's rows go by).
 pub const CHUNK_TOKS: usize = 32;

@@ -95,7 +95,7 @@ fn quantize_act_q8(ty: GgmlType, x: &[f32], out: &mut [u8]) {
         let mut sum = 0i32;
         let qs_off = if ty == GgmlType::Q8_1 { 4 } else { 2 };
         for (q, v) in ob[qs_off..qs_off + QK].iter_mut().zip(xb) {
-            let r = (v * id).round_ties_even() as i32;
+            let r = round_ties_even_small(v * id) as i32;
             sum += r;
             *q = r as i8 as u8;
         }
@@ -104,6 +104,18 @@ fn quantize_act_q8(ty: GgmlType, x: &[f32], out: &mut [u8]) {
             ob[2..4].copy_from_slice(&f16::from_f32(d * sum as f32).to_le_bytes());
         }
     }
+}
+
+/// `x.round_ties_even()` for |x| < 2^22 (here |x| <= 127), without the libm
+/// `rintf` call that `round_ties_even` becomes on baseline x86-64 (no
+/// SSE4.1 `roundss`): adding 1.5 · 2^23 lands in [2^23, 2^24), where the
+/// spacing of f32 is 1, so the addition itself rounds x to an integer, ties
+/// to even; the subtraction is exact. Only the sign of a zero result can
+/// differ (+0 for -0), which the integer cast removes.
+#[inline]
+fn round_ties_even_small(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0;
+    (x + MAGIC) - MAGIC
 }
 
 /// y[r] = w[r] · x for one token.
@@ -477,6 +489,31 @@ pub fn add(x: &mut [f32], y: &[f32]) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn magic_rounding_equals_round_ties_even() {
+        // every half-integer tie and its neighbours in [-130, 130], then a
+        // dense sweep of the quantizer's range
+        for i in -260..=260 {
+            let h = i as f32 * 0.5;
+            for x in [h, h.next_up(), h.next_down()] {
+                assert_eq!(
+                    round_ties_even_small(x) as i32,
+                    x.round_ties_even() as i32,
+                    "{x}"
+                );
+            }
+        }
+        let mut x = -128.0f32;
+        while x <= 128.0 {
+            assert_eq!(
+                round_ties_even_small(x) as i32,
+                x.round_ties_even() as i32,
+                "{x}"
+            );
+            x += 0.000_977;
+        }
+    }
 
     #[test]
     fn rmsnorm_unit_rows() {

@@ -355,7 +355,7 @@ impl PanelType for BlockQ6K {
 fn run_tokens<T: PanelType, const N: usize>(
     p: &Panel,
     a: [&BlockQ8K; N],
-    y: &mut [&mut [f32]; N],
+    y: Outputs<'_>,
     mask: __mmask16,
 ) {
     let groups = T::SUB / 4;
@@ -389,9 +389,10 @@ fn run_tokens<T: PanelType, const N: usize>(
         };
         let r = _mm512_mul_ps(_mm512_cvtepi32_ps(s1), p.d);
         let r = _mm512_fnmadd_ps(p.dmin, _mm512_cvtepi32_ps(s2), r);
-        let yp = y[t].as_mut_ptr();
-        // SAFETY: `y[t]` holds at least `nr` floats and `mask` has only the
-        // low `nr` bits set, so only those lanes are read and written.
+        let yp = y.row(t);
+        // SAFETY: `Outputs::new` checked that `nr` floats of the output
+        // slice follow `y.row(t)`, and `mask` has only the low `nr` bits
+        // set, so only those lanes are read and written.
         unsafe {
             let acc = _mm512_maskz_loadu_ps(mask, yp);
             let acc = _mm512_fmadd_ps(r, _mm512_set1_ps(a[t].d), acc);
@@ -500,13 +501,40 @@ fn tokens<T: PanelType, const N: usize>(
     mask: __mmask16,
 ) {
     let acts: [&BlockQ8K; N] = std::array::from_fn(|k| &a[(t0 + k) * nb + b]);
-    let mut rest = &mut y[t0 * ys + r0..];
-    let mut outs: [&mut [f32]; N] = std::array::from_fn(|k| {
-        let (head, tail) = std::mem::take(&mut rest).split_at_mut(if k + 1 < N { ys } else { nr });
-        rest = tail;
-        &mut head[..nr]
-    });
-    run_tokens::<T, N>(p, acts, &mut outs, mask);
+    run_tokens::<T, N>(p, acts, Outputs::new(y, t0, N, ys, r0, nr), mask);
+}
+
+/// The `nr` outputs at `r0` of tokens `t0 .. t0 + n` in `y[t * ys + r]`,
+/// as row pointers (the rows lie `ys` apart, so one `&mut` slice per token
+/// would cost a split per call).
+struct Outputs<'a> {
+    first: *mut f32,
+    ys: usize,
+    n: usize,
+    _y: std::marker::PhantomData<&'a mut [f32]>,
+}
+
+impl<'a> Outputs<'a> {
+    /// Panics unless every `y[t * ys + r0 .. t * ys + r0 + nr]`, t in
+    /// `t0 .. t0 + n`, is inside `y`.
+    #[inline(always)]
+    fn new(y: &'a mut [f32], t0: usize, n: usize, ys: usize, r0: usize, nr: usize) -> Self {
+        assert!(n > 0 && nr <= ys && (t0 + n - 1) * ys + r0 + nr <= y.len());
+        Outputs {
+            // SAFETY: in bounds by the assert (offset <= y.len()).
+            first: unsafe { y.as_mut_ptr().add(t0 * ys + r0) },
+            ys,
+            n,
+            _y: std::marker::PhantomData,
+        }
+    }
+
+    /// Token `t`'s first output (`nr` writable floats follow it).
+    #[inline(always)]
+    fn row(&self, t: usize) -> *mut f32 {
+        debug_assert!(t < self.n);
+        self.first.wrapping_add(t * self.ys)
+    }
 }
 
 /// `$name`: the `GemmFn` of `$block` weights (type `$ty`).
