@@ -11,8 +11,6 @@
 //! on the thread count, on how rows are chunked, or on whether a prompt is
 //! evaluated at once or token by token.
 
-use half::f16;
-
 use super::simd::AttnOps;
 use super::{AttnParams, KvRef};
 use crate::pool::ThreadPool;
@@ -187,12 +185,11 @@ impl Call<'_> {
                             }
                         }
                         KvRef::F16(kc) => {
-                            for (d, x) in qbuf.iter_mut().zip(qh) {
-                                *d = f16::from_f32(*x).to_f32();
-                            }
-                            for (j, s) in (lo..hi).zip(sc.iter_mut()) {
-                                let kr = &kc[j * kv_row + kv_off..][..hd];
-                                *s = (self.ops.dot_f16)(qbuf, kr) * p.scale;
+                            qbuf.copy_from_slice(qh);
+                            (self.ops.round_f16)(qbuf);
+                            (self.ops.dots_f16)(qbuf, &kc[lo * kv_row + kv_off..], kv_row, sc);
+                            for s in sc.iter_mut() {
+                                *s *= p.scale;
                             }
                         }
                     }
@@ -215,9 +212,7 @@ impl Call<'_> {
                             }
                         }
                         KvRef::F16(vc) => {
-                            for (j, &w) in (lo..hi).zip(sc.iter()) {
-                                (self.ops.axpy_f16)(oq, w, &vc[j * kv_row + kv_off..][..hd]);
-                            }
+                            (self.ops.axpys_f16)(oq, sc, &vc[lo * kv_row + kv_off..], kv_row);
                         }
                     }
                 }

@@ -261,6 +261,62 @@ fn simd_ops_match_scalar() {
 }
 
 #[test]
+fn row_loops_equal_one_call_per_row_bit_for_bit() {
+    for isa in isas() {
+        let ops = simd::ops_for(isa);
+        for (d, rows, stride) in [
+            (1, 3, 5),
+            (7, 1, 7),
+            (8, 4, 24),
+            (64, 9, 256),
+            (100, 5, 133),
+            (256, 3, 256),
+        ] {
+            let q = round16(&pseudo(d, 4));
+            let kv: Vec<f16> = pseudo((rows - 1) * stride + d, 5)
+                .iter()
+                .map(|&x| f16::from_f32(x))
+                .collect();
+            let mut s = vec![0f32; rows];
+            (ops.dots_f16)(&q, &kv, stride, &mut s);
+            for (j, &sj) in s.iter().enumerate() {
+                let want = (ops.dot_f16)(&q, &kv[j * stride..][..d]);
+                assert_eq!(sj.to_bits(), want.to_bits(), "{isa} dots_f16 d {d} row {j}");
+            }
+            let w = pseudo(rows, 6);
+            let (mut o1, mut o2) = (pseudo(d, 7), pseudo(d, 7));
+            (ops.axpys_f16)(&mut o1, &w, &kv, stride);
+            for (j, &wj) in w.iter().enumerate() {
+                (ops.axpy_f16)(&mut o2, wj, &kv[j * stride..][..d]);
+            }
+            let bits = |o: &[f32]| o.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&o1), bits(&o2), "{isa} axpys_f16 d {d}");
+            // rounding to f16: ties, subnormals, overflow, every exponent
+            let mut x: Vec<f32> = pseudo(d, 8).iter().map(|v| v * 70000.0).collect();
+            x.extend([
+                1.0 + 1.0 / 2048.0,
+                1.0 + 3.0 / 2048.0,
+                3e-6,
+                -7e-8,
+                65520.0,
+                -1e9,
+                0.0,
+            ]);
+            x.extend((0..64).map(|e| 2f32.powi(e - 30) * 1.337));
+            let mut r = x.clone();
+            (ops.round_f16)(&mut r);
+            for (a, b) in x.iter().zip(&r) {
+                assert_eq!(
+                    b.to_bits(),
+                    f16::from_f32(*a).to_f32().to_bits(),
+                    "{isa} round_f16 {a}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn flash_needs_only_head_dim_scratch_and_checks_it() {
     // a long context with hd elements of scratch per thread
     let p = AttnParams {

@@ -14,12 +14,23 @@ pub(super) struct AttnOps {
     pub isa: Isa,
     // q: [d], k: [d] -> q·k
     pub dot_f32: fn(&[f32], &[f32]) -> f32,
-    // q: [d] (f16-representable), k: [d] f16 -> q·k
+    // q: [d] (f16-representable), k: [d] f16 -> q·k (the backends call the
+    // row loops `dots_f16` / `axpys_f16`; these one-row forms define them)
+    #[cfg_attr(not(test), allow(dead_code))]
     pub dot_f16: fn(&[f32], &[f16]) -> f32,
     // o: [d] += w * v: [d]
     pub axpy_f32: fn(&mut [f32], f32, &[f32]),
     // o: [d] += w * v: [d] f16
+    #[cfg_attr(not(test), allow(dead_code))]
     pub axpy_f16: fn(&mut [f32], f32, &[f16]),
+    // q: [d] (f16-representable), k: key j at k[j * stride..][..d] f16 -> s[j] = q·k_j;
+    // each s[j] equals `dot_f16(q, k_j)` bit for bit
+    pub dots_f16: fn(&[f32], &[f16], usize, &mut [f32]),
+    // o: [d] += sum_j w[j] * v_j, v_j = v[j * stride..][..d] f16; equals `axpy_f16`
+    // once per j in ascending order, bit for bit
+    pub axpys_f16: fn(&mut [f32], &[f32], &[f16], usize),
+    // x: [n] <- f32(f16(x)), round to nearest even (as `half::f16::from_f32`)
+    pub round_f16: fn(&mut [f32]),
     // o: [d] *= s
     pub scale: fn(&mut [f32], f32),
     // s: [n] <- exp(s - m) (s <= m, -inf allowed) -> sum of the new s
@@ -32,6 +43,9 @@ pub(super) static SCALAR: AttnOps = AttnOps {
     dot_f16,
     axpy_f32,
     axpy_f16,
+    dots_f16,
+    axpys_f16,
+    round_f16,
     scale,
     exp_sum,
 };
@@ -63,6 +77,25 @@ fn axpy_f32(o: &mut [f32], w: f32, x: &[f32]) {
 fn axpy_f16(o: &mut [f32], w: f32, x: &[f16]) {
     for (oi, xi) in o.iter_mut().zip(x) {
         *oi += w * xi.to_f32();
+    }
+}
+
+fn dots_f16(q: &[f32], k: &[f16], stride: usize, s: &mut [f32]) {
+    for (j, s) in s.iter_mut().enumerate() {
+        *s = dot_f16(q, &k[j * stride..][..q.len()]);
+    }
+}
+
+fn axpys_f16(o: &mut [f32], w: &[f32], v: &[f16], stride: usize) {
+    let d = o.len();
+    for (j, &w) in w.iter().enumerate() {
+        axpy_f16(o, w, &v[j * stride..][..d]);
+    }
+}
+
+fn round_f16(x: &mut [f32]) {
+    for x in x.iter_mut() {
+        *x = f16::from_f32(*x).to_f32();
     }
 }
 

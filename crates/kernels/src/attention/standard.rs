@@ -4,8 +4,6 @@
 //! their dot products, as ggml does when it multiplies f16 K/V by f32
 //! activations.
 
-use half::f16;
-
 use super::simd::{self, AttnOps};
 use super::{check, work_per_thread, AttnError, AttnParams, KvRef};
 use crate::exact::{self, F32Order};
@@ -123,29 +121,25 @@ fn head(
             }
         }
         KvRef::F16(kc) => {
-            for (d, s) in qbuf.iter_mut().zip(qh) {
-                *d = f16::from_f32(*s).to_f32();
-            }
-            for (j, s) in (lo..=pos).zip(sc.iter_mut()) {
-                let kr = &kc[j * kv_row + kvh * hd..][..hd];
-                *s = (ops.dot_f16)(qbuf, kr) * p.scale;
+            qbuf.copy_from_slice(qh);
+            (ops.round_f16)(qbuf);
+            (ops.dots_f16)(qbuf, &kc[lo * kv_row + kvh * hd..], kv_row, sc);
+            for s in sc.iter_mut() {
+                *s *= p.scale;
             }
         }
     }
     exact::softmax_padded(&mut scores[..=pos]);
-    let sc = &scores[lo..=pos];
     o.fill(0.0);
     match v {
         KvRef::F32(vc) => {
             let v_row = |j: usize| &vc[(lo + j) * kv_row + kvh * hd..][..hd];
-            exact::weighted_sum(kqv_order, lo, sc, v_row, o);
+            exact::weighted_sum(kqv_order, lo, &scores[lo..=pos], v_row, o);
         }
         KvRef::F16(vc) => {
-            for (j, &w) in (lo..=pos).zip(sc.iter()) {
-                let w = f16::from_f32(w).to_f32();
-                let vr = &vc[j * kv_row + kvh * hd..][..hd];
-                (ops.axpy_f16)(o, w, vr);
-            }
+            let w = &mut scores[lo..=pos];
+            (ops.round_f16)(w);
+            (ops.axpys_f16)(o, w, &vc[lo * kv_row + kvh * hd..], kv_row);
         }
     }
 }

@@ -31,6 +31,18 @@ static AVX2: AttnOps = AttnOps {
         // SAFETY: AVX2, FMA and F16C were detected before `AVX2` was handed out.
         unsafe { axpy_f16(o, w, x) }
     },
+    dots_f16: |q, k, stride, s| {
+        // SAFETY: AVX2, FMA and F16C were detected before `AVX2` was handed out.
+        unsafe { dots_f16(q, k, stride, s) }
+    },
+    axpys_f16: |o, w, v, stride| {
+        // SAFETY: AVX2, FMA and F16C were detected before `AVX2` was handed out.
+        unsafe { axpys_f16(o, w, v, stride) }
+    },
+    round_f16: |x| {
+        // SAFETY: AVX2, FMA and F16C were detected before `AVX2` was handed out.
+        unsafe { round_f16(x) }
+    },
     scale: |o, s| {
         // SAFETY: AVX2, FMA and F16C were detected before `AVX2` was handed out.
         unsafe { scale(o, s) }
@@ -105,6 +117,7 @@ fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
 
 /// a: [n], b: [n] f16 -> a·b
 #[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
 fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
     let n = a.len().min(b.len());
     let mut acc = [_mm256_setzero_ps(); 4];
@@ -157,6 +170,75 @@ fn axpy_f16(o: &mut [f32], w: f32, x: &[f16]) {
     }
     for (oi, xi) in o[i..n].iter_mut().zip(&x[i..n]) {
         *oi = w.mul_add(xi.to_f32(), *oi);
+    }
+}
+
+/// `dot_f16(q, k_j)` for every key j: the same operations inlined into one
+/// loop (no call per key).
+// q: [d], k: key j at k[j * stride..][..d] -> s[j]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dots_f16(q: &[f32], k: &[f16], stride: usize, s: &mut [f32]) {
+    let d = q.len();
+    for (j, s) in s.iter_mut().enumerate() {
+        *s = dot_f16(q, &k[j * stride..][..d]);
+    }
+}
+
+/// `axpy_f16(o, w[j], v_j)` for j = 0, 1, ... with `o` held in registers
+/// 32 (then 8, then 1) elements at a time across all the rows: per element
+/// the same fused multiply-adds in the same order, without reloading and
+/// storing `o` once per row.
+// o: [d], w: [n], v: row j at v[j * stride..][..d] -> o += sum_j w[j] v_j
+#[target_feature(enable = "avx2,fma,f16c")]
+fn axpys_f16(o: &mut [f32], w: &[f32], v: &[f16], stride: usize) {
+    let d = o.len();
+    let Some(last) = w.len().checked_sub(1) else {
+        return;
+    };
+    let v = &v[..last * stride + d];
+    let mut i = 0;
+    while i + 32 <= d {
+        let mut acc = [ld(o, i), ld(o, i + 8), ld(o, i + 16), ld(o, i + 24)];
+        for (j, &wj) in w.iter().enumerate() {
+            let wv = _mm256_set1_ps(wj);
+            let row = &v[j * stride + i..][..32];
+            for (k, a) in acc.iter_mut().enumerate() {
+                *a = _mm256_fmadd_ps(wv, ld16(row, 8 * k), *a);
+            }
+        }
+        for (k, &a) in acc.iter().enumerate() {
+            st(o, i + 8 * k, a);
+        }
+        i += 32;
+    }
+    while i + 8 <= d {
+        let mut acc = ld(o, i);
+        for (j, &wj) in w.iter().enumerate() {
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(wj), ld16(v, j * stride + i), acc);
+        }
+        st(o, i, acc);
+        i += 8;
+    }
+    for (e, oe) in o.iter_mut().enumerate().skip(i) {
+        for (j, &wj) in w.iter().enumerate() {
+            *oe = wj.mul_add(v[j * stride + e].to_f32(), *oe);
+        }
+    }
+}
+
+/// x: [n] <- f32(f16(x)): F16C's round to nearest even, as
+/// `half::f16::from_f32` (which the tail uses).
+#[target_feature(enable = "avx2,fma,f16c")]
+fn round_f16(x: &mut [f32]) {
+    let n = x.len();
+    let mut i = 0;
+    while i + 8 <= n {
+        let h = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(ld(x, i));
+        st(x, i, _mm256_cvtph_ps(h));
+        i += 8;
+    }
+    for x in &mut x[i..] {
+        *x = f16::from_f32(*x).to_f32();
     }
 }
 

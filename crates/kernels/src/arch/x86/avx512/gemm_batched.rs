@@ -65,10 +65,12 @@ trait PanelType: Pod {
     const SUB: usize;
     /// Whether `pairs` hold mins (else the `-32` offset, Q6_K).
     const MINS: bool;
-    /// The panel of super-block `b` of `rows` (at most 16).
+    /// Fills `p` with the panel of super-block `b` of `rows` (at most 16),
+    /// in place (a panel is 5.7 KB: returning it by value cost a copy).
+    /// Every field the type's kernel reads is overwritten.
     /// # Safety
     /// The CPU must support the AVX-512 table's features.
-    unsafe fn panel(rows: &[&[Self]], b: usize) -> Panel;
+    unsafe fn panel(rows: &[&[Self]], b: usize, p: &mut Panel);
 }
 
 // ---------------------------------------------------------------- helpers
@@ -244,30 +246,54 @@ fn dword(b: &[u8], i: usize) -> u32 {
 
 // ---------------------------------------------------------------- types
 
+/// The fields Q4_K and Q5_K share: `d`, `dmin`, the packed 6-bit scales and
+/// mins, the low nibbles.
+trait K4Block {
+    fn d_dmin(&self) -> u32;
+    fn scales(&self) -> &[u8; 12];
+    fn qs(&self) -> &[u8];
+}
+
+impl K4Block for BlockQ4K {
+    fn d_dmin(&self) -> u32 {
+        f16_pair(self.d, self.dmin)
+    }
+    fn scales(&self) -> &[u8; 12] {
+        &self.scales
+    }
+    fn qs(&self) -> &[u8] {
+        &self.qs
+    }
+}
+
+impl K4Block for BlockQ5K {
+    fn d_dmin(&self) -> u32 {
+        f16_pair(self.d, self.dmin)
+    }
+    fn scales(&self) -> &[u8; 12] {
+        &self.scales
+    }
+    fn qs(&self) -> &[u8] {
+        &self.qs
+    }
+}
+
 /// The Q4_K / Q5_K panel without Q5_K's fifth bits.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn k4_panel<B>(
-    rows: &[&[B]],
-    b: usize,
-    d_dmin: impl Fn(&B) -> u32,
-    scales: impl Fn(&B) -> &[u8; 12],
-    qs: impl Fn(&B) -> &[u8] + Copy,
-) -> Panel {
-    let mut p = empty();
-    (p.d, p.dmin) = f16_pair_lanes(lanes(rows, b, d_dmin));
-    let w = [0, 1, 2].map(|i| lanes(rows, b, |x| dword(scales(x), i)));
-    k4_scales(&mut p, w);
-    k4_quants(&mut p, rows, b, qs);
-    p
+fn k4_panel<B: K4Block>(rows: &[&[B]], b: usize, p: &mut Panel) {
+    (p.d, p.dmin) = f16_pair_lanes(lanes(rows, b, B::d_dmin));
+    let w = [0, 1, 2].map(|i| lanes(rows, b, |x| dword(x.scales(), i)));
+    k4_scales(p, w);
+    k4_quants(p, rows, b, B::qs);
 }
 
 impl PanelType for BlockQ4K {
     const SUB: usize = 32;
     const MINS: bool = true;
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    unsafe fn panel(rows: &[&[Self]], b: usize) -> Panel {
-        k4_panel(rows, b, |x| f16_pair(x.d, x.dmin), |x| &x.scales, |x| &x.qs)
+    unsafe fn panel(rows: &[&[Self]], b: usize, p: &mut Panel) {
+        k4_panel(rows, b, p)
     }
 }
 
@@ -275,15 +301,8 @@ impl PanelType for BlockQ5K {
     const SUB: usize = 32;
     const MINS: bool = true;
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    unsafe fn panel(rows: &[&[Self]], b: usize) -> Panel {
-        let mut p = empty();
-        let dd = lanes(rows, b, |x| {
-            x.d.to_bits() as u32 | (x.dmin.to_bits() as u32) << 16
-        });
-        (p.d, p.dmin) = f16_pair_lanes(dd);
-        let w = [0, 1, 2].map(|i| lanes(rows, b, |x| dword(&x.scales, i)));
-        k4_scales(&mut p, w);
-        k4_quants(&mut p, rows, b, |x| &x.qs);
+    unsafe fn panel(rows: &[&[Self]], b: usize, p: &mut Panel) {
+        k4_panel(rows, b, p);
         // fifth bits: element 64c + l has bit 2c of qh[l], 64c + 32 + l bit 2c + 1
         let one = _mm512_set1_epi32(0x0101_0101);
         for i in 0..8 {
@@ -297,7 +316,6 @@ impl PanelType for BlockQ5K {
                 p.w[g_hi] = _mm512_or_si512(p.w[g_hi], bit(hi));
             }
         }
-        p
     }
 }
 
@@ -305,8 +323,7 @@ impl PanelType for BlockQ6K {
     const SUB: usize = 16;
     const MINS: bool = false;
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    unsafe fn panel(rows: &[&[Self]], b: usize) -> Panel {
-        let mut p = empty();
+    unsafe fn panel(rows: &[&[Self]], b: usize, p: &mut Panel) {
         let d = lanes(rows, b, |x| x.d.to_bits() as u32);
         p.d = f16_pair_lanes(d).0;
         for q in 0..4 {
@@ -340,7 +357,6 @@ impl PanelType for BlockQ6K {
                 }
             }
         }
-        p
     }
 }
 
@@ -429,6 +445,8 @@ fn run<T: PanelType>(
         return;
     };
     let nb = n / QK_K;
+    // SAFETY: reached only through the AVX-512 table (see the module doc).
+    let mut p = unsafe { empty() };
     for r0 in (0..rows).step_by(ROWS) {
         let nr = ROWS.min(rows - r0);
         let mask = (((1u32 << nr) - 1) & 0xFFFF) as __mmask16;
@@ -442,7 +460,7 @@ fn run<T: PanelType>(
         }
         for b in 0..nb {
             // SAFETY: reached only through the AVX-512 table (see the module doc).
-            let p = unsafe { T::panel(wr, b) };
+            unsafe { T::panel(wr, b, &mut p) };
             // the weights are read once per panel, from memory: fetch the next
             // super-block (or the next panel's first) while the tokens run
             let next = if b + 1 < nb {
