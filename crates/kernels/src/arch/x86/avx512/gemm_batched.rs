@@ -254,29 +254,24 @@ trait K4Block {
     fn qs(&self) -> &[u8];
 }
 
-impl K4Block for BlockQ4K {
-    fn d_dmin(&self) -> u32 {
-        f16_pair(self.d, self.dmin)
-    }
-    fn scales(&self) -> &[u8; 12] {
-        &self.scales
-    }
-    fn qs(&self) -> &[u8] {
-        &self.qs
-    }
+/// `K4Block` for block types with `d`, `dmin`, `scales` and `qs` fields.
+macro_rules! k4_block {
+    ($($t:ty),*) => {$(
+        impl K4Block for $t {
+            fn d_dmin(&self) -> u32 {
+                f16_pair(self.d, self.dmin)
+            }
+            fn scales(&self) -> &[u8; 12] {
+                &self.scales
+            }
+            fn qs(&self) -> &[u8] {
+                &self.qs
+            }
+        }
+    )*};
 }
 
-impl K4Block for BlockQ5K {
-    fn d_dmin(&self) -> u32 {
-        f16_pair(self.d, self.dmin)
-    }
-    fn scales(&self) -> &[u8; 12] {
-        &self.scales
-    }
-    fn qs(&self) -> &[u8] {
-        &self.qs
-    }
-}
+k4_block!(BlockQ4K, BlockQ5K);
 
 /// The Q4_K / Q5_K panel without Q5_K's fifth bits.
 #[inline]
