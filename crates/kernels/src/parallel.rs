@@ -84,11 +84,59 @@ pub fn par_quantize_acts(
     }
 }
 
+/// Fewest elements for which `par_zip` splits the work (below, a pool
+/// round trip costs more than the loop; a decode step's gate is 2k-6k).
+const PAR_ZIP_MIN: usize = 1 << 15;
+
+/// `f(&mut x[i..j], &y[i..j])` over parts of `x` and `y` spread across the
+/// pool (parts of a multiple of 64 elements): for element-wise operations
+/// such as `ops::geglu` / `ops::swiglu`, which then give the same result
+/// for any split. Runs `f(x, y)` inline for short inputs or one thread.
+///
+/// x: [n], y: [n] -> x: [n]
+pub fn par_zip(pool: &ThreadPool, x: &mut [f32], y: &[f32], f: impl Fn(&mut [f32], &[f32]) + Sync) {
+    let n = x.len().min(y.len());
+    let (x, y) = (&mut x[..n], &y[..n]);
+    if pool.n_threads() <= 1 || n < PAR_ZIP_MIN {
+        return f(x, y);
+    }
+    let block = block_size(n, pool.n_threads(), 64);
+    pool.par_cols(x, n, block, &mut [0u8; 0], 0, |c, _| {
+        let cols = c.cols();
+        f(c.row(0), &y[cols]);
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     use crate::ops::tests::pseudo;
+
+    #[test]
+    fn par_zip_geglu_swiglu_equal_the_single_threaded_ops() {
+        for n in [
+            1,
+            100,
+            PAR_ZIP_MIN - 1,
+            PAR_ZIP_MIN + 37,
+            3 * PAR_ZIP_MIN + 5,
+        ] {
+            let g0: Vec<f32> = pseudo(n, 21).iter().map(|v| v * 12.0).collect();
+            let u = pseudo(n, 22);
+            for threads in [1, 2, 3] {
+                let pool = ThreadPool::new(threads);
+                for op in [ops::geglu as fn(&mut [f32], &[f32]), ops::swiglu] {
+                    let mut want = g0.clone();
+                    op(&mut want, &u);
+                    let mut got = g0.clone();
+                    par_zip(&pool, &mut got, &u, op);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&got), bits(&want), "n {n} threads {threads}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn threaded_equals_single_threaded_bit_for_bit() {

@@ -5,6 +5,7 @@
 //! x += post_ffn_norm(Wdown·(gelu_tanh(Wgate·n) * Wup·n)) with n = rmsnorm(x).
 
 use kernels::ops;
+use kernels::parallel::par_zip;
 
 use crate::error::ModelError;
 use crate::forward::{attend, project, rope_qk};
@@ -75,7 +76,7 @@ pub(crate) fn block(
     project(m, &l.up, &s.xb, n, &mut s.xq, true, &mut s.hb2[..n * ff])?;
     tap(&mut s.tap, "ffn_gate", il, &s.hb[..n * ff]);
     tap(&mut s.tap, "ffn_up", il, &s.hb2[..n * ff]);
-    ops::geglu(&mut s.hb[..n * ff], &s.hb2[..n * ff]);
+    par_zip(m.pool(), &mut s.hb[..n * ff], &s.hb2[..n * ff], ops::geglu);
     tap(&mut s.tap, "ffn_geglu", il, &s.hb[..n * ff]);
     // x += rmsnorm(hb · Wdown) * post_ffn_norm
     project(m, &l.down, &s.hb, n, &mut s.xq, false, &mut s.xb2[..n * e])?;

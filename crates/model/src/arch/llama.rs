@@ -3,6 +3,7 @@
 //! x += Wdown·(silu(Wgate·n) * Wup·n) with n = rmsnorm(x).
 
 use kernels::ops;
+use kernels::parallel::par_zip;
 
 use crate::error::ModelError;
 use crate::forward::{attend, project, rope_qk};
@@ -39,7 +40,7 @@ pub(crate) fn block(
     ops::rmsnorm_into(&s.x[..n * e], &l.ffn_norm, c.rms_eps, &mut s.xb[..n * e]);
     project(m, &l.gate, &s.xb, n, &mut s.xq, false, &mut s.hb[..n * ff])?;
     project(m, &l.up, &s.xb, n, &mut s.xq, true, &mut s.hb2[..n * ff])?;
-    ops::swiglu(&mut s.hb[..n * ff], &s.hb2[..n * ff]);
+    par_zip(m.pool(), &mut s.hb[..n * ff], &s.hb2[..n * ff], ops::swiglu);
     // x += hb · Wdown
     project(m, &l.down, &s.hb, n, &mut s.xq, false, &mut s.xb2[..n * e])?;
     ops::add(&mut s.x[..n * e], &s.xb2[..n * e]);
