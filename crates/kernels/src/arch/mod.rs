@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-mod wasm32;
+pub(crate) mod wasm32;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 

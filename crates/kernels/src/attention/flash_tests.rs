@@ -74,8 +74,10 @@ fn round16(x: &[f32]) -> Vec<f32> {
 
 fn isas() -> Vec<Isa> {
     let mut v = vec![Isa::Scalar];
-    if flash_isa(Isa::Avx2) == Isa::Avx2 {
-        v.push(Isa::Avx2);
+    for isa in [Isa::Avx2, Isa::Simd128] {
+        if flash_isa(isa) == isa {
+            v.push(isa);
+        }
     }
     v
 }

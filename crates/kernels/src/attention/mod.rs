@@ -21,6 +21,8 @@ mod simd;
 mod standard;
 #[cfg(test)]
 mod tests;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm_simd128;
 #[cfg(target_arch = "x86_64")]
 mod x86_avx2;
 

@@ -56,6 +56,8 @@ pub(super) fn ops_for(isa: Isa) -> &'static AttnOps {
     match isa {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 | Isa::Avx512 => super::x86_avx2::table().unwrap_or(&SCALAR),
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        Isa::Simd128 => &super::wasm_simd128::SIMD128,
         _ => &SCALAR,
     }
 }
@@ -78,6 +80,13 @@ fn axpy_f16(o: &mut [f32], w: f32, x: &[f16]) {
     for (oi, xi) in o.iter_mut().zip(x) {
         *oi += w * xi.to_f32();
     }
+}
+
+/// The part of `v` that `n` rows of `d` elements, `stride` apart, occupy
+/// (`v[..(n - 1) * stride + d]`, bounds-checked once), or `None` for no rows.
+pub(super) fn rows_of<T>(v: &[T], n: usize, stride: usize, d: usize) -> Option<&[T]> {
+    let last = n.checked_sub(1)?;
+    Some(&v[..last * stride + d])
 }
 
 fn dots_f16(q: &[f32], k: &[f16], stride: usize, s: &mut [f32]) {

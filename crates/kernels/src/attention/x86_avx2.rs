@@ -192,10 +192,9 @@ fn dots_f16(q: &[f32], k: &[f16], stride: usize, s: &mut [f32]) {
 #[target_feature(enable = "avx2,fma,f16c")]
 fn axpys_f16(o: &mut [f32], w: &[f32], v: &[f16], stride: usize) {
     let d = o.len();
-    let Some(last) = w.len().checked_sub(1) else {
+    let Some(v) = simd::rows_of(v, w.len(), stride, d) else {
         return;
     };
-    let v = &v[..last * stride + d];
     let mut i = 0;
     while i + 32 <= d {
         let mut acc = [ld(o, i), ld(o, i + 8), ld(o, i + 16), ld(o, i + 24)];

@@ -61,7 +61,7 @@ fn load8_f32(v: &[f32], i: usize) -> (v128, v128) {
 
 /// 8 f16s at `i` widened to two f32 vectors.
 #[inline(always)]
-fn load8_f16(v: &[f16], i: usize) -> (v128, v128) {
+pub(crate) fn load8_f16(v: &[f16], i: usize) -> (v128, v128) {
     let h = load_u16(bytemuck::cast_ref(at::<f16, 8>(v, i)));
     (
         f16x4_to_f32(u32x4_extend_low_u16x8(h)),

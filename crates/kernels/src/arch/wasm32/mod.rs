@@ -12,10 +12,10 @@
 //! type go to the scalar reference (same results up to summation order).
 //! The activation quantizers are the scalar ones (see `quantize_row`).
 
-mod float;
+pub(crate) mod float;
 mod kquant;
 mod legacy;
-mod simd;
+pub(crate) mod simd;
 #[cfg(test)]
 mod tests;
 

@@ -10,7 +10,7 @@ use core::arch::wasm32::*;
 /// `s[off..off + N]` as an array reference (constant offsets after
 /// unrolling, so the bounds check folds away).
 #[inline(always)]
-pub(super) fn at<T, const N: usize>(s: &[T], off: usize) -> &[T; N] {
+pub(crate) fn at<T, const N: usize>(s: &[T], off: usize) -> &[T; N] {
     s[off..off + N].try_into().expect("sub-array in bounds")
 }
 
@@ -37,14 +37,14 @@ pub(super) fn load_i16(b: &[i16; 8]) -> v128 {
 
 /// 8 u16 (f16 / bf16 bits) as a vector.
 #[inline(always)]
-pub(super) fn load_u16(b: &[u16; 8]) -> v128 {
+pub(crate) fn load_u16(b: &[u16; 8]) -> v128 {
     // SAFETY: `b` is 16 readable bytes; `v128_load` has no alignment requirement.
     unsafe { v128_load(b.as_ptr().cast()) }
 }
 
 /// Sum of the 4 f32 lanes, as `(l0 + l2) + (l1 + l3)`.
 #[inline(always)]
-pub(super) fn hsum_f32(v: v128) -> f32 {
+pub(crate) fn hsum_f32(v: v128) -> f32 {
     let s = f32x4_add(v, i32x4_shuffle::<2, 3, 0, 1>(v, v));
     f32x4_extract_lane::<0>(s) + f32x4_extract_lane::<1>(s)
 }
@@ -74,7 +74,7 @@ const F16_REBIAS: f32 = f32::from_bits((127 + 112) << 23);
 /// value times 2^-112 (subnormals included), so one exact multiply rebiases;
 /// an all-ones exponent (inf / NaN) is set directly.
 #[inline(always)]
-pub(super) fn f16_to_f32(h: half::f16) -> f32 {
+pub(crate) fn f16_to_f32(h: half::f16) -> f32 {
     let h = h.to_bits() as u32;
     let sign = (h & 0x8000) << 16;
     let em = h & 0x7fff;
