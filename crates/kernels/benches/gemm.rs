@@ -6,12 +6,13 @@
 //!
 //! Run: `cargo bench -p kernels --bench gemm [-- <filter, e.g. q5_0>]`.
 
+mod common;
+
+use common::{quantized, values};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use kernels::arch::{self, Isa, Kernels};
 use kernels::ops::{self, QMatrix};
-use kernels::quant;
 use kernels::GgmlType;
-use std::time::Duration;
 
 const ROWS: usize = 2048;
 const COLS: usize = 1024;
@@ -24,29 +25,6 @@ const TYPES: [GgmlType; 5] = [
     GgmlType::Q4_K,
     GgmlType::Q6_K,
 ];
-
-/// Deterministic values in [-1, 1) (an LCG), no dependencies.
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
-}
-
-/// Rows of `n` values quantized to `ty`: [rows.len() / n, row_bytes(ty, n)].
-fn quantized(ty: GgmlType, x: &[f32], n: usize) -> Vec<u8> {
-    let rb = quant::row_bytes(ty, n);
-    let mut out = vec![0u8; x.len() / n * rb];
-    for (r, o) in x.chunks_exact(n).zip(out.chunks_exact_mut(rb)) {
-        quant::quantize_row(ty, r, o).expect("quantizable type");
-    }
-    out
-}
 
 // w: [ROWS, COLS], x_q: [TOKS, act_row_bytes] -> y: [TOKS, ROWS], one row dot per output
 fn by_rows(k: &Kernels, w: QMatrix, x_q: &[u8], y: &mut [f32]) {
@@ -100,10 +78,7 @@ fn bench_gemm(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1));
+    config = common::config();
     targets = bench_gemm
 }
 criterion_main!(benches);

@@ -6,11 +6,13 @@
 //! The matrix (9 MB for Q4_K, 17 MB for Q8_0) is larger than L2, so the
 //! numbers include streaming the weights from L3 / memory, as in decoding.
 
+mod common;
+
+use common::values;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use kernels::arch::{self, Isa, Kernels};
 use kernels::quant;
 use kernels::GgmlType;
-use std::time::Duration;
 
 const ROWS: usize = 4096;
 const COLS: usize = 4096;
@@ -33,20 +35,6 @@ const TYPES: [GgmlType; 13] = [
     GgmlType::F16,
     GgmlType::BF16,
 ];
-
-/// Deterministic pseudo-gaussian values (sum of uniforms), no dependencies.
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed;
-    let mut next = move || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (s >> 40) as f32 / (1u64 << 24) as f32
-    };
-    (0..n)
-        .map(|_| (next() + next() + next() + next() - 2.0) * 1.7)
-        .collect()
-}
 
 /// w: [ROWS, COLS] of type `ty` (DISTINCT rows repeated).
 fn matrix(ty: GgmlType) -> Vec<u8> {
@@ -116,10 +104,7 @@ fn bench_quantize_act(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1));
+    config = common::config();
     targets = bench_vec_dot, bench_quantize_act
 }
 criterion_main!(benches);

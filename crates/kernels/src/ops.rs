@@ -131,6 +131,11 @@ pub fn matvec(k: &Kernels, w: QMatrix, x_q: &[u8], y: &mut [f32]) {
 pub fn matvec_rows(k: &Kernels, w: QMatrix, x_q: &[u8], rows: Range<usize>, y: &mut [f32]) {
     let xb = w.act_row_bytes();
     let x_q = &x_q[..xb];
+    if let Some(f) = k.rows(w.ty) {
+        let rb = w.row_bytes();
+        f(w.cols, &w.data[rows.start * rb..rows.end * rb], x_q, y);
+        return;
+    }
     let dot = row_dot(k, w.ty);
     for (yi, r) in y.iter_mut().zip(rows) {
         *yi = dot(w.cols, w.row(r), x_q);

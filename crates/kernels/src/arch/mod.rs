@@ -127,6 +127,17 @@ pub(crate) fn generic_gemm_lookup(_: GgmlType) -> Option<GemmFn> {
     None
 }
 
+/// A multi-row matvec kernel for one weight type, resolved once by
+/// `Kernels::rows`: (n elements per row, weight rows, activation row, y):
+/// `y[i]` is the dot product of weight row `i` (rows consecutive,
+/// `row_bytes(w, n)` bytes each, `y.len()` of them) with the activation,
+/// equal bit for bit to the table's `RowDotFn` on the same two rows; any
+/// alignment.
+// w: [y.len(), n] weight type, a: [n] vec_dot_type -> y: [y.len()] f32
+pub type RowsFn = fn(usize, &[u8], &[u8], &mut [f32]);
+/// Resolves the `RowsFn` of a weight type (`None`: use the row dot).
+pub type RowsLookupFn = fn(GgmlType) -> Option<RowsFn>;
+
 /// Row-level kernels of one ISA. The functions behave as `quant::vec_dot`
 /// and `quant::quantize_row`, which document them; every ISA table gives
 /// the same results as the scalar one up to float summation order, and its
@@ -148,6 +159,9 @@ pub struct Kernels {
     /// that order (`None` for a type: the scalar definition runs per output).
     /// `None`: every batch uses the row-dot order (see `Kernels::gemm_batch`).
     pub batched_lookup: Option<GemmLookupFn>,
+    /// `Some` for tables with multi-row decode kernels (see
+    /// `Kernels::rows`); `None`: matvecs call the row dot once per row.
+    pub rows_lookup: Option<RowsLookupFn>,
 }
 
 impl Kernels {
@@ -156,6 +170,12 @@ impl Kernels {
     /// (`quant::has_vec_dot(w)` is false).
     pub fn dot(&self, w: GgmlType) -> Option<RowDotFn> {
         (self.dot_lookup)(w)
+    }
+
+    /// The multi-row matvec kernel for weights of type `w`, if the table
+    /// has one (each output equals `dot(w)`'s bit for bit).
+    pub fn rows(&self, w: GgmlType) -> Option<RowsFn> {
+        self.rows_lookup.and_then(|f| f(w))
     }
 
     /// The matrix product for weights of type `w` over many tokens: the
@@ -205,6 +225,7 @@ static SCALAR: Kernels = Kernels {
     dot_lookup: scalar_dot,
     gemm_lookup: generic_gemm_lookup,
     batched_lookup: None,
+    rows_lookup: None,
 };
 
 /// The scalar row dots: `quant::vec_dot` with the type fixed.

@@ -44,6 +44,7 @@ static NEON: Kernels = Kernels {
     dot_lookup: dot_base,
     gemm_lookup: generic_gemm_lookup,
     batched_lookup: None,
+    rows_lookup: None,
 };
 
 /// NEON with `sdot` for the integer kernels (CPUs with FEAT_DotProd).
@@ -54,6 +55,7 @@ static NEON_DOTPROD: Kernels = Kernels {
     dot_lookup: dot_dotprod,
     gemm_lookup: generic_gemm_lookup,
     batched_lookup: None,
+    rows_lookup: None,
 };
 
 /// Whether this CPU has the dot-product extension (`sdot`).

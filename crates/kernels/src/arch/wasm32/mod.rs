@@ -36,6 +36,7 @@ static SIMD128: Kernels = Kernels {
     dot_lookup: dot,
     gemm_lookup: generic_gemm_lookup,
     batched_lookup: None,
+    rows_lookup: None,
 };
 
 /// The simd128 table (this build runs simd128 by construction).

@@ -93,7 +93,7 @@ pub(super) fn hsum_ps(v: __m256) -> f32 {
 /// Sum of the 4 lanes.
 #[inline]
 #[target_feature(enable = "avx2")]
-pub(super) fn hsum_ps128(s: __m128) -> f32 {
+pub(in crate::arch::x86) fn hsum_ps128(s: __m128) -> f32 {
     let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     let s = _mm_add_ss(s, _mm_movehdup_ps(s));
     _mm_cvtss_f32(s)

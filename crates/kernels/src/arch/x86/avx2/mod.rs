@@ -35,6 +35,7 @@ static AVX2: Kernels = Kernels {
     dot_lookup: dot,
     gemm_lookup: gemm::lookup,
     batched_lookup: Some(gemm::batched_lookup),
+    rows_lookup: None,
 };
 
 /// The AVX2 table if this CPU runs it.

@@ -29,6 +29,10 @@ mod gemm_batched;
 mod gemm_legacy;
 mod kquant;
 mod legacy;
+mod rows;
+mod rows_kquant;
+#[cfg(test)]
+mod rows_tests;
 #[cfg(test)]
 mod tests;
 
@@ -49,6 +53,7 @@ static AVX512: Kernels = Kernels {
     dot_lookup: dot,
     gemm_lookup,
     batched_lookup: Some(gemm_batched::lookup),
+    rows_lookup: Some(rows::lookup),
 };
 
 /// Every type on 512-bit row dots (`WASM_CHORD_AVX512_WIDE=1`).
@@ -59,6 +64,7 @@ static AVX512_WIDE: Kernels = Kernels {
     dot_lookup: dot_wide,
     gemm_lookup: crate::arch::generic_gemm_lookup,
     batched_lookup: Some(gemm_batched::lookup),
+    rows_lookup: None,
 };
 
 /// The AVX-512 table if this CPU runs it.

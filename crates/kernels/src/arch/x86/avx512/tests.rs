@@ -19,10 +19,10 @@ use crate::quant::{self, row_bytes, vec_dot_type};
 use GgmlType::*;
 
 /// SplitMix64.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -40,7 +40,7 @@ impl Rng {
             })
             .collect()
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(super) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
     /// A random sign on `mag`.
@@ -70,22 +70,22 @@ fn f16_fields(t: GgmlType) -> &'static [usize] {
 }
 
 /// Bytes in a u64-aligned buffer (every block type's alignment is <= 8).
-struct Row(Vec<u64>, usize);
+pub(super) struct Row(Vec<u64>, usize);
 
 impl Row {
-    fn zeroed(len: usize) -> Row {
+    pub(super) fn zeroed(len: usize) -> Row {
         Row(vec![0; len.div_ceil(8)], len)
     }
-    fn bytes(&self) -> &[u8] {
+    pub(super) fn bytes(&self) -> &[u8] {
         &bytemuck::cast_slice(&self.0)[..self.1]
     }
-    fn bytes_mut(&mut self) -> &mut [u8] {
+    pub(super) fn bytes_mut(&mut self) -> &mut [u8] {
         &mut bytemuck::cast_slice_mut(&mut self.0)[..self.1]
     }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Data {
+pub(super) enum Data {
     Quantized,
     Raw,
     Extreme,
@@ -107,7 +107,7 @@ fn scale(rng: &mut Rng, data: Data) -> f32 {
 }
 
 /// One row of `n` elements of type `t`.
-fn row(rng: &mut Rng, t: GgmlType, n: usize, data: Data) -> Row {
+pub(super) fn row(rng: &mut Rng, t: GgmlType, n: usize, data: Data) -> Row {
     let mut r = Row::zeroed(row_bytes(t, n));
     let float = matches!(t, F32 | F16 | BF16);
     if data == Data::Quantized || float {
@@ -222,8 +222,25 @@ fn table_covers_every_type_with_a_dot() {
     }
 }
 
+/// An activation row of `n` elements of type `at`, every quant `q8`, unit
+/// scales (and the matching Q8_K `bsums`).
+pub(super) fn constant_acts(at: GgmlType, n: usize, q8: i8) -> Row {
+    let mut a = Row::zeroed(row_bytes(at, n));
+    if at == Q8_K {
+        for b in bytemuck::cast_slice_mut::<u8, BlockQ8K>(a.bytes_mut()) {
+            b.d = 1.0;
+            b.qs = [q8; 256];
+            b.bsums = [16 * q8 as i16; 16];
+        }
+    } else {
+        a.bytes_mut().fill(q8 as u8);
+        unit_scales(&mut a, at);
+    }
+    a
+}
+
 /// Sets every f16 field of every block of `r` (type `t`) to 1.
-fn unit_scales(r: &mut Row, t: GgmlType) {
+pub(super) fn unit_scales(r: &mut Row, t: GgmlType) {
     let one = half::f16::ONE.to_le_bytes();
     for block in r.bytes_mut().chunks_exact_mut(t.type_size()) {
         for &off in f16_fields(t) {
@@ -244,17 +261,7 @@ fn extreme_quants_are_exact() {
             let mut w = Row::zeroed(row_bytes(t, n));
             w.bytes_mut().fill(wbyte);
             unit_scales(&mut w, t);
-            let mut a = Row::zeroed(row_bytes(at, n));
-            if at == Q8_K {
-                for b in bytemuck::cast_slice_mut::<u8, BlockQ8K>(a.bytes_mut()) {
-                    b.d = 1.0;
-                    b.qs = [q8; 256];
-                    b.bsums = [16 * q8 as i16; 16];
-                }
-            } else {
-                a.bytes_mut().fill(q8 as u8);
-                unit_scales(&mut a, at);
-            }
+            let a = constant_acts(at, n, q8);
             let want = quant::vec_dot(t, n, w.bytes(), a.bytes());
             let got = k.dot(t).unwrap()(n, w.bytes(), a.bytes());
             assert_eq!(got, want, "{t} weight bytes {wbyte:#x}, activations {q8}");

@@ -1,0 +1,231 @@
+//! Multi-row decode kernels of Q4_K and Q6_K for the default AVX-512 table:
+//! the AVX2 row dots (`avx2::kquant`, llama.cpp's x86 order) for two rows
+//! per 512-bit register, bit for bit.
+//!
+//! Row A lives in the low 256 bits and row B in the high 256 bits of every
+//! register, so each half's 8 i32 lanes hold exactly the integers of the
+//! AVX2 kernel's lanes for that row (the same `maddubs` pairs, the same
+//! sub-block scales; `vpdpwssd` fuses the AVX2 `madd` + `add`, exact in
+//! i32), and each half's 8 f32 lanes see exactly the AVX2 kernel's float
+//! operations: one FMA per super-block with `d`, then the same horizontal
+//! sum (plus the 4-lane min accumulator of Q4_K, two rows in one `__m256`).
+//! The Q8_K activation is loaded once per block and broadcast to both
+//! halves; `P` pairs run in one loop for independent chains.
+
+use std::arch::x86_64::*;
+
+use super::rows::{hsum_pair, pair_ps, pair_u8x32, pick16, prefetch, Pairs};
+use crate::arch::x86::avx2::kquant::{at, d_only, hsum_ps128, load_bsums};
+use crate::blocks::{BlockQ4K, BlockQ6K, BlockQ8K};
+
+/// 32 Q8_K quants broadcast to both 256-bit halves.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn bcast_i8x32(q: &[i8; 32]) -> __m512i {
+    // SAFETY: `q` is 32 readable bytes; `loadu` has no alignment requirement.
+    _mm512_broadcast_i64x4(unsafe { _mm256_loadu_si256(q.as_ptr().cast()) })
+}
+
+/// `shuffle_epi8` control putting i16 scale `i` (of eight per 128-bit lane)
+/// in every i16 lane.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn one_scale(s: __m512i, i: usize) -> __m512i {
+    _mm512_shuffle_epi8(s, _mm512_set1_epi16(pick16(i)))
+}
+
+/// Scale `2k` in the low 128-bit lane of each half, `2k + 1` in the high one.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn pair_scales(s: __m512i, k: usize) -> __m512i {
+    let ctl = _mm256_set_m128i(
+        _mm_set1_epi16(pick16(2 * k + 1)),
+        _mm_set1_epi16(pick16(2 * k)),
+    );
+    _mm512_shuffle_epi8(s, _mm512_broadcast_i64x4(ctl))
+}
+
+/// The first 16 bytes of two Q4_K blocks, row A's in the low 128 bits:
+/// per 128-bit lane the u32 words `[d | dmin << 16, w0, w1, w2]`, where
+/// w0..w2 are the packed 6-bit scales and mins (`quant::kscales`).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn q4_k_heads(a: &BlockQ4K, b: &BlockQ4K) -> __m256i {
+    let bytes = |x: &BlockQ4K| -> __m128i {
+        let head: &[u8; 16] = bytemuck::bytes_of(x)[..16].try_into().expect("16 bytes");
+        // SAFETY: `head` is 16 readable bytes; `loadu` has no alignment requirement.
+        unsafe { _mm_loadu_si128(head.as_ptr().cast()) }
+    };
+    _mm256_set_m128i(bytes(b), bytes(a))
+}
+
+/// The scales and mins of two Q4_K blocks as i16, in 128-bit lanes
+/// `[A.sc | A.m | B.sc | B.m]` (the AVX2 `k4_scales_mins` of each row).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn q4_k_scales_mins(h: __m256i) -> __m512i {
+    // per lane [_, w0, w1, w2]:
+    // sc_lo = w0 & 0x3f.., m_lo = w1 & 0x3f..,
+    // sc_hi = (w2 & 0x0f..) | (w0 >> 2 & 0x30..), m_hi = (w2 >> 4 & 0x0f..) | (w1 >> 2 & 0x30..)
+    let lo = _mm256_shuffle_epi32::<0b00_00_10_01>(_mm256_and_si256(h, _mm256_set1_epi8(0x3f)));
+    let w2 = _mm256_srlv_epi32(
+        _mm256_shuffle_epi32::<0b11_11_11_11>(h),
+        _mm256_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4),
+    );
+    let w01 = _mm256_srli_epi32::<2>(_mm256_shuffle_epi32::<0b00_00_10_01>(h));
+    let hi = _mm256_or_si256(
+        _mm256_and_si256(w2, _mm256_set1_epi8(0x0f)),
+        _mm256_and_si256(w01, _mm256_set1_epi8(0x30)),
+    );
+    // [sc_lo, sc_hi, m_lo, m_hi] per lane
+    _mm512_cvtepu8_epi16(_mm256_unpacklo_epi32(lo, hi))
+}
+
+/// x: `P` pairs of rows of nb Q4_K blocks, y: [nb] Q8_K blocks -> the 2P dot products
+/// (`ahead`: prefetch distance in bytes past each weight block)
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) unsafe fn q4_k<const P: usize>(
+    x: Pairs<'_, BlockQ4K, P>,
+    y: &[BlockQ8K],
+    ahead: usize,
+) -> [[f32; 2]; P] {
+    let m4 = _mm512_set1_epi8(0x0F);
+    let d_idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
+    let dmin_idx = _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3);
+    let mut acc = [_mm512_setzero_ps(); P];
+    let mut acc_m = [_mm256_setzero_ps(); P];
+    for (i, by) in y.iter().enumerate() {
+        // min term: sum over sub-blocks j of m[j] * (bsums[2j] + bsums[2j+1])
+        let bs = load_bsums(&by.bsums);
+        let bs_pairs = _mm_hadd_epi16(
+            _mm256_castsi256_si128(bs),
+            _mm256_extracti128_si256::<1>(bs),
+        );
+        let bs_pairs = _mm256_broadcastsi128_si256(bs_pairs);
+        let yd = _mm_set1_ps(by.d);
+        let q8: [__m512i; 8] = std::array::from_fn(|k| bcast_i8x32(at(&by.qs, 32 * k)));
+        for p in 0..P {
+            let (a, b) = (&x[p][0][i], &x[p][1][i]);
+            prefetch(a, ahead);
+            prefetch(b, ahead);
+            let h = q4_k_heads(a, b);
+            // [A.d, A.dmin, B.d, B.dmin] * y.d: the AVX2 `d_dmin` products
+            let halves =
+                _mm_unpacklo_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256::<1>(h));
+            let dd = _mm_mul_ps(_mm_cvtph_ps(halves), yd);
+            let d = _mm512_permutexvar_ps(d_idx, _mm512_castps128_ps512(dd));
+            let dmin = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(dd), dmin_idx);
+
+            let sm = q4_k_scales_mins(h);
+            let mins_sc = _mm512_castsi512_si256(_mm512_shuffle_i64x2::<0b11_01_11_01>(sm, sm));
+            let mins = _mm256_madd_epi16(mins_sc, bs_pairs);
+            // -(dmin * mins) + acc_m: the AVX2 FMA with the negated dmin
+            acc_m[p] = _mm256_fnmadd_ps(dmin, _mm256_cvtepi32_ps(mins), acc_m[p]);
+
+            // [A.sc | A.sc | B.sc | B.sc] in 128-bit lanes
+            let scales = _mm512_shuffle_i64x2::<0b10_10_00_00>(sm, sm);
+            // Four short chains (exact i32 sums in any order), not one long one.
+            let part: [__m512i; 4] = std::array::from_fn(|c| {
+                // qs[32c..32c+32]: low nibbles = elements 64c.., high = 64c+32..
+                let q4 = pair_u8x32(at(&a.qs, 32 * c), at(&b.qs, 32 * c));
+                let lo = _mm512_and_si512(q4, m4);
+                let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(q4), m4);
+                let p_lo = _mm512_maddubs_epi16(lo, q8[2 * c]);
+                let p_hi = _mm512_maddubs_epi16(hi, q8[2 * c + 1]);
+                let t = _mm512_madd_epi16(p_lo, one_scale(scales, 2 * c));
+                _mm512_dpwssd_epi32(t, p_hi, one_scale(scales, 2 * c + 1))
+            });
+            let sumi = _mm512_add_epi32(
+                _mm512_add_epi32(part[0], part[1]),
+                _mm512_add_epi32(part[2], part[3]),
+            );
+            acc[p] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi), acc[p]);
+        }
+    }
+    std::array::from_fn(|p| {
+        let [a, b] = hsum_pair(acc[p]);
+        let ma = hsum_ps128(_mm256_castps256_ps128(acc_m[p]));
+        let mb = hsum_ps128(_mm256_extractf128_ps::<1>(acc_m[p]));
+        [a + ma, b + mb]
+    })
+}
+
+/// x: `P` pairs of rows of nb Q6_K blocks, y: [nb] Q8_K blocks -> the 2P dot products
+/// (`ahead`: prefetch distance in bytes past each weight block)
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) unsafe fn q6_k<const P: usize>(
+    x: Pairs<'_, BlockQ6K, P>,
+    y: &[BlockQ8K],
+    ahead: usize,
+) -> [[f32; 2]; P] {
+    let m4 = _mm512_set1_epi8(0x0F);
+    let mut acc = [_mm512_setzero_ps(); P];
+    for (i, by) in y.iter().enumerate() {
+        let bsums = _mm512_broadcast_i64x4(load_bsums(&by.bsums));
+        let q8: [__m512i; 8] = std::array::from_fn(|k| bcast_i8x32(at(&by.qs, 32 * k)));
+        for p in 0..P {
+            let (a, b) = (&x[p][0][i], &x[p][1][i]);
+            prefetch(a, ahead);
+            prefetch(b, ahead);
+            let (da, db) = (d_only(by.d, a.d), d_only(by.d, b.d));
+            // SAFETY: each `scales` is 16 readable bytes; no alignment needed.
+            let (sa, sb) = unsafe {
+                (
+                    _mm_loadu_si128(a.scales.as_ptr().cast()),
+                    _mm_loadu_si128(b.scales.as_ptr().cast()),
+                )
+            };
+            let sc = _mm512_cvtepi8_epi16(_mm256_set_m128i(sb, sa));
+            // sum (q - 32) * q8 * sc = sum q * q8 * sc - 32 * sum_j sc[j] * bsums[j]
+            let offset = _mm512_slli_epi32::<5>(_mm512_madd_epi16(sc, bsums));
+            let mut part = [_mm512_setzero_si512(); 4];
+            for n in 0..2 {
+                let s = if n == 0 {
+                    _mm512_permutex_epi64::<0b01_00_01_00>(sc)
+                } else {
+                    _mm512_permutex_epi64::<0b11_10_11_10>(sc)
+                };
+                let ql0 = pair_u8x32(at(&a.ql, 64 * n), at(&b.ql, 64 * n));
+                let ql1 = pair_u8x32(at(&a.ql, 64 * n + 32), at(&b.ql, 64 * n + 32));
+                let qh = pair_u8x32(at(&a.qh, 32 * n), at(&b.qh, 32 * n));
+                let hbits = |mask: u8| _mm512_and_si512(qh, _mm512_set1_epi8(mask as i8));
+                let q = [
+                    _mm512_or_si512(
+                        _mm512_and_si512(ql0, m4),
+                        _mm512_slli_epi16::<4>(hbits(0x03)),
+                    ),
+                    _mm512_or_si512(
+                        _mm512_and_si512(ql1, m4),
+                        _mm512_slli_epi16::<2>(hbits(0x0C)),
+                    ),
+                    _mm512_or_si512(
+                        _mm512_and_si512(_mm512_srli_epi16::<4>(ql0), m4),
+                        hbits(0x30),
+                    ),
+                    _mm512_or_si512(
+                        _mm512_and_si512(_mm512_srli_epi16::<4>(ql1), m4),
+                        _mm512_srli_epi16::<2>(hbits(0xC0)),
+                    ),
+                ];
+                // Four short chains (exact i32 sums in any order).
+                for (k, &qk) in q.iter().enumerate() {
+                    let p16 = _mm512_maddubs_epi16(qk, q8[4 * n + k]);
+                    part[k] = _mm512_dpwssd_epi32(part[k], p16, pair_scales(s, k));
+                }
+            }
+            let sumi = _mm512_add_epi32(
+                _mm512_add_epi32(part[0], part[1]),
+                _mm512_add_epi32(part[2], part[3]),
+            );
+            let sumi = _mm512_sub_epi32(sumi, offset);
+            acc[p] = _mm512_fmadd_ps(pair_ps(da, db), _mm512_cvtepi32_ps(sumi), acc[p]);
+        }
+    }
+    std::array::from_fn(|p| hsum_pair(acc[p]))
+}

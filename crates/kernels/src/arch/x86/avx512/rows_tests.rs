@@ -1,0 +1,142 @@
+//! The multi-row decode kernels (`rows`) against the default table's row
+//! dot (the AVX2 kernels, llama.cpp's order), bit for bit (`to_bits`): every
+//! type with a rows kernel, 1, 7 and random block counts, row counts that
+//! are and are not multiples of the 4-row group, quantized, raw random
+//! (Q8 activations of -128 included), extreme-scale and extreme-quant
+//! rows, and misaligned rows (which take the row dot one row at a time).
+
+use super::tests::{constant_acts, row, unit_scales, Data, Rng, Row};
+use super::*;
+use crate::quant::{row_bytes, vec_dot_type};
+use GgmlType::*;
+
+/// The default table, if this CPU runs it.
+fn avx512() -> Option<&'static Kernels> {
+    let k = table().map(|_| &super::AVX512);
+    if k.is_none() {
+        println!("skipped: this CPU lacks AVX-512 F/BW/VL/VNNI (or AVX2/FMA/F16C)");
+    }
+    k
+}
+
+/// `rows` consecutive weight rows of `n` elements of type `t`, `skew`
+/// bytes into a u64-aligned buffer.
+fn matrix(rng: &mut Rng, t: GgmlType, n: usize, rows: usize, data: Data, skew: usize) -> Row {
+    let rb = row_bytes(t, n);
+    let mut m = Row::zeroed(skew + rows * rb);
+    for r in 0..rows {
+        let one = row(rng, t, n, data);
+        m.bytes_mut()[skew + r * rb..][..rb].copy_from_slice(one.bytes());
+    }
+    m
+}
+
+/// `rows(t)` over the matrix equals `dot(t)` row by row, bit for bit.
+fn check(k: &Kernels, t: GgmlType, n: usize, w: &[u8], a: &[u8], what: &str) {
+    let rb = row_bytes(t, n);
+    let nr = w.len().checked_div(rb).unwrap_or(3);
+    let dot = k.dot(t).unwrap();
+    let mut y = vec![f32::NAN; nr];
+    k.rows(t).unwrap()(n, w, a, &mut y);
+    for (r, got) in y.iter().enumerate() {
+        let want = dot(n, &w[r * rb..(r + 1) * rb], a);
+        assert_eq!(
+            got.to_bits(),
+            want.to_bits(),
+            "{t} n={n} row {r} of {nr} ({what}): rows {got} vs row dot {want}"
+        );
+    }
+}
+
+/// The types with a rows kernel.
+fn covered(k: &Kernels) -> Vec<GgmlType> {
+    GgmlType::ALL
+        .into_iter()
+        .filter(|&t| k.rows(t).is_some())
+        .collect()
+}
+
+#[test]
+fn rows_kernels_cover_the_llama_cpp_order_types() {
+    let Some(k) = avx512() else { return };
+    for t in [Q4_K, Q6_K] {
+        assert!(k.rows(t).is_some(), "{t}");
+    }
+    for t in covered(k) {
+        assert!(
+            llama_cpp_order(t),
+            "{t} has a rows kernel but no AVX2 order"
+        );
+    }
+    assert!(super::AVX512_WIDE.rows_lookup.is_none());
+}
+
+#[test]
+fn rows_equal_the_row_dot_bit_for_bit() {
+    let Some(k) = avx512() else { return };
+    for (i, t) in covered(k).into_iter().enumerate() {
+        let mut rng = Rng(0x4057 + i as u64);
+        let at = vec_dot_type(t);
+        let random_nb = 2 + rng.below(40);
+        for nb in [1, 7, random_nb] {
+            let n = nb * t.block_size();
+            for nr in [1, 2, 3, 4, 5, 7, 8, 9, 1 + rng.below(20)] {
+                for (wd, ad) in [
+                    (Data::Quantized, Data::Quantized),
+                    (Data::Raw, Data::Raw),
+                    (Data::Extreme, Data::Raw),
+                    (Data::Raw, Data::Extreme),
+                ] {
+                    let w = matrix(&mut rng, t, n, nr, wd, 0);
+                    let a = row(&mut rng, at, n, ad);
+                    check(k, t, n, w.bytes(), a.bytes(), &format!("{wd:?} x {ad:?}"));
+                }
+            }
+        }
+    }
+}
+
+/// Weights with every quant bit set (or clear), activations all -128 or
+/// 127, unit scales.
+#[test]
+fn rows_of_extreme_quants_equal_the_row_dot() {
+    let Some(k) = avx512() else { return };
+    for t in covered(k) {
+        let at = vec_dot_type(t);
+        let n = 3 * t.block_size();
+        for (wbyte, q8) in [(0xFFu8, -128i8), (0xFF, 127), (0x00, -128), (0x80, -128)] {
+            let mut w = Row::zeroed(5 * row_bytes(t, n));
+            w.bytes_mut().fill(wbyte);
+            unit_scales(&mut w, t);
+            let a = constant_acts(at, n, q8);
+            check(k, t, n, w.bytes(), a.bytes(), &format!("{wbyte:#x} x {q8}"));
+        }
+    }
+}
+
+#[test]
+fn misaligned_and_empty_rows_take_the_row_dot() {
+    let Some(k) = avx512() else { return };
+    for t in covered(k) {
+        let mut rng = Rng(0x0dd);
+        let n = 2 * t.block_size();
+        let at = vec_dot_type(t);
+        let w = matrix(&mut rng, t, n, 5, Data::Quantized, 1);
+        let a = row(&mut rng, at, n, Data::Quantized);
+        check(k, t, n, &w.bytes()[1..], a.bytes(), "misaligned weights");
+        let w = matrix(&mut rng, t, n, 5, Data::Quantized, 0);
+        let mut a1 = Row::zeroed(a.bytes().len() + 1);
+        a1.bytes_mut()[1..].copy_from_slice(a.bytes());
+        check(
+            k,
+            t,
+            n,
+            w.bytes(),
+            &a1.bytes()[1..],
+            "misaligned activation",
+        );
+        let mut y = [f32::NAN; 3];
+        k.rows(t).unwrap()(0, &[], &[], &mut y);
+        assert_eq!(y, [0.0; 3], "{t} empty rows");
+    }
+}
