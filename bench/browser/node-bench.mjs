@@ -2,6 +2,7 @@
 // model, warms up with a short generation, measures one greedy generation and prints
 // one JSON line {engine, ppTokens, ppTps, tgTokens, tgTps, finish}.
 //   node bench/browser/node-bench.mjs MODEL.gguf PROMPT_FILE TG [simd|base] [N_CTX]
+// LOAD_OPTIONS='{"repack":false}' adds Engine.load options (JSON).
 // WASM_CHORD_PKG=DIR runs the wasm-bindgen output in DIR instead of web/pkg/<variant>
 // (run.mjs uses a build that keeps the name section for profiles).
 // (run.mjs calls it; add --cpu-prof before the script path to profile)
@@ -23,7 +24,8 @@ const CHUNK = 1 << 20;
 for (let off = 0; off < bytes.byteLength; off += CHUNK) {
   buffer.write(off, bytes.subarray(off, Math.min(off + CHUNK, bytes.byteLength)));
 }
-const engine = wasm.Engine.load(buffer, JSON.stringify({ nCtx: Number(nCtxArg) }));
+const extra = JSON.parse(process.env.LOAD_OPTIONS ?? '{}');
+const engine = wasm.Engine.load(buffer, JSON.stringify({ nCtx: Number(nCtxArg), ...extra }));
 const prompt = await readFile(promptFile, 'utf8');
 
 function run(maxTokens) {

@@ -85,9 +85,13 @@ impl Session {
         }
         let meta = EngineMeta::from_gguf(file.metadata());
         let tok = Arc::new(Tokenizer::from_gguf(file.metadata())?);
-        let model = Model::from_file(file)?
+        let file_len = file.file_len();
+        let mut model = Model::from_file(file)?
             .with_threads(opts.threads)
             .with_attention(opts.attention);
+        if opts.repack.unwrap_or(cfg!(target_arch = "wasm32")) {
+            model.repack_q5_0(usize::try_from(file_len / 2).unwrap_or(usize::MAX))?;
+        }
         let cfg = model.config();
         let n_ctx = match opts.n_ctx {
             0 => cfg.n_ctx_train.clamp(1, DEFAULT_MAX_CTX),
