@@ -9,9 +9,11 @@
 //! offsets of Q3_K (-4) and Q6_K (-32), come from the Q8_K `bsums`. Each
 //! super-block's integer sum is scaled once in f32, into four lanes summed
 //! at the end: results equal the reference up to f32 summation order.
+//! (Q4_K and Q6_K run the multi-row kernels of `rows_kquant` on one row.)
 
 use core::arch::wasm32::*;
 
+use super::rows_kquant;
 use super::simd::{at, f16_to_f32, hsum_f32, load_i16, load_i8, load_u8, mul_i8_pairs};
 use crate::blocks::{BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K};
 use crate::quant::kscales::unpack_q3_k_scales;
@@ -19,7 +21,7 @@ use crate::quant::kscales::unpack_q3_k_scales;
 /// `sum_j sc[j] * bsums[j]` over the 16 sub-blocks of 16, as 4 i32 lanes;
 /// `sc` holds 16 signed byte scales (|sc| <= 128).
 #[inline(always)]
-fn scaled_bsums(sc: v128, by: &BlockQ8K) -> v128 {
+pub(super) fn scaled_bsums(sc: v128, by: &BlockQ8K) -> v128 {
     let lo = i32x4_dot_i16x8(i16x8_extend_low_i8x16(sc), load_i16(at(&by.bsums, 0)));
     let hi = i32x4_dot_i16x8(i16x8_extend_high_i8x16(sc), load_i16(at(&by.bsums, 8)));
     i32x4_add(lo, hi)
@@ -27,20 +29,20 @@ fn scaled_bsums(sc: v128, by: &BlockQ8K) -> v128 {
 
 /// `p16` (i16 pair sums of one sub-block) times its scale, as 4 i32 lanes.
 #[inline(always)]
-fn scale(p16: v128, sc: i32) -> v128 {
+pub(super) fn scale(p16: v128, sc: i32) -> v128 {
     i32x4_dot_i16x8(p16, i16x8_splat(sc as i16))
 }
 
 /// `f32(sumi) * d`, added to `acc`.
 #[inline(always)]
-fn fma(acc: v128, sumi: v128, d: f32) -> v128 {
+pub(super) fn fma(acc: v128, sumi: v128, d: f32) -> v128 {
     f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(sumi), f32x4_splat(d)))
 }
 
 /// The Q4_K / Q5_K 6-bit scales and mins as bytes `[sc0..sc8, m0..m8]`
 /// (layout in `quant::kscales`).
 #[inline(always)]
-fn k4_scales_mins(q: &[u8; 12]) -> [u8; 16] {
+pub(super) fn k4_scales_mins(q: &[u8; 12]) -> [u8; 16] {
     const LOW6: u32 = 0x3f3f_3f3f;
     const LOW4: u32 = 0x0f0f_0f0f;
     const LOW2: u32 = 0x0303_0303;
@@ -72,7 +74,7 @@ fn k4_min_term(sm: &[u8; 16], by: &BlockQ8K) -> v128 {
 
 /// Dot of 32 quants below 32 (`w`) with 32 Q8_K quants at `off`, times `sc`.
 #[inline(always)]
-fn sub32(w: (v128, v128), q8: &[i8; 256], off: usize, sc: u8) -> v128 {
+pub(super) fn sub32(w: (v128, v128), q8: &[i8; 256], off: usize, sc: u8) -> v128 {
     let p = i16x8_add(
         mul_i8_pairs(w.0, load_i8(at(q8, off))),
         mul_i8_pairs(w.1, load_i8(at(q8, off + 16))),
@@ -83,28 +85,7 @@ fn sub32(w: (v128, v128), q8: &[i8; 256], off: usize, sc: u8) -> v128 {
 /// x: [nb] Q4_K blocks (one weight row), y: [nb] Q8_K blocks (the activation) -> dot product
 pub(super) fn vec_dot_q4_k_q8_k(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
     debug_assert_eq!(x.len(), y.len(), "q4_k·q8_k: block counts differ");
-    let m4 = u8x16_splat(0x0f);
-    let mut acc = f32x4_splat(0.0);
-    let mut acc_m = f32x4_splat(0.0);
-    for (bx, by) in x.iter().zip(y) {
-        let sm = k4_scales_mins(&bx.scales);
-        let mut sumi = i32x4_splat(0);
-        for c in 0..4 {
-            // qs[32c..32c+32]: low nibbles = elements 64c.., high = 64c+32..
-            let q0 = load_u8(at(&bx.qs, 32 * c));
-            let q1 = load_u8(at(&bx.qs, 32 * c + 16));
-            let lo = (v128_and(q0, m4), v128_and(q1, m4));
-            let hi = (
-                v128_and(u16x8_shr(q0, 4), m4),
-                v128_and(u16x8_shr(q1, 4), m4),
-            );
-            sumi = i32x4_add(sumi, sub32(lo, &by.qs, 64 * c, sm[2 * c]));
-            sumi = i32x4_add(sumi, sub32(hi, &by.qs, 64 * c + 32, sm[2 * c + 1]));
-        }
-        acc = fma(acc, sumi, f16_to_f32(bx.d) * by.d);
-        acc_m = fma(acc_m, k4_min_term(&sm, by), f16_to_f32(bx.dmin) * by.d);
-    }
-    hsum_f32(acc) - hsum_f32(acc_m)
+    rows_kquant::q4_k([x], y)[0]
 }
 
 /// x: [nb] Q5_K blocks (one weight row), y: [nb] Q8_K blocks (the activation) -> dot product
@@ -146,37 +127,7 @@ pub(super) fn vec_dot_q5_k_q8_k(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
 /// x: [nb] Q6_K blocks (one weight row), y: [nb] Q8_K blocks (the activation) -> dot product
 pub(super) fn vec_dot_q6_k_q8_k(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
     debug_assert_eq!(x.len(), y.len(), "q6_k·q8_k: block counts differ");
-    let m4 = u8x16_splat(0x0f);
-    let bits = |v: v128, mask: u8| v128_and(v, u8x16_splat(mask));
-    let mut acc = f32x4_splat(0.0);
-    for (bx, by) in x.iter().zip(y) {
-        // sum (q - 32) * q8 * sc = sum q * q8 * sc - 32 * sum_j sc[j] * bsums[j]
-        let offset = scaled_bsums(load_i8(&bx.scales), by);
-        let mut sumi = i32x4_sub(i32x4_splat(0), i32x4_shl(offset, 5));
-        for n in 0..2 {
-            for h in 0..2 {
-                // element 128n + 32k + 16h + l: low 4 bits from the low (k < 2)
-                // or high nibble of ql[64n + 32(k & 1) + 16h + l], high 2 bits
-                // at bits 2k..2k+2 of qh[32n + 16h + l]; q in 0..64
-                let la = load_u8(at(&bx.ql, 64 * n + 16 * h));
-                let lb = load_u8(at(&bx.ql, 64 * n + 32 + 16 * h));
-                let qh = load_u8(at(&bx.qh, 32 * n + 16 * h));
-                let q = [
-                    v128_or(v128_and(la, m4), i16x8_shl(bits(qh, 0x03), 4)),
-                    v128_or(v128_and(lb, m4), i16x8_shl(bits(qh, 0x0c), 2)),
-                    v128_or(v128_and(u16x8_shr(la, 4), m4), bits(qh, 0x30)),
-                    v128_or(v128_and(u16x8_shr(lb, 4), m4), u16x8_shr(bits(qh, 0xc0), 2)),
-                ];
-                for (k, &qk) in q.iter().enumerate() {
-                    let a = load_i8(at(&by.qs, 128 * n + 32 * k + 16 * h));
-                    let sc = bx.scales[8 * n + 2 * k + h] as i32;
-                    sumi = i32x4_add(sumi, scale(mul_i8_pairs(qk, a), sc));
-                }
-            }
-        }
-        acc = fma(acc, sumi, f16_to_f32(bx.d) * by.d);
-    }
-    hsum_f32(acc)
+    rows_kquant::q6_k([x], y)[0]
 }
 
 /// x: [nb] Q3_K blocks (one weight row), y: [nb] Q8_K blocks (the activation) -> dot product

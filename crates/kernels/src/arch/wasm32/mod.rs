@@ -7,14 +7,22 @@
 //! out unconditionally there.
 //!
 //! The functions here take the byte rows of the `Kernels` contract, view
-//! them as blocks with `bytemuck` and call the typed kernels of `legacy`,
-//! `kquant` and `float`. Rows whose bytes are not aligned for their block
-//! type go to the scalar reference (same results up to summation order).
-//! The activation quantizers are the scalar ones (see `quantize_row`).
+//! them as blocks with `bytemuck` and call the typed kernels of
+//! `legacy_rows` (Q4_0 / Q5_0 / Q8_0, bit for bit the scalar reference),
+//! `legacy`, `kquant` (the Q4_K / Q6_K ones through `rows_kquant`) and
+//! `float`. Rows whose bytes are not aligned for their block type go to the
+//! scalar reference (same results up to summation order). The multi-row
+//! decode kernels (`rows`) equal the row dots bit for bit. The activation
+//! quantizers are the scalar ones (see `quantize_row`).
 
 pub(crate) mod float;
 mod kquant;
 mod legacy;
+mod legacy_rows;
+mod rows;
+mod rows_kquant;
+#[cfg(test)]
+mod rows_tests;
 pub(crate) mod simd;
 #[cfg(test)]
 mod tests;
@@ -36,7 +44,7 @@ static SIMD128: Kernels = Kernels {
     dot_lookup: dot,
     gemm_lookup: generic_gemm_lookup,
     batched_lookup: None,
-    rows_lookup: None,
+    rows_lookup: Some(rows::lookup),
 };
 
 /// The simd128 table (this build runs simd128 by construction).
@@ -117,7 +125,7 @@ row_dot!(
     Q4_0,
     BlockQ4_0,
     BlockQ8_0,
-    legacy::vec_dot_q4_0_q8_0
+    legacy_rows::vec_dot_q4_0_q8_0
 );
 row_dot!(
     dot_q4_1,
@@ -131,7 +139,7 @@ row_dot!(
     Q5_0,
     BlockQ5_0,
     BlockQ8_0,
-    legacy::vec_dot_q5_0_q8_0
+    legacy_rows::vec_dot_q5_0_q8_0
 );
 row_dot!(
     dot_q5_1,
@@ -145,7 +153,7 @@ row_dot!(
     Q8_0,
     BlockQ8_0,
     BlockQ8_0,
-    legacy::vec_dot_q8_0_q8_0
+    legacy_rows::vec_dot_q8_0_q8_0
 );
 row_dot!(
     dot_q2_k,

@@ -57,16 +57,41 @@ pub(super) fn mul_i8_pairs(a: v128, b: v128) -> v128 {
     i16x8_add(i16x8_extmul_low_i8x16(a, b), i16x8_extmul_high_i8x16(a, b))
 }
 
-/// 16 products of signed bytes summed to 4 i32 lanes (lane l: products
-/// 2l, 2l + 1, 2l + 8, 2l + 9), exact for any bytes: the bytes widened to
-/// i16, then `i32x4.dot_i16x8_s` (x64 `pmaddwd`), which V8 runs in fewer
-/// instructions than `extmul` + `extadd_pairwise` for the same lanes.
+/// The 16 signed bytes of `v` as i16: (even bytes, odd bytes).
 #[inline(always)]
-pub(super) fn dot_i8(a: v128, b: v128) -> v128 {
-    i32x4_add(
-        i32x4_dot_i16x8(i16x8_extend_low_i8x16(a), i16x8_extend_low_i8x16(b)),
-        i32x4_dot_i16x8(i16x8_extend_high_i8x16(a), i16x8_extend_high_i8x16(b)),
-    )
+pub(super) fn even_odd_i8(v: v128) -> (v128, v128) {
+    (i16x8_shr(i16x8_shl(v, 8), 8), i16x8_shr(v, 8))
+}
+
+/// Lane r of the result is the sum of the 4 i32 lanes of `s[r]`. Only
+/// unpacks (one x64 instruction each in V8), no general shuffles.
+#[inline(always)]
+pub(super) fn hsum4_i32(s: [v128; 4]) -> v128 {
+    // [x0 + x2, y0 + y2, x1 + x3, y1 + y3]
+    let half = |x, y| {
+        i32x4_add(
+            i32x4_shuffle::<0, 4, 1, 5>(x, y),
+            i32x4_shuffle::<2, 6, 3, 7>(x, y),
+        )
+    };
+    let (u, v) = (half(s[0], s[1]), half(s[2], s[3]));
+    i32x4_add(i64x2_shuffle::<0, 2>(u, v), i64x2_shuffle::<1, 3>(u, v))
+}
+
+/// The sum of the 4 i32 lanes.
+#[inline(always)]
+pub(super) fn hsum_i32(v: v128) -> i32 {
+    let v = i32x4_add(v, i32x4_shuffle::<2, 3, 0, 1>(v, v));
+    i32x4_extract_lane::<0>(v).wrapping_add(i32x4_extract_lane::<1>(v))
+}
+
+/// `v`, opaque to LLVM: a constant passed through it is computed once,
+/// outside the hot loops, and then stays in a register or stack slot. V8
+/// rematerializes a `v128.const` at each use inside a loop instead (a
+/// 64-bit immediate, a move and an unpack: three instructions).
+#[inline(always)]
+pub(super) fn opaque(v: v128) -> v128 {
+    core::hint::black_box(v)
 }
 
 /// 2^112 (as f32): rescales an f16 exponent placed in an f32's exponent bits.
@@ -91,12 +116,55 @@ pub(crate) fn f16_to_f32(h: half::f16) -> f32 {
 
 /// Four f16 (bits in the low 16 of each u32 lane) -> four f32, as `f16_to_f32`.
 #[inline(always)]
-pub(super) fn f16x4_to_f32(h: v128) -> v128 {
-    let sign = i32x4_shl(v128_and(h, u32x4_splat(0x8000)), 16);
-    let em = v128_and(h, u32x4_splat(0x7fff));
-    let shifted = i32x4_shl(em, 13);
-    let finite = f32x4_mul(shifted, f32x4_splat(F16_REBIAS));
-    let special = v128_or(shifted, u32x4_splat(0x7f80_0000));
-    let is_special = u32x4_ge(em, u32x4_splat(0x7c00));
-    v128_or(v128_bitselect(special, finite, is_special), sign)
+pub(crate) fn f16x4_to_f32(h: v128) -> v128 {
+    F16Consts::inline().widen(h)
+}
+
+/// The constants of the f16 -> f32 widening; `opaque()` ones for loops.
+#[derive(Clone, Copy)]
+pub(super) struct F16Consts {
+    sign: v128,
+    magnitude: v128,
+    rebias: v128,
+    top: v128,
+    exponent: v128,
+}
+
+impl F16Consts {
+    /// As `v128.const`s (for code outside loops).
+    #[inline(always)]
+    pub(super) fn inline() -> F16Consts {
+        F16Consts {
+            sign: u32x4_splat(0x8000),
+            magnitude: u32x4_splat(0x7fff),
+            rebias: f32x4_splat(F16_REBIAS),
+            top: f32x4_splat(65536.0),
+            exponent: u32x4_splat(0x7f80_0000),
+        }
+    }
+
+    /// Opaque to LLVM (see `opaque`).
+    #[inline(always)]
+    pub(super) fn opaque() -> F16Consts {
+        let k = F16Consts::inline();
+        F16Consts {
+            sign: opaque(k.sign),
+            magnitude: opaque(k.magnitude),
+            rebias: opaque(k.rebias),
+            top: opaque(k.top),
+            exponent: opaque(k.exponent),
+        }
+    }
+
+    /// Four f16 (bits in the low 16 of each u32 lane) -> four f32, as
+    /// `f16_to_f32`: the magnitude rebiased by one exact multiply; an
+    /// all-ones f16 exponent (inf / NaN) lands at 2^16 or above, where no
+    /// finite f16 does, and gets the all-ones f32 exponent.
+    #[inline(always)]
+    pub(super) fn widen(&self, h: v128) -> v128 {
+        let sign = i32x4_shl(v128_and(h, self.sign), 16);
+        let finite = f32x4_mul(i32x4_shl(v128_and(h, self.magnitude), 13), self.rebias);
+        let special = v128_and(f32x4_ge(finite, self.top), self.exponent);
+        v128_or(v128_or(finite, special), sign)
+    }
 }

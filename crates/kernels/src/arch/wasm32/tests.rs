@@ -15,7 +15,7 @@ use crate::quant::{dequantize_row, has_vec_dot, quantize_row};
 use core::arch::wasm32::*;
 
 /// xorshift64* (deterministic; the seed must be non-zero).
-struct Gen(u64);
+pub(super) struct Gen(pub(super) u64);
 
 impl Gen {
     fn u64(&mut self) -> u64 {
@@ -43,28 +43,28 @@ impl Gen {
         let m = 2f32.powf(-12.0 + 12.0 * self.unit());
         f16::from_f32(if self.u64() & 1 == 0 { m } else { -m })
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(super) fn below(&mut self, n: usize) -> usize {
         (self.u64() % n as u64) as usize
     }
 }
 
 /// Bytes in u64 storage, so casts to any block type are aligned.
-struct Buf(Vec<u64>, usize);
+pub(super) struct Buf(Vec<u64>, usize);
 
 impl Buf {
-    fn new(len: usize) -> Buf {
+    pub(super) fn new(len: usize) -> Buf {
         Buf(vec![0; len.div_ceil(8)], len)
     }
-    fn get(&self) -> &[u8] {
+    pub(super) fn get(&self) -> &[u8] {
         &bytemuck::cast_slice(&self.0)[..self.1]
     }
-    fn get_mut(&mut self) -> &mut [u8] {
+    pub(super) fn get_mut(&mut self) -> &mut [u8] {
         &mut bytemuck::cast_slice_mut(&mut self.0)[..self.1]
     }
 }
 
 /// Byte offsets of a block's f16 scale fields.
-fn scale_offsets(t: GgmlType) -> &'static [usize] {
+pub(super) fn scale_offsets(t: GgmlType) -> &'static [usize] {
     use GgmlType::*;
     match t {
         Q4_0 | Q5_0 | Q8_0 => &[0],
@@ -77,7 +77,7 @@ fn scale_offsets(t: GgmlType) -> &'static [usize] {
 }
 
 /// `n` values quantized to `t` by the scalar reference.
-fn quantized(g: &mut Gen, t: GgmlType, n: usize) -> Buf {
+pub(super) fn quantized(g: &mut Gen, t: GgmlType, n: usize) -> Buf {
     let x: Vec<f32> = (0..n).map(|_| g.value()).collect();
     let mut b = Buf::new(row_bytes(t, n));
     quantize_row(t, &x, b.get_mut()).unwrap();
@@ -86,7 +86,7 @@ fn quantized(g: &mut Gen, t: GgmlType, n: usize) -> Buf {
 
 /// Random bytes of `n` elements of `t`, every f16 scale made finite and,
 /// for activation types, the stored sums consistent with the quants.
-fn raw(g: &mut Gen, t: GgmlType, n: usize) -> Buf {
+pub(super) fn raw(g: &mut Gen, t: GgmlType, n: usize) -> Buf {
     let mut b = Buf::new(row_bytes(t, n));
     b.get_mut().iter_mut().for_each(|v| *v = g.u64() as u8);
     for blk in b.get_mut().chunks_exact_mut(t.type_size()) {
@@ -180,6 +180,39 @@ fn every_row_dot_equals_the_scalar_reference() {
     }
 }
 
+/// `rows` rows of `n` weights of type `w` with every byte `fill`, unit scales.
+pub(super) fn extreme_weights(w: GgmlType, n: usize, rows: usize, fill: u8) -> Buf {
+    let mut wr = Buf::new(rows * row_bytes(w, n));
+    wr.get_mut().fill(fill);
+    for blk in wr.get_mut().chunks_exact_mut(w.type_size()) {
+        for &off in scale_offsets(w) {
+            blk[off..off + 2].copy_from_slice(&f16::ONE.to_le_bytes());
+        }
+    }
+    wr
+}
+
+/// `n` activations of type `a` (a Q8 type) with every quant `fill`
+/// (random scales, consistent sums).
+pub(super) fn constant_acts(a: GgmlType, n: usize, fill: u8) -> Buf {
+    let mut ar = raw(&mut Gen(7), a, n);
+    for blk in ar.get_mut().chunks_exact_mut(a.type_size()) {
+        let (qs, sums) = match a {
+            GgmlType::Q8_0 => (2..34, None),
+            GgmlType::Q8_1 => (4..36, None),
+            _ => (4..260, Some(260..292)),
+        };
+        blk[qs].fill(fill);
+        if let Some(s) = sums {
+            let v = 16 * fill as i8 as i16;
+            blk[s]
+                .chunks_exact_mut(2)
+                .for_each(|c| c.copy_from_slice(&v.to_le_bytes()));
+        }
+    }
+    ar
+}
+
 /// Every weight quant at its extreme against activations of all -128 or
 /// all 127: a saturating or overflowing integer step would show here.
 #[test]
@@ -191,28 +224,8 @@ fn extreme_quants_are_exact() {
         let a = vec_dot_type(w);
         let n = 2 * w.block_size().max(QK_K_ELEMS);
         for (wfill, afill) in [(0xffu8, 0x80u8), (0xff, 0x7f), (0x00, 0x80), (0x80, 0x80)] {
-            let mut wr = Buf::new(row_bytes(w, n));
-            wr.get_mut().fill(wfill);
-            for blk in wr.get_mut().chunks_exact_mut(w.type_size()) {
-                for &off in scale_offsets(w) {
-                    blk[off..off + 2].copy_from_slice(&f16::ONE.to_le_bytes());
-                }
-            }
-            let mut ar = raw(&mut Gen(7), a, n);
-            for blk in ar.get_mut().chunks_exact_mut(a.type_size()) {
-                let (qs, sums) = match a {
-                    GgmlType::Q8_0 => (2..34, None),
-                    GgmlType::Q8_1 => (4..36, None),
-                    _ => (4..260, Some(260..292)),
-                };
-                blk[qs].fill(afill);
-                if let Some(s) = sums {
-                    let v = 16 * afill as i8 as i16;
-                    blk[s]
-                        .chunks_exact_mut(2)
-                        .for_each(|c| c.copy_from_slice(&v.to_le_bytes()));
-                }
-            }
+            let wr = extreme_weights(w, n, 1, wfill);
+            let ar = constant_acts(a, n, afill);
             check(
                 w,
                 n,

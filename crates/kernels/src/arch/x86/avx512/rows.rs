@@ -8,11 +8,10 @@
 use std::arch::x86_64::*;
 
 use super::{avx2, rows_kquant};
+use crate::arch::rows::cast_rows;
 use crate::arch::x86::avx2::legacy::hsum;
 use crate::arch::RowsFn;
 use crate::blocks::{BlockQ4K, BlockQ6K, BlockQ8K};
-use crate::quant::{row_bytes, vec_dot_type};
-use bytemuck::Pod;
 use gguf::GgmlType;
 
 /// `P` pairs of weight rows (each `[nb]` blocks): row A of pair `p` is
@@ -65,52 +64,33 @@ fn by_pairs<B>(
     }
 }
 
-/// Casts `y.len()` consecutive rows of `n` elements of type `ty` and the
-/// activation row to blocks and runs `f(rows, nb, act, y)`; misaligned or
-/// empty rows go through the table's row dot, one row at a time.
-// w: [y.len() * row_bytes(ty, n)], a: [row_bytes(vec_dot_type(ty), n)] -> y
-#[inline(always)]
-fn cast_rows<W: Pod, A: Pod>(
-    ty: GgmlType,
-    n: usize,
-    w: &[u8],
-    a: &[u8],
-    y: &mut [f32],
-    f: impl Fn(&[W], usize, &[A], &mut [f32]),
-) {
-    let rb = row_bytes(ty, n);
-    let nb = n / ty.block_size();
-    let wb = &w[..y.len() * rb];
-    let ab = &a[..row_bytes(vec_dot_type(ty), n)];
-    match (bytemuck::try_cast_slice(wb), bytemuck::try_cast_slice(ab)) {
-        (Ok(x), Ok(act)) if nb > 0 && n == nb * ty.block_size() => f(x, nb, act, y),
-        _ => {
-            let dot = avx2::dot(ty).expect("row dot of a type with a rows kernel");
-            for (i, yi) in y.iter_mut().enumerate() {
-                *yi = dot(n, &wb[i * rb..(i + 1) * rb], ab);
-            }
-        }
-    }
-}
-
 /// One byte-level rows kernel per type: casts the rows and runs the typed
 /// pair kernel `$m::$f` over them.
 macro_rules! rows_fn {
     ($name:ident, $ty:ident, $w:ty, $a:ty, $m:ident::$f:ident) => {
         // w: [y.len() * row_bytes($ty, n)], a: [row_bytes(vec_dot_type($ty), n)] -> y
         fn $name(n: usize, w: &[u8], a: &[u8], y: &mut [f32]) {
-            cast_rows(GgmlType::$ty, n, w, a, y, |x: &[$w], nb, act: &[$a], y| {
-                by_pairs(
-                    x,
-                    nb,
-                    y,
-                    // SAFETY: AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C were
-                    // detected before the AVX-512 table was handed out.
-                    |p, d| unsafe { $m::$f::<2>(p, act, d) },
-                    // SAFETY: as above.
-                    |p, d| unsafe { $m::$f::<1>(p, act, d) },
-                )
-            })
+            let dot = avx2::dot(GgmlType::$ty).expect("row dot of a type with a rows kernel");
+            cast_rows(
+                GgmlType::$ty,
+                n,
+                w,
+                a,
+                y,
+                dot,
+                |x: &[$w], nb, act: &[$a], y| {
+                    by_pairs(
+                        x,
+                        nb,
+                        y,
+                        // SAFETY: AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C were
+                        // detected before the AVX-512 table was handed out.
+                        |p, d| unsafe { $m::$f::<2>(p, act, d) },
+                        // SAFETY: as above.
+                        |p, d| unsafe { $m::$f::<1>(p, act, d) },
+                    )
+                },
+            )
         }
     };
 }

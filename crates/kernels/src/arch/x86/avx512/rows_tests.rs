@@ -7,6 +7,7 @@
 
 use super::tests::{constant_acts, row, unit_scales, Data, Rng, Row};
 use super::*;
+use crate::arch::rows::check_rows as check;
 use crate::quant::{row_bytes, vec_dot_type};
 use GgmlType::*;
 
@@ -29,23 +30,6 @@ fn matrix(rng: &mut Rng, t: GgmlType, n: usize, rows: usize, data: Data, skew: u
         m.bytes_mut()[skew + r * rb..][..rb].copy_from_slice(one.bytes());
     }
     m
-}
-
-/// `rows(t)` over the matrix equals `dot(t)` row by row, bit for bit.
-fn check(k: &Kernels, t: GgmlType, n: usize, w: &[u8], a: &[u8], what: &str) {
-    let rb = row_bytes(t, n);
-    let nr = w.len().checked_div(rb).unwrap_or(3);
-    let dot = k.dot(t).unwrap();
-    let mut y = vec![f32::NAN; nr];
-    k.rows(t).unwrap()(n, w, a, &mut y);
-    for (r, got) in y.iter().enumerate() {
-        let want = dot(n, &w[r * rb..(r + 1) * rb], a);
-        assert_eq!(
-            got.to_bits(),
-            want.to_bits(),
-            "{t} n={n} row {r} of {nr} ({what}): rows {got} vs row dot {want}"
-        );
-    }
 }
 
 /// The types with a rows kernel.

@@ -1,0 +1,93 @@
+//! The simd128 multi-row decode kernels (`Kernels::rows`): `y[i] = dot(row
+//! i)` for consecutive weight rows against one activation row, several
+//! rows per loop so each activation block is loaded and prepared once for
+//! all of them (`legacy_rows`, `rows_kquant`). Every output equals the
+//! table's row dot bit for bit (the row dots run the same code on one row).
+//! Rows whose bytes are misaligned for their block type, and empty rows,
+//! take the row dot one row at a time.
+
+use core::arch::wasm32::*;
+
+use super::legacy_rows::{dot_rows4, Q8Weights};
+use super::rows_kquant;
+use crate::arch::rows::cast_rows;
+use crate::arch::RowsFn;
+use crate::blocks::{BlockQ4K, BlockQ4_0, BlockQ5_0, BlockQ6K, BlockQ8K, BlockQ8_0};
+use gguf::GgmlType;
+
+/// Rows per group of the Q8_0-activation kernels (one f32x4 lane each).
+const GROUP: usize = 4;
+
+/// The multi-row kernel of weights of type `w`, if there is one.
+pub(super) fn lookup(w: GgmlType) -> Option<RowsFn> {
+    use GgmlType::*;
+    Some(match w {
+        Q4_0 => rows_q4_0,
+        Q5_0 => rows_q5_0,
+        Q8_0 => rows_q8_0,
+        Q4_K => rows_q4_k,
+        Q6_K => rows_q6_k,
+        _ => return None,
+    })
+}
+
+/// Rows `GROUP` at a time through `dot_rows4`. A group takes one row from
+/// each quarter of the matrix (rows q, q + m, q + 2m, q + 3m for m = rows
+/// / 4), so that the kernel reads four sequential streams: wasm has no
+/// prefetch instruction, and the hardware prefetchers follow four
+/// ascending streams but not four rows interleaved block by block (which
+/// ran the 178 MB Gemma output head at half the speed of one row at a
+/// time). The last `rows % 4` rows make one group, padded with copies of
+/// its last row (their lanes dropped).
+// x: [y.len() * nb] blocks, act: [nb] Q8_0 blocks -> y: [y.len()]
+#[inline(always)]
+fn q8_groups<W: Q8Weights>(x: &[W], nb: usize, act: &[BlockQ8_0], y: &mut [f32]) {
+    let m = y.len() / GROUP;
+    let row = |r: usize| &x[r * nb..(r + 1) * nb];
+    for q in 0..m {
+        let v = dot_rows4([row(q), row(q + m), row(q + 2 * m), row(q + 3 * m)], act);
+        y[q] = f32x4_extract_lane::<0>(v);
+        y[q + m] = f32x4_extract_lane::<1>(v);
+        y[q + 2 * m] = f32x4_extract_lane::<2>(v);
+        y[q + 3 * m] = f32x4_extract_lane::<3>(v);
+    }
+    let rest = GROUP * m..y.len();
+    if !rest.is_empty() {
+        let last = rest.end - 1;
+        let r = [0, 1, 2, 3].map(|i| row((rest.start + i).min(last)));
+        let v = dot_rows4(r, act);
+        let lanes = [
+            f32x4_extract_lane::<0>(v),
+            f32x4_extract_lane::<1>(v),
+            f32x4_extract_lane::<2>(v),
+            f32x4_extract_lane::<3>(v),
+        ];
+        y[rest.clone()].copy_from_slice(&lanes[..rest.len()]);
+    }
+}
+
+/// One byte-level rows kernel per type: casts the rows and runs `$run`
+/// (the typed kernel over all rows) on them.
+macro_rules! rows_fn {
+    ($name:ident, $ty:ident, $w:ty, $a:ty, $run:path) => {
+        // w: [y.len() * row_bytes($ty, n)], a: [row_bytes(vec_dot_type($ty), n)] -> y
+        fn $name(n: usize, w: &[u8], a: &[u8], y: &mut [f32]) {
+            let dot = super::dot(GgmlType::$ty).expect("row dot of a type with a rows kernel");
+            cast_rows(
+                GgmlType::$ty,
+                n,
+                w,
+                a,
+                y,
+                dot,
+                |x: &[$w], nb, act: &[$a], y| $run(x, nb, act, y),
+            )
+        }
+    };
+}
+
+rows_fn!(rows_q4_0, Q4_0, BlockQ4_0, BlockQ8_0, q8_groups);
+rows_fn!(rows_q5_0, Q5_0, BlockQ5_0, BlockQ8_0, q8_groups);
+rows_fn!(rows_q8_0, Q8_0, BlockQ8_0, BlockQ8_0, q8_groups);
+rows_fn!(rows_q4_k, Q4_K, BlockQ4K, BlockQ8K, rows_kquant::rows_q4_k);
+rows_fn!(rows_q6_k, Q6_K, BlockQ6K, BlockQ8K, rows_kquant::rows_q6_k);
