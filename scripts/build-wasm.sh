@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the browser engine (crates/wasm) twice, into git-ignored web/pkg/:
-#   web/pkg/simd/  with wasm SIMD (-C target-feature=+simd128): the simd128 kernels
-#   web/pkg/base/  without it, for engines that lack SIMD
+# Builds the browser engine (crates/wasm) three times, into git-ignored web/pkg/:
+#   web/pkg/relaxed/  with wasm SIMD and relaxed SIMD (+simd128,+relaxed-simd): the simd128
+#                     kernels with i32x4.relaxed_dot_i8x16_i7x16_add where it is deterministic
+#   web/pkg/simd/     with wasm SIMD (-C target-feature=+simd128): the simd128 kernels
+#   web/pkg/base/     without it, for engines that lack SIMD
 # each as wasm-bindgen `--target web` output (wasm_chord.js + wasm_chord_bg.wasm),
 # optimized with wasm-opt -O3 (binaryen from npm; Debian's is too old for Rust's output).
 #
@@ -9,15 +11,15 @@
 # exact version the workspace pins, and binaryen, the latter two under
 # $WASM_CHORD_TOOLS (default ~/.cache/wasm-chord/tools).
 #
-# Env: VARIANTS="simd base" (which to build), WASM_OPT=0 (skip wasm-opt, for quick
+# Env: VARIANTS="relaxed simd base" (which to build), WASM_OPT=0 (skip wasm-opt, for quick
 # iteration), CARGO_TARGET_DIR_WASM (default target/wasm; one sub-dir per variant so the
-# two RUSTFLAGS never invalidate each other).
+# variants' RUSTFLAGS never invalidate each other).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 TOOLS=${WASM_CHORD_TOOLS:-$HOME/.cache/wasm-chord/tools}
 TARGET_DIR=${CARGO_TARGET_DIR_WASM:-$ROOT/target/wasm}
-VARIANTS=${VARIANTS:-simd base}
+VARIANTS=${VARIANTS:-relaxed simd base}
 BINARYEN_VERSION=${BINARYEN_VERSION:-132.0.0}
 start=$(date +%s)
 
@@ -51,9 +53,11 @@ BASE_FEATURES=(--enable-bulk-memory --enable-bulk-memory-opt --enable-nontrappin
 
 for variant in $VARIANTS; do
   case $variant in
+    relaxed) flags="-C target-feature=+simd128,+relaxed-simd"
+      features=("${BASE_FEATURES[@]}" --enable-simd --enable-relaxed-simd) ;;
     simd) flags="-C target-feature=+simd128"; features=("${BASE_FEATURES[@]}" --enable-simd) ;;
     base) flags=""; features=("${BASE_FEATURES[@]}") ;;
-    *) echo "build-wasm: unknown variant $variant (simd|base)" >&2; exit 1 ;;
+    *) echo "build-wasm: unknown variant $variant (relaxed|simd|base)" >&2; exit 1 ;;
   esac
   t0=$(date +%s)
   echo "build-wasm: $variant: cargo build (RUSTFLAGS=\"$flags\")"

@@ -10,6 +10,78 @@
 //               | {id, type: 'result', value} | {id, type: 'error', message}
 
 export const CACHE_NAME = 'wasm-chord-models';
+
+// (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)): valid only where
+// the engine supports the fixed-width SIMD proposal.
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15,
+  253, 98, 11,
+]);
+// (module (func (export "f") (param i32) (result i32) (i32x4.extract_lane 0
+//   (i32x4.relaxed_dot_i8x16_i7x16_add_s (i8x16.replace_lane 0 (v128.const i8x16 0 5 7 -9 ...)
+//   (local.get 0)) (v128.const i8x16 1 2 3 ... 16) (v128.const i32x4 100 100 100 100)))):
+// valid only with relaxed SIMD; f(-3) is -3 + 10 + 21 - 36 + 100 = 92 where the dot is
+// right (Node 20's baseline compiler returns -16, twice the dot without the addend).
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 6, 1, 96, 1, 127, 1, 127, 3, 2, 1, 0, 7, 5, 1, 1, 102, 0, 0, 10,
+  69, 1, 67, 0, 253, 12, 0, 5, 7, 247, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 32, 0, 253, 23, 0,
+  253, 12, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 253, 12, 100, 0, 0, 0, 100, 0, 0,
+  0, 100, 0, 0, 0, 100, 0, 0, 0, 253, 147, 2, 253, 27, 0, 11,
+]);
+
+function validates(bytes) {
+  try {
+    return typeof WebAssembly !== 'undefined' && WebAssembly.validate(bytes);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether this engine runs wasm SIMD (the `simd` build). */
+export function simdSupported() {
+  return validates(SIMD_PROBE);
+}
+
+/**
+ * Whether this engine runs wasm SIMD and relaxed SIMD (the `relaxed` build), and computes
+ * the relaxed dot the build uses correctly (run once, so in the engine's first tier).
+ */
+export function relaxedSimdSupported(salt = 0) {
+  // A custom section holding `salt` makes the bytes new: V8 reuses the code of a module
+  // compiled before from the same bytes, under the flags of that time.
+  const bytes = new Uint8Array([...RELAXED_SIMD_PROBE, 0, 2, 1, salt]);
+  if (!simdSupported() || !validates(bytes)) return false;
+  try {
+    return new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports.f(-3) === 92;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Node only: sets the V8 flags (through `setFlagsFromString` of `node:v8`, before any
+ * module of the relaxed build is compiled) that this Node needs to run the relaxed build;
+ * returns them (`[]`: none), or null if it cannot. Node 20 has relaxed SIMD behind
+ * --experimental-wasm-relaxed-simd, and its baseline compiler (Liftoff) gets the relaxed
+ * dot wrong, so its code must run optimized only (--no-liftoff).
+ */
+export function relaxedSimdNodeFlags(setFlagsFromString) {
+  const flags = [];
+  for (const flag of [null, '--experimental-wasm-relaxed-simd', '--no-liftoff']) {
+    if (flag) {
+      setFlagsFromString(flag);
+      flags.push(flag);
+    }
+    if (relaxedSimdSupported(flags.length + 1)) return flags;
+  }
+  return null;
+}
+
+/** The fastest build this engine runs: 'relaxed' > 'simd' > 'base'. */
+export function bestVariant() {
+  if (relaxedSimdSupported()) return 'relaxed';
+  return simdSupported() ? 'simd' : 'base';
+}
 const PROGRESS_STEP = 1 << 20; // post load progress at most once per MiB
 const ARRAY_CHUNK = 16 << 20; // slice size when the source is an ArrayBuffer
 
@@ -120,7 +192,7 @@ export class WorkerCore {
   /**
    * @param {(msg: object) => void} post sends a message to the page
    * @param {(variant: string) => Promise<object>} loadWasm imports and initializes the
-   *   wasm-bindgen module of a build variant ('simd' | 'base')
+   *   wasm-bindgen module of a build variant ('relaxed' | 'simd' | 'base')
    */
   constructor(post, loadWasm) {
     this.post = post;

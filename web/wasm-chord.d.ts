@@ -25,8 +25,9 @@ export interface LoadOptions {
    * file's size).
    */
   repack?: boolean;
-  /** Force a build; default: "simd" when the browser validates wasm SIMD, else "base". */
-  variant?: 'simd' | 'base';
+  /** Force a build; default: "relaxed" when the browser validates relaxed SIMD, else
+   *  "simd" when it validates wasm SIMD, else "base". */
+  variant?: 'relaxed' | 'simd' | 'base';
   /** URL of worker.js (default: next to wasm-chord.js). */
   workerUrl?: string | URL;
   /** Aborting rejects the load with an AbortError and stops the worker. */
@@ -103,12 +104,14 @@ export interface ModelInfo {
   /** Kernel instruction set: "simd128" or "scalar". */
   isa: string;
   /** The wasm build in use. */
-  variant: 'simd' | 'base';
+  variant: 'relaxed' | 'simd' | 'base';
 }
 
 export declare class WasmChord {
-  /** Whether this browser runs wasm SIMD (then the simd build is used). */
+  /** Whether this browser runs wasm SIMD (then a simd128 build is used). */
   static simdSupported(): boolean;
+  /** Whether this browser also runs relaxed SIMD (then the relaxed build is used). */
+  static relaxedSimdSupported(): boolean;
   /** Starts a worker and loads a model from a URL, File, Blob or ArrayBuffer. */
   static load(
     source: string | URL | Blob | ArrayBuffer | ArrayBufferView,

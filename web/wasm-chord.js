@@ -6,14 +6,7 @@
 //
 // See README.md for the full API and wasm-chord.d.ts for the types.
 
-import { CACHE_NAME } from './core.js';
-
-// (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)): valid only where
-// the engine supports the fixed-width SIMD proposal.
-const SIMD_PROBE = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15,
-  253, 98, 11,
-]);
+import { bestVariant, CACHE_NAME, relaxedSimdSupported, simdSupported } from './core.js';
 
 const GENERATE_KEYS = [
   'maxTokens',
@@ -55,13 +48,14 @@ function toSource(source) {
 }
 
 export class WasmChord {
-  /** Whether this browser runs wasm SIMD (then the simd128 build is used). */
+  /** Whether this browser runs wasm SIMD (then a simd128 build is used). */
   static simdSupported() {
-    try {
-      return WebAssembly.validate(SIMD_PROBE);
-    } catch {
-      return false;
-    }
+    return simdSupported();
+  }
+
+  /** Whether this browser also runs relaxed SIMD (then the relaxed build is used). */
+  static relaxedSimdSupported() {
+    return relaxedSimdSupported();
   }
 
   /**
@@ -70,7 +64,7 @@ export class WasmChord {
    */
   static async load(source, options = {}) {
     const { source: src, transfer } = toSource(source);
-    const variant = options.variant ?? (WasmChord.simdSupported() ? 'simd' : 'base');
+    const variant = options.variant ?? bestVariant();
     const workerUrl = options.workerUrl ?? new URL('./worker.js', import.meta.url);
     const engine = new WasmChord(new Worker(workerUrl, { type: 'module' }));
     const signal = options.signal;

@@ -5,7 +5,7 @@
 // Writes bench/results/browser_<date>.md (table, medians, ratios).
 //   node bench/browser/run.mjs        (bench/browser_bench.sh installs what is missing)
 // Env: ROUNDS (2), TG (64), MODEL (models/gemma-3-270m-q4_k_m.gguf), CHROMIUM,
-//      WASM_CHORD_CLI, VARIANT (simd), PROFILE=1 (node --cpu-prof of the Node run, top
+//      WASM_CHORD_CLI, VARIANT (relaxed), PROFILE=1 (node --cpu-prof of the Node run, top
 //      functions by self time into the report; PROF_PKG: a wasm-bindgen output that keeps
 //      function names, made by browser_bench.sh), OUT (report path).
 import { spawnSync } from 'node:child_process';
@@ -26,7 +26,7 @@ const TG = Number(process.env.TG ?? 64);
 const MODEL = resolve(ROOT, process.env.MODEL ?? 'models/gemma-3-270m-q4_k_m.gguf');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const CLI = process.env.WASM_CHORD_CLI ?? join(ROOT, 'target', 'release', 'wasm-chord');
-const VARIANT = process.env.VARIANT ?? 'simd';
+const VARIANT = process.env.VARIANT ?? 'relaxed';
 const PROFILE = process.env.PROFILE === '1';
 const PROMPT_FILE = join(HERE, 'prompt.txt');
 const PROMPT = readFileSync(PROMPT_FILE, 'utf8');

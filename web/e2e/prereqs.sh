@@ -17,7 +17,8 @@ if ! [ -d "$NPM_DIR/node_modules" ]; then
   (cd "$NPM_DIR" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
 [ -f models/gemma-3-270m-q4_k_m.gguf ] || scripts/fetch-model.sh >&2
-if ! [ -f web/pkg/simd/wasm_chord_bg.wasm ] || ! [ -f web/pkg/base/wasm_chord_bg.wasm ]; then
+if ! [ -f web/pkg/relaxed/wasm_chord_bg.wasm ] || ! [ -f web/pkg/simd/wasm_chord_bg.wasm ] \
+  || ! [ -f web/pkg/base/wasm_chord_bg.wasm ]; then
   scripts/build-wasm.sh >&2
 fi
 CLI=${WASM_CHORD_CLI:-$PWD/target/release/wasm-chord}

@@ -1,13 +1,14 @@
-// The wasm engine under Node: both builds (web/pkg/simd, web/pkg/base) generate greedily
+// The wasm engine under Node: every build (web/pkg/{relaxed,simd,base}) generates greedily
 // from a tiny synthetic model exactly as the native CLI does, through the same WorkerCore
 // the browser worker runs (streamed load from a Blob and over HTTP from web/serve.mjs,
 // piece streaming, abort, chat); a truncated or oversized GGUF gives a readable error.
 //
 //   node --test web/test/node-generate.mjs      (scripts/test-web.sh builds first)
 // Env: WASM_CHORD_CLI (native binary, default target/release/wasm-chord),
-//      VARIANTS="simd base", NATIVE_ISA (kernel table of the native run, default scalar:
+//      VARIANTS="relaxed simd base", NATIVE_ISA (kernel table of the native run, default scalar:
 //      the reference every wasm kernel must match; a random tiny model has near ties
-//      that other summation orders may flip).
+//      that other summation orders may flip). The V8 flags Node 20 needs for the relaxed
+//      build are set here (core.js relaxedSimdNodeFlags).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, openAsBlob } from 'node:fs';
@@ -15,8 +16,9 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 
-import { WorkerCore } from '../core.js';
+import { relaxedSimdNodeFlags, WorkerCore } from '../core.js';
 import { startServer } from '../serve.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -24,7 +26,10 @@ const ROOT = resolve(HERE, '..', '..');
 const FIXTURES = join(ROOT, 'tests', 'fixtures', 'models');
 const MODEL = join(FIXTURES, 'tiny-q4_k_m.gguf');
 const CLI = process.env.WASM_CHORD_CLI ?? join(ROOT, 'target', 'release', 'wasm-chord');
-const VARIANTS = (process.env.VARIANTS ?? 'simd base').split(/\s+/).filter(Boolean);
+const VARIANTS = (process.env.VARIANTS ?? 'relaxed simd base').split(/\s+/).filter(Boolean);
+if (VARIANTS.includes('relaxed')) {
+  assert.ok(relaxedSimdNodeFlags(setFlagsFromString), 'this Node does not run relaxed SIMD');
+}
 const PROMPTS = ['Hello world', 'The quick brown fox', 'Once upon a time, in a land far away', 'a'];
 const N = 16;
 const NATIVE_ISA = process.env.NATIVE_ISA ?? 'scalar';

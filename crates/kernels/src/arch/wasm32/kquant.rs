@@ -5,7 +5,10 @@
 //! `i16x8.extmul` products of a 16-element group sum in i16 without overflow
 //! (two or four groups where the quants are below 32), then
 //! `i32x4.dot_i16x8` with the sub-block scale splatted widens and scales
-//! them in one step. The min terms of Q2_K / Q4_K / Q5_K, like the constant
+//! them in one step; relaxed-simd builds take the unsigned quants (below
+//! 128, so deterministically) to `i32x4.relaxed_dot_i8x16_i7x16_add` and
+//! multiply its lanes by the scale (`scaled_dot16`, `sub32`). The min terms
+//! of Q2_K / Q4_K / Q5_K, like the constant
 //! offsets of Q3_K (-4) and Q6_K (-32), come from the Q8_K `bsums`. Each
 //! super-block's integer sum is scaled once in f32, into four lanes summed
 //! at the end: results equal the reference up to f32 summation order.
@@ -14,7 +17,9 @@
 use core::arch::wasm32::*;
 
 use super::rows_kquant;
-use super::simd::{at, f16_to_f32, hsum_f32, load_i16, load_i8, load_u8, mul_i8_pairs};
+#[cfg(not(target_feature = "relaxed-simd"))]
+use super::simd::mul_i8_pairs;
+use super::simd::{at, f16_to_f32, hsum_f32, load_i16, load_i8, load_u8};
 use crate::blocks::{BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K};
 use crate::quant::kscales::unpack_q3_k_scales;
 
@@ -27,10 +32,22 @@ pub(super) fn scaled_bsums(sc: v128, by: &BlockQ8K) -> v128 {
     i32x4_add(lo, hi)
 }
 
-/// `p16` (i16 pair sums of one sub-block) times its scale, as 4 i32 lanes.
+/// `sc` times the dot of 16 weight codes (`q`, unsigned, below 64) with 16
+/// activation bytes (`a`), as 4 i32 lanes (exact). simd128: i16 products
+/// summed in pairs, then `i32x4.dot_i16x8` with the scale splatted;
+/// relaxed-simd builds: `i32x4.relaxed_dot_i8x16_i7x16_add` (deterministic:
+/// the codes are below 128) times the scale.
 #[inline(always)]
-pub(super) fn scale(p16: v128, sc: i32) -> v128 {
-    i32x4_dot_i16x8(p16, i16x8_splat(sc as i16))
+pub(super) fn scaled_dot16(q: v128, a: v128, sc: i32) -> v128 {
+    #[cfg(target_feature = "relaxed-simd")]
+    {
+        let p = i32x4_relaxed_dot_i8x16_i7x16_add(a, q, i32x4_splat(0));
+        i32x4_mul(p, i32x4_splat(sc))
+    }
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    {
+        i32x4_dot_i16x8(mul_i8_pairs(q, a), i16x8_splat(sc as i16))
+    }
 }
 
 /// `f32(sumi) * d`, added to `acc`.
@@ -72,14 +89,22 @@ fn k4_min_term(sm: &[u8; 16], by: &BlockQ8K) -> v128 {
     i32x4_dot_i16x8(mins, i16x8_narrow_i32x4(p0, p1))
 }
 
-/// Dot of 32 quants below 32 (`w`) with 32 Q8_K quants at `off`, times `sc`.
+/// Dot of 32 quants below 32 (`w`) with 32 Q8_K quants at `off`, times `sc`
+/// (as `scaled_dot16`, the two halves summed before the scale).
 #[inline(always)]
 pub(super) fn sub32(w: (v128, v128), q8: &[i8; 256], off: usize, sc: u8) -> v128 {
-    let p = i16x8_add(
-        mul_i8_pairs(w.0, load_i8(at(q8, off))),
-        mul_i8_pairs(w.1, load_i8(at(q8, off + 16))),
-    );
-    scale(p, sc as i32)
+    let (a0, a1) = (load_i8(at(q8, off)), load_i8(at(q8, off + 16)));
+    #[cfg(target_feature = "relaxed-simd")]
+    {
+        let p = i32x4_relaxed_dot_i8x16_i7x16_add(a0, w.0, i32x4_splat(0));
+        let p = i32x4_relaxed_dot_i8x16_i7x16_add(a1, w.1, p);
+        i32x4_mul(p, i32x4_splat(sc as i32))
+    }
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    {
+        let p = i16x8_add(mul_i8_pairs(w.0, a0), mul_i8_pairs(w.1, a1));
+        i32x4_dot_i16x8(p, i16x8_splat(sc as i16))
+    }
 }
 
 /// x: [nb] Q4_K blocks (one weight row), y: [nb] Q8_K blocks (the activation) -> dot product
@@ -154,7 +179,7 @@ pub(super) fn vec_dot_q3_k_q8_k(x: &[BlockQ3K], y: &[BlockQ8K]) -> f32 {
                     let high = v128_and(i8x16_eq(v128_and(hm, bit), bit), four);
                     let a = load_i8(at(&by.qs, 128 * n + 32 * k + 16 * h));
                     let s = raw[8 * n + 2 * k + h] as i32 - 32;
-                    sumi = i32x4_add(sumi, scale(mul_i8_pairs(v128_or(low, high), a), s));
+                    sumi = i32x4_add(sumi, scaled_dot16(v128_or(low, high), a, s));
                 }
             }
         }
@@ -182,7 +207,7 @@ pub(super) fn vec_dot_q2_k_q8_k(x: &[BlockQ2K], y: &[BlockQ8K]) -> f32 {
                     let q = v128_and(u16x8_shr(q2, 2 * k as u32), m3);
                     let a = load_i8(at(&by.qs, 128 * n + 32 * k + 16 * h));
                     let s = (bx.scales[8 * n + 2 * k + h] & 0x0f) as i32;
-                    sumi = i32x4_add(sumi, scale(mul_i8_pairs(q, a), s));
+                    sumi = i32x4_add(sumi, scaled_dot16(q, a, s));
                 }
             }
         }

@@ -27,6 +27,10 @@ pub(super) struct Masks {
     /// 0x00ff in every u16 lane (the even bytes).
     #[cfg_attr(target_feature = "relaxed-simd", allow(dead_code))]
     pub(super) low8: v128,
+    /// Relaxed builds: the byte selectors of the fifth bits (qh bytes 0, 1
+    /// and 2, 3, each 8 times).
+    #[cfg(target_feature = "relaxed-simd")]
+    spread: [v128; 2],
 }
 
 impl Masks {
@@ -39,6 +43,11 @@ impl Masks {
             )),
             one: opaque(u8x16_splat(1)),
             low8: opaque(u16x8_splat(0x00ff)),
+            #[cfg(target_feature = "relaxed-simd")]
+            spread: [
+                opaque(u8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)),
+                opaque(u8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)),
+            ],
         }
     }
 }
@@ -62,13 +71,30 @@ pub(super) fn nibbles(qs: &[u8; QK / 2], k: &Masks) -> (v128, v128) {
 /// 16..32).
 #[inline(always)]
 pub(super) fn fifth_bits(qh: [u8; 4], k: &Masks) -> (v128, v128) {
-    // Bytes b0 b1 b2 b3 spread to b0 x 8, b1 x 8 | b2 x 8, b3 x 8 by
-    // unpacks (single x64 instructions in V8, no shuffle-mask constant).
-    let v = u32x4(u32::from_le_bytes(qh), 0, 0, 0);
-    let v = i8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(v, v);
-    let v = i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(v, v);
-    let lo = i32x4_shuffle::<0, 4, 1, 5>(v, v);
-    let hi = i32x4_shuffle::<2, 6, 3, 7>(v, v);
+    // Bytes b0 b1 b2 b3 spread to b0 x 8, b1 x 8 | b2 x 8, b3 x 8.
+    #[cfg(target_feature = "relaxed-simd")]
+    let (lo, hi) = {
+        // One pshufb each, the selectors in registers (deterministic: every
+        // index is below 16).
+        let v = u32x4_splat(u32::from_le_bytes(qh));
+        (
+            i8x16_relaxed_swizzle(v, k.spread[0]),
+            i8x16_relaxed_swizzle(v, k.spread[1]),
+        )
+    };
+    // Without relaxed SIMD a swizzle by a non-constant selector costs a range
+    // fix in V8; these constant shuffles (which LLVM merges into one byte
+    // shuffle, then dword unpacks) cost one rematerialized constant.
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    let (lo, hi) = {
+        let v = u32x4(u32::from_le_bytes(qh), 0, 0, 0);
+        let v = i8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(v, v);
+        let v = i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(v, v);
+        (
+            i32x4_shuffle::<0, 4, 1, 5>(v, v),
+            i32x4_shuffle::<2, 6, 3, 7>(v, v),
+        )
+    };
     // Byte j keeps bit j % 8 (min(.., 1): 0 or 1), moved to bit 4 (no bit
     // crosses a byte).
     let sixteen = |b| i16x8_shl(u8x16_min(v128_and(b, k.bit), k.one), 4);

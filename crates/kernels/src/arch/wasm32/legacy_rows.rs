@@ -20,7 +20,7 @@
 use core::arch::wasm32::*;
 
 use super::legacy::{fifth_bits, nibbles, q8, Masks};
-use super::simd::{even_odd_i8, f16_to_f32, hsum4_i32, hsum_i32, F16Consts};
+use super::simd::{even_odd_i8, f16_to_f32, gather_u16x4, hsum4_i32, hsum_i32, F16Consts};
 use crate::blocks::{BlockQ4_0, BlockQ5_0, BlockQ8_0};
 
 /// One Q8_0 activation block, prepared once for every weight row that
@@ -115,8 +115,8 @@ pub(super) enum Order {
 /// dot and its reference's f32 order.
 pub(super) trait Q8Weights: bytemuck::Pod {
     const ORDER: Order;
-    /// The block's scale bits.
-    fn d_bits(&self) -> u16;
+    /// The block's scale.
+    fn d(&self) -> &half::f16;
     /// The lanes a row's block sum starts from (a constant offset's term).
     fn bias(a: &ActQ8) -> v128;
     /// `acc` plus the block's exact dot with `a`'s quants (4 i32 lanes).
@@ -126,8 +126,8 @@ pub(super) trait Q8Weights: bytemuck::Pod {
 impl Q8Weights for BlockQ8_0 {
     const ORDER: Order = Order::ScalesFirst;
     #[inline(always)]
-    fn d_bits(&self) -> u16 {
-        self.d.to_bits()
+    fn d(&self) -> &half::f16 {
+        &self.d
     }
     #[inline(always)]
     fn bias(_: &ActQ8) -> v128 {
@@ -142,8 +142,8 @@ impl Q8Weights for BlockQ8_0 {
 impl Q8Weights for BlockQ4_0 {
     const ORDER: Order = Order::SumFirst;
     #[inline(always)]
-    fn d_bits(&self) -> u16 {
-        self.d.to_bits()
+    fn d(&self) -> &half::f16 {
+        &self.d
     }
     #[inline(always)]
     fn bias(a: &ActQ8) -> v128 {
@@ -159,8 +159,8 @@ impl Q8Weights for BlockQ4_0 {
 impl Q8Weights for BlockQ5_0 {
     const ORDER: Order = Order::ScalesFirst;
     #[inline(always)]
-    fn d_bits(&self) -> u16 {
-        self.d.to_bits()
+    fn d(&self) -> &half::f16 {
+        &self.d
     }
     #[inline(always)]
     fn bias(a: &ActQ8) -> v128 {
@@ -193,8 +193,9 @@ pub(super) fn dot_rows4<W: Q8Weights>(x: [&[W]; 4], y: &[BlockQ8_0]) -> v128 {
             b2.dot(&a, &k, bias),
             b3.dot(&a, &k, bias),
         ]);
-        let d = |b: &W| b.d_bits() as u32;
-        let dw = f.widen(u32x4(d(b0), d(b1), d(b2), d(b3)));
+        let dw = f.widen(gather_u16x4(
+            [b0, b1, b2, b3].map(|b| bytemuck::cast_ref(b.d())),
+        ));
         let (da, s) = (f32x4_splat(a.d), f32x4_convert_i32x4(sumi));
         let t = match W::ORDER {
             Order::ScalesFirst => f32x4_mul(f32x4_mul(dw, da), s),
@@ -215,7 +216,7 @@ fn dot_row<W: Q8Weights>(x: &[W], y: &[BlockQ8_0]) -> f32 {
     for (b, by) in x.iter().zip(y) {
         let a = ActQ8::new(by);
         let s = hsum_i32(b.dot(&a, &k, W::bias(&a))) as f32;
-        let dw = f16_to_f32(half::f16::from_bits(b.d_bits()));
+        let dw = f16_to_f32(*b.d());
         sum += match W::ORDER {
             Order::ScalesFirst => (dw * a.d) * s,
             Order::SumFirst => (s * dw) * a.d,

@@ -7,8 +7,8 @@
 
 use core::arch::wasm32::*;
 
-use super::kquant::{fma, k4_scales_mins, scale, scaled_bsums, sub32};
-use super::simd::{at, f16x4_to_f32, hsum_f32, load_i16, load_i8, load_u8, mul_i8_pairs};
+use super::kquant::{fma, k4_scales_mins, scaled_bsums, scaled_dot16, sub32};
+use super::simd::{at, f16x4_to_f32, hsum_f32, load_i16, load_i8, load_u8};
 use crate::blocks::{BlockQ4K, BlockQ6K, BlockQ8K};
 
 /// Rows per group of the multi-row kernels.
@@ -140,7 +140,7 @@ pub(super) fn q6_k<const R: usize>(x: [&[BlockQ6K]; R], y: &[BlockQ8K]) -> [f32;
                     ];
                     for k in 0..4 {
                         let sc = bx.scales[8 * n + 2 * k + h] as i32;
-                        sumi[r] = i32x4_add(sumi[r], scale(mul_i8_pairs(q[k], a[k]), sc));
+                        sumi[r] = i32x4_add(sumi[r], scaled_dot16(q[k], a[k], sc));
                     }
                 }
             }

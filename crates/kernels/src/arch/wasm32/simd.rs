@@ -42,6 +42,22 @@ pub(crate) fn load_u16(b: &[u16; 8]) -> v128 {
     unsafe { v128_load(b.as_ptr().cast()) }
 }
 
+/// Four f16 (or any u16) from four places as the low halves of four u32
+/// lanes (one lane insert from memory each).
+#[inline(always)]
+pub(super) fn gather_u16x4(h: [&u16; 4]) -> v128 {
+    let v = u16x8_splat(0);
+    // SAFETY: each pointer comes from a reference to 2 readable bytes;
+    // `v128_load16_lane` has no alignment requirement.
+    let v = unsafe {
+        let v = v128_load16_lane::<0>(v, h[0]);
+        let v = v128_load16_lane::<1>(v, h[1]);
+        let v = v128_load16_lane::<2>(v, h[2]);
+        v128_load16_lane::<3>(v, h[3])
+    };
+    u32x4_extend_low_u16x8(v)
+}
+
 /// Sum of the 4 f32 lanes, as `(l0 + l2) + (l1 + l3)`.
 #[inline(always)]
 pub(crate) fn hsum_f32(v: v128) -> f32 {
