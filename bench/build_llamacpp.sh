@@ -49,7 +49,7 @@ if [[ -z $CMAKE ]]; then
     CMAKE=$DIR/venv/bin/cmake
 fi
 
-# 4. configure + build only llama-bench. Static libs so the binary is self-contained.
+# 4. configure + build only llama-bench and llama-quantize. Static libs so the binary is self-contained.
 # GGML_NATIVE=ON: -march=native (AVX-512, VNNI, AMX detected on this box) = llama.cpp's fastest CPU build.
 CMAKE_FLAGS=(
     -DCMAKE_BUILD_TYPE=Release
@@ -62,9 +62,10 @@ CMAKE_FLAGS=(
     -DLLAMA_BUILD_TOOLS=ON
     ${LLAMACPP_CMAKE_EXTRA:-}
 )
-if [[ ! -x $BUILD/bin/llama-bench ]]; then
+# llama-quantize too: bench/make_models.sh uses it when the reference venv is not installed.
+if [[ ! -x $BUILD/bin/llama-bench || ! -x $BUILD/bin/llama-quantize ]]; then
     "$CMAKE" -S "$SRC/vendor/llama.cpp" -B "$BUILD" "${CMAKE_FLAGS[@]}"
-    "$CMAKE" --build "$BUILD" --target llama-bench -j"$JOBS"
+    "$CMAKE" --build "$BUILD" --target llama-bench llama-quantize -j"$JOBS"
 fi
 
 {

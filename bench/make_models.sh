@@ -8,7 +8,9 @@
 #   tinyllama-1.1b-q8_0.gguf    llama.cpp's llama_model_quantize, LLAMA_FTYPE_MOSTLY_Q8_0   (~1.1 GB)
 # Existing files are kept; delete one to regenerate it. Takes ~3-6 min on 2 cores.
 #
-# Env: PYTHON (default /root/refvenv/bin/python: numpy, gguf 0.19.0, llama-cpp-python 0.3.36)
+# Env: PYTHON (default /root/refvenv/bin/python: numpy, gguf 0.19.0, llama-cpp-python 0.3.36;
+#              without llama-cpp-python the llama-quantize binary of bench/build_llamacpp.sh is used)
+#      LLAMA_QUANTIZE (path of that binary)
 #      VOCAB_GGUF (default tests/fixtures/_cache/vocab/ggml-vocab-llama-spm.gguf, else the one in
 #                  the llama.cpp tree bench/build_llamacpp.sh extracted)
 #      QUANT_THREADS (default 2)
@@ -38,9 +40,25 @@ if [[ ! -f $SRC ]]; then
     mv "$SRC.tmp" "$SRC"
 fi
 
+# Quantizer: llama-cpp-python's llama_model_quantize in the reference venv, else the
+# llama-quantize binary bench/build_llamacpp.sh builds (same llama.cpp commit, same defaults).
+QUANTIZE_BIN=${LLAMA_QUANTIZE:-${LLAMACPP_DIR:-/work/llamacpp-bench}/build/bin/llama-quantize}
+use_bin=0
+if ! "$PYTHON" -c "import llama_cpp" 2>/dev/null; then
+    [[ -x $QUANTIZE_BIN ]] || { echo "make_models.sh: need llama-cpp-python in $PYTHON or $QUANTIZE_BIN (bench/build_llamacpp.sh)" >&2; exit 1; }
+    use_bin=1
+fi
+
 for ft in q4_k_m q8_0; do
     dst=$OUT/$SHAPE-$ft.gguf
     [[ -f $dst ]] && { echo "kept $dst"; continue; }
+    if [[ $use_bin == 1 ]]; then
+        "$QUANTIZE_BIN" "$SRC" "$dst.tmp" "${ft^^}" "${QUANT_THREADS:-2}" > "$OUT/quantize-$ft.log" 2>&1 \
+            || { tail -20 "$OUT/quantize-$ft.log" >&2; exit 1; }
+        mv "$dst.tmp" "$dst"
+        echo "wrote $dst ($(stat -c %s "$dst") bytes, $QUANTIZE_BIN)"
+        continue
+    fi
     PYTHONPATH=$ROOT/tools "$PYTHON" - "$SRC" "$dst.tmp" "$ft" "${QUANT_THREADS:-2}" <<'PY'
 import sys
 import llama_cpp as L

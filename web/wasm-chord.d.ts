@@ -19,6 +19,12 @@ export interface LoadOptions {
   cacheType?: 'f16' | 'f32';
   /** Chat template: a built-in name (gemma, llama3, chatml, ...) or Jinja source. */
   chatTemplate?: string;
+  /**
+   * Re-encode the model's Q5_0 matrices as Q8_0 at load time: same results, faster
+   * decode, more memory (default true; skipped when the copies would exceed half the
+   * file's size).
+   */
+  repack?: boolean;
   /** Force a build; default: "relaxed" when the browser validates relaxed SIMD, else
    *  "simd" when it validates wasm SIMD, else "base". */
   variant?: 'relaxed' | 'simd' | 'base';

@@ -20,7 +20,7 @@ const GENERATE_KEYS = [
   'stop',
   'special',
 ];
-const LOAD_KEYS = ['nCtx', 'nBatch', 'cacheType', 'chatTemplate'];
+const LOAD_KEYS = ['nCtx', 'nBatch', 'cacheType', 'chatTemplate', 'repack'];
 
 function pick(opts, keys) {
   const out = {};

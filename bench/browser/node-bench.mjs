@@ -3,6 +3,7 @@
 // one JSON line {engine, ppTokens, ppTps, tgTokens, tgTps, finish}.
 //   node bench/browser/node-bench.mjs MODEL.gguf PROMPT_FILE TG [relaxed|simd|base] [N_CTX]
 // (sets the V8 flags Node 20 needs for the relaxed build itself: web/core.js)
+// LOAD_OPTIONS='{"repack":false}' adds Engine.load options (JSON).
 // WASM_CHORD_PKG=DIR runs the wasm-bindgen output in DIR instead of web/pkg/<variant>
 // (run.mjs uses a build that keeps the name section for profiles).
 // (run.mjs calls it; add --cpu-prof before the script path to profile)
@@ -30,7 +31,8 @@ const CHUNK = 1 << 20;
 for (let off = 0; off < bytes.byteLength; off += CHUNK) {
   buffer.write(off, bytes.subarray(off, Math.min(off + CHUNK, bytes.byteLength)));
 }
-const engine = wasm.Engine.load(buffer, JSON.stringify({ nCtx: Number(nCtxArg) }));
+const extra = JSON.parse(process.env.LOAD_OPTIONS ?? '{}');
+const engine = wasm.Engine.load(buffer, JSON.stringify({ nCtx: Number(nCtxArg), ...extra }));
 const prompt = await readFile(promptFile, 'utf8');
 
 function run(maxTokens) {

@@ -53,6 +53,8 @@ pub struct BenchArgs {
     cache_type: CacheTypeArg,
     #[command(flatten)]
     attn: common::AttnArgs,
+    #[command(flatten)]
+    repack: common::RepackArgs,
     /// Print a JSON array instead of a markdown table.
     #[arg(long)]
     json: bool,
@@ -159,9 +161,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .with_context(|| format!("building the tokenizer of {}", path.display()))?;
     let size_bytes: u64 = file.tensors().iter().map(|t| t.n_bytes).sum();
     let params: u64 = file.tensors().iter().map(|t| t.n_elements()).sum();
+    let file_len = file.file_len();
     let mut model = Model::from_file(file)
         .with_context(|| format!("loading {}", path.display()))?
         .with_attention(args.attn.attn);
+    args.repack.apply(&mut model, file_len)?;
     let isa = model.kernels().isa.name();
     let n_vocab = model.config().n_vocab;
     let n_ctx_train = model.config().n_ctx_train;

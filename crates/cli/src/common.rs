@@ -52,6 +52,36 @@ impl From<CacheTypeArg> for CacheType {
     }
 }
 
+/// `--repack on|off`: load-time re-encoding of Q5_0 matrices as Q8_0 of the same values
+/// (`model::Model::repack_q5_0`; same results, more memory).
+#[derive(Args, Debug, Clone)]
+pub struct RepackArgs {
+    /// Re-encode Q5_0 matrices as Q8_0 at load time (same results; used when the copies
+    /// take at most half the file's size) [default: off natively]
+    #[arg(long = "repack", value_name = "on|off", value_parser = parse_on_off)]
+    pub repack: Option<bool>,
+}
+
+impl RepackArgs {
+    /// Applies the flag to a loaded model (the engine's default when unset).
+    pub fn apply(&self, model: &mut model::Model, file_len: u64) -> Result<()> {
+        if self.repack.unwrap_or(false) {
+            model
+                .repack_q5_0(usize::try_from(file_len / 2).unwrap_or(usize::MAX))
+                .context("repacking Q5_0 weights")?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_on_off(s: &str) -> std::result::Result<bool, String> {
+    match s {
+        "on" | "1" | "true" => Ok(true),
+        "off" | "0" | "false" => Ok(false),
+        _ => Err(format!("{s:?} is not on or off")),
+    }
+}
+
 /// `--attn standard|flash|auto` (alias `--flash-attn on|off|auto`, llama.cpp's names).
 #[derive(Args, Debug, Clone)]
 pub struct AttnArgs {
@@ -91,6 +121,8 @@ pub struct ContextArgs {
     pub cache_type: CacheTypeArg,
     #[command(flatten)]
     pub attn: AttnArgs,
+    #[command(flatten)]
+    pub repack: RepackArgs,
 }
 
 impl ContextArgs {
@@ -114,6 +146,7 @@ impl ContextArgs {
             cache_type: self.cache_type.into(),
             threads: resolve_threads(self.threads),
             attention: self.attn.attn,
+            repack: self.repack.repack,
             ..SessionOptions::default()
         })
     }

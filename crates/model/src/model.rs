@@ -46,6 +46,16 @@ impl Model {
         })
     }
 
+    /// Re-encode the Q5_0 matrices as Q8_0 (`Weights::repack_q5_0`) if that
+    /// allocates at most `max_bytes`; returns the bytes allocated (0 when
+    /// skipped or when there is no Q5_0 matrix).
+    pub fn repack_q5_0(&mut self, max_bytes: usize) -> Result<usize, ModelError> {
+        if self.weights.q5_0_repack_bytes() > max_bytes {
+            return Ok(0);
+        }
+        self.weights.repack_q5_0(&self.file)
+    }
+
     /// Use another kernel table (e.g. the scalar reference).
     pub fn with_kernels(mut self, kernels: &'static Kernels) -> Model {
         self.kernels = kernels;

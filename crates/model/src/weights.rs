@@ -4,6 +4,8 @@
 //! tensor's index); only small vectors (norm weights, RoPE frequency factors)
 //! are converted to f32 at load time.
 
+use std::sync::Arc;
+
 use gguf::{GgmlType, GgufFile, TensorInfo};
 use kernels::ops::QMatrix;
 
@@ -22,17 +24,66 @@ pub struct Linear {
     /// Byte range relative to the file's data section.
     pub offset: u64,
     pub n_bytes: u64,
+    /// The matrix re-encoded at load time (`Weights::repack_q5_0`), used
+    /// instead of the file's bytes; `ty` stays the file's type.
+    pub repacked: Option<Repacked>,
+}
+
+/// A weight matrix re-encoded at load time: its type and bytes.
+#[derive(Clone)]
+pub struct Repacked {
+    pub ty: GgmlType,
+    pub data: Arc<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Repacked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Repacked({}, {} bytes)", self.ty, self.data.len())
+    }
+}
+
+impl PartialEq for Repacked {
+    fn eq(&self, other: &Repacked) -> bool {
+        self.ty == other.ty && self.data == other.data
+    }
 }
 
 impl Linear {
-    /// Borrow the matrix bytes from `file`.
-    pub fn view<'a>(&self, file: &'a GgufFile) -> QMatrix<'a> {
+    /// Borrow the matrix bytes from `file` (or from the load-time copy).
+    pub fn view<'a>(&'a self, file: &'a GgufFile) -> QMatrix<'a> {
+        let (ty, data) = match &self.repacked {
+            Some(r) => (r.ty, r.data.as_slice()),
+            None => (self.ty, file.tensor_data(&file.tensors()[self.index])),
+        };
         QMatrix {
-            ty: self.ty,
+            ty,
             rows: self.rows,
             cols: self.cols,
-            data: file.tensor_data(&file.tensors()[self.index]),
+            data,
         }
+    }
+
+    /// Re-encodes a Q5_0 matrix as Q8_0 (same values, faster kernels on some
+    /// engines); returns the bytes allocated (0 for other types).
+    fn repack_q5_0(&mut self, file: &GgufFile) -> Result<usize, ModelError> {
+        if self.ty != GgmlType::Q5_0 || self.repacked.is_some() {
+            return Ok(0);
+        }
+        let n = self.rows * self.cols;
+        let mut data = vec![0u8; kernels::quant::row_bytes(GgmlType::Q8_0, n)];
+        let src = file.tensor_data(&file.tensors()[self.index]);
+        kernels::quant::repack_q5_0_as_q8_0(n, src, &mut data).map_err(|source| {
+            ModelError::Kernel {
+                name: self.name.clone(),
+                source,
+            }
+        })?;
+        let bytes = data.len();
+        self.repacked = Some(Repacked {
+            ty: GgmlType::Q8_0,
+            data: Arc::new(data),
+        });
+        Ok(bytes)
     }
 }
 
@@ -146,6 +197,40 @@ impl Weights {
             .flat_map(|l| [&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down].into_iter());
         [&self.output].into_iter().chain(per_layer)
     }
+
+    /// The bytes `repack_q5_0` would allocate: Q8_0 copies of the Q5_0
+    /// matrices (34 bytes per 32 weights instead of 22).
+    pub fn q5_0_repack_bytes(&self) -> usize {
+        self.matrices()
+            .filter(|w| w.ty == GgmlType::Q5_0 && w.repacked.is_none())
+            .map(|w| kernels::quant::row_bytes(GgmlType::Q8_0, w.rows * w.cols))
+            .sum()
+    }
+
+    /// Re-encodes every Q5_0 matrix as Q8_0 of the same values, kept beside
+    /// the file (whose bytes stay mapped): the products are unchanged (the
+    /// same integer block sums and scales; bit for bit on the scalar and x86
+    /// kernels), and engines whose Q8_0 kernels run faster than their Q5_0
+    /// ones (wasm simd128: no byte shuffles to rebuild the fifth bit) decode
+    /// faster. Returns the bytes allocated.
+    pub fn repack_q5_0(&mut self, file: &GgufFile) -> Result<usize, ModelError> {
+        let mut total = 0;
+        let per_layer = self.layers.iter_mut().flat_map(|l| {
+            [
+                &mut l.wq,
+                &mut l.wk,
+                &mut l.wv,
+                &mut l.wo,
+                &mut l.gate,
+                &mut l.up,
+                &mut l.down,
+            ]
+        });
+        for w in [&mut self.output].into_iter().chain(per_layer) {
+            total += w.repack_q5_0(file)?;
+        }
+        Ok(total)
+    }
 }
 
 struct Loader<'a> {
@@ -201,6 +286,7 @@ impl<'a> Loader<'a> {
             index,
             offset: t.offset,
             n_bytes: t.n_bytes,
+            repacked: None,
         })
     }
 

@@ -17,6 +17,10 @@ pub struct LoadOptions {
     pub cache_type: Option<String>,
     /// Chat template: a built-in name or Jinja source (default: the file's).
     pub chat_template: Option<String>,
+    /// Re-encode Q5_0 matrices as Q8_0 at load time (same results, faster
+    /// decode, more memory); default on when the copies take at most half
+    /// the file's size.
+    pub repack: Option<bool>,
 }
 
 /// Sampling and stopping options of `generate_start` / `chat_start`.
@@ -75,6 +79,7 @@ pub fn session_options(json: &str, clock_ms: fn() -> f64) -> Result<SessionOptio
         n_batch: o.n_batch.unwrap_or(defaults.n_batch),
         chat_template: o.chat_template,
         clock_ms: Some(clock_ms),
+        repack: o.repack,
         ..defaults
     })
 }
@@ -131,13 +136,15 @@ mod tests {
         let o = session_options("", clock).unwrap();
         assert_eq!((o.n_ctx, o.threads, o.n_batch), (0, 1, 64));
         assert_eq!(o.cache_type, CacheType::F16);
+        assert_eq!(o.repack, None);
         let o = session_options(
-            r#"{"nCtx":512,"nBatch":8,"cacheType":"f32","chatTemplate":"gemma"}"#,
+            r#"{"nCtx":512,"nBatch":8,"cacheType":"f32","chatTemplate":"gemma","repack":false}"#,
             clock,
         )
         .unwrap();
         assert_eq!((o.n_ctx, o.n_batch, o.cache_type), (512, 8, CacheType::F32));
         assert_eq!(o.chat_template.as_deref(), Some("gemma"));
+        assert_eq!(o.repack, Some(false));
         assert_eq!((o.clock_ms.unwrap())(), 1.0);
         let e = session_options(r#"{"cacheType":"q8"}"#, clock).unwrap_err();
         assert!(e.to_string().contains("cacheType"), "{e}");

@@ -85,9 +85,21 @@ impl Session {
         }
         let meta = EngineMeta::from_gguf(file.metadata());
         let tok = Arc::new(Tokenizer::from_gguf(file.metadata())?);
-        let model = Model::from_file(file)?
+        let file_len = file.file_len();
+        let mut model = Model::from_file(file)?
             .with_threads(opts.threads)
             .with_attention(opts.attention);
+        if opts.repack.unwrap_or(cfg!(target_arch = "wasm32")) {
+            // At most half the file, and (wasm32) the file plus the copies
+            // within 3 GiB of the 4 GiB address space.
+            let cap = if cfg!(target_arch = "wasm32") {
+                (3u64 << 30).saturating_sub(file_len)
+            } else {
+                u64::MAX
+            };
+            let budget = (file_len / 2).min(cap);
+            model.repack_q5_0(usize::try_from(budget).unwrap_or(usize::MAX))?;
+        }
         let cfg = model.config();
         let n_ctx = match opts.n_ctx {
             0 => cfg.n_ctx_train.clamp(1, DEFAULT_MAX_CTX),

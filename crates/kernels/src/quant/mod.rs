@@ -36,7 +36,7 @@ pub mod batched;
 use crate::blocks::{BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K};
 use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1};
 use crate::error::KernelError;
-use bytemuck::Pod;
+use bytemuck::{Pod, Zeroable};
 use gguf::GgmlType;
 use half::{bf16, f16};
 use std::mem::size_of;
@@ -122,6 +122,22 @@ pub fn dequantize_row(t: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), Ke
         Q6_K => dequant_as::<BlockQ6K>(src, dst, q6_k::dequantize),
         Q8_K => dequant_as::<BlockQ8K>(src, dst, q8_k::dequantize),
         _ => return Err(KernelError::Unsupported(t)),
+    }
+    Ok(())
+}
+
+/// Re-encodes `n` elements of Q5_0 (`src`, any alignment) as Q8_0 blocks of
+/// the same values (`q5_0::to_q8_0`) into `dst`.
+// src: [row_bytes(Q5_0, n)] bytes -> dst: [row_bytes(Q8_0, n)] bytes
+pub fn repack_q5_0_as_q8_0(n: usize, src: &[u8], dst: &mut [u8]) -> Result<(), KernelError> {
+    check_row(GgmlType::Q5_0, n, src.len(), "src")?;
+    check_row(GgmlType::Q8_0, n, dst.len(), "dst")?;
+    let (from, to) = (size_of::<BlockQ5_0>(), size_of::<BlockQ8_0>());
+    for (s, d) in src.chunks_exact(from).zip(dst.chunks_exact_mut(to)) {
+        let block: BlockQ5_0 = bytemuck::pod_read_unaligned(s);
+        let mut out = BlockQ8_0::zeroed();
+        q5_0::to_q8_0(std::slice::from_ref(&block), std::slice::from_mut(&mut out));
+        d.copy_from_slice(bytemuck::bytes_of(&out));
     }
     Ok(())
 }

@@ -50,6 +50,24 @@ pub fn quantize(x: &[f32], y: &mut [BlockQ5_0]) {
     }
 }
 
+/// Re-encodes Q5_0 blocks as Q8_0 blocks of the same values (`qs = q - 16`,
+/// the same `d`): lossless, and every Q8_0 dot product of the copy computes
+/// the Q5_0 kernel's integer block sums and scale products (load-time
+/// repacking for engines whose Q8_0 kernels are faster).
+// x: [n] Q5_0 blocks -> y: [n] Q8_0 blocks
+pub fn to_q8_0(x: &[BlockQ5_0], y: &mut [BlockQ8_0]) {
+    assert_eq!(x.len(), y.len(), "q5_0 to_q8_0: length mismatch");
+    for (b, out) in x.iter().zip(y.iter_mut()) {
+        let qh = u32::from_le_bytes(b.qh);
+        out.d = b.d;
+        for j in 0..QK / 2 {
+            let (q0, q1) = quant5_pair(&b.qs, qh, j);
+            out.qs[j] = q0 as i8 - 16;
+            out.qs[j + QK / 2] = q1 as i8 - 16;
+        }
+    }
+}
+
 // x: [n] Q5_0 blocks (weights), y: [n] Q8_0 blocks (activations) -> dot product
 // Per block: `(dx * dy) * sum((q - 16) * qy)`.
 pub fn vec_dot_q5_0_q8_0(x: &[BlockQ5_0], y: &[BlockQ8_0]) -> f32 {
@@ -73,6 +91,47 @@ pub fn vec_dot_q5_0_q8_0(x: &[BlockQ5_0], y: &[BlockQ8_0]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn to_q8_0_keeps_every_value_and_dot() {
+        use bytemuck::Zeroable;
+        let mut seed = 7u32;
+        let mut next = || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            seed
+        };
+        let blocks: Vec<BlockQ5_0> = (0..9)
+            .map(|i| BlockQ5_0 {
+                d: f16::from_f32([0.5, -0.03125, 1e-3, 65504.0][i % 4]),
+                // every fifth bit set, every bit clear, then random
+                qh: match i {
+                    0 => [0xff; 4],
+                    1 => [0; 4],
+                    _ => next().to_le_bytes(),
+                },
+                qs: std::array::from_fn(|_| next() as u8),
+            })
+            .collect();
+        let mut q8 = vec![BlockQ8_0::zeroed(); blocks.len()];
+        to_q8_0(&blocks, &mut q8);
+        let (mut a, mut b) = (vec![0f32; 9 * QK], vec![0f32; 9 * QK]);
+        dequantize(&blocks, &mut a);
+        crate::quant::q8_0::dequantize(&q8, &mut b);
+        assert_eq!(
+            a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            b.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+        let acts: Vec<BlockQ8_0> = (0..9)
+            .map(|_| BlockQ8_0 {
+                d: f16::from_f32(0.01),
+                qs: std::array::from_fn(|_| (next() % 255) as i8),
+            })
+            .collect();
+        assert_eq!(
+            vec_dot_q5_0_q8_0(&blocks, &acts).to_bits(),
+            crate::quant::q8_0::vec_dot_q8_0_q8_0(&q8, &acts).to_bits()
+        );
+    }
 
     #[test]
     fn high_bits_land_in_qh() {
