@@ -27,7 +27,7 @@ pub(crate) mod simd;
 #[cfg(test)]
 mod tests;
 
-use crate::arch::{generic_gemm_lookup, Isa, Kernels, RowDotFn};
+use crate::arch::{Isa, Kernels, RowDotFn};
 use crate::blocks::{BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K};
 use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1};
 use crate::quant::{self, row_bytes, vec_dot_type};
@@ -42,7 +42,7 @@ static SIMD128: Kernels = Kernels {
     // input, not once per weight row (see the crate's benchmarks).
     quantize_row: quant::quantize_row,
     dot_lookup: dot,
-    gemm_lookup: generic_gemm_lookup,
+    gemm_lookup: rows::gemm_lookup,
     batched_lookup: None,
     rows_lookup: Some(rows::lookup),
 };

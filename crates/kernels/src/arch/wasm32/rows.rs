@@ -4,15 +4,17 @@
 //! all of them (`legacy_rows`, `rows_kquant`). Every output equals the
 //! table's row dot bit for bit (the row dots run the same code on one row).
 //! Rows whose bytes are misaligned for their block type, and empty rows,
-//! take the row dot one row at a time.
+//! take the row dot one row at a time. The prefill tiles (`gemm_lookup`)
+//! run the rows kernels once per token.
 
 use core::arch::wasm32::*;
 
 use super::legacy_rows::{dot_rows4, Q8Weights};
 use super::rows_kquant;
 use crate::arch::rows::cast_rows;
-use crate::arch::RowsFn;
+use crate::arch::{GemmFn, RowsFn};
 use crate::blocks::{BlockQ4K, BlockQ4_0, BlockQ5_0, BlockQ6K, BlockQ8K, BlockQ8_0};
+use crate::quant::{row_bytes, vec_dot_type};
 use gguf::GgmlType;
 
 /// Rows per group of the Q8_0-activation kernels (one f32x4 lane each).
@@ -91,3 +93,46 @@ rows_fn!(rows_q5_0, Q5_0, BlockQ5_0, BlockQ8_0, q8_groups);
 rows_fn!(rows_q8_0, Q8_0, BlockQ8_0, BlockQ8_0, q8_groups);
 rows_fn!(rows_q4_k, Q4_K, BlockQ4K, BlockQ8K, rows_kquant::rows_q4_k);
 rows_fn!(rows_q6_k, Q6_K, BlockQ6K, BlockQ8K, rows_kquant::rows_q6_k);
+
+/// The prefill tile kernel (`Kernels::gemm`) of weights of type `w`, if
+/// there is one: the rows kernel once per token (so every output equals
+/// the row dot bit for bit, as the rows kernels do).
+pub(super) fn gemm_lookup(w: GgmlType) -> Option<GemmFn> {
+    use GgmlType::*;
+    Some(match w {
+        Q4_0 => gemm_q4_0,
+        Q5_0 => gemm_q5_0,
+        Q8_0 => gemm_q8_0,
+        Q4_K => gemm_q4_k,
+        Q6_K => gemm_q6_k,
+        _ => return None,
+    })
+}
+
+/// One tile kernel per type: `$rows` for each token.
+macro_rules! gemm_fn {
+    ($name:ident, $ty:ident, $rows:ident) => {
+        // w: [rows, n] $ty, a: [toks, n] vec_dot_type -> y[t * y_stride + r]
+        fn $name(
+            n: usize,
+            w: &[u8],
+            rows: usize,
+            a: &[u8],
+            toks: usize,
+            y: &mut [f32],
+            y_stride: usize,
+        ) {
+            let ab = row_bytes(vec_dot_type(GgmlType::$ty), n);
+            for t in 0..toks {
+                let out = &mut y[t * y_stride..t * y_stride + rows];
+                $rows(n, w, &a[t * ab..(t + 1) * ab], out);
+            }
+        }
+    };
+}
+
+gemm_fn!(gemm_q4_0, Q4_0, rows_q4_0);
+gemm_fn!(gemm_q5_0, Q5_0, rows_q5_0);
+gemm_fn!(gemm_q8_0, Q8_0, rows_q8_0);
+gemm_fn!(gemm_q4_k, Q4_K, rows_q4_k);
+gemm_fn!(gemm_q6_k, Q6_K, rows_q6_k);

@@ -104,6 +104,46 @@ fn misaligned_and_empty_rows_take_the_row_dot() {
     }
 }
 
+/// The prefill tiles (`Kernels::gemm`, the rows kernels per token) equal
+/// the row dot for every (row, token), bit for bit, with a wider output
+/// stride and misaligned weights too.
+#[test]
+fn gemm_tiles_equal_the_row_dot_bit_for_bit() {
+    let k = table().unwrap();
+    for (i, t) in covered().into_iter().enumerate() {
+        let mut g = Gen(0x6e11 + i as u64);
+        let at = vec_dot_type(t);
+        assert!(k.gemm(t).unwrap().is_tiled(), "{t}");
+        for (nb, rows, toks, skew) in [(1, 1, 1, 0), (3, 7, 5, 0), (2, 9, 3, 1)] {
+            let n = nb * t.block_size();
+            let (rb, ab) = (row_bytes(t, n), row_bytes(at, n));
+            let w = matrix(&mut g, t, n, rows, true, skew);
+            let w = &w.get()[skew..];
+            let mut a = Buf::new(toks * ab);
+            for tok in 0..toks {
+                a.get_mut()[tok * ab..][..ab].copy_from_slice(raw(&mut g, at, n).get());
+            }
+            let stride = rows + 2;
+            let mut y = vec![f32::NAN; toks * stride];
+            k.gemm(t)
+                .unwrap()
+                .run(n, w, rows, a.get(), toks, &mut y, stride);
+            let dot = k.dot(t).unwrap();
+            for tok in 0..toks {
+                for r in 0..rows {
+                    let want = dot(n, &w[r * rb..(r + 1) * rb], &a.get()[tok * ab..][..ab]);
+                    let got = y[tok * stride + r];
+                    assert_eq!(
+                        got.to_bits(),
+                        want.to_bits(),
+                        "{t} [{tok}, {r}] skew {skew}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// The Q8_0-activation row dots take the scalar reference's f32 steps.
 #[test]
 fn q8_0_activation_dots_equal_the_scalar_reference_bit_for_bit() {
