@@ -5,9 +5,10 @@
 //! `i16x8.extmul` products of a 16-element group sum in i16 without overflow
 //! (two or four groups where the quants are below 32), then
 //! `i32x4.dot_i16x8` with the sub-block scale splatted widens and scales
-//! them in one step; relaxed-simd builds take the unsigned quants (below
-//! 128, so deterministically) to `i32x4.relaxed_dot_i8x16_i7x16_add` and
-//! multiply its lanes by the scale (`scaled_dot16`, `sub32`). The min terms
+//! them in one step, in relaxed-simd builds too: a relaxed dot product sums
+//! other products per i32 lane (4l..4l+4 instead of 2l, 2l+1, 2l+8, 2l+9),
+//! and the four lanes are scaled in f32 separately, so it would change the
+//! results (greedy output differed from the simd build's). The min terms
 //! of Q2_K / Q4_K / Q5_K, like the constant
 //! offsets of Q3_K (-4) and Q6_K (-32), come from the Q8_K `bsums`. Each
 //! super-block's integer sum is scaled once in f32, into four lanes summed
@@ -17,9 +18,7 @@
 use core::arch::wasm32::*;
 
 use super::rows_kquant;
-#[cfg(not(target_feature = "relaxed-simd"))]
-use super::simd::mul_i8_pairs;
-use super::simd::{at, f16_to_f32, hsum_f32, load_i16, load_i8, load_u8};
+use super::simd::{at, f16_to_f32, hsum_f32, load_i16, load_i8, load_u8, mul_i8_pairs};
 use crate::blocks::{BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K};
 use crate::quant::kscales::unpack_q3_k_scales;
 
@@ -33,21 +32,12 @@ pub(super) fn scaled_bsums(sc: v128, by: &BlockQ8K) -> v128 {
 }
 
 /// `sc` times the dot of 16 weight codes (`q`, unsigned, below 64) with 16
-/// activation bytes (`a`), as 4 i32 lanes (exact). simd128: i16 products
-/// summed in pairs, then `i32x4.dot_i16x8` with the scale splatted;
-/// relaxed-simd builds: `i32x4.relaxed_dot_i8x16_i7x16_add` (deterministic:
-/// the codes are below 128) times the scale.
+/// activation bytes (`a`), as 4 i32 lanes (exact; lane l: products 2l,
+/// 2l + 1, 2l + 8, 2l + 9): i16 products summed in pairs, then
+/// `i32x4.dot_i16x8` with the scale splatted.
 #[inline(always)]
 pub(super) fn scaled_dot16(q: v128, a: v128, sc: i32) -> v128 {
-    #[cfg(target_feature = "relaxed-simd")]
-    {
-        let p = i32x4_relaxed_dot_i8x16_i7x16_add(a, q, i32x4_splat(0));
-        i32x4_mul(p, i32x4_splat(sc))
-    }
-    #[cfg(not(target_feature = "relaxed-simd"))]
-    {
-        i32x4_dot_i16x8(mul_i8_pairs(q, a), i16x8_splat(sc as i16))
-    }
+    i32x4_dot_i16x8(mul_i8_pairs(q, a), i16x8_splat(sc as i16))
 }
 
 /// `f32(sumi) * d`, added to `acc`.
@@ -94,17 +84,8 @@ fn k4_min_term(sm: &[u8; 16], by: &BlockQ8K) -> v128 {
 #[inline(always)]
 pub(super) fn sub32(w: (v128, v128), q8: &[i8; 256], off: usize, sc: u8) -> v128 {
     let (a0, a1) = (load_i8(at(q8, off)), load_i8(at(q8, off + 16)));
-    #[cfg(target_feature = "relaxed-simd")]
-    {
-        let p = i32x4_relaxed_dot_i8x16_i7x16_add(a0, w.0, i32x4_splat(0));
-        let p = i32x4_relaxed_dot_i8x16_i7x16_add(a1, w.1, p);
-        i32x4_mul(p, i32x4_splat(sc as i32))
-    }
-    #[cfg(not(target_feature = "relaxed-simd"))]
-    {
-        let p = i16x8_add(mul_i8_pairs(w.0, a0), mul_i8_pairs(w.1, a1));
-        i32x4_dot_i16x8(p, i16x8_splat(sc as i16))
-    }
+    let p = i16x8_add(mul_i8_pairs(w.0, a0), mul_i8_pairs(w.1, a1));
+    i32x4_dot_i16x8(p, i16x8_splat(sc as i16))
 }
 
 /// x: [nb] Q4_K blocks (one weight row), y: [nb] Q8_K blocks (the activation) -> dot product
