@@ -67,7 +67,7 @@ impl RepackArgs {
     pub fn apply(&self, model: &mut model::Model, file_len: u64) -> Result<()> {
         if self.repack.unwrap_or(false) {
             model
-                .repack_q5_0(usize::try_from(file_len / 2).unwrap_or(usize::MAX))
+                .repack_q5_0(engine::repack_budget(file_len))
                 .context("repacking Q5_0 weights")?;
         }
         Ok(())

@@ -24,6 +24,6 @@ pub use error::EngineError;
 pub use model::{AttentionBackend, CacheType};
 pub use sampler::{Sampled, Sampler, SamplerError, SamplerParams};
 pub use session::{
-    Completion, Detached, FinishReason, GenerateParams, Generation, Session, SessionOptions,
-    Timings, TokenPiece,
+    repack_budget, Completion, Detached, FinishReason, GenerateParams, Generation, Session,
+    SessionOptions, Timings, TokenPiece,
 };

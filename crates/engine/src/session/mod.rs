@@ -27,7 +27,9 @@ use crate::config::EngineMeta;
 use crate::error::EngineError;
 
 pub use generate::{Detached, Generation};
-pub use params::{Completion, FinishReason, GenerateParams, SessionOptions, Timings, TokenPiece};
+pub use params::{
+    repack_budget, Completion, FinishReason, GenerateParams, SessionOptions, Timings, TokenPiece,
+};
 pub use stop::{Released, StopMatcher};
 
 /// Default context when the option is 0: the training context, capped.
@@ -90,15 +92,7 @@ impl Session {
             .with_threads(opts.threads)
             .with_attention(opts.attention);
         if opts.repack.unwrap_or(cfg!(target_arch = "wasm32")) {
-            // At most half the file, and (wasm32) the file plus the copies
-            // within 3 GiB of the 4 GiB address space.
-            let cap = if cfg!(target_arch = "wasm32") {
-                (3u64 << 30).saturating_sub(file_len)
-            } else {
-                u64::MAX
-            };
-            let budget = (file_len / 2).min(cap);
-            model.repack_q5_0(usize::try_from(budget).unwrap_or(usize::MAX))?;
+            model.repack_q5_0(repack_budget(file_len))?;
         }
         let cfg = model.config();
         let n_ctx = match opts.n_ctx {

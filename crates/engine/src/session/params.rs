@@ -35,6 +35,18 @@ pub struct SessionOptions {
     pub repack: Option<bool>,
 }
 
+/// The bytes `SessionOptions::repack` may allocate for a file of `file_len`
+/// bytes: at most half the file, and on wasm32 the file plus the copies
+/// within 3 GiB of the 4 GiB address space.
+pub fn repack_budget(file_len: u64) -> usize {
+    let cap = if cfg!(target_arch = "wasm32") {
+        (3u64 << 30).saturating_sub(file_len)
+    } else {
+        u64::MAX
+    };
+    usize::try_from((file_len / 2).min(cap)).unwrap_or(usize::MAX)
+}
+
 impl Default for SessionOptions {
     fn default() -> Self {
         Self {
