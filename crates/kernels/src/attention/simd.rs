@@ -84,6 +84,11 @@ fn axpy_f16(o: &mut [f32], w: f32, x: &[f16]) {
 
 /// The part of `v` that `n` rows of `d` elements, `stride` apart, occupy
 /// (`v[..(n - 1) * stride + d]`, bounds-checked once), or `None` for no rows.
+/// (Used by the tables with row loops: x86 and wasm simd128.)
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
 pub(super) fn rows_of<T>(v: &[T], n: usize, stride: usize, d: usize) -> Option<&[T]> {
     let last = n.checked_sub(1)?;
     Some(&v[..last * stride + d])
