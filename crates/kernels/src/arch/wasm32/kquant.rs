@@ -1,24 +1,23 @@
 //! simd128 k-quant kernels: Q2_K … Q6_K weights against Q8_K activations.
 //!
 //! Same math as the scalar references in `quant::q*_k`, with exact integer
-//! sums per super-block: the weight quants are unpacked unsigned (0..64) so
-//! `i16x8.extmul` products of a 16-element group sum in i16 without overflow
-//! (two or four groups where the quants are below 32), then
-//! `i32x4.dot_i16x8` with the sub-block scale splatted widens and scales
-//! them in one step, in relaxed-simd builds too: a relaxed dot product sums
-//! other products per i32 lane (4l..4l+4 instead of 2l, 2l+1, 2l+8, 2l+9),
-//! and the four lanes are scaled in f32 separately, so it would change the
-//! results (greedy output differed from the simd build's). The min terms
-//! of Q2_K / Q4_K / Q5_K, like the constant
+//! sums per super-block: the weight quants are unpacked unsigned (0..64)
+//! and multiplied by the activation bytes through `kproducts` (i16 pair
+//! products in simd128 builds, the relaxed i8 dot in relaxed-simd builds,
+//! with the same integers per i32 lane, so both builds give the same
+//! results). The min terms of Q2_K / Q4_K / Q5_K, like the constant
 //! offsets of Q3_K (-4) and Q6_K (-32), come from the Q8_K `bsums`. Each
 //! super-block's integer sum is scaled once in f32, into four lanes summed
 //! at the end: results equal the reference up to f32 summation order.
 //! (Q4_K and Q6_K run the multi-row kernels of `rows_kquant` on one row.)
+//! The kernels are generic over the `Products` so that tests can hold the
+//! two ways equal in one build.
 
 use core::arch::wasm32::*;
 
+use super::kproducts::{fastest, Products};
 use super::rows_kquant;
-use super::simd::{at, f16_to_f32, hsum_f32, load_i16, load_i8, load_u8, mul_i8_pairs};
+use super::simd::{at, f16_to_f32, hsum_f32, load_i16, load_i8, load_u8};
 use crate::blocks::{BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K};
 use crate::quant::kscales::unpack_q3_k_scales;
 
@@ -29,15 +28,6 @@ pub(super) fn scaled_bsums(sc: v128, by: &BlockQ8K) -> v128 {
     let lo = i32x4_dot_i16x8(i16x8_extend_low_i8x16(sc), load_i16(at(&by.bsums, 0)));
     let hi = i32x4_dot_i16x8(i16x8_extend_high_i8x16(sc), load_i16(at(&by.bsums, 8)));
     i32x4_add(lo, hi)
-}
-
-/// `sc` times the dot of 16 weight codes (`q`, unsigned, below 64) with 16
-/// activation bytes (`a`), as 4 i32 lanes (exact; lane l: products 2l,
-/// 2l + 1, 2l + 8, 2l + 9): i16 products summed in pairs, then
-/// `i32x4.dot_i16x8` with the scale splatted.
-#[inline(always)]
-pub(super) fn scaled_dot16(q: v128, a: v128, sc: i32) -> v128 {
-    i32x4_dot_i16x8(mul_i8_pairs(q, a), i16x8_splat(sc as i16))
 }
 
 /// `f32(sumi) * d`, added to `acc`.
@@ -79,23 +69,21 @@ fn k4_min_term(sm: &[u8; 16], by: &BlockQ8K) -> v128 {
     i32x4_dot_i16x8(mins, i16x8_narrow_i32x4(p0, p1))
 }
 
-/// Dot of 32 quants below 32 (`w`) with 32 Q8_K quants at `off`, times `sc`
-/// (as `scaled_dot16`, the two halves summed before the scale).
-#[inline(always)]
-pub(super) fn sub32(w: (v128, v128), q8: &[i8; 256], off: usize, sc: u8) -> v128 {
-    let (a0, a1) = (load_i8(at(q8, off)), load_i8(at(q8, off + 16)));
-    let p = i16x8_add(mul_i8_pairs(w.0, a0), mul_i8_pairs(w.1, a1));
-    i32x4_dot_i16x8(p, i16x8_splat(sc as i16))
-}
-
 /// x: [nb] Q4_K blocks (one weight row), y: [nb] Q8_K blocks (the activation) -> dot product
 pub(super) fn vec_dot_q4_k_q8_k(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
     debug_assert_eq!(x.len(), y.len(), "q4_k·q8_k: block counts differ");
-    rows_kquant::q4_k([x], y)[0]
+    rows_kquant::q4_k([x], y, fastest())[0]
 }
 
 /// x: [nb] Q5_K blocks (one weight row), y: [nb] Q8_K blocks (the activation) -> dot product
 pub(super) fn vec_dot_q5_k_q8_k(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
+    q5_k(x, y, fastest())
+}
+
+/// The Q5_K dot with the products `p`.
+// x: [nb] Q5_K blocks, y: [nb] Q8_K blocks -> dot product
+#[inline(always)]
+pub(super) fn q5_k(x: &[BlockQ5K], y: &[BlockQ8K], p: impl Products) -> f32 {
     debug_assert_eq!(x.len(), y.len(), "q5_k·q8_k: block counts differ");
     let m4 = u8x16_splat(0x0f);
     let b4 = u8x16_splat(0x10);
@@ -104,7 +92,10 @@ pub(super) fn vec_dot_q5_k_q8_k(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
     for (bx, by) in x.iter().zip(y) {
         let sm = k4_scales_mins(&bx.scales);
         // qh[l] bit j is the fifth bit of element 32j + l
-        let qh = (load_u8(at(&bx.qh, 0)), load_u8(at(&bx.qh, 16)));
+        let qh = (
+            p.order(load_u8(at(&bx.qh, 0))),
+            p.order(load_u8(at(&bx.qh, 16))),
+        );
         let fifth = |j: usize, q: (v128, v128)| {
             let bit = u8x16_splat(1 << j);
             let h0 = v128_and(i8x16_eq(v128_and(qh.0, bit), bit), b4);
@@ -113,16 +104,21 @@ pub(super) fn vec_dot_q5_k_q8_k(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
         };
         let mut sumi = i32x4_splat(0);
         for c in 0..4 {
-            let q0 = load_u8(at(&bx.qs, 32 * c));
-            let q1 = load_u8(at(&bx.qs, 32 * c + 16));
+            let q0 = p.order(load_u8(at(&bx.qs, 32 * c)));
+            let q1 = p.order(load_u8(at(&bx.qs, 32 * c + 16)));
             let lo = fifth(2 * c, (v128_and(q0, m4), v128_and(q1, m4)));
             let hi = (
                 v128_and(u16x8_shr(q0, 4), m4),
                 v128_and(u16x8_shr(q1, 4), m4),
             );
             let hi = fifth(2 * c + 1, hi);
-            sumi = i32x4_add(sumi, sub32(lo, &by.qs, 64 * c, sm[2 * c]));
-            sumi = i32x4_add(sumi, sub32(hi, &by.qs, 64 * c + 32, sm[2 * c + 1]));
+            let a = |off: usize| p.order(load_i8(at(&by.qs, off)));
+            let (a_lo, a_hi) = (
+                (a(64 * c), a(64 * c + 16)),
+                (a(64 * c + 32), a(64 * c + 48)),
+            );
+            sumi = i32x4_add(sumi, p.scaled_dot32(lo, a_lo, sm[2 * c] as i32));
+            sumi = i32x4_add(sumi, p.scaled_dot32(hi, a_hi, sm[2 * c + 1] as i32));
         }
         acc = fma(acc, sumi, f16_to_f32(bx.d) * by.d);
         acc_m = fma(acc_m, k4_min_term(&sm, by), f16_to_f32(bx.dmin) * by.d);
@@ -133,11 +129,18 @@ pub(super) fn vec_dot_q5_k_q8_k(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
 /// x: [nb] Q6_K blocks (one weight row), y: [nb] Q8_K blocks (the activation) -> dot product
 pub(super) fn vec_dot_q6_k_q8_k(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
     debug_assert_eq!(x.len(), y.len(), "q6_k·q8_k: block counts differ");
-    rows_kquant::q6_k([x], y)[0]
+    rows_kquant::q6_k([x], y, fastest())[0]
 }
 
 /// x: [nb] Q3_K blocks (one weight row), y: [nb] Q8_K blocks (the activation) -> dot product
 pub(super) fn vec_dot_q3_k_q8_k(x: &[BlockQ3K], y: &[BlockQ8K]) -> f32 {
+    q3_k(x, y, fastest())
+}
+
+/// The Q3_K dot with the products `p`.
+// x: [nb] Q3_K blocks, y: [nb] Q8_K blocks -> dot product
+#[inline(always)]
+pub(super) fn q3_k(x: &[BlockQ3K], y: &[BlockQ8K], p: impl Products) -> f32 {
     debug_assert_eq!(x.len(), y.len(), "q3_k·q8_k: block counts differ");
     let m3 = u8x16_splat(3);
     let four = u8x16_splat(4);
@@ -152,15 +155,15 @@ pub(super) fn vec_dot_q3_k_q8_k(x: &[BlockQ3K], y: &[BlockQ8K]) -> f32 {
             for h in 0..2 {
                 // element 128n + 32k + 16h + l: bits 2k..2k+2 of qs[32n + 16h + l],
                 // high bit (worth 4) at bit 4n + k of hmask[16h + l]
-                let q2 = load_u8(at(&bx.qs, 32 * n + 16 * h));
-                let hm = load_u8(at(&bx.hmask, 16 * h));
+                let q2 = p.order(load_u8(at(&bx.qs, 32 * n + 16 * h)));
+                let hm = p.order(load_u8(at(&bx.hmask, 16 * h)));
                 for k in 0..4 {
                     let low = v128_and(u16x8_shr(q2, 2 * k as u32), m3);
                     let bit = u8x16_splat(1 << (4 * n + k));
                     let high = v128_and(i8x16_eq(v128_and(hm, bit), bit), four);
-                    let a = load_i8(at(&by.qs, 128 * n + 32 * k + 16 * h));
+                    let a = p.order(load_i8(at(&by.qs, 128 * n + 32 * k + 16 * h)));
                     let s = raw[8 * n + 2 * k + h] as i32 - 32;
-                    sumi = i32x4_add(sumi, scaled_dot16(v128_or(low, high), a, s));
+                    sumi = i32x4_add(sumi, p.scaled_dot16(v128_or(low, high), a, s));
                 }
             }
         }
@@ -171,6 +174,13 @@ pub(super) fn vec_dot_q3_k_q8_k(x: &[BlockQ3K], y: &[BlockQ8K]) -> f32 {
 
 /// x: [nb] Q2_K blocks (one weight row), y: [nb] Q8_K blocks (the activation) -> dot product
 pub(super) fn vec_dot_q2_k_q8_k(x: &[BlockQ2K], y: &[BlockQ8K]) -> f32 {
+    q2_k(x, y, fastest())
+}
+
+/// The Q2_K dot with the products `p`.
+// x: [nb] Q2_K blocks, y: [nb] Q8_K blocks -> dot product
+#[inline(always)]
+pub(super) fn q2_k(x: &[BlockQ2K], y: &[BlockQ8K], p: impl Products) -> f32 {
     debug_assert_eq!(x.len(), y.len(), "q2_k·q8_k: block counts differ");
     let m3 = u8x16_splat(3);
     let mut acc = f32x4_splat(0.0);
@@ -183,12 +193,12 @@ pub(super) fn vec_dot_q2_k_q8_k(x: &[BlockQ2K], y: &[BlockQ8K]) -> f32 {
         for n in 0..2 {
             for h in 0..2 {
                 // element 128n + 32k + 16h + l: bits 2k..2k+2 of qs[32n + 16h + l]
-                let q2 = load_u8(at(&bx.qs, 32 * n + 16 * h));
+                let q2 = p.order(load_u8(at(&bx.qs, 32 * n + 16 * h)));
                 for k in 0..4 {
                     let q = v128_and(u16x8_shr(q2, 2 * k as u32), m3);
-                    let a = load_i8(at(&by.qs, 128 * n + 32 * k + 16 * h));
+                    let a = p.order(load_i8(at(&by.qs, 128 * n + 32 * k + 16 * h)));
                     let s = (bx.scales[8 * n + 2 * k + h] & 0x0f) as i32;
-                    sumi = i32x4_add(sumi, scaled_dot16(q, a, s));
+                    sumi = i32x4_add(sumi, p.scaled_dot16(q, a, s));
                 }
             }
         }

@@ -16,6 +16,9 @@
 //! quantizers are the scalar ones (see `quantize_row`).
 
 pub(crate) mod float;
+mod kproducts;
+#[cfg(all(test, target_feature = "relaxed-simd"))]
+mod kproducts_tests;
 mod kquant;
 mod legacy;
 mod legacy_rows;

@@ -3,11 +3,13 @@
 //! loaded once for all the rows, its bsums terms derived once, and the
 //! rows' f16 scales widened together. Per row, the integer and f32 steps
 //! are those of a single row, so every row's result is the same whatever
-//! `R` (see `kquant` for the math).
+//! `R` (see `kquant` for the math). Each activation vector is put in the
+//! products' order (`kproducts`) once for all the rows.
 
 use core::arch::wasm32::*;
 
-use super::kquant::{fma, k4_scales_mins, scaled_bsums, scaled_dot16, sub32};
+use super::kproducts::{fastest, Products};
+use super::kquant::{fma, k4_scales_mins, scaled_bsums};
 use super::simd::{at, f16x4_to_f32, hsum_f32, load_i16, load_i8, load_u8};
 use crate::blocks::{BlockQ4K, BlockQ6K, BlockQ8K};
 
@@ -58,10 +60,14 @@ fn scales2<B, const R: usize>(
     out
 }
 
-/// The Q4_K dots of `R` rows with one activation row.
+/// The Q4_K dots of `R` rows with one activation row, products `p`.
 // x: R rows of [nb] Q4_K blocks, y: [nb] Q8_K blocks -> [R]
 #[inline(always)]
-pub(super) fn q4_k<const R: usize>(x: [&[BlockQ4K]; R], y: &[BlockQ8K]) -> [f32; R] {
+pub(super) fn q4_k<const R: usize>(
+    x: [&[BlockQ4K]; R],
+    y: &[BlockQ8K],
+    p: impl Products,
+) -> [f32; R] {
     let x = x.map(|r| &r[..y.len()]);
     let m4 = u8x16_splat(0x0f);
     let mut acc = [f32x4_splat(0.0); R];
@@ -78,18 +84,20 @@ pub(super) fn q4_k<const R: usize>(x: [&[BlockQ4K]; R], y: &[BlockQ8K]) -> [f32;
         let bsum_pairs = i16x8_narrow_i32x4(p0, p1);
         let mut sumi = [i32x4_splat(0); R];
         for c in 0..4 {
+            let a = |off: usize| p.order(load_i8(at(&by.qs, 64 * c + off)));
+            let (a_lo, a_hi) = ((a(0), a(16)), (a(32), a(48)));
             for r in 0..R {
                 // qs[32c..32c+32]: low nibbles = elements 64c.., high = 64c+32..
-                let q0 = load_u8(at(&x[r][i].qs, 32 * c));
-                let q1 = load_u8(at(&x[r][i].qs, 32 * c + 16));
+                let q0 = p.order(load_u8(at(&x[r][i].qs, 32 * c)));
+                let q1 = p.order(load_u8(at(&x[r][i].qs, 32 * c + 16)));
                 let lo = (v128_and(q0, m4), v128_and(q1, m4));
                 let hi = (
                     v128_and(u16x8_shr(q0, 4), m4),
                     v128_and(u16x8_shr(q1, 4), m4),
                 );
                 let s = &sm[r];
-                sumi[r] = i32x4_add(sumi[r], sub32(lo, &by.qs, 64 * c, s[2 * c]));
-                sumi[r] = i32x4_add(sumi[r], sub32(hi, &by.qs, 64 * c + 32, s[2 * c + 1]));
+                sumi[r] = i32x4_add(sumi[r], p.scaled_dot32(lo, a_lo, s[2 * c] as i32));
+                sumi[r] = i32x4_add(sumi[r], p.scaled_dot32(hi, a_hi, s[2 * c + 1] as i32));
             }
         }
         let d = scales2(&x, i, |b| [b.d.to_bits(), b.dmin.to_bits()]);
@@ -103,10 +111,14 @@ pub(super) fn q4_k<const R: usize>(x: [&[BlockQ4K]; R], y: &[BlockQ8K]) -> [f32;
     std::array::from_fn(|r| hsum_f32(acc[r]) - hsum_f32(acc_m[r]))
 }
 
-/// The Q6_K dots of `R` rows with one activation row.
+/// The Q6_K dots of `R` rows with one activation row, products `p`.
 // x: R rows of [nb] Q6_K blocks, y: [nb] Q8_K blocks -> [R]
 #[inline(always)]
-pub(super) fn q6_k<const R: usize>(x: [&[BlockQ6K]; R], y: &[BlockQ8K]) -> [f32; R] {
+pub(super) fn q6_k<const R: usize>(
+    x: [&[BlockQ6K]; R],
+    y: &[BlockQ8K],
+    p: impl Products,
+) -> [f32; R] {
     let x = x.map(|r| &r[..y.len()]);
     let m4 = u8x16_splat(0x0f);
     let bits = |v: v128, mask: u8| v128_and(v, u8x16_splat(mask));
@@ -125,13 +137,13 @@ pub(super) fn q6_k<const R: usize>(x: [&[BlockQ6K]; R], y: &[BlockQ8K]) -> [f32;
                 // at bits 2k..2k+2 of qh[32n + 16h + l]; q in 0..64
                 let mut a = [i32x4_splat(0); 4];
                 for (k, ak) in a.iter_mut().enumerate() {
-                    *ak = load_i8(at(&by.qs, 128 * n + 32 * k + 16 * h));
+                    *ak = p.order(load_i8(at(&by.qs, 128 * n + 32 * k + 16 * h)));
                 }
                 for r in 0..R {
                     let bx = &x[r][i];
-                    let la = load_u8(at(&bx.ql, 64 * n + 16 * h));
-                    let lb = load_u8(at(&bx.ql, 64 * n + 32 + 16 * h));
-                    let qh = load_u8(at(&bx.qh, 32 * n + 16 * h));
+                    let la = p.order(load_u8(at(&bx.ql, 64 * n + 16 * h)));
+                    let lb = p.order(load_u8(at(&bx.ql, 64 * n + 32 + 16 * h)));
+                    let qh = p.order(load_u8(at(&bx.qh, 32 * n + 16 * h)));
                     let q = [
                         v128_or(v128_and(la, m4), i16x8_shl(bits(qh, 0x03), 4)),
                         v128_or(v128_and(lb, m4), i16x8_shl(bits(qh, 0x0c), 2)),
@@ -140,7 +152,7 @@ pub(super) fn q6_k<const R: usize>(x: [&[BlockQ6K]; R], y: &[BlockQ8K]) -> [f32;
                     ];
                     for k in 0..4 {
                         let sc = bx.scales[8 * n + 2 * k + h] as i32;
-                        sumi[r] = i32x4_add(sumi[r], scaled_dot16(q[k], a[k], sc));
+                        sumi[r] = i32x4_add(sumi[r], p.scaled_dot16(q[k], a[k], sc));
                     }
                 }
             }
@@ -156,11 +168,13 @@ pub(super) fn q6_k<const R: usize>(x: [&[BlockQ6K]; R], y: &[BlockQ8K]) -> [f32;
 /// Q4_K rows `GROUP` at a time.
 // x: [y.len() * nb] Q4_K blocks, act: [nb] Q8_K blocks -> y: [y.len()]
 pub(super) fn rows_q4_k(x: &[BlockQ4K], nb: usize, act: &[BlockQ8K], y: &mut [f32]) {
-    groups(x, nb, y, |r| q4_k(r, act), |r| q4_k(r, act));
+    let p = fastest();
+    groups(x, nb, y, |r| q4_k(r, act, p), |r| q4_k(r, act, p));
 }
 
 /// Q6_K rows `GROUP` at a time.
 // x: [y.len() * nb] Q6_K blocks, act: [nb] Q8_K blocks -> y: [y.len()]
 pub(super) fn rows_q6_k(x: &[BlockQ6K], nb: usize, act: &[BlockQ8K], y: &mut [f32]) {
-    groups(x, nb, y, |r| q6_k(r, act), |r| q6_k(r, act));
+    let p = fastest();
+    groups(x, nb, y, |r| q6_k(r, act, p), |r| q6_k(r, act, p));
 }
