@@ -23,7 +23,7 @@ pub(super) struct Masks {
     /// Byte j: 1 << (j % 8).
     bit: v128,
     /// 1 in every byte.
-    one: v128,
+    pub(super) one: v128,
     /// 0x00ff in every u16 lane (the even bytes).
     #[cfg_attr(target_feature = "relaxed-simd", allow(dead_code))]
     pub(super) low8: v128,
@@ -31,6 +31,9 @@ pub(super) struct Masks {
     /// and 2, 3, each 8 times).
     #[cfg(target_feature = "relaxed-simd")]
     spread: [v128; 2],
+    /// Relaxed builds: 0x7f in every byte.
+    #[cfg(target_feature = "relaxed-simd")]
+    pub(super) low7: v128,
 }
 
 impl Masks {
@@ -48,6 +51,8 @@ impl Masks {
                 opaque(u8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)),
                 opaque(u8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)),
             ],
+            #[cfg(target_feature = "relaxed-simd")]
+            low7: opaque(u8x16_splat(0x7f)),
         }
     }
 }

@@ -9,7 +9,8 @@
 
 use core::arch::wasm32::*;
 
-use super::legacy_rows::{dot_rows4, Q8Weights};
+use super::legacy::Masks;
+use super::legacy_rows::{dot_rows4, Prepared, Q8Weights};
 use super::rows_kquant;
 use crate::arch::rows::cast_rows;
 use crate::arch::{GemmFn, RowsFn};
@@ -33,6 +34,10 @@ pub(super) fn lookup(w: GgmlType) -> Option<RowsFn> {
     })
 }
 
+/// Activation blocks prepared at a time (`Prepared`, about 100 bytes
+/// each, on the stack).
+const CHUNK: usize = 64;
+
 /// Rows `GROUP` at a time through `dot_rows4`. A group takes one row from
 /// each quarter of the matrix (rows q, q + m, q + 2m, q + 3m for m = rows
 /// / 4), so that the kernel reads four sequential streams: wasm has no
@@ -40,31 +45,51 @@ pub(super) fn lookup(w: GgmlType) -> Option<RowsFn> {
 /// ascending streams but not four rows interleaved block by block (which
 /// ran the 178 MB Gemma output head at half the speed of one row at a
 /// time). The last `rows % 4` rows make one group, padded with copies of
-/// its last row (their lanes dropped).
+/// its last row (their lanes dropped). The activation blocks are prepared
+/// `CHUNK` at a time, once for all the groups; a row longer than a chunk
+/// carries its running sum in `y` from chunk to chunk, which adds the
+/// blocks in the same order as one pass.
 // x: [y.len() * nb] blocks, act: [nb] Q8_0 blocks -> y: [y.len()]
 #[inline(always)]
 fn q8_groups<W: Q8Weights>(x: &[W], nb: usize, act: &[BlockQ8_0], y: &mut [f32]) {
+    let k = Masks::new();
     let m = y.len() / GROUP;
-    let row = |r: usize| &x[r * nb..(r + 1) * nb];
-    for q in 0..m {
-        let v = dot_rows4([row(q), row(q + m), row(q + 2 * m), row(q + 3 * m)], act);
-        y[q] = f32x4_extract_lane::<0>(v);
-        y[q + m] = f32x4_extract_lane::<1>(v);
-        y[q + 2 * m] = f32x4_extract_lane::<2>(v);
-        y[q + 3 * m] = f32x4_extract_lane::<3>(v);
-    }
     let rest = GROUP * m..y.len();
-    if !rest.is_empty() {
-        let last = rest.end - 1;
-        let r = [0, 1, 2, 3].map(|i| row((rest.start + i).min(last)));
-        let v = dot_rows4(r, act);
-        let lanes = [
-            f32x4_extract_lane::<0>(v),
-            f32x4_extract_lane::<1>(v),
-            f32x4_extract_lane::<2>(v),
-            f32x4_extract_lane::<3>(v),
-        ];
-        y[rest.clone()].copy_from_slice(&lanes[..rest.len()]);
+    let mut prep = [Prepared::ZERO; CHUNK];
+    for (c, acts) in act.chunks(CHUNK).enumerate() {
+        for (p, b) in prep.iter_mut().zip(acts) {
+            *p = Prepared::new::<W>(b, &k);
+        }
+        let prep = &prep[..acts.len()];
+        let blocks = c * CHUNK..c * CHUNK + acts.len();
+        let row = |r: usize| &x[r * nb..(r + 1) * nb][blocks.clone()];
+        let start = |y: &[f32], r: [usize; GROUP]| {
+            if c == 0 {
+                f32x4_splat(0.0)
+            } else {
+                f32x4(y[r[0]], y[r[1]], y[r[2]], y[r[3]])
+            }
+        };
+        for q in 0..m {
+            let r = [q, q + m, q + 2 * m, q + 3 * m];
+            let v = dot_rows4(r.map(row), prep, start(y, r));
+            y[r[0]] = f32x4_extract_lane::<0>(v);
+            y[r[1]] = f32x4_extract_lane::<1>(v);
+            y[r[2]] = f32x4_extract_lane::<2>(v);
+            y[r[3]] = f32x4_extract_lane::<3>(v);
+        }
+        if !rest.is_empty() {
+            let last = rest.end - 1;
+            let r = [0, 1, 2, 3].map(|i| (rest.start + i).min(last));
+            let v = dot_rows4(r.map(row), prep, start(y, r));
+            let lanes = [
+                f32x4_extract_lane::<0>(v),
+                f32x4_extract_lane::<1>(v),
+                f32x4_extract_lane::<2>(v),
+                f32x4_extract_lane::<3>(v),
+            ];
+            y[rest.clone()].copy_from_slice(&lanes[..rest.len()]);
+        }
     }
 }
 

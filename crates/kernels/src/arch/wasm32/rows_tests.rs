@@ -1,5 +1,5 @@
 //! The multi-row decode kernels (`rows`) against the table's row dot, bit
-//! for bit (`to_bits`): every type with a rows kernel, 1, 7 and random
+//! for bit (`to_bits`): every type with a rows kernel, 1, 7, 150 and random
 //! block counts, row counts that are and are not multiples of the row
 //! groups, quantized rows, raw random rows (activations over the whole i8
 //! range), extreme quants, misaligned rows (which take the row dot one row
@@ -53,7 +53,8 @@ fn rows_equal_the_row_dot_bit_for_bit() {
         let mut g = Gen(0x0057 + i as u64);
         let at = vec_dot_type(t);
         let random_nb = 2 + g.below(40);
-        for nb in [1, 7, random_nb] {
+        // (150: more blocks than the Q8_0 kernels prepare at a time)
+        for nb in [1, 7, random_nb, 150] {
             let n = nb * t.block_size();
             for nr in [1, 2, 3, 4, 5, 7, 8, 9, 1 + g.below(20)] {
                 for (raw_w, raw_a) in [(false, false), (true, false), (true, true)] {

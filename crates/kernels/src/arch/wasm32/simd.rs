@@ -74,6 +74,7 @@ pub(super) fn mul_i8_pairs(a: v128, b: v128) -> v128 {
 }
 
 /// The 16 signed bytes of `v` as i16: (even bytes, odd bytes).
+#[cfg(not(target_feature = "relaxed-simd"))]
 #[inline(always)]
 pub(super) fn even_odd_i8(v: v128) -> (v128, v128) {
     (i16x8_shr(i16x8_shl(v, 8), 8), i16x8_shr(v, 8))
