@@ -15,7 +15,11 @@ export interface LoadOptions {
   nCtx?: number;
   /** Prompt tokens per forward pass (default 64). */
   nBatch?: number;
-  /** KV cache element type (default "f16"). */
+  /**
+   * KV cache element type (default "f16": values rounded to f16, as llama.cpp's default;
+   * held as f32 words while that cache is at most 256 MiB, which spares attention the
+   * f16 conversions wasm lacks, same results).
+   */
   cacheType?: 'f16' | 'f32';
   /** Chat template: a built-in name (gemma, llama3, chatml, ...) or Jinja source. */
   chatTemplate?: string;

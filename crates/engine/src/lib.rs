@@ -24,6 +24,6 @@ pub use error::EngineError;
 pub use model::{AttentionBackend, CacheType};
 pub use sampler::{Sampled, Sampler, SamplerError, SamplerParams};
 pub use session::{
-    repack_budget, Completion, Detached, FinishReason, GenerateParams, Generation, Session,
-    SessionOptions, Timings, TokenPiece,
+    kv_storage, repack_budget, Completion, Detached, FinishReason, GenerateParams, Generation,
+    Session, SessionOptions, Timings, TokenPiece, F16_AS_F32_MAX_BYTES,
 };

@@ -16,12 +16,28 @@ use crate::config::Config;
 pub enum CacheType {
     F32,
     F16,
+    /// The values of `F16` (rounded to f16 on the way in) kept as f32
+    /// words: the same results as `F16` for twice its memory, and no f16
+    /// widening in attention (which targets without an f16 conversion
+    /// instruction, wasm, do in software).
+    F16AsF32,
+}
+
+impl CacheType {
+    /// Bytes per stored element.
+    pub fn element_bytes(self) -> usize {
+        match self {
+            CacheType::F32 | CacheType::F16AsF32 => 4,
+            CacheType::F16 => 2,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
 enum Store {
     F32(Vec<f32>),
     F16(Vec<f16>),
+    F16AsF32(Vec<f32>),
 }
 
 impl Store {
@@ -29,6 +45,7 @@ impl Store {
         match ty {
             CacheType::F32 => Store::F32(vec![0.0; n]),
             CacheType::F16 => Store::F16(vec![f16::ZERO; n]),
+            CacheType::F16AsF32 => Store::F16AsF32(vec![0.0; n]),
         }
     }
 
@@ -40,6 +57,11 @@ impl Store {
                     *d = f16::from_f32(*v);
                 }
             }
+            Store::F16AsF32(s) => {
+                for (d, v) in s[at..at + x.len()].iter_mut().zip(x) {
+                    *d = f16::from_f32(*v).to_f32();
+                }
+            }
         }
     }
 
@@ -47,6 +69,7 @@ impl Store {
         match self {
             Store::F32(s) => KvRef::F32(s),
             Store::F16(s) => KvRef::F16(s),
+            Store::F16AsF32(s) => KvRef::F16AsF32(s),
         }
     }
 }
@@ -104,11 +127,13 @@ impl KvCache {
 
     /// Bytes held by the cache.
     pub fn n_bytes(&self) -> usize {
-        let el = match self.ty {
-            CacheType::F32 => 4,
-            CacheType::F16 => 2,
-        };
-        2 * self.layers.len() * self.n_ctx * self.row * el
+        KvCache::bytes_for(self.layers.len(), self.n_ctx, self.row, self.ty)
+    }
+
+    /// Bytes a cache of `n_layer` layers, `n_ctx` positions of `row`
+    /// elements (K and V each) and type `ty` holds.
+    pub fn bytes_for(n_layer: usize, n_ctx: usize, row: usize, ty: CacheType) -> usize {
+        2 * n_layer * n_ctx * row * ty.element_bytes()
     }
 
     /// Store keys and values of consecutive positions `pos ..`.

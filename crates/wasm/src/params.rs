@@ -13,7 +13,8 @@ pub struct LoadOptions {
     pub n_ctx: usize,
     /// Prompt tokens per forward call (default 64).
     pub n_batch: Option<usize>,
-    /// KV cache element type: `"f16"` (default) or `"f32"`.
+    /// KV cache element type: `"f16"` (default; stored as `engine::kv_storage`
+    /// decides) or `"f32"`.
     pub cache_type: Option<String>,
     /// Chat template: a built-in name or Jinja source (default: the file's).
     pub chat_template: Option<String>,

@@ -19,7 +19,7 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use gguf::GgufFile;
-use model::{KvCache, Model, Scratch};
+use model::{CacheType, KvCache, Model, Scratch};
 use tokenizer::Tokenizer;
 
 use crate::chat::{self, BuiltinTemplate, ChatMessage, RenderOptions};
@@ -28,7 +28,8 @@ use crate::error::EngineError;
 
 pub use generate::{Detached, Generation};
 pub use params::{
-    repack_budget, Completion, FinishReason, GenerateParams, SessionOptions, Timings, TokenPiece,
+    kv_storage, repack_budget, Completion, FinishReason, GenerateParams, SessionOptions, Timings,
+    TokenPiece, F16_AS_F32_MAX_BYTES,
 };
 pub use stop::{Released, StopMatcher};
 
@@ -101,7 +102,8 @@ impl Session {
         };
         let template = choose_template(opts.chat_template.as_deref(), &meta, &tok)?;
         let n_batch = opts.n_batch.min(n_ctx);
-        let kv = KvCache::new(cfg, n_ctx, opts.cache_type);
+        let f32_bytes = KvCache::bytes_for(cfg.n_layer, n_ctx, cfg.kv_dim(), CacheType::F32);
+        let kv = KvCache::new(cfg, n_ctx, kv_storage(opts.cache_type, f32_bytes));
         let scratch = Scratch::new(&model, n_batch, n_ctx, 1);
         let logits = Vec::with_capacity(cfg.n_vocab);
         Ok(Session {

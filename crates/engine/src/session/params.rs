@@ -10,7 +10,9 @@ pub struct SessionOptions {
     /// Context window in tokens (prompt + generation). `0` picks the model's training
     /// context, capped at 4096.
     pub n_ctx: usize,
-    /// Element type of the KV cache.
+    /// Element type of the KV cache. On wasm32 an `F16` cache of at most
+    /// [`F16_AS_F32_MAX_BYTES`] as f32 is kept as `F16AsF32` (same results, see
+    /// [`kv_storage`]).
     pub cache_type: CacheType,
     /// Threads of the forward pass (the calling thread included); `0` = the available
     /// cores. A pool of that many threads is created once with the session (always one
@@ -45,6 +47,21 @@ pub fn repack_budget(file_len: u64) -> usize {
         u64::MAX
     };
     usize::try_from((file_len / 2).min(cap)).unwrap_or(usize::MAX)
+}
+
+/// The largest f16 KV cache (counted as f32 words) that wasm32 keeps as f32.
+pub const F16_AS_F32_MAX_BYTES: usize = 256 << 20;
+
+/// How a KV cache of type `ty` is stored, `f32_bytes` being its size as f32
+/// words: on wasm32 (no f16 conversion instruction) an `F16` cache of at
+/// most `F16_AS_F32_MAX_BYTES` is kept as `F16AsF32`, the same values and
+/// results without software f16 widening in attention; otherwise `ty`.
+pub fn kv_storage(ty: CacheType, f32_bytes: usize) -> CacheType {
+    if cfg!(target_arch = "wasm32") && ty == CacheType::F16 && f32_bytes <= F16_AS_F32_MAX_BYTES {
+        CacheType::F16AsF32
+    } else {
+        ty
+    }
 }
 
 impl Default for SessionOptions {

@@ -184,10 +184,11 @@ impl Call<'_> {
                                 *s = (self.ops.dot_f32)(qh, kr) * p.scale;
                             }
                         }
-                        KvRef::F16(kc) => {
+                        KvRef::F16(_) | KvRef::F16AsF32(_) => {
                             qbuf.copy_from_slice(qh);
                             (self.ops.round_f16)(qbuf);
-                            (self.ops.dots_f16)(qbuf, &kc[lo * kv_row + kv_off..], kv_row, sc);
+                            let from = lo * kv_row + kv_off;
+                            self.ops.half_dots(qbuf, self.k, from, kv_row, sc);
                             for s in sc.iter_mut() {
                                 *s *= p.scale;
                             }
@@ -211,8 +212,9 @@ impl Call<'_> {
                                 (self.ops.axpy_f32)(oq, w, &vc[j * kv_row + kv_off..][..hd]);
                             }
                         }
-                        KvRef::F16(vc) => {
-                            (self.ops.axpys_f16)(oq, sc, &vc[lo * kv_row + kv_off..], kv_row);
+                        KvRef::F16(_) | KvRef::F16AsF32(_) => {
+                            let from = lo * kv_row + kv_off;
+                            self.ops.half_axpys(oq, sc, self.v, from, kv_row);
                         }
                     }
                 }

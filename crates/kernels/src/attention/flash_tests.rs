@@ -184,8 +184,22 @@ fn flash_matches_exact_and_standard_f16_cache() {
         let v32: Vec<f32> = v.iter().map(|x| x.to_f32()).collect();
         let ex = exact(&c.p, &round16(&q), c.pos0, c.n_tok, &k32, &v32);
         let std = run_standard(c, &q, kr, vr);
+        // the same cache held as f32 (`F16AsF32`): the same bits
+        let (kw, vw) = (KvRef::F16AsF32(&k32), KvRef::F16AsF32(&v32));
+        assert_eq!(
+            run_standard(c, &q, kw, vw),
+            std,
+            "standard F16AsF32 {:?}",
+            c.p
+        );
         for isa in isas() {
             let got = run_flash(1, isa, c, &q, kr, vr);
+            assert_eq!(
+                run_flash(1, isa, c, &q, kw, vw),
+                got,
+                "{isa} F16AsF32 {:?}",
+                c.p
+            );
             let d = max_diff(&got, &ex);
             assert!(d < 1e-5, "{isa} {:?} vs exact: {d}", c.p);
             let d = max_diff(&got, &std);
@@ -293,6 +307,14 @@ fn row_loops_equal_one_call_per_row_bit_for_bit() {
             }
             let bits = |o: &[f32]| o.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&o1), bits(&o2), "{isa} axpys_f16 d {d}");
+            // the same f16 values held as f32: the same bits
+            let kv32: Vec<f32> = kv.iter().map(|x| x.to_f32()).collect();
+            let mut s32 = vec![0f32; rows];
+            (ops.dots_f16w)(&q, &kv32, stride, &mut s32);
+            assert_eq!(bits(&s32), bits(&s), "{isa} dots_f16w d {d}");
+            let mut o3 = pseudo(d, 7);
+            (ops.axpys_f16w)(&mut o3, &w, &kv32, stride);
+            assert_eq!(bits(&o3), bits(&o1), "{isa} axpys_f16w d {d}");
             // rounding to f16: ties, subnormals, overflow, every exponent
             let mut x: Vec<f32> = pseudo(d, 8).iter().map(|v| v * 70000.0).collect();
             x.extend([

@@ -38,12 +38,16 @@ pub use standard::attention;
 pub enum KvRef<'a> {
     F32(&'a [f32]),
     F16(&'a [f16]),
+    /// f16 values held as f32 (each exactly an f16): attended exactly as
+    /// `F16` (same results), without widening f16 loads, for targets with
+    /// no f16 conversion instruction (wasm).
+    F16AsF32(&'a [f32]),
 }
 
 impl KvRef<'_> {
     fn len(&self) -> usize {
         match self {
-            KvRef::F32(s) => s.len(),
+            KvRef::F32(s) | KvRef::F16AsF32(s) => s.len(),
             KvRef::F16(s) => s.len(),
         }
     }

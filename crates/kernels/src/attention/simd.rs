@@ -6,6 +6,7 @@
 
 use half::f16;
 
+use super::KvRef;
 use crate::arch::Isa;
 
 /// Inner-loop kernels of one instruction set. Slices of one call have equal
@@ -29,12 +30,45 @@ pub(super) struct AttnOps {
     // o: [d] += sum_j w[j] * v_j, v_j = v[j * stride..][..d] f16; equals `axpy_f16`
     // once per j in ascending order, bit for bit
     pub axpys_f16: fn(&mut [f32], &[f32], &[f16], usize),
+    // `dots_f16` on f16 values held as f32 (`KvRef::F16AsF32`): equals it bit for bit
+    pub dots_f16w: fn(&[f32], &[f32], usize, &mut [f32]),
+    // `axpys_f16` on f16 values held as f32: equals it bit for bit
+    pub axpys_f16w: fn(&mut [f32], &[f32], &[f32], usize),
     // x: [n] <- f32(f16(x)), round to nearest even (as `half::f16::from_f32`)
     pub round_f16: fn(&mut [f32]),
     // o: [d] *= s
     pub scale: fn(&mut [f32], f32),
     // s: [n] <- exp(s - m) (s <= m, -inf allowed) -> sum of the new s
     pub exp_sum: fn(&mut [f32], f32) -> f32,
+}
+
+impl AttnOps {
+    /// `s[j] = q·k_j` for the keys of an f16 cache (`F16`, or `F16AsF32`;
+    /// an `F32` cache's rows go the `F16AsF32` way), `q` rounded to f16 by
+    /// the caller: key j at `k[from + j * stride..][..q.len()]`.
+    pub(super) fn half_dots(&self, q: &[f32], k: KvRef, from: usize, stride: usize, s: &mut [f32]) {
+        match k {
+            KvRef::F16(k) => (self.dots_f16)(q, &k[from..], stride, s),
+            KvRef::F32(k) | KvRef::F16AsF32(k) => (self.dots_f16w)(q, &k[from..], stride, s),
+        }
+    }
+
+    /// `o += sum_j w[j] * v_j` for the values of an f16 cache (as
+    /// `half_dots`), `w` rounded to f16 by the caller: value row j at
+    /// `v[from + j * stride..][..o.len()]`.
+    pub(super) fn half_axpys(
+        &self,
+        o: &mut [f32],
+        w: &[f32],
+        v: KvRef,
+        from: usize,
+        stride: usize,
+    ) {
+        match v {
+            KvRef::F16(v) => (self.axpys_f16)(o, w, &v[from..], stride),
+            KvRef::F32(v) | KvRef::F16AsF32(v) => (self.axpys_f16w)(o, w, &v[from..], stride),
+        }
+    }
 }
 
 pub(super) static SCALAR: AttnOps = AttnOps {
@@ -45,6 +79,8 @@ pub(super) static SCALAR: AttnOps = AttnOps {
     axpy_f16,
     dots_f16,
     axpys_f16,
+    dots_f16w,
+    axpys_f16w,
     round_f16,
     scale,
     exp_sum,
@@ -104,6 +140,19 @@ fn axpys_f16(o: &mut [f32], w: &[f32], v: &[f16], stride: usize) {
     let d = o.len();
     for (j, &w) in w.iter().enumerate() {
         axpy_f16(o, w, &v[j * stride..][..d]);
+    }
+}
+
+fn dots_f16w(q: &[f32], k: &[f32], stride: usize, s: &mut [f32]) {
+    for (j, s) in s.iter_mut().enumerate() {
+        *s = dot_f32(q, &k[j * stride..][..q.len()]);
+    }
+}
+
+fn axpys_f16w(o: &mut [f32], w: &[f32], v: &[f32], stride: usize) {
+    let d = o.len();
+    for (j, &w) in w.iter().enumerate() {
+        axpy_f32(o, w, &v[j * stride..][..d]);
     }
 }
 

@@ -120,10 +120,10 @@ fn head(
                 *s = exact::dot(kq_order, qh, kr) * p.scale;
             }
         }
-        KvRef::F16(kc) => {
+        KvRef::F16(_) | KvRef::F16AsF32(_) => {
             qbuf.copy_from_slice(qh);
             (ops.round_f16)(qbuf);
-            (ops.dots_f16)(qbuf, &kc[lo * kv_row + kvh * hd..], kv_row, sc);
+            ops.half_dots(qbuf, k, lo * kv_row + kvh * hd, kv_row, sc);
             for s in sc.iter_mut() {
                 *s *= p.scale;
             }
@@ -136,10 +136,10 @@ fn head(
             let v_row = |j: usize| &vc[(lo + j) * kv_row + kvh * hd..][..hd];
             exact::weighted_sum(kqv_order, lo, &scores[lo..=pos], v_row, o);
         }
-        KvRef::F16(vc) => {
+        KvRef::F16(_) | KvRef::F16AsF32(_) => {
             let w = &mut scores[lo..=pos];
             (ops.round_f16)(w);
-            (ops.axpys_f16)(o, w, &vc[lo * kv_row + kvh * hd..], kv_row);
+            ops.half_axpys(o, w, v, lo * kv_row + kvh * hd, kv_row);
         }
     }
 }

@@ -28,6 +28,8 @@ pub(super) static SIMD128: AttnOps = AttnOps {
     axpy_f16,
     dots_f16,
     axpys_f16,
+    dots_f16w,
+    axpys_f16w,
     round_f16: simd::SCALAR.round_f16,
     scale,
     exp_sum: simd::SCALAR.exp_sum,
@@ -120,22 +122,57 @@ fn dots_f16(q: &[f32], k: &[f16], stride: usize, s: &mut [f32]) {
     }
 }
 
-/// `o += w[j] * v_j` for j = 0, 1, ... with `o` held in registers 16 (then
-/// 8, then 1) elements at a time across all the rows: per element the same
-/// multiplies and adds in the same order as one `axpy_f16` per row.
-// o: [d], w: [n], v: row j at v[j * stride..][..d] -> o += sum_j w[j] v_j
+/// `dot_f32(q, k_j)` for every key j of f16 values held as f32 (the
+/// steps of `dot_f16` after its widening).
+// q: [d], k: key j at k[j * stride..][..d] -> s[j]
+fn dots_f16w(q: &[f32], k: &[f32], stride: usize, s: &mut [f32]) {
+    let d = q.len();
+    for (j, s) in s.iter_mut().enumerate() {
+        *s = dot_f32(q, &k[j * stride..][..d]);
+    }
+}
+
+/// o: [d] += sum_j w[j] * v_j over f16 value rows (`axpys_with`).
+// o: [d], w: [n], v: row j at v[j * stride..][..d] f16
 fn axpys_f16(o: &mut [f32], w: &[f32], v: &[f16], stride: usize) {
-    let d = o.len();
-    let Some(v) = simd::rows_of(v, w.len(), stride, d) else {
+    let Some(v) = simd::rows_of(v, w.len(), stride, o.len()) else {
         return;
     };
+    axpys_with(o, w, stride, |i| ld16(v, i), |i| f16_to_f32(v[i]));
+}
+
+/// o: [d] += sum_j w[j] * v_j over f16 values held as f32 (`axpys_with`):
+/// equals `axpys_f16` on the f16 values bit for bit.
+// o: [d], w: [n], v: row j at v[j * stride..][..d]
+fn axpys_f16w(o: &mut [f32], w: &[f32], v: &[f32], stride: usize) {
+    let Some(v) = simd::rows_of(v, w.len(), stride, o.len()) else {
+        return;
+    };
+    axpys_with(o, w, stride, |i| (ld(v, i), ld(v, i + 4)), |i| v[i]);
+}
+
+/// `o += w[j] * v_j` for j = 0, 1, ... with `o` held in registers 16
+/// (then 8, then 1) elements at a time across all the rows: per element
+/// the same multiplies and adds in the same order as one `axpy_f16` per
+/// row. `v8(i)` gives value elements i..i + 8 (row j's element e at
+/// `i = j * stride + e`) as f32, `v1(i)` one element.
+// o: [d], w: [n] -> o += sum_j w[j] v_j
+#[inline(always)]
+fn axpys_with(
+    o: &mut [f32],
+    w: &[f32],
+    stride: usize,
+    v8: impl Fn(usize) -> (v128, v128),
+    v1: impl Fn(usize) -> f32,
+) {
+    let d = o.len();
     let mut i = 0;
     while i + 16 <= d {
         let mut acc = [ld(o, i), ld(o, i + 4), ld(o, i + 8), ld(o, i + 12)];
         for (j, &wj) in w.iter().enumerate() {
             let wv = f32x4_splat(wj);
             for h in 0..2 {
-                let (lo, hi) = ld16(v, j * stride + i + 8 * h);
+                let (lo, hi) = v8(j * stride + i + 8 * h);
                 acc[2 * h] = f32x4_add(acc[2 * h], f32x4_mul(wv, lo));
                 acc[2 * h + 1] = f32x4_add(acc[2 * h + 1], f32x4_mul(wv, hi));
             }
@@ -149,7 +186,7 @@ fn axpys_f16(o: &mut [f32], w: &[f32], v: &[f16], stride: usize) {
         let (mut a0, mut a1) = (ld(o, i), ld(o, i + 4));
         for (j, &wj) in w.iter().enumerate() {
             let wv = f32x4_splat(wj);
-            let (lo, hi) = ld16(v, j * stride + i);
+            let (lo, hi) = v8(j * stride + i);
             a0 = f32x4_add(a0, f32x4_mul(wv, lo));
             a1 = f32x4_add(a1, f32x4_mul(wv, hi));
         }
@@ -159,7 +196,7 @@ fn axpys_f16(o: &mut [f32], w: &[f32], v: &[f16], stride: usize) {
     }
     for (e, oe) in o.iter_mut().enumerate().skip(i) {
         for (j, &wj) in w.iter().enumerate() {
-            *oe += wj * f16_to_f32(v[j * stride + e]);
+            *oe += wj * v1(j * stride + e);
         }
     }
 }

@@ -39,6 +39,14 @@ static AVX2: AttnOps = AttnOps {
         // SAFETY: AVX2, FMA and F16C were detected before `AVX2` was handed out.
         unsafe { axpys_f16(o, w, v, stride) }
     },
+    dots_f16w: |q, k, stride, s| {
+        // SAFETY: AVX2, FMA and F16C were detected before `AVX2` was handed out.
+        unsafe { dots_f16w(q, k, stride, s) }
+    },
+    axpys_f16w: |o, w, v, stride| {
+        // SAFETY: AVX2, FMA and F16C were detected before `AVX2` was handed out.
+        unsafe { axpys_f16w(o, w, v, stride) }
+    },
     round_f16: |x| {
         // SAFETY: AVX2, FMA and F16C were detected before `AVX2` was handed out.
         unsafe { round_f16(x) }
@@ -222,6 +230,28 @@ fn axpys_f16(o: &mut [f32], w: &[f32], v: &[f16], stride: usize) {
         for (j, &wj) in w.iter().enumerate() {
             *oe = wj.mul_add(v[j * stride + e].to_f32(), *oe);
         }
+    }
+}
+
+/// `dots_f16` on f16 values held as f32: `dot_f32` per key, whose steps
+/// are `dot_f16`'s after the widening.
+// q: [d], k: key j at k[j * stride..][..d] -> s[j]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dots_f16w(q: &[f32], k: &[f32], stride: usize, s: &mut [f32]) {
+    let d = q.len();
+    for (j, s) in s.iter_mut().enumerate() {
+        *s = dot_f32(q, &k[j * stride..][..d]);
+    }
+}
+
+/// `axpys_f16` on f16 values held as f32: `axpy_f32` per row (the same
+/// fused multiply-adds per element, in row order).
+// o: [d], w: [n], v: row j at v[j * stride..][..d] -> o += sum_j w[j] v_j
+#[target_feature(enable = "avx2,fma,f16c")]
+fn axpys_f16w(o: &mut [f32], w: &[f32], v: &[f32], stride: usize) {
+    let d = o.len();
+    for (j, &wj) in w.iter().enumerate() {
+        axpy_f32(o, wj, &v[j * stride..][..d]);
     }
 }
 
