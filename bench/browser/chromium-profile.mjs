@@ -18,7 +18,7 @@ const pkg = process.argv[2] ?? 'bench/browser/out/pkg-prof';
 const browser = await openBrowser();
 try {
   const page = await browser.newPage();
-  await page.addScriptTag({ url: '/bench/browser/direct.js' });
+  await page.addScriptTag({ url: '/bench/browser/direct.js', type: 'module' });
   await page.waitForFunction(() => window.directReady === true);
   const cdp = await browser.context.newCDPSession(page);
   await cdp.send('Profiler.enable');

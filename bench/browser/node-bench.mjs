@@ -13,6 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 
 import { relaxedSimdNodeFlags } from '../../web/core.js';
+import { greedy, loadEngine } from './drive.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const [model, promptFile, tgArg, variant = 'simd', nCtxArg = '512'] = process.argv.slice(2);
@@ -25,24 +26,10 @@ const dir = process.env.WASM_CHORD_PKG ?? join(ROOT, 'web', 'pkg', variant);
 const wasm = await import(pathToFileURL(join(dir, 'wasm_chord.js')).href);
 await wasm.default({ module_or_path: await readFile(join(dir, 'wasm_chord_bg.wasm')) });
 
-const bytes = await readFile(model);
-const buffer = new wasm.ModelBuffer(bytes.byteLength);
-const CHUNK = 1 << 20;
-for (let off = 0; off < bytes.byteLength; off += CHUNK) {
-  buffer.write(off, bytes.subarray(off, Math.min(off + CHUNK, bytes.byteLength)));
-}
 const extra = JSON.parse(process.env.LOAD_OPTIONS ?? '{}');
-const engine = wasm.Engine.load(buffer, JSON.stringify({ nCtx: Number(nCtxArg), ...extra }));
+const engine = loadEngine(wasm, await readFile(model), { nCtx: Number(nCtxArg), ...extra });
 const prompt = await readFile(promptFile, 'utf8');
-
-function run(maxTokens) {
-  engine.reset();
-  engine.generate_start(prompt, JSON.stringify({ maxTokens, temperature: 0 }));
-  for (;;) {
-    const step = JSON.parse(engine.next_piece());
-    if (step.done) return step;
-  }
-}
+const run = (maxTokens) => greedy(engine, prompt, maxTokens);
 run(8);
 const r = run(tg);
 const s = r.stats;

@@ -310,8 +310,8 @@ fn row_loops_equal_one_call_per_row_bit_for_bit() {
             // the same f16 values held as f32: the same bits
             let kv32: Vec<f32> = kv.iter().map(|x| x.to_f32()).collect();
             let mut s32 = vec![0f32; rows];
-            (ops.dots_f16w)(&q, &kv32, stride, &mut s32);
-            assert_eq!(bits(&s32), bits(&s), "{isa} dots_f16w d {d}");
+            ops.half_dots(&q, KvRef::F16AsF32(&kv32), 0, stride, &mut s32);
+            assert_eq!(bits(&s32), bits(&s), "{isa} half_dots F16AsF32 d {d}");
             let mut o3 = pseudo(d, 7);
             (ops.axpys_f16w)(&mut o3, &w, &kv32, stride);
             assert_eq!(bits(&o3), bits(&o1), "{isa} axpys_f16w d {d}");

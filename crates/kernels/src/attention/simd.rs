@@ -13,7 +13,9 @@ use crate::arch::Isa;
 /// lengths (head_dim), any alignment.
 pub(super) struct AttnOps {
     pub isa: Isa,
-    // q: [d], k: [d] -> q·k
+    // q: [d], k: [d] -> q·k; on f16-representable values, the same steps as
+    // `dot_f16` after its widening (so `half_dots` over `KvRef::F16AsF32` rows
+    // equals `dots_f16` over the f16 rows bit for bit)
     pub dot_f32: fn(&[f32], &[f32]) -> f32,
     // q: [d] (f16-representable), k: [d] f16 -> q·k (the backends call the
     // row loops `dots_f16` / `axpys_f16`; these one-row forms define them)
@@ -30,8 +32,6 @@ pub(super) struct AttnOps {
     // o: [d] += sum_j w[j] * v_j, v_j = v[j * stride..][..d] f16; equals `axpy_f16`
     // once per j in ascending order, bit for bit
     pub axpys_f16: fn(&mut [f32], &[f32], &[f16], usize),
-    // `dots_f16` on f16 values held as f32 (`KvRef::F16AsF32`): equals it bit for bit
-    pub dots_f16w: fn(&[f32], &[f32], usize, &mut [f32]),
     // `axpys_f16` on f16 values held as f32: equals it bit for bit
     pub axpys_f16w: fn(&mut [f32], &[f32], &[f32], usize),
     // x: [n] <- f32(f16(x)), round to nearest even (as `half::f16::from_f32`)
@@ -43,13 +43,17 @@ pub(super) struct AttnOps {
 }
 
 impl AttnOps {
-    /// `s[j] = q·k_j` for the keys of an f16 cache (`F16`, or `F16AsF32`;
-    /// an `F32` cache's rows go the `F16AsF32` way), `q` rounded to f16 by
-    /// the caller: key j at `k[from + j * stride..][..q.len()]`.
+    /// `s[j] = q·k_j` for the keys of an f16 cache (`F16`, or `F16AsF32`:
+    /// `dot_f32` per key; an `F32` cache's rows go the `F16AsF32` way), `q`
+    /// rounded to f16 by the caller: key j at `k[from + j * stride..][..q.len()]`.
     pub(super) fn half_dots(&self, q: &[f32], k: KvRef, from: usize, stride: usize, s: &mut [f32]) {
         match k {
             KvRef::F16(k) => (self.dots_f16)(q, &k[from..], stride, s),
-            KvRef::F32(k) | KvRef::F16AsF32(k) => (self.dots_f16w)(q, &k[from..], stride, s),
+            KvRef::F32(k) | KvRef::F16AsF32(k) => {
+                for (j, s) in s.iter_mut().enumerate() {
+                    *s = (self.dot_f32)(q, &k[from + j * stride..][..q.len()]);
+                }
+            }
         }
     }
 
@@ -79,7 +83,6 @@ pub(super) static SCALAR: AttnOps = AttnOps {
     axpy_f16,
     dots_f16,
     axpys_f16,
-    dots_f16w,
     axpys_f16w,
     round_f16,
     scale,
@@ -140,12 +143,6 @@ fn axpys_f16(o: &mut [f32], w: &[f32], v: &[f16], stride: usize) {
     let d = o.len();
     for (j, &w) in w.iter().enumerate() {
         axpy_f16(o, w, &v[j * stride..][..d]);
-    }
-}
-
-fn dots_f16w(q: &[f32], k: &[f32], stride: usize, s: &mut [f32]) {
-    for (j, s) in s.iter_mut().enumerate() {
-        *s = dot_f32(q, &k[j * stride..][..q.len()]);
     }
 }
 

@@ -28,7 +28,6 @@ pub(super) static SIMD128: AttnOps = AttnOps {
     axpy_f16,
     dots_f16,
     axpys_f16,
-    dots_f16w,
     axpys_f16w,
     round_f16: simd::SCALAR.round_f16,
     scale,
@@ -119,16 +118,6 @@ fn dots_f16(q: &[f32], k: &[f16], stride: usize, s: &mut [f32]) {
     let d = q.len();
     for (j, s) in s.iter_mut().enumerate() {
         *s = dot_f16(q, &k[j * stride..][..d]);
-    }
-}
-
-/// `dot_f32(q, k_j)` for every key j of f16 values held as f32 (the
-/// steps of `dot_f16` after its widening).
-// q: [d], k: key j at k[j * stride..][..d] -> s[j]
-fn dots_f16w(q: &[f32], k: &[f32], stride: usize, s: &mut [f32]) {
-    let d = q.len();
-    for (j, s) in s.iter_mut().enumerate() {
-        *s = dot_f32(q, &k[j * stride..][..d]);
     }
 }
 

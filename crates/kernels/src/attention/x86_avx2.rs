@@ -39,10 +39,6 @@ static AVX2: AttnOps = AttnOps {
         // SAFETY: AVX2, FMA and F16C were detected before `AVX2` was handed out.
         unsafe { axpys_f16(o, w, v, stride) }
     },
-    dots_f16w: |q, k, stride, s| {
-        // SAFETY: AVX2, FMA and F16C were detected before `AVX2` was handed out.
-        unsafe { dots_f16w(q, k, stride, s) }
-    },
     axpys_f16w: |o, w, v, stride| {
         // SAFETY: AVX2, FMA and F16C were detected before `AVX2` was handed out.
         unsafe { axpys_f16w(o, w, v, stride) }
@@ -230,17 +226,6 @@ fn axpys_f16(o: &mut [f32], w: &[f32], v: &[f16], stride: usize) {
         for (j, &wj) in w.iter().enumerate() {
             *oe = wj.mul_add(v[j * stride + e].to_f32(), *oe);
         }
-    }
-}
-
-/// `dots_f16` on f16 values held as f32: `dot_f32` per key, whose steps
-/// are `dot_f16`'s after the widening.
-// q: [d], k: key j at k[j * stride..][..d] -> s[j]
-#[target_feature(enable = "avx2,fma,f16c")]
-fn dots_f16w(q: &[f32], k: &[f32], stride: usize, s: &mut [f32]) {
-    let d = q.len();
-    for (j, s) in s.iter_mut().enumerate() {
-        *s = dot_f32(q, &k[j * stride..][..d]);
     }
 }
 

@@ -68,11 +68,11 @@ impl Products for Pairs {
     }
 }
 
-/// Byte `4l + k` of an ordered vector is byte `ORDER[4l + k]` of the
-/// original: lane l of the relaxed dot then holds products 2l, 2l + 1,
-/// 2l + 8, 2l + 9, as in `Pairs`.
+/// The swizzle selector: byte `4l + k` of an ordered vector is byte
+/// `ORDER[4l + k]` of the original, so lane l of the relaxed dot holds
+/// products 2l, 2l + 1, 2l + 8, 2l + 9, as in `Pairs`.
 #[cfg(target_feature = "relaxed-simd")]
-pub(super) const ORDER: [u8; 16] = [0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15];
+const ORDER: v128 = u8x16(0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15);
 
 /// The relaxed-simd way: operands reordered, then the relaxed i8 dot into
 /// i16 pairs.
@@ -87,13 +87,8 @@ pub(super) struct Relaxed {
 impl Relaxed {
     #[inline(always)]
     pub(super) fn new() -> Relaxed {
-        let o = ORDER;
-        let order = u8x16(
-            o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7], o[8], o[9], o[10], o[11], o[12], o[13],
-            o[14], o[15],
-        );
         Relaxed {
-            order: super::simd::opaque(order),
+            order: super::simd::opaque(ORDER),
         }
     }
 }

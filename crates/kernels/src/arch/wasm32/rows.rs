@@ -70,17 +70,8 @@ fn q8_groups<W: Q8Weights>(x: &[W], nb: usize, act: &[BlockQ8_0], y: &mut [f32])
                 f32x4(y[r[0]], y[r[1]], y[r[2]], y[r[3]])
             }
         };
-        for q in 0..m {
-            let r = [q, q + m, q + 2 * m, q + 3 * m];
-            let v = dot_rows4(r.map(row), prep, start(y, r));
-            y[r[0]] = f32x4_extract_lane::<0>(v);
-            y[r[1]] = f32x4_extract_lane::<1>(v);
-            y[r[2]] = f32x4_extract_lane::<2>(v);
-            y[r[3]] = f32x4_extract_lane::<3>(v);
-        }
-        if !rest.is_empty() {
-            let last = rest.end - 1;
-            let r = [0, 1, 2, 3].map(|i| (rest.start + i).min(last));
+        // rows r of one group: lane i to y[r[i]] for the first `keep` lanes
+        let group = |y: &mut [f32], r: [usize; GROUP], keep: usize| {
             let v = dot_rows4(r.map(row), prep, start(y, r));
             let lanes = [
                 f32x4_extract_lane::<0>(v),
@@ -88,7 +79,20 @@ fn q8_groups<W: Q8Weights>(x: &[W], nb: usize, act: &[BlockQ8_0], y: &mut [f32])
                 f32x4_extract_lane::<2>(v),
                 f32x4_extract_lane::<3>(v),
             ];
-            y[rest.clone()].copy_from_slice(&lanes[..rest.len()]);
+            for (&i, l) in r.iter().zip(lanes).take(keep) {
+                y[i] = l;
+            }
+        };
+        for q in 0..m {
+            group(y, [q, q + m, q + 2 * m, q + 3 * m], GROUP);
+        }
+        if !rest.is_empty() {
+            let last = rest.end - 1;
+            group(
+                y,
+                [0, 1, 2, 3].map(|i| (rest.start + i).min(last)),
+                rest.len(),
+            );
         }
     }
 }

@@ -104,7 +104,7 @@ macro_rules! rows_fn {
 /// Rows four at a time through `$four` (`avx2::legacy::rows4_*`), a group
 /// taking one row from each quarter of the matrix (four sequential
 /// streams, four independent accumulation chains); the last `rows % 4`
-/// rows one at a time (as a group of copies).
+/// rows through the row dot.
 macro_rules! rows4_fn {
     ($name:ident, $ty:ident, $w:ty, $four:ident) => {
         // w: [y.len() * row_bytes($ty, n)], a: [row_bytes(Q8_0, n)] -> y
@@ -122,8 +122,9 @@ macro_rules! rows4_fn {
                         y[i] = v;
                     }
                 }
+                let rb = crate::quant::row_bytes(GgmlType::$ty, n);
                 for i in 4 * m..y.len() {
-                    y[i] = four([i; 4])[0];
+                    y[i] = dot(n, &w[i * rb..(i + 1) * rb], a);
                 }
             };
             cast_rows(GgmlType::$ty, n, w, a, y, dot, f)
