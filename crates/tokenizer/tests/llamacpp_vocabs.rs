@@ -1,7 +1,7 @@
 //! llama.cpp's own tokenizer test vectors (`models/ggml-vocab-*.gguf.inp/.out`,
 //! checked by llama.cpp's `test-tokenizer-0` with add_special = false,
 //! parse_special = false). Fetched by `tools/fetch_llamacpp_vocabs.py` into
-//! `tests/fixtures/_cache/vocab/`; every test skips (with a message) when the
+//! `tests/fixtures/_cache/vocab/`; every test skips (with a message; under CI it fails) when the
 //! cache is absent and fails on any mismatch when present.
 
 use std::path::PathBuf;
@@ -27,10 +27,7 @@ fn cases(name: &str) -> Option<(Tokenizer, Cases)> {
     let inp = std::fs::read_to_string(dir.join(format!("ggml-vocab-{name}.gguf.inp")));
     let out = std::fs::read_to_string(dir.join(format!("ggml-vocab-{name}.gguf.out")));
     let (Ok(inp), Ok(out), true) = (inp, out, gguf_path.exists()) else {
-        eprintln!(
-            "SKIP ggml-vocab-{name}: not found in {} (run tools/fetch_llamacpp_vocabs.py)",
-            dir.display()
-        );
+        test_support::missing(gguf_path.display(), test_support::FETCH_VOCABS);
         return None;
     };
     let file = gguf::GgufFile::open(&gguf_path).expect("vocab gguf parses");
@@ -158,7 +155,7 @@ vocab_tests! {
 fn bert_is_rejected_with_a_typed_error() {
     let path = vocab_dir().join("ggml-vocab-bert-bge.gguf");
     if !path.exists() {
-        eprintln!("SKIP bert-bge: {} not found", path.display());
+        test_support::missing(path.display(), test_support::FETCH_VOCABS);
         return;
     }
     let file = gguf::GgufFile::open(&path).unwrap();
@@ -174,7 +171,7 @@ fn vocabs_without_vectors_load() {
     for name in ["aquila", "baichuan", "gpt-neox"] {
         let path = vocab_dir().join(format!("ggml-vocab-{name}.gguf"));
         if !path.exists() {
-            eprintln!("SKIP {name}: {} not found", path.display());
+            test_support::missing(path.display(), test_support::FETCH_VOCABS);
             continue;
         }
         let file = gguf::GgufFile::open(&path).unwrap();
