@@ -54,7 +54,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         n => n as usize,
     };
     let path = args.model.path()?;
-    let file = common::open_model(&path)?;
+    let file = common::open_model(&path, args.model.no_mmap)?;
     let opts = args.ctx.session_options(&file)?;
     let mut session = Session::from_file(file, opts)
         .with_context(|| format!("preparing a session for {}", path.display()))?;

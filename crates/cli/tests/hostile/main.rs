@@ -8,4 +8,5 @@
 mod common;
 mod probe;
 
+mod files;
 mod keep;
