@@ -80,7 +80,7 @@ impl Tokenizer {
         if c.add_eos && vocab.special.eos.is_none() {
             return Err(TokenizerError::MissingSpecialToken { what: "EOS" });
         }
-        let matcher = SpecialMatcher::build(&vocab);
+        let matcher = SpecialMatcher::build(&vocab)?;
         Ok(Tokenizer {
             matcher,
             bpe,
