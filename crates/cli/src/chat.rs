@@ -165,7 +165,9 @@ fn answer(
                     .and_then(|()| out.flush())
                     .context("writing to stdout")?;
             }
-            Err(e @ EngineError::PromptTooLong { .. }) => {
+            Err(
+                e @ (EngineError::PromptTooLong { .. } | EngineError::PromptTooLongBytes { .. }),
+            ) => {
                 eprintln!("error: {e}; use /reset to start a new conversation");
                 return Ok(None);
             }
