@@ -9,3 +9,4 @@ mod common;
 mod probe;
 
 mod keep;
+mod tokenizer;
