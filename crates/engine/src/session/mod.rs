@@ -5,8 +5,9 @@
 //! common token prefix with what the KV cache already holds is reused and only the rest is
 //! evaluated, so a chat that re-renders the whole conversation each turn only pays for the
 //! new turn. The context window (`n_ctx`) bounds prompt + generation: a prompt that does
-//! not leave one free position fails with [`EngineError::PromptTooLong`] before any work,
-//! and a generation that fills the window ends with [`EngineError::ContextFull`] (the text
+//! not leave one free position fails with [`EngineError::PromptTooLong`] before any work
+//! (with [`EngineError::PromptTooLongBytes`] before tokenizing, when its byte length alone
+//! shows it), and a generation that fills the window ends with [`EngineError::ContextFull`] (the text
 //! already streamed stays valid).
 
 mod generate;
