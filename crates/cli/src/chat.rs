@@ -177,11 +177,10 @@ fn answer(
                     .and_then(|()| out.flush())
                     .context("writing to stdout")?;
             }
-            Err(e @ EngineError::PromptTooLong { .. }) => {
-                eprintln!(
-                    "error: {}; use /reset to start a new conversation",
-                    crate::printable::printable(&e.to_string())
-                );
+            Err(
+                e @ (EngineError::PromptTooLong { .. } | EngineError::PromptTooLongBytes { .. }),
+            ) => {
+                eprintln!("error: {e}; use /reset to start a new conversation");
                 return Ok(None);
             }
             Err(e @ EngineError::ContextFull { .. }) => {

@@ -66,7 +66,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
         stop: args.stop.clone(),
         ..GenerateParams::default()
     };
-    let ids = session.tokenize(&prompt, !args.no_bos, params.parse_special);
+    let ids = session
+        .tokenize_prompt(&prompt, !args.no_bos, params.parse_special)
+        .context("the prompt does not fit in the context (--ctx-size)")?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut closed = false;

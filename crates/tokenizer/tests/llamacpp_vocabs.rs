@@ -99,6 +99,7 @@ fn check_vocab(name: &str) {
     let (mut llama_rt, mut our_rt) = (0, 0);
     for (i, (text, want)) in cases.iter().enumerate() {
         let got = tok.encode(text, false, false);
+        check_bound(&tok, text, got.len());
         if &got != want {
             failures.push(format!("  {text:?}\n    want {want:?}\n    got  {got:?}"));
         }
@@ -115,6 +116,21 @@ fn check_vocab(name: &str) {
         }
     }
     eprintln!(
+        "ggml-vocab-{name}: a token covers at most {} bytes",
+        tok.max_token_bytes()
+    );
+    for text in [
+        " ".repeat(500),
+        "\n".repeat(300),
+        "▁".repeat(200),
+        " \t\r\n".repeat(100),
+        "<s></s><|endoftext|><unk> ".repeat(50),
+        (0..=127u8).map(char::from).collect::<String>().repeat(3),
+        cases.iter().map(|c| c.0.as_str()).collect::<String>(),
+    ] {
+        check_bound(&tok, &text, tok.encode(&text, false, false).len());
+    }
+    eprintln!(
         "ggml-vocab-{name}: {} / {} cases match llama.cpp; round trips: {our_rt} ours, {llama_rt} llama.cpp",
         cases.len() - failures.len(),
         cases.len()
@@ -124,6 +140,16 @@ fn check_vocab(name: &str) {
         "{name}: {} mismatches:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+}
+
+/// `Tokenizer::min_tokens` is a lower bound, with and without parse_special.
+fn check_bound(tok: &Tokenizer, text: &str, n_plain: usize) {
+    let min = tok.min_tokens(text);
+    let n_special = tok.encode(text, false, true).len();
+    assert!(
+        min <= n_plain && min <= n_special,
+        "min_tokens {min} > {n_plain} / {n_special} tokens for {text:?}"
     );
 }
 

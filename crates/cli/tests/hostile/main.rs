@@ -10,3 +10,4 @@ mod probe;
 
 mod files;
 mod keep;
+mod tokenizer;
