@@ -22,6 +22,7 @@ mod partition;
 mod pretok;
 mod split;
 mod spm;
+mod spm_queue;
 mod stream;
 mod unicode;
 mod vocab;

@@ -2,55 +2,15 @@
 //! symbol per UTF-8 character, repeatedly merge the adjacent pair whose
 //! concatenation is a token with the highest score (ties: leftmost), then emit
 //! each final symbol as its token or, failing that, as `<0xNN>` byte tokens.
-//! O(n log n) in the text length; 16 bytes per character for the symbols
-//! and 16 per queued pair.
+//!
+//! Symbols live in two arrays indexed by byte position: the length of the
+//! symbol starting there (0: not a symbol start) and the distance back to the
+//! previous symbol's start. A symbol is a single character or a vocabulary
+//! piece, so both fit a byte for most vocabularies (2 bytes per input byte).
+//! The queue is [`PairQueue`]: O(n log n) in the text length.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
-
+use crate::spm_queue::PairQueue;
 use crate::vocab::Vocab;
-
-/// "No neighbour" in [`Symbol::prev`] / [`Symbol::next`].
-const NONE: u32 = u32::MAX;
-
-/// Positions are u32 (16 bytes a symbol, 16 a queued pair: the queue and the
-/// symbols dominate the memory of a long text); longer texts are cut into
-/// pieces below 4 GiB first.
-#[derive(Clone, Copy, Debug)]
-struct Symbol {
-    start: u32,
-    len: u32, // 0 = merged into its left neighbour
-    prev: u32,
-    next: u32,
-}
-
-#[derive(Debug)]
-struct Bigram {
-    score: f32,
-    left: u32,
-    right: u32,
-    size: u32,
-}
-
-impl PartialEq for Bigram {
-    fn eq(&self, o: &Self) -> bool {
-        self.cmp(o) == Ordering::Equal
-    }
-}
-impl Eq for Bigram {}
-impl PartialOrd for Bigram {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Bigram {
-    /// Max-heap order: higher score first, then the leftmost pair.
-    fn cmp(&self, o: &Self) -> Ordering {
-        self.score
-            .total_cmp(&o.score)
-            .then_with(|| o.left.cmp(&self.left))
-    }
-}
 
 /// UTF-8 sequence length from the lead byte, as llama.cpp computes it
 /// (continuation bytes count as 1).
@@ -83,61 +43,118 @@ fn tokenize_part(vocab: &Vocab, text: &[u8], out: &mut Vec<u32>) {
     if text.is_empty() {
         return;
     }
-    let mut syms: Vec<Symbol> = Vec::with_capacity(text.len());
-    let mut off = 0;
-    while off < text.len() {
-        let len = utf8_len(text[off]).min(text.len() - off);
-        let i = syms.len() as u32;
-        syms.push(Symbol {
-            start: off as u32,
-            len: len as u32,
-            prev: if i == 0 { NONE } else { i - 1 },
-            next: if off + len < text.len() { i + 1 } else { NONE },
-        });
-        off += len;
+    // Symbols are at most 4 bytes (a character) or a piece long.
+    if vocab.max_piece_len <= u8::MAX as usize {
+        merge::<u8>(vocab, text, out)
+    } else {
+        merge::<u32>(vocab, text, out)
     }
+}
 
-    let mut heap = BinaryHeap::with_capacity(syms.len());
-    let try_add = |heap: &mut BinaryHeap<Bigram>, syms: &[Symbol], l: u32, r: u32| {
-        if l == NONE || r == NONE {
-            return;
+/// A symbol length or distance: u8 when every piece fits, else u32.
+trait Cell: Copy + Default {
+    fn get(self) -> u32;
+    fn set(v: u32) -> Self;
+}
+impl Cell for u8 {
+    #[inline]
+    fn get(self) -> u32 {
+        self.into()
+    }
+    #[inline]
+    fn set(v: u32) -> u8 {
+        v as u8 // v <= max piece length <= 255 here
+    }
+}
+impl Cell for u32 {
+    #[inline]
+    fn get(self) -> u32 {
+        self
+    }
+    #[inline]
+    fn set(v: u32) -> u32 {
+        v
+    }
+}
+
+/// `text.len() < u32::MAX`.
+fn merge<C: Cell>(vocab: &Vocab, text: &[u8], out: &mut Vec<u32>) {
+    let n = text.len();
+    let char_len = |p: usize| utf8_len(text[p]).min(n - p) as u32;
+    // len[p]: length of the symbol starting at p (0: none); back[p]: p minus
+    // the start of the previous symbol (0: none).
+    let mut len: Vec<C> = vec![C::default(); n];
+    let mut back: Vec<C> = vec![C::default(); n];
+    let rank = |piece: &[u8]| {
+        vocab
+            .lookup(piece)
+            .map(|id| vocab.score_ranks.by_token[id as usize])
+    };
+
+    let queue = {
+        let mut rank_at = vec![u32::MAX; n];
+        let (mut p, mut prev) = (0, 0);
+        while p < n {
+            let l = char_len(p);
+            len[p] = C::set(l);
+            back[p] = C::set(prev);
+            let q = p + l as usize;
+            if q < n {
+                let r = char_len(q) as usize;
+                if let Some(k) = rank(&text[p..q + r]) {
+                    rank_at[p] = k;
+                }
+            }
+            prev = l;
+            p = q;
         }
-        let (a, b) = (syms[l as usize], syms[r as usize]);
-        let piece = &text[a.start as usize..(b.start + b.len) as usize];
-        if let Some(id) = vocab.lookup(piece) {
-            heap.push(Bigram {
-                score: vocab.scores[id as usize],
-                left: l,
-                right: r,
-                size: piece.len() as u32,
-            });
+        PairQueue::new(vocab.score_ranks.count, &rank_at)
+    };
+    let mut queue = queue;
+
+    let try_add = |queue: &mut PairQueue, len: &[C], a: usize, b: usize| {
+        let end = b + len[b].get() as usize;
+        if let Some(k) = rank(&text[a..end]) {
+            queue.push(k, a as u32, (end - a) as u32);
         }
     };
-    for i in 1..syms.len() as u32 {
-        try_add(&mut heap, &syms, i - 1, i);
-    }
-
-    while let Some(bg) = heap.pop() {
-        let (l, r) = (syms[bg.left as usize], syms[bg.right as usize]);
-        if l.len == 0 || r.len == 0 || l.len + r.len != bg.size {
-            continue; // stale: one side changed since this pair was queued
+    while let Some((left, size)) = queue.pop() {
+        let l = left as usize;
+        let ll = len[l].get();
+        let r = l + ll as usize;
+        if ll == 0 || r >= n {
+            continue; // stale: merged away, or grown to the end
         }
-        syms[bg.left as usize].len += r.len;
-        syms[bg.right as usize].len = 0;
-        syms[bg.left as usize].next = r.next;
-        if r.next != NONE {
-            syms[r.next as usize].prev = bg.left;
+        let rl = len[r].get();
+        let size = if size == 0 {
+            char_len(l) + char_len(l + char_len(l) as usize)
+        } else {
+            size
+        };
+        if ll + rl != size {
+            continue; // stale: one side grew since this pair was queued
         }
-        let left = syms[bg.left as usize];
-        try_add(&mut heap, &syms, left.prev, bg.left);
-        try_add(&mut heap, &syms, bg.left, left.next);
+        len[l] = C::set(size);
+        len[r] = C::default();
+        let next = r + rl as usize;
+        if next < n {
+            back[next] = C::set(size);
+        }
+        let b = back[l].get() as usize;
+        if b != 0 {
+            try_add(&mut queue, &len, l - b, l);
+        }
+        if next < n {
+            try_add(&mut queue, &len, l, next);
+        }
     }
-    drop(heap);
+    drop(queue);
+    drop(back);
 
-    let mut cur = 0;
-    while cur != NONE {
-        let s = syms[cur as usize];
-        let piece = &text[s.start as usize..(s.start + s.len) as usize];
+    let mut p = 0;
+    while p < n {
+        let l = len[p].get() as usize;
+        let piece = &text[p..p + l];
         match vocab.lookup(piece) {
             Some(id) => out.push(id),
             None => {
@@ -148,7 +165,7 @@ fn tokenize_part(vocab: &Vocab, text: &[u8], out: &mut Vec<u32>) {
                 }
             }
         }
-        cur = s.next;
+        p += l;
     }
 }
 

@@ -1,9 +1,10 @@
-//! The vocabulary: pieces, scores, per-token attributes, a piece -> id index,
+//! The vocabulary: pieces, score ranks, per-token attributes, a piece -> id index,
 //! and the special-token rules llama.cpp applies at load (end-of-generation
 //! set, control-looking tokens, special-token match order).
 
 use crate::config::{SpecialTokens, TokenType, TokenizerConfig, VocabKind};
 use crate::error::TokenizerError;
+use crate::spm_queue::ScoreRanks;
 
 /// Token attribute bits (llama.cpp's `llama_token_attr`).
 pub(crate) mod attr {
@@ -204,7 +205,6 @@ const FIM_SEP_TEXTS: &[&str] = &["<|file_sep|>"];
 pub(crate) struct Vocab {
     pub kind: VocabKind,
     pub tokens: Vec<String>,
-    pub scores: Vec<f32>,
     pub attrs: Vec<u16>,
     index: PieceIndex,
     pub special: SpecialTokens,
@@ -215,6 +215,10 @@ pub(crate) struct Vocab {
     pub special_order: Vec<u32>,
     /// `<0xNN>` byte tokens (SPM byte fallback), by byte.
     pub byte_token: [Option<u32>; 256],
+    /// Score ranks for the SentencePiece merge queue (empty for BPE).
+    pub score_ranks: ScoreRanks,
+    /// Bytes in the longest piece.
+    pub max_piece_len: usize,
 }
 
 impl Vocab {
@@ -360,16 +364,23 @@ impl Vocab {
             *slot = lookup(&format!("<0x{b:02X}>"));
         }
 
+        let score_ranks = match c.kind {
+            VocabKind::Spm => ScoreRanks::build(&scores),
+            VocabKind::Bpe => ScoreRanks::default(),
+        };
+        let max_piece_len = tokens.iter().map(String::len).max().unwrap_or(0);
+
         Ok(Vocab {
             kind: c.kind,
             tokens,
-            scores,
             attrs,
             index,
             special,
             eog,
             special_order,
             byte_token,
+            score_ranks,
+            max_piece_len,
         })
     }
 
