@@ -1,5 +1,6 @@
 //! `wasm-chord tokenize`: text to token ids with the model's tokenizer.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -50,37 +51,53 @@ pub fn run(args: &TokenizeArgs) -> Result<()> {
     let tok = Tokenizer::from_gguf(file.metadata())
         .with_context(|| format!("building the tokenizer of {}", path.display()))?;
     let ids = tok.encode(&text, !args.no_bos, args.parse_special);
-    println!("{}", render(&tok, &ids, args.json, args.show_pieces));
-    Ok(())
+    drop(text);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match render(&mut out, &tok, &ids, args.json, args.show_pieces)
+        .and_then(|()| writeln!(out))
+        .and_then(|()| out.flush())
+    {
+        // A closed stdout (e.g. `| head`) ends the output quietly.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("writing the token ids")
+        }
+        _ => Ok(()),
+    }
 }
 
 fn piece(tok: &Tokenizer, id: u32) -> String {
     String::from_utf8_lossy(&tok.token_to_piece(id, true)).into_owned()
 }
 
-/// The output text (without the final newline).
-fn render(tok: &Tokenizer, ids: &[u32], json: bool, pieces: bool) -> String {
-    match (json, pieces) {
+/// Writes the output text (without the final newline), one token at a time:
+/// a long text has tens of millions of tokens.
+fn render(
+    out: &mut impl Write,
+    tok: &Tokenizer,
+    ids: &[u32],
+    json: bool,
+    pieces: bool,
+) -> std::io::Result<()> {
+    let (open, sep, close) = match (json, pieces) {
         // llama-tokenize --ids style: `[1, 415, 2936]` (valid JSON).
-        (true, false) => format!(
-            "[{}]",
-            ids.iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        (true, true) => {
-            let items: Vec<_> = ids
-                .iter()
-                .map(|&id| json!({"id": id, "piece": piece(tok, id)}))
-                .collect();
-            json_printable(&serde_json::Value::Array(items).to_string()).into_owned()
+        (true, false) => ("[", ", ", "]"),
+        (true, true) => ("[", ",", "]"),
+        (false, true) => ("", "\n", ""),
+        (false, false) => ("", " ", ""),
+    };
+    out.write_all(open.as_bytes())?;
+    for (i, &id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.write_all(sep.as_bytes())?;
         }
-        (false, true) => ids
-            .iter()
-            .map(|&id| format!("{id:>6} -> '{}'", printable(&piece(tok, id))))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        (false, false) => ids.iter().map(u32::to_string).collect::<Vec<_>>().join(" "),
+        match (json, pieces) {
+            (_, false) => write!(out, "{id}")?,
+            (true, true) => {
+                let item = json!({"id": id, "piece": piece(tok, id)}).to_string();
+                out.write_all(json_printable(&item).as_bytes())?;
+            }
+            (false, true) => write!(out, "{id:>6} -> '{}'", printable(&piece(tok, id)))?,
+        }
     }
+    out.write_all(close.as_bytes())
 }
