@@ -23,6 +23,8 @@ mod pretok;
 mod split;
 mod spm;
 mod spm_queue;
+#[cfg(test)]
+mod spm_tests;
 mod stream;
 mod unicode;
 mod vocab;
