@@ -3,7 +3,7 @@
 //! concatenation is a token with the highest score (ties: leftmost), then emit
 //! each final symbol as its token or, failing that, as `<0xNN>` byte tokens.
 //!
-//! Symbols live in two arrays indexed by byte position: the length of the
+//! Symbols live in an array indexed by byte position: the length of the
 //! symbol starting there (0: not a symbol start) and the distance back to the
 //! previous symbol's start. A symbol is a single character or a vocabulary
 //! piece, so both fit a byte for most vocabularies (2 bytes per input byte).
@@ -44,29 +44,34 @@ fn tokenize_part(vocab: &Vocab, text: &[u8], out: &mut Vec<u32>) {
         return;
     }
     // Symbols are at most 4 bytes (a character) or a piece long.
-    if vocab.max_piece_len <= u8::MAX as usize {
+    if vocab.max_piece_len < u8::MERGED as usize {
         merge::<u8>(vocab, text, out)
     } else {
         merge::<u32>(vocab, text, out)
     }
 }
 
-/// A symbol length or distance: u8 when every piece fits, else u32.
+/// A symbol length (with the [`Cell::MERGED`] flag) or distance: u8 when
+/// every piece fits in 7 bits, else u32.
 trait Cell: Copy + Default {
+    /// Set in the length of a symbol made by merging.
+    const MERGED: u32;
     fn get(self) -> u32;
     fn set(v: u32) -> Self;
 }
 impl Cell for u8 {
+    const MERGED: u32 = 0x80;
     #[inline]
     fn get(self) -> u32 {
         self.into()
     }
     #[inline]
     fn set(v: u32) -> u8 {
-        v as u8 // v <= max piece length <= 255 here
+        v as u8 // lengths < 0x80 here
     }
 }
 impl Cell for u32 {
+    const MERGED: u32 = 1 << 31;
     #[inline]
     fn get(self) -> u32 {
         self
@@ -81,23 +86,24 @@ impl Cell for u32 {
 fn merge<C: Cell>(vocab: &Vocab, text: &[u8], out: &mut Vec<u32>) {
     let n = text.len();
     let char_len = |p: usize| utf8_len(text[p]).min(n - p) as u32;
-    // len[p]: length of the symbol starting at p (0: none); back[p]: p minus
-    // the start of the previous symbol (0: none).
-    let mut len: Vec<C> = vec![C::default(); n];
-    let mut back: Vec<C> = vec![C::default(); n];
+    // syms[p] = [length, back] of the symbol starting at byte p: its length
+    // (0: no symbol starts here), with MERGED once it is more than one
+    // character; p minus the start of the previous symbol (0: none). One
+    // array, so that a pair's state is one cache line.
+    let mut syms: Vec<[C; 2]> = vec![[C::default(); 2]; n];
+    let len = |w: C| w.get() & !C::MERGED;
     let rank = |piece: &[u8]| {
         vocab
             .lookup(piece)
             .map(|id| vocab.score_ranks.by_token[id as usize])
     };
 
-    let queue = {
+    let mut queue = {
         let mut rank_at = vec![u32::MAX; n];
         let (mut p, mut prev) = (0, 0);
         while p < n {
             let l = char_len(p);
-            len[p] = C::set(l);
-            back[p] = C::set(prev);
+            syms[p] = [C::set(l), C::set(prev)];
             let q = p + l as usize;
             if q < n {
                 let r = char_len(q) as usize;
@@ -110,50 +116,58 @@ fn merge<C: Cell>(vocab: &Vocab, text: &[u8], out: &mut Vec<u32>) {
         }
         PairQueue::new(vocab.score_ranks.count, &rank_at)
     };
-    let mut queue = queue;
 
-    let try_add = |queue: &mut PairQueue, len: &[C], a: usize, b: usize| {
-        let end = b + len[b].get() as usize;
+    let try_add = |queue: &mut PairQueue, syms: &[[C; 2]], a: usize, b: usize| {
+        let end = b + len(syms[b][0]) as usize;
         if let Some(k) = rank(&text[a..end]) {
             queue.push(k, a as u32, (end - a) as u32);
         }
     };
-    while let Some((left, size)) = queue.pop() {
-        let l = left as usize;
-        let ll = len[l].get();
+    // (left length, right length) of the pair at `l` if it is still as it
+    // was queued: of `size` bytes (lengths only grow), or for an initial
+    // pair (`size` 0) two single characters.
+    let pair = |syms: &[[C; 2]], l: usize, size: u32| {
+        let lw = syms[l][0].get();
+        let ll = lw & !C::MERGED;
         let r = l + ll as usize;
         if ll == 0 || r >= n {
-            continue; // stale: merged away, or grown to the end
+            return None; // merged away, or grown to the end
         }
-        let rl = len[r].get();
-        let size = if size == 0 {
-            char_len(l) + char_len(l + char_len(l) as usize)
+        let rw = syms[r][0].get();
+        let rl = rw & !C::MERGED;
+        let same = if size == 0 {
+            (lw | rw) & C::MERGED == 0
         } else {
-            size
+            ll + rl == size
         };
-        if ll + rl != size {
-            continue; // stale: one side grew since this pair was queued
-        }
-        len[l] = C::set(size);
-        len[r] = C::default();
+        same.then_some((ll, rl))
+    };
+    while let Some((left, size)) = queue.pop(|l, size| pair(&syms, l as usize, size).is_some()) {
+        let l = left as usize;
+        let Some((ll, rl)) = pair(&syms, l, size) else {
+            continue; // stale: one side changed since this pair was queued
+        };
+        let r = l + ll as usize;
+        let size = ll + rl;
+        syms[l][0] = C::set(size | C::MERGED);
+        syms[r][0] = C::default();
         let next = r + rl as usize;
         if next < n {
-            back[next] = C::set(size);
+            syms[next][1] = C::set(size);
         }
-        let b = back[l].get() as usize;
+        let b = syms[l][1].get() as usize;
         if b != 0 {
-            try_add(&mut queue, &len, l - b, l);
+            try_add(&mut queue, &syms, l - b, l);
         }
         if next < n {
-            try_add(&mut queue, &len, l, next);
+            try_add(&mut queue, &syms, l, next);
         }
     }
     drop(queue);
-    drop(back);
 
     let mut p = 0;
     while p < n {
-        let l = len[p].get() as usize;
+        let l = len(syms[p][0]) as usize;
         let piece = &text[p..p + l];
         match vocab.lookup(piece) {
             Some(id) => out.push(id),

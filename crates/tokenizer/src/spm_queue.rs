@@ -164,7 +164,17 @@ pub(crate) struct PairQueue {
     ranks: BinaryHeap<u64>,
     /// Left positions of the initial pairs, grouped by rank, ascending.
     initial: Vec<u32>,
+    /// The rank of the last pair popped.
+    current: u32,
+    /// `(rank, entry)` of pairs pushed with a rank below `current`: they
+    /// cannot be popped before the queue drops below `current`, and many are
+    /// stale by then (a neighbour merged first), so they wait here and only
+    /// the live ones are queued (fewer stale entries held).
+    pending: Vec<(u32, Entry)>,
 }
+
+/// Pending pairs checked at once.
+const PENDING: usize = 1 << 12;
 
 impl PairQueue {
     /// A queue holding the initial pairs: `rank_at[p]` is the rank of the
@@ -203,11 +213,21 @@ impl PairQueue {
             buckets,
             ranks: BinaryHeap::from(ranks),
             initial,
+            current: 0,
+            pending: Vec::new(),
         }
     }
 
     /// Queues the pair of `size` bytes starting at `left` (`size > 0`).
     pub fn push(&mut self, rank: u32, left: u32, size: u32) {
+        if rank < self.current {
+            self.pending.push((rank, entry(left, size)));
+        } else {
+            self.insert(rank, entry(left, size));
+        }
+    }
+
+    fn insert(&mut self, rank: u32, e: Entry) {
         let buckets = &mut self.buckets;
         let s = self.slots.get_or(rank, || {
             buckets.push(Bucket::default());
@@ -217,13 +237,30 @@ impl PairQueue {
         if b.is_empty() {
             self.ranks.push(ranked(rank, s));
         }
-        b.push(entry(left, size));
+        b.push(e);
     }
 
     /// The pair with the highest rank, leftmost among equals, as
     /// `(left, size)`; `size` 0 for an initial pair (two single characters).
-    pub fn pop(&mut self) -> Option<(u32, u32)> {
+    /// May be stale. `live(left, size)` tells whether a pair pushed earlier
+    /// (`size > 0`) is still as it was.
+    pub fn pop(&mut self, live: impl Fn(u32, u32) -> bool) -> Option<(u32, u32)> {
+        let below = |ranks: &BinaryHeap<u64>, current| {
+            ranks.peek().is_none_or(|&t| ((t >> 32) as u32) < current)
+        };
+        if !self.pending.is_empty()
+            && (self.pending.len() >= PENDING || below(&self.ranks, self.current))
+        {
+            let mut pending = std::mem::take(&mut self.pending);
+            for (rank, e) in pending.drain(..) {
+                if live((e >> 32) as u32, e as u32) {
+                    self.insert(rank, e);
+                }
+            }
+            self.pending = pending;
+        }
         let &top = self.ranks.peek()?;
+        self.current = (top >> 32) as u32;
         let b = self.buckets.get_mut(top as u32 as usize)?;
         let e = b.pop(&self.initial)?;
         if b.is_empty() {
