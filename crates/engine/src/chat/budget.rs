@@ -1,0 +1,92 @@
+//! Resource limits of one chat-template render.
+//!
+//! A template comes from the model file, so it is untrusted code: it could loop for
+//! minutes or double a string until memory runs out. Every render therefore runs with
+//! minijinja *fuel*: each executed instruction costs one fuel, and every 64 bytes of data
+//! the template creates or processes (output, strings, list slots, the input of filters)
+//! cost one more. Fuel only goes down, so the budget bounds both the time and the memory
+//! of a render (about 64 bytes per fuel).
+//!
+//! The budget grows with the input, so a long legitimate conversation is refused by the
+//! context size, never by the template: a fixed allowance for the template's own work,
+//! plus an allowance per message and per byte of text handed to the template. Real
+//! templates copy each message byte a few times (filters, concatenation, output), which
+//! costs a few sixty-fourths of a fuel; they run a few dozen instructions per message,
+//! and some scan or slice the conversation once per message. The allowances leave wide
+//! margins above that (see the tests in `limit_tests.rs`).
+
+use super::{ChatError, ChatMessage, RenderOptions};
+
+/// Fuel every render gets, whatever the input: one million instructions or 64 MB of
+/// data, a few hundred milliseconds of work.
+pub const BASE_FUEL: u64 = 1_000_000;
+
+/// Fuel per message handed to the template.
+pub const FUEL_PER_MESSAGE: u64 = 256;
+
+/// Fuel per byte of message text (role and content), BOS and EOS text: each input byte
+/// may be copied about 64 times.
+pub const FUEL_PER_BYTE: u64 = 1;
+
+/// Bytes of data one fuel pays for (minijinja's accounting).
+pub const BYTES_PER_FUEL: u64 = 64;
+
+/// Upper bound of a render: template recursion deeper than this many levels (a macro
+/// call counts four, an include ten) is an error. minijinja's own ceiling is 500; a
+/// lower one keeps the native stack small enough for wasm32's 1 MiB stack.
+pub const RECURSION_LIMIT: usize = 200;
+
+/// The fuel a render of `messages` with `opts` may use.
+pub fn fuel_for(messages: &[ChatMessage], opts: &RenderOptions<'_>) -> u64 {
+    let text: u64 = messages
+        .iter()
+        .map(|m| (m.role.len() + m.content.len()) as u64)
+        .sum::<u64>()
+        + (opts.bos_token.len() + opts.eos_token.len()) as u64;
+    BASE_FUEL
+        .saturating_add(FUEL_PER_MESSAGE.saturating_mul(messages.len() as u64))
+        .saturating_add(FUEL_PER_BYTE.saturating_mul(text))
+}
+
+/// Native stack bytes per fuel for a render: a template can nest lists about one level
+/// per five fuel, and dropping, printing, comparing or serializing such a value recurses
+/// once per level (a few hundred bytes each).
+const STACK_PER_FUEL: u64 = 160;
+
+/// Smallest and largest render stack (only the pages a render touches are committed).
+const MIN_STACK: u64 = 16 << 20;
+const MAX_STACK: u64 = 1 << 30;
+
+/// Runs `render` on a thread whose stack fits the nesting `fuel` allows, so a deeply
+/// nested value cannot overflow the caller's stack.
+#[cfg(not(target_family = "wasm"))]
+pub(crate) fn on_render_stack<T: Send>(
+    fuel: u64,
+    render: impl FnOnce() -> Result<T, ChatError> + Send,
+) -> Result<T, ChatError> {
+    let size = fuel
+        .saturating_mul(STACK_PER_FUEL)
+        .clamp(MIN_STACK, MAX_STACK);
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .name("chat-template".into())
+            .stack_size(usize::try_from(size).unwrap_or(usize::MAX))
+            .spawn_scoped(scope, render)
+            .map_err(|e| ChatError::Render {
+                line: 0,
+                detail: format!("cannot start the render thread ({size} bytes of stack): {e}"),
+            })?;
+        thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// On wasm there are no threads: the render runs on the caller's stack.
+#[cfg(target_family = "wasm")]
+pub(crate) fn on_render_stack<T: Send>(
+    _fuel: u64,
+    render: impl FnOnce() -> Result<T, ChatError> + Send,
+) -> Result<T, ChatError> {
+    render()
+}
