@@ -6,6 +6,7 @@ mod chat;
 mod common;
 mod info;
 mod perplexity;
+mod printable;
 mod run;
 mod tokenize;
 
@@ -62,7 +63,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
+            eprintln!("error: {}", printable::printable(&error_chain(&e)));
             ExitCode::FAILURE
         }
     }
