@@ -186,6 +186,10 @@ fn answer(
             Err(e @ EngineError::ContextFull { .. }) => {
                 eprintln!("\nnote: {e}; the answer is cut, use /reset to start over");
             }
+            Err(e @ EngineError::Chat(_)) => {
+                return Err(e)
+                    .context("rendering the conversation (--chat-template picks another template)")
+            }
             Err(e) => return Err(e).context("generating the answer"),
         }
     }
