@@ -1,7 +1,7 @@
 //! Chat templates are code from the model file (or from `--chat-template`): rendering
 //! one runs under a budget of steps and memory, and only `chat` renders them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use gguf::{GgufFile, GgufWriter, Value};
 
@@ -62,6 +62,41 @@ fn chat_refuses_a_hostile_template_in_the_model_file() {
     }
 }
 
+/// Two lists that each hold the previous one twice, 64 times over: minijinja 3.1 does
+/// not charge comparing them (2^64 steps), so `chat` stops the render at its deadline.
+#[test]
+fn chat_stops_a_render_that_outlives_its_deadline() {
+    let path = template_file(
+        "{% set ns = namespace(a=[1], b=[1]) %}{% for i in range(64) %}{% set ns.a = [ns.a, ns.a] %}{% set ns.b = [ns.b, ns.b] %}{% endfor %}{{ ns.a == ns.b }}",
+    );
+    chat_with_file(&path, "hi\n")
+        .clean_error("rendering took more than 4 s")
+        .faster_than(8.0)
+        .rss_below(RSS);
+}
+
+/// A fresh Jinja file holding `source`.
+fn template_file(source: &str) -> PathBuf {
+    let path = tmp_dir().join("template.jinja");
+    std::fs::write(&path, source).expect("write the template");
+    path
+}
+
+/// `chat` on the tiny model with the template file `path`, one message per `input` line.
+fn chat_with_file(path: &Path, input: &str) -> crate::probe::Outcome {
+    Probe::new(&[
+        "chat",
+        "-m",
+        &tiny("tiny-q4_0"),
+        "--chat-template",
+        path.to_str().unwrap(),
+        "-n",
+        "2",
+    ])
+    .stdin(input)
+    .run()
+}
+
 #[test]
 fn commands_that_do_not_render_ignore_a_hostile_template() {
     let dir = tmp_dir();
@@ -79,24 +114,11 @@ fn commands_that_do_not_render_ignore_a_hostile_template() {
 
 #[test]
 fn chat_refuses_a_hostile_template_file() {
-    let dir = tmp_dir();
-    for (i, (template, needle)) in HOSTILE.iter().enumerate() {
-        let path = dir.join(format!("hostile-{i}.jinja"));
-        std::fs::write(&path, template).expect("write the template");
-        Probe::new(&[
-            "chat",
-            "-m",
-            &tiny("tiny-q4_0"),
-            "--chat-template",
-            path.to_str().unwrap(),
-            "-n",
-            "2",
-        ])
-        .stdin("hi\n")
-        .run()
-        .clean_error(needle)
-        .faster_than(5.0)
-        .rss_below(RSS);
+    for (template, needle) in HOSTILE {
+        chat_with_file(&template_file(template), "hi\n")
+            .clean_error(needle)
+            .faster_than(5.0)
+            .rss_below(RSS);
     }
 }
 
@@ -104,27 +126,11 @@ fn chat_refuses_a_hostile_template_file() {
 fn chat_renders_a_long_conversation() {
     // 40 turns of 2 KB each through a file template: the budget grows with the
     // conversation; the context (not the template) ends it.
-    let dir = tmp_dir();
-    let path = dir.join("plain.jinja");
-    std::fs::write(
-        &path,
+    let path = template_file(
         "{% for m in messages %}{{ m.role }}: {{ m.content | trim }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}",
-    )
-    .expect("write the template");
+    );
     let line = "word ".repeat(400) + "\n";
-    let out = Probe::new(&[
-        "chat",
-        "-m",
-        &tiny("tiny-q4_0"),
-        "--chat-template",
-        path.to_str().unwrap(),
-        "-n",
-        "1",
-        "-c",
-        "4096",
-    ])
-    .stdin(line.repeat(40))
-    .run();
+    let out = chat_with_file(&path, &line.repeat(40));
     assert!(
         !out.stderr.contains("chat template"),
         "the template was refused: {}",

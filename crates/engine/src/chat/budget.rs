@@ -14,6 +14,14 @@
 //! costs a few sixty-fourths of a fuel; they run a few dozen instructions per message,
 //! and some scan or slice the conversation once per message. The allowances leave wide
 //! margins above that (see the tests in `limit_tests.rs`).
+//!
+//! Known gaps of minijinja 3.1's accounting, which no budget here can close: a value
+//! that holds the same big part many times is charged once, but printing it, `~` with
+//! it, comparing two such values, `join`, `string` and `tojson` build or walk every copy
+//! before (or without) charging. `[s] * 1000` with `s` of 1 MB makes 1 GB, and lists
+//! that hold the previous list twice, 64 times over, take 2^64 steps to compare. Lazy
+//! `a + b` of lists is materialized uncharged once 32 are chained. The CLI puts a
+//! deadline on renders (`chat`); such templates can still take about 2 GB first.
 
 use super::{ChatError, ChatMessage, RenderOptions};
 
