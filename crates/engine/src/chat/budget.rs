@@ -59,10 +59,13 @@ pub fn fuel_for(messages: &[ChatMessage], opts: &RenderOptions<'_>) -> u64 {
 /// Native stack bytes per fuel for a render: a template can nest lists about one level
 /// per five fuel, and dropping, printing, comparing or serializing such a value recurses
 /// once per level (a few hundred bytes each).
+#[cfg(not(target_family = "wasm"))]
 const STACK_PER_FUEL: u64 = 160;
 
 /// Smallest and largest render stack (only the pages a render touches are committed).
+#[cfg(not(target_family = "wasm"))]
 const MIN_STACK: u64 = 16 << 20;
+#[cfg(not(target_family = "wasm"))]
 const MAX_STACK: u64 = 1 << 30;
 
 /// Runs `render` on a thread whose stack fits the nesting `fuel` allows, so a deeply
