@@ -166,8 +166,8 @@ const RENDER_DEADLINE: Duration = Duration::from_secs(4);
 
 /// Renders the conversation once under a deadline. The engine's budget bounds the steps
 /// and memory of a template, but minijinja 3.1 does not charge some operations on
-/// values that share parts (comparing or printing a list that holds itself 64 times
-/// over takes exponential time). When the render outlives the deadline, the process
+/// values that share parts (comparing two lists that each hold the previous one twice, 64 times
+/// over, takes 2^64 steps). When the render outlives the deadline, the process
 /// ends with an error, since a running render cannot be stopped.
 fn render_within_deadline(session: &Session, messages: &[ChatMessage]) -> Result<()> {
     let (done, wait) = std::sync::mpsc::channel::<()>();

@@ -15,13 +15,14 @@
 //! and some scan or slice the conversation once per message. The allowances leave wide
 //! margins above that (see the tests in `limit_tests.rs`).
 //!
-//! Known gaps of minijinja 3.1's accounting, which no budget here can close: a value
-//! that holds the same big part many times is charged once, but printing it, `~` with
-//! it, comparing two such values, `join`, `string` and `tojson` build or walk every copy
-//! before (or without) charging. `[s] * 1000` with `s` of 1 MB makes 1 GB, and lists
-//! that hold the previous list twice, 64 times over, take 2^64 steps to compare. Lazy
-//! `a + b` of lists is materialized uncharged once 32 are chained. The CLI puts a
-//! deadline on renders (`chat`); such templates can still take about 2 GB first.
+//! minijinja charges a value that holds the same big part many times only once, and
+//! charges printed text only after building it; `guards.rs` and [`CappedOutput`] refuse
+//! such values before `{{ }}`, `join`, `string`, `tojson`, `str.join` and `str.format`
+//! print them. Known gaps that no budget here can close: `~` with such a list builds
+//! all of it first (`[s] * 1000 ~ ''` with `s` of 1 MB: about 2 GB before the error),
+//! comparing two lists that each hold the previous one twice, 64 times over, takes
+//! 2^64 steps without allocating, and lazy `a + b` of lists is materialized uncharged
+//! once 32 are chained. The CLI's `chat` puts a deadline on renders for these.
 
 use super::{ChatError, ChatMessage, RenderOptions};
 
@@ -39,6 +40,11 @@ pub const FUEL_PER_BYTE: u64 = 1;
 /// Bytes of data one fuel pays for (minijinja's accounting).
 pub const BYTES_PER_FUEL: u64 = 64;
 
+/// Output bytes a render may write per fuel of its budget: 16 per byte of input, a
+/// quarter of what the fuel could pay for, so a value printed a few bytes at a time
+/// stops well within a second.
+pub const OUTPUT_BYTES_PER_FUEL: u64 = 16;
+
 /// Upper bound of a render: template recursion deeper than this many levels (a macro
 /// call counts four, an include ten) is an error. minijinja's own ceiling is 500; a
 /// lower one keeps the native stack small enough for wasm32's 1 MiB stack.
@@ -54,6 +60,54 @@ pub fn fuel_for(messages: &[ChatMessage], opts: &RenderOptions<'_>) -> u64 {
     BASE_FUEL
         .saturating_add(FUEL_PER_MESSAGE.saturating_mul(messages.len() as u64))
         .saturating_add(FUEL_PER_BYTE.saturating_mul(text))
+}
+
+/// The render's output, refused past `cap` bytes: minijinja charges what a `{{ … }}`
+/// writes only after writing all of it, and a list that holds one big string many
+/// times over prints as far more bytes than it was charged for.
+#[derive(Debug)]
+pub(crate) struct CappedOutput {
+    bytes: Vec<u8>,
+    cap: u64,
+    overflowed: bool,
+}
+
+impl CappedOutput {
+    pub(crate) fn new(cap: u64) -> Self {
+        Self {
+            bytes: Vec::new(),
+            cap,
+            overflowed: false,
+        }
+    }
+
+    /// Whether a write went past the cap (the render then failed).
+    pub(crate) fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    /// The output (minijinja writes only whole `str`s, so it is UTF-8).
+    pub(crate) fn into_string(self) -> String {
+        String::from_utf8(self.bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+}
+
+impl std::io::Write for CappedOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() as u64 + buf.len() as u64 > self.cap {
+            self.overflowed = true;
+            return Err(std::io::Error::other(
+                "chat template output over its budget",
+            ));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Native stack bytes per fuel for a render: a template can nest lists about one level

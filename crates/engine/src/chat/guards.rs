@@ -3,8 +3,8 @@
 //! indent (or a deeply nested value) would allocate gigabytes before the fuel check sees
 //! the result.
 
-use minijinja::value::{Kwargs, ValueKind};
-use minijinja::{Environment, Error, State, Value};
+use minijinja::value::{Kwargs, StringInput, ValueKind};
+use minijinja::{Environment, Error, ErrorKind, State, Value};
 
 use super::budget::BYTES_PER_FUEL;
 
@@ -16,6 +16,8 @@ const JSON_BYTES_PER_FUEL: u64 = 4;
 /// of a value and chat templates do not use them.
 pub fn install(env: &mut Environment<'_>) {
     env.add_filter("tojson", tojson);
+    env.add_filter("string", string);
+    env.add_filter("join", join);
     env.remove_filter("pprint");
     env.remove_global("debug");
     env.set_unknown_method_callback(method);
@@ -28,6 +30,9 @@ fn method(state: &mut State, value: &Value, name: &str, args: &[Value]) -> Resul
         if let Some(s) = value.as_str() {
             state.consume_fuel(format_spec_bytes(s) / BYTES_PER_FUEL)?;
         }
+    }
+    if name == "format" || name == "join" {
+        ensure_printable(state, args)?;
     }
     minijinja_contrib::pycompat::unknown_method_callback(state, value, name, args)
 }
@@ -62,6 +67,77 @@ fn format_spec_bytes(fmt: &str) -> u64 {
     total
 }
 
+/// Bytes a node adds to a printed value at least (brackets, separators, digits); the
+/// walk below over-counts small nodes so that it visits few of them.
+const NODE_BYTES: u64 = 8;
+
+/// Fails with minijinja's out-of-fuel error when printing `values` (as `{{ }}`, `string`,
+/// `join` or JSON) could need more bytes than the remaining fuel pays for. minijinja
+/// charges a list once however often it holds the same big part, and charges the
+/// printed text only after building all of it. The walk stops at the limit, so it
+/// visits at most remaining fuel * 64 / 8 nodes.
+fn ensure_printable(state: &State, values: &[Value]) -> Result<(), Error> {
+    let Some((_, remaining)) = state.fuel_levels() else {
+        return Ok(());
+    };
+    let limit = remaining.saturating_mul(BYTES_PER_FUEL);
+    let mut total: u64 = 0;
+    let mut pending: Vec<Value> = values.to_vec();
+    while let Some(v) = pending.pop() {
+        total = total.saturating_add(NODE_BYTES);
+        match v.kind() {
+            // Escapes in quoted strings take up to 6 bytes a byte (`\u0001`).
+            ValueKind::String => {
+                let len = v.as_str().map_or(0, str::len) as u64;
+                total = total.saturating_add(len.saturating_mul(6));
+            }
+            ValueKind::Seq | ValueKind::Iterable => {
+                for item in v.try_iter()? {
+                    total = total.saturating_add(NODE_BYTES);
+                    if total > limit {
+                        break;
+                    }
+                    pending.push(item);
+                }
+            }
+            ValueKind::Map => {
+                for key in v.try_iter()? {
+                    total = total.saturating_add(NODE_BYTES);
+                    if total > limit {
+                        break;
+                    }
+                    let item = v.get_item(&key).unwrap_or_default();
+                    pending.push(key);
+                    pending.push(item);
+                }
+            }
+            _ => {}
+        }
+        if total > limit {
+            return Err(Error::from(ErrorKind::OutOfFuel));
+        }
+    }
+    Ok(())
+}
+
+/// `string` after [`ensure_printable`].
+fn string(state: &State, value: &Value) -> Result<Value, Error> {
+    ensure_printable(state, std::slice::from_ref(value))?;
+    minijinja::filters::string(state, value)
+}
+
+/// `join` after [`ensure_printable`] (minijinja checks only the joiner's repeats).
+fn join(
+    state: &mut State,
+    value: &Value,
+    joiner: Option<StringInput<'_>>,
+    attribute: Option<&str>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
+    ensure_printable(state, std::slice::from_ref(value))?;
+    minijinja::filters::join(state, value, joiner, attribute, kwargs)
+}
+
 /// `tojson` that first pays for the largest output its indent can make: an indented
 /// dump of a deeply nested value grows with the depth times the indent on every line.
 fn tojson(
@@ -70,6 +146,7 @@ fn tojson(
     indent: Option<Value>,
     kwargs: Kwargs,
 ) -> Result<Value, Error> {
+    ensure_printable(state, std::slice::from_ref(value))?;
     let width = indent
         .clone()
         .or_else(|| kwargs.peek::<Value>("indent").ok());

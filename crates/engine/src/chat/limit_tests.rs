@@ -180,6 +180,7 @@ fn hostile_templates_fail_fast_with_a_limit_error() {
         |e: &ChatError| matches!(e, ChatError::Render { detail, .. } if detail.contains("range"));
     let deep_list = "{% set ns = namespace(l=[]) %}{% for i in range(99999) %}{% set ns.l = [ns.l] %}{% endfor %}";
     let big = "{% set s = 'x' * 1000000 %}";
+    let tree = "{% set ns = namespace(l=[1]) %}{% for i in range(64) %}{% set ns.l = [ns.l, ns.l] %}{% endfor %}";
     let cases: Vec<(String, &Check)> = vec![
         // Ten billion steps.
         ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}".into(), &out_of_budget),
@@ -207,6 +208,16 @@ fn hostile_templates_fail_fast_with_a_limit_error() {
         // recurse once per level.
         (format!("{deep_list}{{{{ ns.l | tojson(indent=32) }}}}"), &out_of_budget),
         (format!("{deep_list}{{{{ ns.l }}}}{{{{ ns.l | string | length }}}}{{{{ ns.l == ns.l ~ '' }}}}{{% for i in range(10**5) %}}{{{{ ns.l }}}}{{% endfor %}}"), &out_of_budget),
+        // One big string held many times (charged once by minijinja) and a list that
+        // holds the previous one twice, 64 times over: printing them is refused.
+        (format!("{big}{{{{ [s] * 1000 }}}}"), &out_of_budget),
+        (format!("{big}{{{{ ([s] * 1000) | join | length }}}}"), &out_of_budget),
+        (format!("{big}{{{{ ([s] * 1000) | string | length }}}}"), &out_of_budget),
+        (format!("{big}{{{{ ([s] * 1000) | tojson | length }}}}"), &out_of_budget),
+        (format!("{big}{{{{ ' '.join([s] * 1000) | length }}}}"), &out_of_budget),
+        (format!("{big}{{{{ ('{{}}' * 1000).format(*([s] * 1000)) | length }}}}"), &out_of_budget),
+        (format!("{tree}{{{{ ns.l }}}}"), &out_of_budget),
+        (format!("{tree}{{{{ ns.l | tojson }}}}"), &out_of_budget),
         // Strings that grow with each step.
         (format!("{big}{{% for i in range(10**5) %}}{{{{ s }}}}{{% endfor %}}"), &out_of_budget),
         (format!("{big}{{% set ns = namespace(t='') %}}{{% for i in range(10**5) %}}{{% set ns.t = ns.t ~ s %}}{{% endfor %}}"), &out_of_budget),

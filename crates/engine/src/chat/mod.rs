@@ -159,9 +159,17 @@ fn render_fueled(
         bos_token => opts.bos_token,
         eos_token => opts.eos_token,
     };
-    let done = tmpl.render_captured(ctx).map_err(|e| classify(e, fuel))?;
-    let used = done.state().fuel_levels().map_or(0, |(used, _)| used);
-    Ok((done.into_output(), used))
+    let mut out = budget::CappedOutput::new(fuel.saturating_mul(budget::OUTPUT_BYTES_PER_FUEL));
+    let done = tmpl.render_captured_to(ctx, &mut out);
+    if out.overflowed() {
+        return Err(ChatError::OutOfBudget { fuel });
+    }
+    let used = done
+        .map_err(|e| classify(e, fuel))?
+        .state()
+        .fuel_levels()
+        .map_or(0, |(used, _)| used);
+    Ok((out.into_string(), used))
 }
 
 /// Depth minijinja counts per macro call.
