@@ -8,6 +8,8 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -159,6 +161,33 @@ pub fn run(args: &ChatArgs) -> Result<()> {
     Ok(())
 }
 
+/// Wall-clock limit of one render of the chat template.
+const RENDER_DEADLINE: Duration = Duration::from_secs(4);
+
+/// Renders the conversation once under a deadline. The engine's budget bounds the steps
+/// and memory of a template, but minijinja 3.1 does not charge some operations on
+/// values that share parts (comparing two lists that each hold the previous one twice, 64 times
+/// over, takes 2^64 steps). When the render outlives the deadline, the process
+/// ends with an error, since a running render cannot be stopped.
+fn render_within_deadline(session: &Session, messages: &[ChatMessage]) -> Result<()> {
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if let Err(RecvTimeoutError::Timeout) = wait.recv_timeout(RENDER_DEADLINE) {
+            eprintln!(
+                "error: chat template exceeded its resource limit: rendering took more than {} s (--chat-template picks another template)",
+                RENDER_DEADLINE.as_secs()
+            );
+            std::process::exit(1);
+        }
+    });
+    let rendered = session.render_chat(messages, true);
+    let _ = done.send(());
+    let _ = watchdog.join();
+    rendered
+        .map(drop)
+        .context("rendering the conversation (--chat-template picks another template)")
+}
+
 /// Streams one answer; `None` when the conversation no longer fits (reported on stderr,
 /// the message is dropped).
 fn answer(
@@ -166,6 +195,7 @@ fn answer(
     messages: &[ChatMessage],
     params: &GenerateParams,
 ) -> Result<Option<String>> {
+    render_within_deadline(session, messages)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut reply = String::new();
@@ -185,6 +215,10 @@ fn answer(
             }
             Err(e @ EngineError::ContextFull { .. }) => {
                 eprintln!("\nnote: {e}; the answer is cut, use /reset to start over");
+            }
+            Err(e @ EngineError::Chat(_)) => {
+                return Err(e)
+                    .context("rendering the conversation (--chat-template picks another template)")
             }
             Err(e) => return Err(e).context("generating the answer"),
         }

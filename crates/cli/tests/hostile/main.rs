@@ -8,6 +8,7 @@
 mod common;
 mod probe;
 
+mod chat;
 mod files;
 mod keep;
 mod tokenizer;
