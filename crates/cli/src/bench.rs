@@ -175,7 +175,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         t?
     };
     let path = args.model.path()?;
-    let file = common::open_model(&path)?;
+    let file = common::open_model(&path, args.model.no_mmap)?;
     let tok = Tokenizer::from_gguf(file.metadata())
         .with_context(|| format!("building the tokenizer of {}", path.display()))?;
     let size_bytes: u64 = file.tensors().iter().map(|t| t.n_bytes).sum();

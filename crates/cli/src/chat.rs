@@ -9,7 +9,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use engine::{ChatMessage, EngineError, GenerateParams, Session};
 
@@ -57,15 +57,27 @@ fn parse_line(line: &str) -> Input<'_> {
     }
 }
 
-/// `--chat-template`: an existing file is read, anything else is passed on as a name
-/// (or inline Jinja source) for the engine to check.
+/// The most a chat template file may hold (real templates take a few KiB).
+const TEMPLATE_FILE_CAP: u64 = 1 << 20;
+
+/// `--chat-template`: an existing regular file is read, a directory, FIFO or device is
+/// refused, anything else is passed on as a name (or inline Jinja source) for the
+/// engine to check.
 fn template_option(t: &str) -> Result<String> {
     let p = Path::new(t);
-    if p.is_file() {
-        return std::fs::read_to_string(p)
-            .with_context(|| format!("reading chat template file {}", p.display()));
+    match std::fs::metadata(p) {
+        Ok(m) if m.is_file() => {
+            let what = || format!("reading chat template file {}", p.display());
+            let bytes = common::read_capped(p, TEMPLATE_FILE_CAP).with_context(what)?;
+            String::from_utf8(bytes).with_context(what)
+        }
+        Ok(m) => bail!(
+            "--chat-template {} is a {}, not a template file",
+            p.display(),
+            gguf::file_kind(&m)
+        ),
+        Err(_) => Ok(t.to_string()),
     }
-    Ok(t.to_string())
 }
 
 pub fn run(args: &ChatArgs) -> Result<()> {
@@ -75,7 +87,7 @@ pub fn run(args: &ChatArgs) -> Result<()> {
         .map(template_option)
         .transpose()?;
     let path = args.model.path()?;
-    let file = common::open_model(&path)?;
+    let file = common::open_model(&path, args.model.no_mmap)?;
     let mut session = args.ctx.session(file, &path, template)?;
     let sampler = args.sampling.params(session.n_ctx())?;
     if session.chat_template().is_none() {
@@ -162,7 +174,9 @@ fn answer(
                     .and_then(|()| out.flush())
                     .context("writing to stdout")?;
             }
-            Err(e @ EngineError::PromptTooLong { .. }) => {
+            Err(
+                e @ (EngineError::PromptTooLong { .. } | EngineError::PromptTooLongBytes { .. }),
+            ) => {
                 eprintln!("error: {e}; use /reset to start a new conversation");
                 return Ok(None);
             }

@@ -12,12 +12,18 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::limits;
 
-/// `-m MODEL`, defaulting to the fetched Gemma 3 270M.
+/// `--no-mmap`'s help, the same for every command that opens a model.
+pub const NO_MMAP_HELP: &str = "Read the model file into memory instead of memory-mapping it. \
+    A mapped file (the default) must not change while in use: truncating it kills the process";
+
+/// `-m MODEL`, defaulting to the fetched Gemma 3 270M, and `--no-mmap`.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
     /// GGUF model file [default: $WASM_CHORD_MODEL or models/gemma-3-270m-q4_k_m.gguf].
     #[arg(short = 'm', long = "model", value_name = "MODEL")]
     pub model: Option<PathBuf>,
+    #[arg(long = "no-mmap", help = NO_MMAP_HELP)]
+    pub no_mmap: bool,
 }
 
 impl ModelArgs {
@@ -269,11 +275,24 @@ fn clock_seed() -> u64 {
     rng.next_u64() >> 1
 }
 
-/// Opens (memory-maps) a GGUF file and reads its tensor data once, with a progress bar
-/// on stderr (hidden when stderr is not a terminal), so generation does not start with
-/// page faults.
-pub fn open_model(path: &Path) -> Result<Arc<GgufFile>> {
-    let file = GgufFile::open(path).with_context(|| format!("loading model {}", path.display()))?;
+/// Opens a GGUF file: memory-mapped, or read into memory with `no_mmap`.
+pub fn open_gguf(path: &Path, no_mmap: bool) -> Result<GgufFile> {
+    let file = if no_mmap {
+        GgufFile::read(path)
+    } else {
+        GgufFile::open(path)
+    };
+    file.with_context(|| format!("loading model {}", path.display()))
+}
+
+/// Opens a GGUF file to run it. A mapped file's tensor data is read once, with a progress
+/// bar on stderr (hidden when stderr is not a terminal), so generation does not start
+/// with page faults.
+pub fn open_model(path: &Path, no_mmap: bool) -> Result<Arc<GgufFile>> {
+    let file = open_gguf(path, no_mmap)?;
+    if no_mmap {
+        return Ok(Arc::new(file));
+    }
     let bytes = file.as_bytes();
     let start = (file.data_offset() as usize).min(bytes.len());
     let data = &bytes[start..];
@@ -301,14 +320,42 @@ pub fn open_model(path: &Path) -> Result<Arc<GgufFile>> {
     Ok(Arc::new(file))
 }
 
-/// Reads a text file like llama.cpp's `-f FILE`: one trailing `\n` is dropped.
+/// The most a text file (`-f`) may hold.
+pub const TEXT_FILE_CAP: u64 = 64 << 20;
+
+/// Reads a text file like llama.cpp's `-f FILE`: one trailing `\n` is dropped. A pipe
+/// (`-f <(cmd)`) is read too; at most [`TEXT_FILE_CAP`] bytes are accepted.
 pub fn read_text_file(path: &Path) -> Result<String> {
-    let mut text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading text file {}", path.display()))?;
+    let what = || format!("reading text file {}", path.display());
+    let bytes = read_capped(path, TEXT_FILE_CAP).with_context(what)?;
+    let mut text = String::from_utf8(bytes)
+        .map_err(|e| anyhow::anyhow!("{} is not UTF-8 text: {}", path.display(), e.utf8_error()))?;
     if text.ends_with('\n') {
         text.pop();
     }
     Ok(text)
+}
+
+/// Reads at most `cap` bytes from `path` (a file, a pipe or a device; not a directory)
+/// and fails when there are more.
+pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
+        bail!("{} is a directory", path.display());
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(cap + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > cap {
+        bail!(
+            "{} holds more than the limit of {} MiB",
+            path.display(),
+            cap >> 20
+        );
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -2,9 +2,11 @@
 
 mod cpu;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use gguf::{Array, GgmlType, GgufFile, Value};
+
+use crate::printable::{json_printable, printable};
 use serde_json::{json, Map};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,6 +20,8 @@ pub struct InfoArgs {
     /// The GGUF file, as a positional argument.
     #[arg(conflicts_with = "model")]
     file: Option<PathBuf>,
+    #[arg(long = "no-mmap", help = crate::common::NO_MMAP_HELP)]
+    no_mmap: bool,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -46,14 +50,15 @@ pub fn run(args: &InfoArgs) -> Result<()> {
     }
     let path = given.unwrap_or_else(crate::default_model_path);
     let t0 = Instant::now();
-    let file = GgufFile::open(&path).with_context(|| format!("reading {}", path.display()))?;
+    let file = crate::common::open_gguf(&path, args.no_mmap)?;
     let load_ms = t0.elapsed().as_secs_f64() * 1e3;
     if args.json {
         let mut j = to_json(&file, args.full);
         if let (Some(cpu), Some(obj)) = (&cpu, j.as_object_mut()) {
             obj.insert("cpu".to_string(), cpu.json());
         }
-        println!("{}", serde_json::to_string_pretty(&j)?);
+        let text = serde_json::to_string_pretty(&j)?;
+        println!("{}", json_printable(&text));
     } else {
         if let Some(cpu) = &cpu {
             println!("{}", cpu.text());
@@ -94,14 +99,14 @@ fn architecture(file: &GgufFile) -> &str {
 fn print_text(file: &GgufFile, path: &std::path::Path, full: bool, load_ms: f64) {
     let n_params: u64 = file.tensors().iter().map(|t| t.n_elements()).sum();
     let n_bytes: u64 = file.tensors().iter().map(|t| t.n_bytes).sum();
-    println!("file:          {}", path.display());
+    println!("file:          {}", printable(&path.display().to_string()));
     println!(
         "format:        GGUF v{}, alignment {}, data at offset {}",
         file.version(),
         file.alignment(),
         file.data_offset()
     );
-    println!("architecture:  {}", architecture(file));
+    println!("architecture:  {}", printable(architecture(file)));
     println!(
         "parameters:    {} ({:.1} M)",
         n_params,
@@ -117,7 +122,7 @@ fn print_text(file: &GgufFile, path: &std::path::Path, full: bool, load_ms: f64)
 
     println!("\nmetadata ({} keys):", file.metadata().len());
     for (key, value) in file.metadata().iter() {
-        println!("  {key:<44} {}", value_text(value, full));
+        println!("  {:<44} {}", printable(key), value_text(value, full));
     }
 
     println!("\ntensors ({}):", file.tensors().len());
@@ -134,7 +139,11 @@ fn print_text(file: &GgufFile, path: &std::path::Path, full: bool, load_ms: f64)
             .join(" x ");
         println!(
             "  {:<4} {:<40} {:<7} {:<22} {:>12}",
-            i, t.name, t.ggml_type, shape, t.n_bytes
+            i,
+            printable(&t.name),
+            t.ggml_type,
+            shape,
+            t.n_bytes
         );
     }
 
@@ -171,6 +180,7 @@ fn array_text(a: &Array, full: bool) -> String {
         .map(|v| v.to_string())
         .collect::<Vec<_>>()
         .join(", ");
+    let list = json_printable(&list);
     if shown < a.len() {
         format!("[{}; {}] [{list}, ...]", a.type_name(), a.len())
     } else {

@@ -7,6 +7,7 @@ mod common;
 mod info;
 mod limits;
 mod perplexity;
+mod printable;
 mod run;
 mod tokenize;
 
@@ -63,7 +64,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
+            eprintln!("error: {}", printable::printable(&error_chain(&e)));
             ExitCode::FAILURE
         }
     }

@@ -109,7 +109,7 @@ pub fn run(args: &PerplexityArgs) -> Result<()> {
     let threads = limits::threads(args.threads)?;
     let text = common::read_text_file(&args.file)?;
     let path = args.model.path()?;
-    let file = common::open_model(&path)?;
+    let file = common::open_model(&path, args.model.no_mmap)?;
     let tok = Tokenizer::from_gguf(file.metadata())
         .with_context(|| format!("building the tokenizer of {}", path.display()))?;
     let model = Model::from_file(file)

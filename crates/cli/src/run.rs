@@ -54,7 +54,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         n => n as usize,
     };
     let path = args.model.path()?;
-    let file = common::open_model(&path)?;
+    let file = common::open_model(&path, args.model.no_mmap)?;
     let mut session = args.ctx.session(file, &path, None)?;
     let sampler = args.sampling.params(session.n_ctx())?;
 
@@ -64,7 +64,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
         stop: args.stop.clone(),
         ..GenerateParams::default()
     };
-    let ids = session.tokenize(&prompt, !args.no_bos, params.parse_special);
+    let ids = session
+        .tokenize_prompt(&prompt, !args.no_bos, params.parse_special)
+        .context("the prompt does not fit in the context (--ctx-size)")?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut closed = false;

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use gguf::GgufFile;
 use serde_json::json;
 use tokenizer::Tokenizer;
 
 use crate::common::{self, ModelArgs};
+use crate::printable::{json_printable, printable};
 
 #[derive(Args, Debug)]
 pub struct TokenizeArgs {
@@ -46,8 +46,7 @@ pub fn run(args: &TokenizeArgs) -> Result<()> {
         (None, None) => bail!("give the text with -p TEXT or -f FILE"),
     };
     let path = args.model.path()?;
-    let file =
-        GgufFile::open(&path).with_context(|| format!("loading model {}", path.display()))?;
+    let file = common::open_gguf(&path, args.model.no_mmap)?;
     let tok = Tokenizer::from_gguf(file.metadata())
         .with_context(|| format!("building the tokenizer of {}", path.display()))?;
     let ids = tok.encode(&text, !args.no_bos, args.parse_special);
@@ -75,11 +74,11 @@ fn render(tok: &Tokenizer, ids: &[u32], json: bool, pieces: bool) -> String {
                 .iter()
                 .map(|&id| json!({"id": id, "piece": piece(tok, id)}))
                 .collect();
-            serde_json::Value::Array(items).to_string()
+            json_printable(&serde_json::Value::Array(items).to_string()).into_owned()
         }
         (false, true) => ids
             .iter()
-            .map(|&id| format!("{id:>6} -> '{}'", piece(tok, id)))
+            .map(|&id| format!("{id:>6} -> '{}'", printable(&piece(tok, id))))
             .collect::<Vec<_>>()
             .join("\n"),
         (false, false) => ids.iter().map(u32::to_string).collect::<Vec<_>>().join(" "),

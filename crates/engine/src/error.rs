@@ -30,6 +30,15 @@ pub enum EngineError {
     /// The prompt alone does not fit in the context window.
     #[error("prompt of {prompt_tokens} tokens does not fit in the context of {n_ctx} tokens (at least one position must stay free for generation)")]
     PromptTooLong { prompt_tokens: usize, n_ctx: usize },
+    /// The prompt text is too long for the context window, known from its length
+    /// before tokenizing it: no token covers more than `max_token_bytes` bytes.
+    #[error("prompt of {bytes} bytes needs at least {min_tokens} tokens (no token covers more than {max_token_bytes} bytes), more than fit in the context of {n_ctx} tokens")]
+    PromptTooLongBytes {
+        bytes: usize,
+        min_tokens: usize,
+        max_token_bytes: usize,
+        n_ctx: usize,
+    },
     /// Generation filled the context window before a stop condition.
     #[error("context full: prompt ({prompt_tokens} tokens) + {generated} generated tokens reached n_ctx = {n_ctx}")]
     ContextFull {

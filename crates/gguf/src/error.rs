@@ -18,6 +18,14 @@ pub enum GgufError {
         source: std::io::Error,
     },
 
+    /// The path names a directory, a FIFO, a device or another non-regular file.
+    #[error("'{path}' is a {kind}, not a regular file")]
+    NotAFile { path: String, kind: &'static str },
+
+    /// The memory to read the file into could not be allocated.
+    #[error("cannot allocate {bytes} bytes to read '{path}' into memory")]
+    OutOfMemory { path: String, bytes: u64 },
+
     /// The first four bytes are not `GGUF`.
     #[error("not a GGUF file: magic is {found:02x?}, expected \"GGUF\"")]
     BadMagic { found: [u8; 4] },

@@ -37,19 +37,30 @@ impl std::fmt::Debug for GgufFile {
 }
 
 impl GgufFile {
-    /// Memory-maps and validates the file at `path`.
+    /// Memory-maps and validates the file at `path` (a regular file: directories, FIFOs
+    /// and devices are refused before they are opened).
     ///
-    /// The file must not be modified or truncated while the `GgufFile` lives.
+    /// The file must not be modified or truncated while the `GgufFile` lives: a
+    /// truncated mapping faults (SIGBUS) when read. [`read`](Self::read) has no such
+    /// precondition.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn open(path: impl AsRef<std::path::Path>) -> Result<GgufFile, GgufError> {
         let path = path.as_ref();
-        let io_err = |source| GgufError::Io {
+        let (file, _) = crate::open::open_regular(path)?;
+        let map = crate::storage::map(&file).map_err(|source| GgufError::Io {
             path: path.display().to_string(),
             source,
-        };
-        let file = std::fs::File::open(path).map_err(io_err)?;
-        let map = crate::storage::map(&file).map_err(io_err)?;
+        })?;
         GgufFile::from_storage(Storage::Mmap(map))
+    }
+
+    /// Reads the whole file at `path` into memory and validates it: later changes to the
+    /// file do not affect the returned `GgufFile` (llama.cpp's `--no-mmap`).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn read(path: impl AsRef<std::path::Path>) -> Result<GgufFile, GgufError> {
+        let path = path.as_ref();
+        let (file, len) = crate::open::open_regular(path)?;
+        GgufFile::from_aligned(crate::open::read_all(file, len, path)?)
     }
 
     /// Validates a file already held in an aligned buffer, without copying it.

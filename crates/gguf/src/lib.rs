@@ -31,6 +31,8 @@ mod error;
 mod file;
 mod infos;
 mod metadata;
+#[cfg(not(target_arch = "wasm32"))]
+mod open;
 mod reader;
 mod storage;
 mod tensor;
@@ -43,6 +45,8 @@ pub use error::GgufError;
 pub use file::GgufFile;
 pub use infos::{MAX_DIMS, MAX_TENSOR_NAME_LEN};
 pub use metadata::Metadata;
+#[cfg(not(target_arch = "wasm32"))]
+pub use open::file_kind;
 pub use reader::{ALIGNMENT_KEY, DEFAULT_ALIGNMENT, MAGIC, MAX_ARRAY_DEPTH};
 pub use tensor::TensorInfo;
 pub use types::GgmlType;

@@ -1,4 +1,4 @@
-//! Reads the real test model (skipped with a message when it is absent).
+//! Reads the real test model (skipped when it is absent, a failure under CI).
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -12,7 +12,7 @@ const MODEL: &str = concat!(
 
 fn open() -> Option<GgufFile> {
     if !std::path::Path::new(MODEL).exists() {
-        eprintln!("skipping: {MODEL} not found (run scripts/fetch-model.sh)");
+        test_support::missing(MODEL, test_support::FETCH_MODEL);
         return None;
     }
     Some(GgufFile::open(MODEL).expect("the test model must parse"))

@@ -198,7 +198,7 @@ fn gemma_k_quant_tensors_match_scalar() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../models/gemma-3-270m-q4_k_m.gguf");
     if !path.exists() {
-        println!("skipped: {} not found", path.display());
+        test_support::missing(path.display(), test_support::FETCH_MODEL);
         return;
     }
     let file = gguf::GgufFile::open(&path).expect("opening the test model");

@@ -20,15 +20,12 @@ const TIE_MARGIN: f64 = 0.25;
 fn load(refname: &str) -> Option<(Model, Value)> {
     let path = workspace().join("models/gemma-3-270m-q4_k_m.gguf");
     if !path.exists() {
-        eprintln!(
-            "SKIP: {} not found (scripts/fetch-model.sh)",
-            path.display()
-        );
+        test_support::missing(path.display(), test_support::FETCH_MODEL);
         return None;
     }
     let rpath = workspace().join("crates/model/tests/ref").join(refname);
     let Ok(text) = std::fs::read_to_string(&rpath) else {
-        eprintln!("SKIP: reference {} not found", rpath.display());
+        test_support::missing(rpath.display(), "a committed fixture");
         return None;
     };
     let model = Model::load(&path)

@@ -88,10 +88,7 @@ const GREEDY_SUBSET: [&str; 6] = ["capital", "code", "count", "fox", "qa", "chat
 fn load() -> Option<Model> {
     let path = workspace().join(MODEL);
     if !path.exists() {
-        eprintln!(
-            "SKIP: {} not found (scripts/fetch-model.sh)",
-            path.display()
-        );
+        test_support::missing(path.display(), test_support::FETCH_MODEL);
         return None;
     }
     // The fixtures were recorded with flash attention off: standard by
@@ -121,7 +118,7 @@ fn exact_path(model: &Model) -> bool {
 fn fixture(kind: &str) -> Option<Value> {
     let r = read_json(&format!("{REF}.{kind}.json"));
     if r.is_none() {
-        eprintln!("SKIP: fixture {REF}.{kind}.json not found");
+        test_support::missing(format!("fixture {REF}.{kind}.json"), "a committed fixture");
     }
     r
 }

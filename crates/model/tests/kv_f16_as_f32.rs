@@ -48,9 +48,6 @@ fn f16_cache_as_f32_gives_the_same_logits() {
             &[2, 818, 5279, 529, 7001, 563, 9079, 236764, 532, 1041],
         );
     } else {
-        eprintln!(
-            "SKIP Gemma: {} not found (scripts/fetch-model.sh)",
-            gemma.display()
-        );
+        test_support::missing(gemma.display(), test_support::FETCH_MODEL);
     }
 }

@@ -21,10 +21,7 @@ fn bits(x: &[f32]) -> Vec<u32> {
 fn repacked_q5_0_gives_the_same_logits() {
     let path = workspace().join(MODEL);
     if !path.exists() {
-        eprintln!(
-            "SKIP: {} not found (scripts/fetch-model.sh)",
-            path.display()
-        );
+        test_support::missing(path.display(), test_support::FETCH_MODEL);
         return;
     }
     let ids: Vec<u32> = vec![

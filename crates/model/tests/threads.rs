@@ -43,7 +43,7 @@ fn run(model: &Model, prompt: &[u32], batch: usize, n_gen: usize) -> Vec<f32> {
 
 fn check(path: PathBuf, prompt_len: usize, batch: usize, n_gen: usize) -> bool {
     if !path.exists() {
-        eprintln!("SKIP {}: not found", path.display());
+        test_support::missing(path.display(), test_support::FETCH_MODEL);
         return false;
     }
     let mut model = Model::load(&path).unwrap();

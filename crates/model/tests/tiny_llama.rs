@@ -41,7 +41,7 @@ const BACKENDS: [AttentionBackend; 2] = [AttentionBackend::Standard, AttentionBa
 fn load(name: &str, attn: AttentionBackend) -> Option<Model> {
     let path = workspace().join(format!("tests/fixtures/models/{name}.gguf"));
     if !path.exists() {
-        eprintln!("SKIP {name}: {} not found", path.display());
+        test_support::missing(path.display(), "a committed fixture");
         return None;
     }
     Some(
@@ -60,7 +60,7 @@ fn tiny_models_last_token_logits_match_llama_cpp() {
             continue;
         };
         let Some(r) = read_json(&format!("tests/fixtures/ref/{name}.logits.json")) else {
-            eprintln!("SKIP {name}: no logits fixture");
+            test_support::missing(format!("{name}.logits.json"), "a committed fixture");
             continue;
         };
         let mut worst = 0f32;
@@ -110,7 +110,7 @@ fn tiny_models_greedy_matches_llama_cpp() {
             continue;
         };
         let Some(r) = read_json(&format!("tests/fixtures/ref/{name}.greedy.json")) else {
-            eprintln!("SKIP {name}: no greedy fixture");
+            test_support::missing(format!("{name}.greedy.json"), "a committed fixture");
             continue;
         };
         for p in r["prompts"].as_array().unwrap() {

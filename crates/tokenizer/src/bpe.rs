@@ -43,12 +43,15 @@ type PairMap = HashMap<(u32, u32), (u32, u32), BuildHasherDefault<PairHasher>>;
 #[derive(Debug)]
 pub(crate) struct Merges {
     table: PairMap,
+    /// Every merge's result is a token of the vocabulary.
+    all_known: bool,
 }
 
 impl Merges {
     pub fn build(vocab: &Vocab, merges: &[String]) -> Result<Merges, TokenizerError> {
         let mut table = PairMap::with_capacity_and_hasher(merges.len(), Default::default());
         let mut joined = Vec::new();
+        let mut all_known = true;
         for (index, m) in merges.iter().enumerate() {
             // Split at the first space after the first byte (a piece may be " ").
             let pos = m.bytes().skip(1).position(|b| b == b' ').map(|p| p + 1);
@@ -75,9 +78,16 @@ impl Merges {
             joined.extend_from_slice(l.as_bytes());
             joined.extend_from_slice(r.as_bytes());
             let merged = vocab.lookup(&joined).unwrap_or(NO_TOKEN);
+            all_known &= merged != NO_TOKEN;
             table.entry((li, ri)).or_insert((index as u32, merged));
         }
-        Ok(Merges { table })
+        Ok(Merges { table, all_known })
+    }
+
+    /// Whether every merge gives a token (else a word can fall back to its
+    /// bytes, which may be no tokens).
+    pub fn all_known(&self) -> bool {
+        self.all_known
     }
 
     #[inline]

@@ -70,6 +70,13 @@ pub enum TokenizerError {
     #[error("the {what} token is required by this vocabulary but is not set")]
     MissingSpecialToken { what: &'static str },
 
+    #[error("cannot build the matcher for the {count} special tokens of {len} bytes: {message}")]
+    SpecialMatcher {
+        len: usize,
+        count: usize,
+        message: String,
+    },
+
     #[error("pre-tokenizer regex `{regex}` does not compile: {message}")]
     BadRegex { regex: String, message: String },
 }

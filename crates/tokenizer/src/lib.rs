@@ -13,6 +13,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod bound;
 mod bpe;
 mod config;
 mod decode;
@@ -31,6 +32,7 @@ pub use config::{SpecialTokens, TokenType, TokenizerConfig, VocabKind};
 pub use error::TokenizerError;
 pub use stream::StreamDecoder;
 
+use bound::TokenBound;
 use bpe::{Bpe, Merges};
 use partition::{Fragment, SpecialMatcher};
 use pretok::{PreTokenizer, Splitter};
@@ -42,6 +44,7 @@ use vocab::Vocab;
 pub struct Tokenizer {
     vocab: Vocab,
     matcher: SpecialMatcher,
+    bound: TokenBound,
     /// Present for BPE vocabularies.
     bpe: Option<Bpe>,
     add_bos: bool,
@@ -80,9 +83,11 @@ impl Tokenizer {
         if c.add_eos && vocab.special.eos.is_none() {
             return Err(TokenizerError::MissingSpecialToken { what: "EOS" });
         }
-        let matcher = SpecialMatcher::build(&vocab);
+        let matcher = SpecialMatcher::build(&vocab)?;
+        let bound = TokenBound::build(&vocab, bpe.as_ref());
         Ok(Tokenizer {
             matcher,
+            bound,
             bpe,
             add_bos: c.add_bos,
             add_eos: c.add_eos,
@@ -142,6 +147,20 @@ impl Tokenizer {
             out.extend(self.vocab.special.eos);
         }
         out
+    }
+
+    /// A lower bound on `encode(text, false, parse_special).len()` for any
+    /// `parse_special`, from the text's length alone (O(length), no
+    /// allocation): checks a prompt against a context window before
+    /// tokenizing it.
+    pub fn min_tokens(&self, text: &str) -> usize {
+        self.bound.min_tokens(text)
+    }
+
+    /// The most input bytes one token can stand for (where spaces become `▁`,
+    /// a `▁` counts as one byte).
+    pub fn max_token_bytes(&self) -> usize {
+        self.bound.max_cover()
     }
 
     /// The bytes of one token, as `llama_token_to_piece(id, lstrip = 0, special)`.

@@ -2,27 +2,34 @@
 //! symbol per UTF-8 character, repeatedly merge the adjacent pair whose
 //! concatenation is a token with the highest score (ties: leftmost), then emit
 //! each final symbol as its token or, failing that, as `<0xNN>` byte tokens.
-//! O(n log n) in the text length.
+//! O(n log n) in the text length; 16 bytes per character for the symbols
+//! and 16 per queued pair.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use crate::vocab::Vocab;
 
+/// "No neighbour" in [`Symbol::prev`] / [`Symbol::next`].
+const NONE: u32 = u32::MAX;
+
+/// Positions are u32 (16 bytes a symbol, 16 a queued pair: the queue and the
+/// symbols dominate the memory of a long text); longer texts are cut into
+/// pieces below 4 GiB first.
 #[derive(Clone, Copy, Debug)]
 struct Symbol {
-    start: usize,
-    len: usize, // 0 = merged into its left neighbour
-    prev: Option<usize>,
-    next: Option<usize>,
+    start: u32,
+    len: u32, // 0 = merged into its left neighbour
+    prev: u32,
+    next: u32,
 }
 
 #[derive(Debug)]
 struct Bigram {
     score: f32,
-    left: usize,
-    right: usize,
-    size: usize,
+    left: u32,
+    right: u32,
+    size: u32,
 }
 
 impl PartialEq for Bigram {
@@ -58,7 +65,21 @@ pub(crate) fn utf8_len(lead: u8) -> usize {
 }
 
 /// Tokenizes already-escaped text (spaces as `▁`), appending ids to `out`.
-pub(crate) fn tokenize(vocab: &Vocab, text: &[u8], out: &mut Vec<u32>) {
+pub(crate) fn tokenize(vocab: &Vocab, mut text: &[u8], out: &mut Vec<u32>) {
+    const MAX: usize = u32::MAX as usize - 4;
+    while text.len() > MAX {
+        // Past 4 GiB (never from a prompt): cut at a character start.
+        let mut cut = MAX;
+        while cut > 0 && text[cut] & 0xC0 == 0x80 {
+            cut -= 1;
+        }
+        tokenize_part(vocab, &text[..cut], out);
+        text = &text[cut..];
+    }
+    tokenize_part(vocab, text, out);
+}
+
+fn tokenize_part(vocab: &Vocab, text: &[u8], out: &mut Vec<u32>) {
     if text.is_empty() {
         return;
     }
@@ -66,55 +87,57 @@ pub(crate) fn tokenize(vocab: &Vocab, text: &[u8], out: &mut Vec<u32>) {
     let mut off = 0;
     while off < text.len() {
         let len = utf8_len(text[off]).min(text.len() - off);
-        let i = syms.len();
+        let i = syms.len() as u32;
         syms.push(Symbol {
-            start: off,
-            len,
-            prev: i.checked_sub(1),
-            next: (off + len < text.len()).then_some(i + 1),
+            start: off as u32,
+            len: len as u32,
+            prev: if i == 0 { NONE } else { i - 1 },
+            next: if off + len < text.len() { i + 1 } else { NONE },
         });
         off += len;
     }
 
     let mut heap = BinaryHeap::with_capacity(syms.len());
-    let try_add =
-        |heap: &mut BinaryHeap<Bigram>, syms: &[Symbol], l: Option<usize>, r: Option<usize>| {
-            let (Some(l), Some(r)) = (l, r) else { return };
-            let (a, b) = (syms[l], syms[r]);
-            let piece = &text[a.start..b.start + b.len];
-            if let Some(id) = vocab.lookup(piece) {
-                heap.push(Bigram {
-                    score: vocab.scores[id as usize],
-                    left: l,
-                    right: r,
-                    size: piece.len(),
-                });
-            }
-        };
-    for i in 1..syms.len() {
-        try_add(&mut heap, &syms, Some(i - 1), Some(i));
+    let try_add = |heap: &mut BinaryHeap<Bigram>, syms: &[Symbol], l: u32, r: u32| {
+        if l == NONE || r == NONE {
+            return;
+        }
+        let (a, b) = (syms[l as usize], syms[r as usize]);
+        let piece = &text[a.start as usize..(b.start + b.len) as usize];
+        if let Some(id) = vocab.lookup(piece) {
+            heap.push(Bigram {
+                score: vocab.scores[id as usize],
+                left: l,
+                right: r,
+                size: piece.len() as u32,
+            });
+        }
+    };
+    for i in 1..syms.len() as u32 {
+        try_add(&mut heap, &syms, i - 1, i);
     }
 
     while let Some(bg) = heap.pop() {
-        let (l, r) = (syms[bg.left], syms[bg.right]);
+        let (l, r) = (syms[bg.left as usize], syms[bg.right as usize]);
         if l.len == 0 || r.len == 0 || l.len + r.len != bg.size {
             continue; // stale: one side changed since this pair was queued
         }
-        syms[bg.left].len += r.len;
-        syms[bg.right].len = 0;
-        syms[bg.left].next = r.next;
-        if let Some(nx) = r.next {
-            syms[nx].prev = Some(bg.left);
+        syms[bg.left as usize].len += r.len;
+        syms[bg.right as usize].len = 0;
+        syms[bg.left as usize].next = r.next;
+        if r.next != NONE {
+            syms[r.next as usize].prev = bg.left;
         }
-        let left = syms[bg.left];
-        try_add(&mut heap, &syms, left.prev, Some(bg.left));
-        try_add(&mut heap, &syms, Some(bg.left), left.next);
+        let left = syms[bg.left as usize];
+        try_add(&mut heap, &syms, left.prev, bg.left);
+        try_add(&mut heap, &syms, bg.left, left.next);
     }
+    drop(heap);
 
-    let mut cur = Some(0);
-    while let Some(i) = cur {
-        let s = syms[i];
-        let piece = &text[s.start..s.start + s.len];
+    let mut cur = 0;
+    while cur != NONE {
+        let s = syms[cur as usize];
+        let piece = &text[s.start as usize..(s.start + s.len) as usize];
         match vocab.lookup(piece) {
             Some(id) => out.push(id),
             None => {

@@ -32,10 +32,9 @@ fn load(name: &str, gguf_rel: &str) -> Option<(Tokenizer, Value)> {
     let gguf_path = root().join(gguf_rel);
     let ref_path = root().join(format!("tests/fixtures/vocab/{name}.ref.json"));
     if !gguf_path.exists() || !ref_path.exists() {
-        eprintln!(
-            "SKIP {name}: {} or {} missing (run tools/fetch_llamacpp_vocabs.py)",
-            gguf_path.display(),
-            ref_path.display()
+        test_support::missing(
+            format!("{} or {}", gguf_path.display(), ref_path.display()),
+            test_support::FETCH_VOCABS,
         );
         return None;
     }

@@ -1,7 +1,7 @@
 //! llama.cpp's own tokenizer test vectors (`models/ggml-vocab-*.gguf.inp/.out`,
 //! checked by llama.cpp's `test-tokenizer-0` with add_special = false,
 //! parse_special = false). Fetched by `tools/fetch_llamacpp_vocabs.py` into
-//! `tests/fixtures/_cache/vocab/`; every test skips (with a message) when the
+//! `tests/fixtures/_cache/vocab/`; every test skips (with a message; under CI it fails) when the
 //! cache is absent and fails on any mismatch when present.
 
 use std::path::PathBuf;
@@ -27,10 +27,7 @@ fn cases(name: &str) -> Option<(Tokenizer, Cases)> {
     let inp = std::fs::read_to_string(dir.join(format!("ggml-vocab-{name}.gguf.inp")));
     let out = std::fs::read_to_string(dir.join(format!("ggml-vocab-{name}.gguf.out")));
     let (Ok(inp), Ok(out), true) = (inp, out, gguf_path.exists()) else {
-        eprintln!(
-            "SKIP ggml-vocab-{name}: not found in {} (run tools/fetch_llamacpp_vocabs.py)",
-            dir.display()
-        );
+        test_support::missing(gguf_path.display(), test_support::FETCH_VOCABS);
         return None;
     };
     let file = gguf::GgufFile::open(&gguf_path).expect("vocab gguf parses");
@@ -102,6 +99,7 @@ fn check_vocab(name: &str) {
     let (mut llama_rt, mut our_rt) = (0, 0);
     for (i, (text, want)) in cases.iter().enumerate() {
         let got = tok.encode(text, false, false);
+        check_bound(&tok, text, got.len());
         if &got != want {
             failures.push(format!("  {text:?}\n    want {want:?}\n    got  {got:?}"));
         }
@@ -118,6 +116,21 @@ fn check_vocab(name: &str) {
         }
     }
     eprintln!(
+        "ggml-vocab-{name}: a token covers at most {} bytes",
+        tok.max_token_bytes()
+    );
+    for text in [
+        " ".repeat(500),
+        "\n".repeat(300),
+        "▁".repeat(200),
+        " \t\r\n".repeat(100),
+        "<s></s><|endoftext|><unk> ".repeat(50),
+        (0..=127u8).map(char::from).collect::<String>().repeat(3),
+        cases.iter().map(|c| c.0.as_str()).collect::<String>(),
+    ] {
+        check_bound(&tok, &text, tok.encode(&text, false, false).len());
+    }
+    eprintln!(
         "ggml-vocab-{name}: {} / {} cases match llama.cpp; round trips: {our_rt} ours, {llama_rt} llama.cpp",
         cases.len() - failures.len(),
         cases.len()
@@ -127,6 +140,16 @@ fn check_vocab(name: &str) {
         "{name}: {} mismatches:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+}
+
+/// `Tokenizer::min_tokens` is a lower bound, with and without parse_special.
+fn check_bound(tok: &Tokenizer, text: &str, n_plain: usize) {
+    let min = tok.min_tokens(text);
+    let n_special = tok.encode(text, false, true).len();
+    assert!(
+        min <= n_plain && min <= n_special,
+        "min_tokens {min} > {n_plain} / {n_special} tokens for {text:?}"
     );
 }
 
@@ -158,7 +181,7 @@ vocab_tests! {
 fn bert_is_rejected_with_a_typed_error() {
     let path = vocab_dir().join("ggml-vocab-bert-bge.gguf");
     if !path.exists() {
-        eprintln!("SKIP bert-bge: {} not found", path.display());
+        test_support::missing(path.display(), test_support::FETCH_VOCABS);
         return;
     }
     let file = gguf::GgufFile::open(&path).unwrap();
@@ -174,7 +197,7 @@ fn vocabs_without_vectors_load() {
     for name in ["aquila", "baichuan", "gpt-neox"] {
         let path = vocab_dir().join(format!("ggml-vocab-{name}.gguf"));
         if !path.exists() {
-            eprintln!("SKIP {name}: {} not found", path.display());
+            test_support::missing(path.display(), test_support::FETCH_VOCABS);
             continue;
         }
         let file = gguf::GgufFile::open(&path).unwrap();

@@ -24,7 +24,10 @@ fn load_json(p: &Path) -> Option<Value> {
 fn open_tokenizer(model_file: &str) -> Option<Tokenizer> {
     let path = root().join(model_file);
     if !path.exists() {
-        eprintln!("SKIP: model {} not found", path.display());
+        test_support::missing(
+            path.display(),
+            "scripts/fetch-model.sh or a committed fixture",
+        );
         return None;
     }
     let file = gguf::GgufFile::open(&path).expect("model parses");
@@ -49,7 +52,7 @@ fn ids_of(v: &Value) -> Vec<u32> {
 fn check_corpus(fixture: &str) {
     let path = root().join("tests/fixtures/ref").join(fixture);
     let Some(doc) = load_json(&path) else {
-        eprintln!("SKIP: {} not found", path.display());
+        test_support::missing(path.display(), "a committed fixture");
         return;
     };
     let Some(tok) = open_tokenizer(doc["model_file"].as_str().expect("model_file")) else {
@@ -119,7 +122,7 @@ fn qwen2_corpus_matches_llamacpp() {
 fn tiny_long_text_matches_llamacpp() {
     let path = root().join("tests/fixtures/ref/tiny.text_ids.json");
     let Some(doc) = load_json(&path) else {
-        eprintln!("SKIP: {} not found", path.display());
+        test_support::missing(path.display(), "a committed fixture");
         return;
     };
     let Some(tok) = open_tokenizer("tests/fixtures/models/tiny-untied-q4_k_m.gguf") else {

@@ -371,3 +371,32 @@ fn from_gguf_reports_bad_metadata() {
         })
     ));
 }
+
+#[test]
+fn min_tokens_is_a_lower_bound() {
+    let mut c = spm_config();
+    c.tokens.push("▁▁▁▁".into());
+    c.scores.push(1.0);
+    c.token_types.push(TokenType::Normal);
+    let t = Tokenizer::from_config(c).unwrap();
+    // `<user>` and the `<0xNN>` pieces: 6 bytes; `▁▁▁▁` covers 4 spaces.
+    assert_eq!(t.max_token_bytes(), 6);
+    for text in [
+        " ".repeat(100),
+        "▁".repeat(100),
+        "ab ".repeat(50),
+        "<user>".repeat(20),
+        "é\u{0}\u{7f}".repeat(30),
+        String::new(),
+    ] {
+        let min = t.min_tokens(&text);
+        for parse in [false, true] {
+            let n = t.encode(&text, false, parse).len();
+            assert!(min <= n, "{min} > {n} for {text:?}");
+        }
+    }
+    // Spaces and literal `▁` count one byte each.
+    assert_eq!(t.min_tokens(&"▁".repeat(60)), 10);
+    assert_eq!(t.min_tokens(&" ".repeat(60)), 10);
+    assert_eq!(t.min_tokens("abcdefg"), 2);
+}

@@ -21,10 +21,7 @@ pub fn gemma() -> Option<String> {
     if p.exists() {
         Some(p.to_string_lossy().into_owned())
     } else {
-        eprintln!(
-            "skipped: {} not found (run scripts/fetch-model.sh)",
-            p.display()
-        );
+        test_support::missing(p.display(), test_support::FETCH_MODEL);
         None
     }
 }

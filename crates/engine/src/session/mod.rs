@@ -5,8 +5,9 @@
 //! common token prefix with what the KV cache already holds is reused and only the rest is
 //! evaluated, so a chat that re-renders the whole conversation each turn only pays for the
 //! new turn. The context window (`n_ctx`) bounds prompt + generation: a prompt that does
-//! not leave one free position fails with [`EngineError::PromptTooLong`] before any work,
-//! and a generation that fills the window ends with [`EngineError::ContextFull`] (the text
+//! not leave one free position fails with [`EngineError::PromptTooLong`] before any work
+//! (with [`EngineError::PromptTooLongBytes`] before tokenizing, when its byte length alone
+//! shows it), and a generation that fills the window ends with [`EngineError::ContextFull`] (the text
 //! already streamed stays valid).
 
 mod generate;
@@ -141,8 +142,8 @@ impl Session {
     /// Streams the continuation of `prompt` (tokenized with BOS if the model wants it).
     /// The iterator does the work lazily: prompt evaluation happens on the first `next()`.
     pub fn generate(&mut self, prompt: &str, params: &GenerateParams) -> Generation<'_> {
-        let tokens = self.tok.encode(prompt, true, params.parse_special);
-        Generation::new(self, Ok(tokens), params, None)
+        let tokens = self.tokenize_prompt(prompt, true, params.parse_special);
+        Generation::new(self, tokens, params, None)
     }
 
     /// Streams the continuation of already tokenized `prompt` ids (used as given: no BOS
@@ -212,6 +213,7 @@ impl Session {
         messages: &[ChatMessage],
     ) -> Result<(Vec<u32>, Option<&'static str>), EngineError> {
         let text = self.render_chat(messages, true)?;
+        self.check_prompt_length(&text, self.tok.add_bos())?;
         let mut ids = self.tok.encode(&text, false, true);
         if let (true, Some(bos)) = (self.tok.add_bos(), self.tok.bos()) {
             if ids.first() != Some(&bos) {
@@ -230,6 +232,34 @@ impl Session {
     pub fn reset(&mut self) {
         self.cached.clear();
         self.timings = Timings::default();
+    }
+
+    /// A prompt's ids ([`Session::tokenize`]), refused before any tokenizing work when
+    /// its length alone shows it cannot fit in the context window with one position
+    /// free ([`EngineError::PromptTooLongBytes`]).
+    pub fn tokenize_prompt(
+        &self,
+        text: &str,
+        add_special: bool,
+        parse_special: bool,
+    ) -> Result<Vec<u32>, EngineError> {
+        self.check_prompt_length(text, add_special && self.tok.add_bos())?;
+        Ok(self.tok.encode(text, add_special, parse_special))
+    }
+
+    /// Refuses `text` if even its shortest possible tokenization (plus BOS) leaves no
+    /// free position in the context, as the prefill of a [`Generation`] would.
+    fn check_prompt_length(&self, text: &str, bos: bool) -> Result<(), EngineError> {
+        let min_tokens = self.tok.min_tokens(text) + usize::from(bos);
+        if min_tokens >= self.n_ctx {
+            return Err(EngineError::PromptTooLongBytes {
+                bytes: text.len(),
+                min_tokens,
+                max_token_bytes: self.tok.max_token_bytes(),
+                n_ctx: self.n_ctx,
+            });
+        }
+        Ok(())
     }
 
     /// Text to token ids, as the session's tokenizer does it.

@@ -253,9 +253,38 @@ fn kv_prefix_reuse_gives_the_same_tokens_as_a_fresh_session() {
 }
 
 #[test]
+fn prompt_past_the_context_by_length_is_refused_before_tokenizing() {
+    let mut s = session("tiny-q4_k_m", 16);
+    let max = s.tokenizer().max_token_bytes();
+    // Needs at least 16 tokens (with BOS): refused from its length alone.
+    let long = "x".repeat(15 * max);
+    let err = s.generate(&long, &greedy(4)).next().unwrap().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            EngineError::PromptTooLongBytes {
+                n_ctx: 16,
+                min_tokens: 16,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(matches!(
+        s.tokenize_prompt(&long, true, false),
+        Err(EngineError::PromptTooLongBytes { .. })
+    ));
+    // One byte less may fit: it is tokenized (and then found too long).
+    let shorter = "x".repeat(14 * max);
+    assert!(s.tokenize_prompt(&shorter, true, false).is_ok());
+}
+
+#[test]
 fn context_limits_are_reported() {
     let mut s = session("tiny-q4_k_m", 16);
-    let long = "word ".repeat(40);
+    // Short enough in bytes to pass the length check, too many tokens.
+    let long = "word ".repeat(20);
+    assert!(s.tokenizer().min_tokens(&long) < 15);
     let err = s.generate(&long, &greedy(4)).next().unwrap().unwrap_err();
     assert!(
         matches!(err, EngineError::PromptTooLong { n_ctx: 16, .. }),
