@@ -70,6 +70,16 @@ enum Kind {
     Gen,
 }
 
+impl Kind {
+    /// The flag that lists this kind's sizes.
+    fn flag(self) -> &'static str {
+        match self {
+            Kind::Prompt => "--n-prompt",
+            Kind::Gen => "--n-gen",
+        }
+    }
+}
+
 /// The result of one test at one thread count.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchResult {
@@ -213,11 +223,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         t => (t, "the model's context length"),
     };
     if let Some(&(kind, n)) = tests.iter().find(|(_, n)| *n > max_n) {
-        let flag = match kind {
-            Kind::Prompt => "--n-prompt",
-            Kind::Gen => "--n-gen",
-        };
-        bail!("{flag} {n} exceeds {limit} ({max_n})");
+        bail!("{} {n} exceeds {limit} ({max_n})", kind.flag());
     }
 
     let mut results = Vec::new();
@@ -233,7 +239,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 Kind::Prompt => args.batch_size.min(n),
                 Kind::Gen => 1,
             };
-            let size = |e| limits::model_size_error(e, format_args!("{test}"));
+            let size = |e| limits::model_size_error(e, format_args!("{} {n}", kind.flag()));
             let mut runner = Runner {
                 model: &model,
                 kv: KvCache::new(model.config(), n, args.cache_type.into()).map_err(size)?,

@@ -10,4 +10,5 @@ mod probe;
 
 mod files;
 mod keep;
+mod limits;
 mod tokenizer;
