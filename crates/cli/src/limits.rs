@@ -8,13 +8,14 @@ use model::ModelError;
 /// Most repetitions of a `bench` test.
 pub const MAX_REPETITIONS: usize = 1000;
 
-/// `-t N`: `None` or 0 = the available cores; at most [`MAX_THREADS`].
+/// `-t N`: `None` or 0 = the available cores (at most [`MAX_THREADS`]); an explicit
+/// count above [`MAX_THREADS`] is an error.
 pub fn threads(t: Option<usize>) -> Result<usize> {
     match t {
         Some(n) if n > MAX_THREADS => {
             bail!("--threads {n} is above the maximum of {MAX_THREADS}")
         }
-        t => Ok(crate::common::resolve_threads(t)),
+        t => Ok(crate::common::resolve_threads(t).min(MAX_THREADS)),
     }
 }
 

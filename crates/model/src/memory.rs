@@ -47,7 +47,8 @@ pub(crate) fn gib(bytes: u64) -> String {
     format!("{:.2} GiB", bytes as f64 / (1u64 << 30) as f64)
 }
 
-/// The most memory one buffer of the model may take: physical memory
+/// The most memory one part of the model's buffers (the KV cache, the
+/// scratch buffers) may take: physical memory
 /// (Linux: `MemTotal` of `/proc/meminfo`), or the 4 GiB address space on
 /// wasm32. `None` where it cannot be read (allocation then stays fallible).
 pub fn memory_limit() -> Option<u64> {

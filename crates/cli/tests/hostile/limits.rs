@@ -116,6 +116,34 @@ fn perplexity_ctx_size_is_range_checked() {
     }
 }
 
+#[test]
+fn perplexity_chunks_zero_is_every_chunk() {
+    let m = tiny("tiny-q4_0");
+    let text = root().join("tests/fixtures/text/devils-dictionary.txt");
+    let text = text.to_string_lossy();
+    let chunks = |extra: &[&str]| {
+        let mut a = vec!["perplexity", "-m", &m, "-f", &text, "-c", "256"];
+        a.extend_from_slice(extra);
+        let out = Probe::new(&a).run();
+        out.success();
+        let line = out
+            .stderr
+            .lines()
+            .find(|l| l.contains("calculating perplexity over"))
+            .unwrap_or_default()
+            .to_string();
+        line.split_whitespace()
+            .nth(4)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let all = chunks(&[]);
+    assert!(all.parse::<usize>().unwrap() > 1, "{all}");
+    assert_eq!(chunks(&["--chunks", "0"]), all);
+    assert_eq!(chunks(&["--chunks", "18446744073709551615"]), all);
+    assert_eq!(chunks(&["--chunks", "1"]), "1");
+}
+
 // ---- item 4: the f16 cache commits memory as it is used ----
 
 /// Before: 868 MB RSS with the f16 cache at -c 32768 (written in full at allocation)
