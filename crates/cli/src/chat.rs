@@ -90,11 +90,8 @@ pub fn run(args: &ChatArgs) -> Result<()> {
         .transpose()?;
     let path = args.model.path()?;
     let file = common::open_model(&path, args.model.no_mmap)?;
-    let mut opts = args.ctx.session_options(&file)?;
-    opts.chat_template = template;
-    let mut session = Session::from_file(file, opts)
-        .with_context(|| format!("preparing a session for {}", path.display()))?;
-    let sampler = args.sampling.params()?;
+    let mut session = args.ctx.session(file, &path, template)?;
+    let sampler = args.sampling.params(session.n_ctx())?;
     if session.chat_template().is_none() {
         anyhow::bail!(
             "{} has no chat template and none is built in for its architecture {:?}: pass --chat-template NAME|FILE",

@@ -11,4 +11,5 @@ mod probe;
 mod chat;
 mod files;
 mod keep;
+mod limits;
 mod tokenizer;
