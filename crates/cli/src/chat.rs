@@ -160,21 +160,49 @@ pub fn run(args: &ChatArgs) -> Result<()> {
 
 /// Wall-clock limit of one render of the chat template.
 const RENDER_DEADLINE: Duration = Duration::from_secs(4);
+/// How much the process may grow (resident memory) while a template renders.
+const RENDER_GROWTH: u64 = 1 << 30;
+/// How often the watchdog looks at the clock and the resident memory.
+const RENDER_POLL: Duration = Duration::from_millis(5);
 
-/// Renders the conversation once under a deadline. The engine's budget bounds the steps
-/// and memory of a template, but minijinja 3.1 does not charge some operations on
-/// values that share parts (comparing two lists that each hold the previous one twice, 64 times
-/// over, takes 2^64 steps). When the render outlives the deadline, the process
-/// ends with an error, since a running render cannot be stopped.
+/// Renders the conversation once under a deadline and a memory ceiling. The engine's
+/// budget bounds the steps and memory of a template, but minijinja 3.1 does not charge
+/// some operations on values that share parts (comparing or printing a list that holds
+/// itself 64 times over takes exponential time; `+` on lists chained in a loop grows
+/// uncharged). When the render outlives the deadline or grows the process by more than
+/// [`RENDER_GROWTH`], the process ends with an error, since a running render cannot be
+/// stopped. The memory watch reads `/proc/self/status` (Linux; elsewhere only the
+/// deadline applies).
 fn render_within_deadline(session: &Session, messages: &[ChatMessage]) -> Result<()> {
     let (done, wait) = std::sync::mpsc::channel::<()>();
     let watchdog = std::thread::spawn(move || {
-        if let Err(RecvTimeoutError::Timeout) = wait.recv_timeout(RENDER_DEADLINE) {
+        let start = std::time::Instant::now();
+        let base = resident_bytes();
+        let refuse = |what: String| -> ! {
             eprintln!(
-                "error: chat template exceeded its resource limit: rendering took more than {} s (--chat-template picks another template)",
-                RENDER_DEADLINE.as_secs()
+                "error: chat template exceeded its resource limit: {what} (--chat-template picks another template)"
             );
             std::process::exit(1);
+        };
+        loop {
+            match wait.recv_timeout(RENDER_POLL) {
+                Err(RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
+            if start.elapsed() > RENDER_DEADLINE {
+                refuse(format!(
+                    "rendering took more than {} s",
+                    RENDER_DEADLINE.as_secs()
+                ));
+            }
+            if let (Some(base), Some(now)) = (base, resident_bytes()) {
+                if now.saturating_sub(base) > RENDER_GROWTH {
+                    refuse(format!(
+                        "rendering took more than {} MiB of memory",
+                        RENDER_GROWTH >> 20
+                    ));
+                }
+            }
         }
     });
     let rendered = session.render_chat(messages, true);
@@ -183,6 +211,14 @@ fn render_within_deadline(session: &Session, messages: &[ChatMessage]) -> Result
     rendered
         .map(drop)
         .context("rendering the conversation (--chat-template picks another template)")
+}
+
+/// This process's resident memory (`VmRSS`), where the OS tells it.
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Streams one answer; `None` when the conversation no longer fits (reported on stderr,

@@ -75,6 +75,22 @@ fn chat_stops_a_render_that_outlives_its_deadline() {
         .rss_below(RSS);
 }
 
+/// Templates whose growth minijinja 3.1 does not charge: `~` with a list that repeats a
+/// 1 MB string, and `+` on lists chained in a loop. `chat` stops them when the process
+/// grows by 1 GiB, well below the suite's 2 GB, or by their budget error first.
+#[test]
+fn chat_stops_a_render_that_grows_uncharged() {
+    for source in [
+        "{% set s = 'x' * 1000000 %}{% set l = [s] * 3000 %}{{ (l ~ '') | length }}",
+        "{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ ns.l | length }}",
+    ] {
+        let out = chat_with_file(&template_file(source), "hi\n");
+        out.clean_error("chat template exceeded its resource limit")
+            .faster_than(8.0)
+            .rss_below(1600 << 20);
+    }
+}
+
 /// A fresh Jinja file holding `source`.
 fn template_file(source: &str) -> PathBuf {
     let path = tmp_dir().join("template.jinja");
