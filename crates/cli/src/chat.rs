@@ -127,8 +127,7 @@ pub fn run(args: &ChatArgs) -> Result<()> {
             eprint!("> ");
             let _ = std::io::stderr().flush();
         }
-        line.clear();
-        if input.read_line(&mut line).context("reading stdin")? == 0 {
+        if read_message(&mut input, &mut line)? == 0 {
             break;
         }
         let text = match parse_line(&line) {
@@ -156,6 +155,28 @@ pub fn run(args: &ChatArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The longest message line `chat` reads from stdin.
+const MESSAGE_CAP: usize = common::TEXT_FILE_CAP as usize;
+
+/// Reads one line of stdin into `line` (cleared first): its length in bytes, 0 at the
+/// end of input. A line longer than [`MESSAGE_CAP`] or not UTF-8 is an error, so input
+/// without line breaks (`< /dev/zero`) cannot grow memory without bound.
+fn read_message(input: &mut impl BufRead, line: &mut String) -> Result<usize> {
+    let mut bytes = std::mem::take(line).into_bytes();
+    bytes.clear();
+    let n = std::io::Read::take(&mut *input, MESSAGE_CAP as u64 + 1)
+        .read_until(b'\n', &mut bytes)
+        .context("reading stdin")?;
+    if n > MESSAGE_CAP {
+        bail!(
+            "a message on stdin is longer than the limit of {} MiB",
+            MESSAGE_CAP >> 20
+        );
+    }
+    *line = String::from_utf8(bytes).context("reading stdin: a message is not UTF-8")?;
+    Ok(n)
 }
 
 /// Wall-clock limit of one render of the chat template.
