@@ -11,7 +11,10 @@ export interface LoadOptions {
   onProgress?: (progress: LoadProgress) => void;
   /** Keep a URL's file in the Cache API and reuse it on the next load (default false). */
   cache?: boolean;
-  /** Context window in tokens; default: the model's training context, capped at 4096. */
+  /**
+   * Context window in tokens; default: the model's training context, capped at 4096.
+   * A size whose KV cache does not fit wasm32's 4 GiB rejects the load.
+   */
   nCtx?: number;
   /** Prompt tokens per forward pass (default 64). */
   nBatch?: number;
@@ -41,17 +44,18 @@ export interface LoadOptions {
 export interface GenerateOptions {
   /** Maximum tokens to generate (default 256). */
   maxTokens?: number;
-  /** Softmax temperature; 0 = greedy (default 0.8). */
+  /** Softmax temperature; <= 0 = greedy (default 0.8). */
   temperature?: number;
   /** Keep the k most likely tokens; 0 disables (default 40). */
   topK?: number;
-  /** Nucleus threshold; 1 disables (default 0.95). */
+  /** Nucleus threshold; >= 1 disables (default 0.95). */
   topP?: number;
-  /** Minimum probability relative to the best token; 0 disables (default 0.05). */
+  /** Minimum probability relative to the best token; <= 0 disables (default 0.05). */
   minP?: number;
   /** Repetition penalty; 1 disables (default 1). */
   repeatPenalty?: number;
-  /** Window of the repetition penalty in tokens (default 64). */
+  /** Window of the repetition penalty in tokens: -1 = the context, 0 = off, at most
+   *  1048576 (default 64). */
   penaltyLastN?: number;
   /** Random seed (default fixed: same options give the same text). */
   seed?: number;

@@ -173,6 +173,27 @@ for (const variant of VARIANTS) {
       }
     });
 
+    // Issue 13: sizes past the limits used to abort the worker (a capacity overflow or a
+    // failed allocation); they now reject the promise and the engine stays usable.
+    test('out-of-range options reject the promise, never abort the worker', async () => {
+      const blob = await openAsBlob(MODEL);
+      await assert.rejects(client.load({ blob }, { nCtx: 4e9 }), /KV cache for 4000000000 positions/);
+      await assert.rejects(client.load({ blob }, { nCtx: 2 ** 40 }), /nCtx|invalid value/);
+      await client.load({ blob });
+      for (const penaltyLastN of [2 ** 31, 2 ** 20 + 1, -2]) {
+        await assert.rejects(
+          client.call({ type: 'generate', prompt: 'Hi', params: { penaltyLastN } }),
+          /penaltyLastN/,
+          String(penaltyLastN),
+        );
+      }
+      const odd = { maxTokens: 4, penaltyLastN: -1, repeatPenalty: -2, temperature: -1, topP: -1, minP: 5 };
+      const { value } = await client.call({ type: 'generate', prompt: 'Hi', params: odd });
+      assert.equal(value.tokens.length, 4);
+      const again = await client.call({ type: 'generate', prompt: 'Hello world', params: { maxTokens: N, temperature: 0 } });
+      assert.equal(again.value.text, native.get('Hello world').toString());
+    });
+
     test('truncated, garbage, missing and oversized models give readable errors', async () => {
       const bytes = await readFile(MODEL);
       for (const cut of [10, 200, bytes.length >> 1, bytes.length - 1]) {

@@ -16,7 +16,10 @@ use model::{KvCache, LogitsMode, Model, Scratch};
 use serde_json::json;
 use tokenizer::Tokenizer;
 
+use engine::MAX_CTX;
+
 use crate::common::{self, CacheTypeArg, ModelArgs};
+use crate::limits::{self, MAX_REPETITIONS};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -42,7 +45,7 @@ pub struct BenchArgs {
     /// once per count.
     #[arg(short = 't', long = "threads", value_delimiter = ',')]
     threads: Vec<usize>,
-    /// Repetitions of each test.
+    /// Repetitions of each test (1 to 1000).
     #[arg(short = 'r', long = "repetitions", default_value_t = 3)]
     reps: usize,
     /// Prompt tokens per forward call.
@@ -65,6 +68,16 @@ pub struct BenchArgs {
 enum Kind {
     Prompt,
     Gen,
+}
+
+impl Kind {
+    /// The flag that lists this kind's sizes.
+    fn flag(self) -> &'static str {
+        match self {
+            Kind::Prompt => "--n-prompt",
+            Kind::Gen => "--n-gen",
+        }
+    }
 }
 
 /// The result of one test at one thread count.
@@ -152,9 +165,25 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if args.reps == 0 {
         bail!("--repetitions must be at least 1");
     }
+    if args.reps > MAX_REPETITIONS {
+        bail!(
+            "--repetitions {} is above the maximum of {MAX_REPETITIONS}",
+            args.reps
+        );
+    }
     if args.batch_size == 0 {
         bail!("--batch-size must be at least 1");
     }
+    let threads = if args.threads.is_empty() {
+        vec![limits::threads(None)?]
+    } else {
+        let t: Result<Vec<_>> = args
+            .threads
+            .iter()
+            .map(|&t| limits::threads(Some(t)))
+            .collect();
+        t?
+    };
     let path = args.model.path()?;
     let file = common::open_model(&path, args.model.no_mmap)?;
     let tok = Tokenizer::from_gguf(file.metadata())
@@ -169,11 +198,6 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let isa = model.kernels().isa.name();
     let n_vocab = model.config().n_vocab;
     let n_ctx_train = model.config().n_ctx_train;
-    let threads = if args.threads.is_empty() {
-        vec![common::resolve_threads(None)]
-    } else {
-        args.threads.clone()
-    };
     let mut tests: Vec<(Kind, usize)> = Vec::new();
     tests.extend(
         args.n_prompt
@@ -190,11 +214,16 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if tests.is_empty() {
         bail!("nothing to run: every -p and -n size is 0");
     }
-    if let Some(&(_, n)) = tests
-        .iter()
-        .find(|(_, n)| n_ctx_train > 0 && *n > n_ctx_train)
-    {
-        bail!("test size {n} exceeds the model's context length {n_ctx_train}");
+    // A test of n tokens needs a context of n: the model's, or MAX_CTX when it has none.
+    let (max_n, limit) = match n_ctx_train {
+        0 => (
+            MAX_CTX,
+            "the maximum context for a model file that declares none",
+        ),
+        t => (t, "the model's context length"),
+    };
+    if let Some(&(kind, n)) = tests.iter().find(|(_, n)| *n > max_n) {
+        bail!("{} {n} exceeds {limit} ({max_n})", kind.flag());
     }
 
     let mut results = Vec::new();
@@ -210,10 +239,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 Kind::Prompt => args.batch_size.min(n),
                 Kind::Gen => 1,
             };
+            let size = |e| limits::model_size_error(e, format_args!("{} {n}", kind.flag()));
             let mut runner = Runner {
                 model: &model,
-                kv: KvCache::new(model.config(), n, args.cache_type.into()),
-                scratch: Scratch::new(&model, batch, n, 1),
+                kv: KvCache::new(model.config(), n, args.cache_type.into()).map_err(size)?,
+                scratch: Scratch::new(&model, batch, n, 1).map_err(size)?,
                 batch,
             };
             let ids = bench_tokens(n, n_vocab, tok.bos(), 0x6265_6e63_6800 + n as u64);

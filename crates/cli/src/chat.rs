@@ -8,6 +8,8 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -88,11 +90,8 @@ pub fn run(args: &ChatArgs) -> Result<()> {
         .transpose()?;
     let path = args.model.path()?;
     let file = common::open_model(&path, args.model.no_mmap)?;
-    let mut opts = args.ctx.session_options(&file)?;
-    opts.chat_template = template;
-    let mut session = Session::from_file(file, opts)
-        .with_context(|| format!("preparing a session for {}", path.display()))?;
-    let sampler = args.sampling.params()?;
+    let mut session = args.ctx.session(file, &path, template)?;
+    let sampler = args.sampling.params(session.n_ctx())?;
     if session.chat_template().is_none() {
         anyhow::bail!(
             "{} has no chat template and none is built in for its architecture {:?}: pass --chat-template NAME|FILE",
@@ -128,8 +127,7 @@ pub fn run(args: &ChatArgs) -> Result<()> {
             eprint!("> ");
             let _ = std::io::stderr().flush();
         }
-        line.clear();
-        if input.read_line(&mut line).context("reading stdin")? == 0 {
+        if read_message(&mut input, &mut line)? == 0 {
             break;
         }
         let text = match parse_line(&line) {
@@ -159,6 +157,91 @@ pub fn run(args: &ChatArgs) -> Result<()> {
     Ok(())
 }
 
+/// The longest message line `chat` reads from stdin.
+const MESSAGE_CAP: usize = common::TEXT_FILE_CAP as usize;
+
+/// Reads one line of stdin into `line` (cleared first): its length in bytes, 0 at the
+/// end of input. A line longer than [`MESSAGE_CAP`] or not UTF-8 is an error, so input
+/// without line breaks (`< /dev/zero`) cannot grow memory without bound.
+fn read_message(input: &mut impl BufRead, line: &mut String) -> Result<usize> {
+    let mut bytes = std::mem::take(line).into_bytes();
+    bytes.clear();
+    let n = std::io::Read::take(&mut *input, MESSAGE_CAP as u64 + 1)
+        .read_until(b'\n', &mut bytes)
+        .context("reading stdin")?;
+    if n > MESSAGE_CAP {
+        bail!(
+            "a message on stdin is longer than the limit of {} MiB",
+            MESSAGE_CAP >> 20
+        );
+    }
+    *line = String::from_utf8(bytes).context("reading stdin: a message is not UTF-8")?;
+    Ok(n)
+}
+
+/// Wall-clock limit of one render of the chat template.
+const RENDER_DEADLINE: Duration = Duration::from_secs(4);
+/// How much the process may grow (resident memory) while a template renders.
+const RENDER_GROWTH: u64 = 1 << 30;
+/// How often the watchdog looks at the clock and the resident memory.
+const RENDER_POLL: Duration = Duration::from_millis(5);
+
+/// Renders the conversation once under a deadline and a memory ceiling. The engine's
+/// budget bounds the steps and memory of a template, but minijinja 3.1 does not charge
+/// some operations on values that share parts (comparing or printing a list that holds
+/// itself 64 times over takes exponential time; `+` on lists chained in a loop grows
+/// uncharged). When the render outlives the deadline or grows the process by more than
+/// [`RENDER_GROWTH`], the process ends with an error, since a running render cannot be
+/// stopped. The memory watch reads `/proc/self/status` (Linux; elsewhere only the
+/// deadline applies).
+fn render_within_deadline(session: &Session, messages: &[ChatMessage]) -> Result<()> {
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        let base = resident_bytes();
+        let refuse = |what: String| -> ! {
+            eprintln!(
+                "error: chat template exceeded its resource limit: {what} (--chat-template picks another template)"
+            );
+            std::process::exit(1);
+        };
+        loop {
+            match wait.recv_timeout(RENDER_POLL) {
+                Err(RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
+            if start.elapsed() > RENDER_DEADLINE {
+                refuse(format!(
+                    "rendering took more than {} s",
+                    RENDER_DEADLINE.as_secs()
+                ));
+            }
+            if let (Some(base), Some(now)) = (base, resident_bytes()) {
+                if now.saturating_sub(base) > RENDER_GROWTH {
+                    refuse(format!(
+                        "rendering took more than {} MiB of memory",
+                        RENDER_GROWTH >> 20
+                    ));
+                }
+            }
+        }
+    });
+    let rendered = session.render_chat(messages, true);
+    let _ = done.send(());
+    let _ = watchdog.join();
+    rendered
+        .map(drop)
+        .context("rendering the conversation (--chat-template picks another template)")
+}
+
+/// This process's resident memory (`VmRSS`), where the OS tells it.
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// Streams one answer; `None` when the conversation no longer fits (reported on stderr,
 /// the message is dropped).
 fn answer(
@@ -166,6 +249,7 @@ fn answer(
     messages: &[ChatMessage],
     params: &GenerateParams,
 ) -> Result<Option<String>> {
+    render_within_deadline(session, messages)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut reply = String::new();
@@ -185,6 +269,10 @@ fn answer(
             }
             Err(e @ EngineError::ContextFull { .. }) => {
                 eprintln!("\nnote: {e}; the answer is cut, use /reset to start over");
+            }
+            Err(e @ EngineError::Chat(_)) => {
+                return Err(e)
+                    .context("rendering the conversation (--chat-template picks another template)")
             }
             Err(e) => return Err(e).context("generating the answer"),
         }

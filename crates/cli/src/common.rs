@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use engine::{AttentionBackend, CacheType, SamplerParams, SessionOptions};
+use engine::{AttentionBackend, CacheType, SamplerParams, Session, SessionOptions};
 use gguf::GgufFile;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::limits;
 
 /// `--no-mmap`'s help, the same for every command that opens a model.
 pub const NO_MMAP_HELP: &str = "Read the model file into memory instead of memory-mapping it. \
@@ -132,29 +134,38 @@ pub struct ContextArgs {
 }
 
 impl ContextArgs {
-    /// Session options for `file`: `ctx_size` capped by the model's training context.
-    pub fn session_options(&self, file: &GgufFile) -> Result<SessionOptions> {
-        if self.ctx_size == 0 {
-            bail!("--ctx-size must be at least 1");
-        }
+    /// Session options for `file`: `ctx_size` capped by the model's training context
+    /// (`limits::ctx_size`), threads within `limits::threads`.
+    fn session_options(&self, file: &GgufFile) -> Result<SessionOptions> {
+        let threads = limits::threads(self.threads)?;
         let cfg = model::Config::from_gguf(file.metadata()).context("reading the model config")?;
-        let n_ctx = if cfg.n_ctx_train > 0 && self.ctx_size > cfg.n_ctx_train {
-            eprintln!(
-                "note: --ctx-size {} capped to the model's training context {}",
-                self.ctx_size, cfg.n_ctx_train
-            );
-            cfg.n_ctx_train
-        } else {
-            self.ctx_size
-        };
+        let n_ctx = limits::ctx_size(self.ctx_size, cfg.n_ctx_train)?;
         Ok(SessionOptions {
             n_ctx,
             cache_type: self.cache_type.into(),
-            threads: resolve_threads(self.threads),
+            threads,
             attention: self.attn.attn,
             repack: self.repack.repack,
             ..SessionOptions::default()
         })
+    }
+
+    /// A session for `file` (with `chat_template`, if any); a KV cache or scratch
+    /// beyond memory names `--ctx-size`.
+    pub fn session(
+        &self,
+        file: Arc<GgufFile>,
+        path: &Path,
+        chat_template: Option<String>,
+    ) -> Result<Session> {
+        let opts = SessionOptions {
+            chat_template,
+            ..self.session_options(&file)?
+        };
+        let n_ctx = opts.n_ctx;
+        Session::from_file(file, opts)
+            .map_err(|e| limits::name_size_flag(e, format_args!("--ctx-size {n_ctx}")))
+            .with_context(|| format!("preparing a session for {}", path.display()))
     }
 }
 
@@ -169,29 +180,45 @@ pub fn resolve_threads(t: Option<usize>) -> usize {
 /// The sampler flags, with llama.cpp's defaults.
 #[derive(Args, Debug, Clone)]
 pub struct SamplingArgs {
-    /// Temperature; 0 = greedy (argmax).
-    #[arg(long = "temp", default_value_t = 0.8)]
+    /// Temperature; <= 0 = greedy (argmax).
+    #[arg(long = "temp", default_value_t = 0.8, allow_hyphen_values = true)]
     pub temp: f32,
     /// Top-k sampling; 0 = off.
     #[arg(long = "top-k", default_value_t = 40)]
     pub top_k: usize,
-    /// Top-p (nucleus) sampling; 1.0 = off.
-    #[arg(long = "top-p", default_value_t = 0.95)]
+    /// Top-p (nucleus) sampling; >= 1.0 = off.
+    #[arg(long = "top-p", default_value_t = 0.95, allow_hyphen_values = true)]
     pub top_p: f32,
-    /// Min-p sampling; 0.0 = off.
-    #[arg(long = "min-p", default_value_t = 0.05)]
+    /// Min-p sampling; <= 0.0 = off.
+    #[arg(long = "min-p", default_value_t = 0.05, allow_hyphen_values = true)]
     pub min_p: f32,
     /// Repetition penalty; 1.0 = off.
-    #[arg(long = "repeat-penalty", default_value_t = 1.0)]
+    #[arg(
+        long = "repeat-penalty",
+        default_value_t = 1.0,
+        allow_hyphen_values = true
+    )]
     pub repeat_penalty: f32,
-    /// Last N tokens considered by the penalties; 0 = off.
-    #[arg(long = "repeat-last-n", default_value_t = 64)]
-    pub repeat_last_n: usize,
+    /// Last N tokens considered by the penalties; 0 = off, -1 = the context size.
+    #[arg(
+        long = "repeat-last-n",
+        default_value_t = 64,
+        allow_negative_numbers = true
+    )]
+    pub repeat_last_n: i64,
     /// Frequency penalty; 0.0 = off.
-    #[arg(long = "frequency-penalty", default_value_t = 0.0)]
+    #[arg(
+        long = "frequency-penalty",
+        default_value_t = 0.0,
+        allow_hyphen_values = true
+    )]
     pub frequency_penalty: f32,
     /// Presence penalty; 0.0 = off.
-    #[arg(long = "presence-penalty", default_value_t = 0.0)]
+    #[arg(
+        long = "presence-penalty",
+        default_value_t = 0.0,
+        allow_hyphen_values = true
+    )]
     pub presence_penalty: f32,
     /// Random seed [default: random, printed to stderr].
     #[arg(long = "seed")]
@@ -199,8 +226,10 @@ pub struct SamplingArgs {
 }
 
 impl SamplingArgs {
-    /// Sampler parameters; a missing seed is drawn from the clock and reported.
-    pub fn params(&self) -> Result<SamplerParams> {
+    /// Sampler parameters for a context of `n_ctx` tokens; a missing seed is drawn from
+    /// the clock and reported. Any finite float keeps llama.cpp's meaning (`--temp <= 0`
+    /// greedy, `--top-p >= 1` and `--min-p <= 0` off); NaN and infinities are errors.
+    pub fn params(&self, n_ctx: usize) -> Result<SamplerParams> {
         for (name, v) in [
             ("--temp", self.temp),
             ("--top-p", self.top_p),
@@ -209,10 +238,9 @@ impl SamplingArgs {
             ("--frequency-penalty", self.frequency_penalty),
             ("--presence-penalty", self.presence_penalty),
         ] {
-            if !v.is_finite() {
-                bail!("{name} must be a finite number, got {v}");
-            }
+            limits::finite(name, v)?;
         }
+        let penalty_last_n = limits::repeat_last_n(self.repeat_last_n, n_ctx)?;
         let seed = match self.seed {
             Some(s) => s,
             None => {
@@ -231,7 +259,7 @@ impl SamplingArgs {
             repeat_penalty: self.repeat_penalty,
             frequency_penalty: self.frequency_penalty,
             presence_penalty: self.presence_penalty,
-            penalty_last_n: self.repeat_last_n,
+            penalty_last_n,
             seed,
             ..SamplerParams::default()
         })

@@ -5,6 +5,7 @@ mod bench;
 mod chat;
 mod common;
 mod info;
+mod limits;
 mod perplexity;
 mod printable;
 mod run;

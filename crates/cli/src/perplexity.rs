@@ -21,7 +21,10 @@ use clap::Args;
 use model::{KvCache, LogitsMode, Model, Scratch};
 use tokenizer::Tokenizer;
 
+use engine::MAX_CTX;
+
 use crate::common::{self, CacheTypeArg, ModelArgs};
+use crate::limits;
 
 #[derive(Args, Debug)]
 pub struct PerplexityArgs {
@@ -30,10 +33,10 @@ pub struct PerplexityArgs {
     /// Text file to score (one trailing newline is dropped, as llama.cpp does).
     #[arg(short = 'f', long = "file", value_name = "TEXT")]
     file: PathBuf,
-    /// Tokens per chunk.
+    /// Tokens per chunk (4 to 1048576).
     #[arg(short = 'c', long = "ctx-size", default_value_t = 512)]
     ctx_size: usize,
-    /// Score only the first N chunks [default: all].
+    /// Score only the first N chunks [default: all; 0 = all].
     #[arg(long = "chunks", value_name = "N")]
     chunks: Option<usize>,
     /// Tokens per forward call (logits memory grows with it: batch * n_vocab floats).
@@ -97,9 +100,13 @@ pub fn run(args: &PerplexityArgs) -> Result<()> {
     if n_ctx < 4 {
         bail!("--ctx-size must be at least 4, got {n_ctx}");
     }
+    if n_ctx > MAX_CTX {
+        bail!("--ctx-size {n_ctx} is above the maximum of {MAX_CTX}");
+    }
     if args.batch_size == 0 {
         bail!("--batch-size must be at least 1");
     }
+    let threads = limits::threads(args.threads)?;
     let text = common::read_text_file(&args.file)?;
     let path = args.model.path()?;
     let file = common::open_model(&path, args.model.no_mmap)?;
@@ -107,7 +114,7 @@ pub fn run(args: &PerplexityArgs) -> Result<()> {
         .with_context(|| format!("building the tokenizer of {}", path.display()))?;
     let model = Model::from_file(file)
         .with_context(|| format!("loading {}", path.display()))?
-        .with_threads(common::resolve_threads(args.threads))
+        .with_threads(threads)
         .with_attention(args.attn.attn);
 
     let t_tok = Instant::now();
@@ -131,7 +138,10 @@ pub fn run(args: &PerplexityArgs) -> Result<()> {
         eprintln!("warning: ctx-size {n_ctx} exceeds the model's training context {n_ctx_train}");
     }
     let available = tokens.len() / n_ctx;
-    let n_chunk = args.chunks.map_or(available, |c| c.clamp(1, available));
+    let n_chunk = match args.chunks {
+        None | Some(0) => available,
+        Some(c) => c.min(available),
+    };
     let bos = if tok.add_bos() { tok.bos() } else { None };
     let batch = args.batch_size.min(n_ctx);
     eprintln!(
@@ -140,8 +150,11 @@ pub fn run(args: &PerplexityArgs) -> Result<()> {
 
     let cfg = model.config();
     let n_vocab = cfg.n_vocab;
-    let mut kv = KvCache::new(cfg, n_ctx, args.cache_type.into());
-    let mut scratch = Scratch::new(&model, batch, n_ctx, batch);
+    let size_flags = format!("--ctx-size {n_ctx}, --batch-size {batch}");
+    let mut kv = KvCache::new(cfg, n_ctx, args.cache_type.into())
+        .map_err(|e| limits::model_size_error(e, &size_flags))?;
+    let mut scratch = Scratch::new(&model, batch, n_ctx, batch)
+        .map_err(|e| limits::model_size_error(e, &size_flags))?;
     let first = n_ctx / 2;
     let mut sums = NllSums::default();
     let mut chunk_ids = vec![0u32; n_ctx];

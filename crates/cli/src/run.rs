@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use engine::{EngineError, FinishReason, GenerateParams, Session, Timings};
+use engine::{EngineError, FinishReason, GenerateParams, Timings};
 
 use crate::common::{self, ContextArgs, ModelArgs, SamplingArgs};
 
@@ -55,10 +55,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
     };
     let path = args.model.path()?;
     let file = common::open_model(&path, args.model.no_mmap)?;
-    let opts = args.ctx.session_options(&file)?;
-    let mut session = Session::from_file(file, opts)
-        .with_context(|| format!("preparing a session for {}", path.display()))?;
-    let sampler = args.sampling.params()?;
+    let mut session = args.ctx.session(file, &path, None)?;
+    let sampler = args.sampling.params(session.n_ctx())?;
 
     let params = GenerateParams {
         sampler,

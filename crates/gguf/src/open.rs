@@ -79,16 +79,18 @@ pub fn read_all(mut file: File, len: u64, path: &Path) -> Result<AlignedBuf, Ggu
     while buf.len() < n {
         let want = chunk.len().min(n - buf.len());
         let got = match file.read(&mut chunk[..want]) {
-            Ok(0) => return Err(GgufError::Io {
-                path: path.display().to_string(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    format!(
+            Ok(0) => {
+                return Err(GgufError::Io {
+                    path: path.display().to_string(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        format!(
                         "the file ended after {} of its {n} bytes (it changed while being read)",
                         buf.len()
                     ),
-                ),
-            }),
+                    ),
+                })
+            }
             Ok(k) => k,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(source) => {

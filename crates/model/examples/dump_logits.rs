@@ -41,8 +41,8 @@ fn main() {
         .iter()
         .map(|s| s.parse().expect("token id"))
         .collect();
-    let mut kv = KvCache::new(model.config(), toks.len(), cache);
-    let mut s = Scratch::new(&model, toks.len(), toks.len(), toks.len());
+    let mut kv = KvCache::new(model.config(), toks.len(), cache).unwrap();
+    let mut s = Scratch::new(&model, toks.len(), toks.len(), toks.len()).unwrap();
     let mode = if layers.is_some() {
         LogitsMode::None
     } else {

@@ -18,6 +18,9 @@ use kernels::ops::{RopeMode, RopeParams};
 
 use crate::error::ModelError;
 
+/// The tokenizer's token list.
+const KEY_TOKENS: &str = "tokenizer.ggml.tokens";
+
 /// Most transformer blocks a model may declare (llama.cpp's `LLAMA_MAX_LAYERS`).
 pub const MAX_LAYERS: usize = 512;
 
@@ -65,6 +68,16 @@ pub struct Config {
 }
 
 impl Config {
+    /// Number of tokens of the file's tokenizer (`tokenizer.ggml.tokens`), if
+    /// it has one.
+    pub fn tokenizer_len(md: &Metadata) -> Result<Option<usize>, ModelError> {
+        let r = Reader { md };
+        match md.get(KEY_TOKENS) {
+            None => Ok(None),
+            Some(_) => r.array_len(KEY_TOKENS).map(Some),
+        }
+    }
+
     /// Read and check the configuration of a `llama` or `gemma3` model.
     pub fn from_gguf(md: &Metadata) -> Result<Config, ModelError> {
         let r = Reader { md };
@@ -94,7 +107,8 @@ impl Config {
         let n_head = r.usize_or_uniform(&key("attention.head_count"), None, n_layer)?;
         let n_kv_head =
             r.usize_or_uniform(&key("attention.head_count_kv"), Some(n_head), n_layer)?;
-        let n_ctx_train = r.usize(&key("context_length"))?;
+        // 0 when missing: the file declares no usable context length.
+        let n_ctx_train = r.opt_usize(&key("context_length"))?.unwrap_or(0);
         let rms_eps = r.f32(&key("attention.layer_norm_rms_epsilon"))?;
         if n_head == 0 || n_kv_head == 0 || n_embd == 0 || n_layer == 0 || n_ff == 0 {
             return Err(ModelError::InvalidConfig(format!(
@@ -132,7 +146,7 @@ impl Config {
         }
         let n_vocab = match r.opt_usize(&key("vocab_size"))? {
             Some(n) => n,
-            None => r.array_len("tokenizer.ggml.tokens")?,
+            None => r.array_len(KEY_TOKENS)?,
         };
 
         let rope_base = r.opt_f32(&key("rope.freq_base"))?.unwrap_or(10000.0);

@@ -2,6 +2,8 @@
 
 use gguf::GgmlType;
 
+use crate::memory::AllocFailure;
+
 /// Why a model could not be loaded or run.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -74,6 +76,25 @@ pub enum ModelError {
 
     #[error("{what} was built for a different model ({detail})")]
     StateMismatch { what: &'static str, detail: String },
+
+    /// Buffers sized by the context cannot be had: too large for the
+    /// address space or the memory ceiling, or refused by the allocator.
+    #[error("{what} for {n_ctx} positions {}", crate::memory::describe(*.bytes, *.why))]
+    OutOfMemory {
+        what: &'static str,
+        n_ctx: usize,
+        /// The bytes asked for (`None`: more than 64 bits can count).
+        bytes: Option<u64>,
+        why: AllocFailure,
+    },
+
+    /// The tokenizer can produce ids that have no row in the model's tensors.
+    #[error("the tokenizer has {tokens} tokens but tensor '{tensor}' has only {rows} rows")]
+    VocabTooLarge {
+        tokens: usize,
+        tensor: String,
+        rows: usize,
+    },
 
     #[error(transparent)]
     Attention(#[from] kernels::attention::AttnError),

@@ -5,11 +5,18 @@
 //! shares each KV head between `n_head / n_kv_head` query heads: nothing is
 //! repeated. Sliding-window layers currently keep every position too (the
 //! window is applied as a mask), which costs memory but no copies.
+//!
+//! The buffers are allocated zeroed and fallibly (`memory::zeroed_vec`): a
+//! cache larger than memory is an error, never an abort, and its pages are
+//! committed only as positions are written, so a large `n_ctx` costs
+//! address space, not resident memory, until it is used.
 
 use half::f16;
 use kernels::attention::KvRef;
 
 use crate::config::Config;
+use crate::error::ModelError;
+use crate::memory::{AllocFailure, Budget};
 
 /// Element type of the cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,12 +48,13 @@ enum Store {
 }
 
 impl Store {
-    fn new(ty: CacheType, n: usize) -> Store {
-        match ty {
-            CacheType::F32 => Store::F32(vec![0.0; n]),
-            CacheType::F16 => Store::F16(vec![f16::ZERO; n]),
-            CacheType::F16AsF32 => Store::F16AsF32(vec![0.0; n]),
-        }
+    /// `n` zeroed elements, none of them written yet.
+    fn new(ty: CacheType, n: usize, budget: &Budget) -> Result<Store, ModelError> {
+        Ok(match ty {
+            CacheType::F32 => Store::F32(budget.zeroed(n)?),
+            CacheType::F16 => Store::F16(budget.zeroed(n)?),
+            CacheType::F16AsF32 => Store::F16AsF32(budget.zeroed(n)?),
+        })
     }
 
     fn write(&mut self, at: usize, x: &[f32]) {
@@ -91,21 +99,33 @@ pub struct KvCache {
 }
 
 impl KvCache {
-    /// Allocate a cache for `n_ctx` positions.
-    pub fn new(cfg: &Config, n_ctx: usize, ty: CacheType) -> KvCache {
+    /// Allocate a cache for `n_ctx` positions. Fails with
+    /// [`ModelError::OutOfMemory`] (and the bytes asked for) when its size
+    /// overflows, exceeds the memory ceiling ([`memory_limit`]) or is
+    /// refused by the allocator.
+    ///
+    /// [`memory_limit`]: crate::memory_limit
+    pub fn new(cfg: &Config, n_ctx: usize, ty: CacheType) -> Result<KvCache, ModelError> {
         let row = cfg.kv_dim();
-        let layers = (0..cfg.n_layer)
-            .map(|_| LayerCache {
-                k: Store::new(ty, n_ctx * row),
-                v: Store::new(ty, n_ctx * row),
-            })
-            .collect();
-        KvCache {
+        let total = KvCache::bytes_for(cfg.n_layer, n_ctx, row, ty).ok_or(AllocFailure::Overflow);
+        let budget = Budget::new("the KV cache", n_ctx, total)?;
+        let n = n_ctx * row; // checked by bytes_for
+        let mut layers = Vec::new();
+        layers
+            .try_reserve_exact(cfg.n_layer)
+            .map_err(|_| budget.error(AllocFailure::Refused))?;
+        for _ in 0..cfg.n_layer {
+            layers.push(LayerCache {
+                k: Store::new(ty, n, &budget)?,
+                v: Store::new(ty, n, &budget)?,
+            });
+        }
+        Ok(KvCache {
             ty,
             n_ctx,
             row,
             layers,
-        }
+        })
     }
 
     pub fn n_ctx(&self) -> usize {
@@ -125,15 +145,18 @@ impl KvCache {
         self.row
     }
 
-    /// Bytes held by the cache.
-    pub fn n_bytes(&self) -> usize {
-        KvCache::bytes_for(self.layers.len(), self.n_ctx, self.row, self.ty)
+    /// Bytes held by the cache (reserved; pages are committed as written).
+    pub fn n_bytes(&self) -> u64 {
+        2 * (self.layers.len() * self.n_ctx * self.row * self.ty.element_bytes()) as u64
     }
 
     /// Bytes a cache of `n_layer` layers, `n_ctx` positions of `row`
-    /// elements (K and V each) and type `ty` holds.
-    pub fn bytes_for(n_layer: usize, n_ctx: usize, row: usize, ty: CacheType) -> usize {
-        2 * n_layer * n_ctx * row * ty.element_bytes()
+    /// elements (K and V each) and type `ty` holds; `None` when that
+    /// overflows the address space.
+    pub fn bytes_for(n_layer: usize, n_ctx: usize, row: usize, ty: CacheType) -> Option<u64> {
+        let per_store = n_ctx.checked_mul(row)?.checked_mul(ty.element_bytes())?;
+        let total = per_store.checked_mul(n_layer)?.checked_mul(2)?;
+        u64::try_from(total).ok()
     }
 
     /// Store keys and values of consecutive positions `pos ..`.

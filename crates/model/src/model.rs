@@ -32,10 +32,24 @@ impl Model {
     }
 
     /// Build from an already parsed file: reads the config, then finds and
-    /// checks every tensor against it.
+    /// checks every tensor against it, and that every id of the tokenizer
+    /// has a row in the embedding and output tensors.
     pub fn from_file(file: Arc<GgufFile>) -> Result<Model, ModelError> {
         let config = Config::from_gguf(file.metadata())?;
         let weights = Weights::from_gguf(&file, &config)?;
+        // Every id the tokenizer can produce needs an embedding row and an
+        // output-head row (checked above to be n_vocab each).
+        if let Some(tokens) = Config::tokenizer_len(file.metadata())? {
+            for w in [&weights.tok_embd, &weights.output] {
+                if tokens > w.rows {
+                    return Err(ModelError::VocabTooLarge {
+                        tokens,
+                        tensor: w.name.clone(),
+                        rows: w.rows,
+                    });
+                }
+            }
+        }
         Ok(Model {
             file,
             config,

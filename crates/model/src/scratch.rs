@@ -9,6 +9,8 @@ use kernels::ops::QMatrix;
 use kernels::quant;
 use kernels::ThreadPool;
 
+use crate::error::ModelError;
+use crate::memory::{self, AllocFailure, Budget};
 use crate::model::Model;
 
 /// Quantized activations, remembering which type they were quantized to.
@@ -103,38 +105,75 @@ pub struct Scratch {
 impl Scratch {
     /// Buffers for batches of up to `max_batch` tokens, positions below
     /// `n_ctx`, and logits for up to `logit_rows` tokens per call; attention
-    /// scratch for `model.threads()` threads.
-    pub fn new(model: &Model, max_batch: usize, n_ctx: usize, logit_rows: usize) -> Scratch {
+    /// scratch for `model.threads()` threads. Allocated zeroed and fallibly
+    /// like the KV cache: sizes beyond memory are a
+    /// [`ModelError::OutOfMemory`], and pages are committed as used.
+    pub fn new(
+        model: &Model,
+        max_batch: usize,
+        n_ctx: usize,
+        logit_rows: usize,
+    ) -> Result<Scratch, ModelError> {
+        const WHAT: &str = "the forward-pass scratch buffers";
         let c = model.config();
         let b = max_batch.max(1);
+        let rows = logit_rows.max(1);
         let act_bytes = model
             .weights()
             .matrices()
             .map(|w| quant::row_bytes(quant::vec_dot_type(w.ty), w.cols))
             .max()
             .unwrap_or(0);
-        Scratch {
+        let work = n_ctx.checked_add(c.head_dim).and_then(|_| {
+            model
+                .threads()
+                .checked_mul(work_per_thread(n_ctx, c.head_dim))
+        });
+        // Element counts of the f32 buffers (None: overflow), then the bytes.
+        let f32_lens = [
+            b.checked_mul(c.n_embd),   // x, xb, xb2
+            b.checked_mul(c.q_dim()),  // q, att
+            b.checked_mul(c.kv_dim()), // k, v
+            b.checked_mul(c.n_ff),     // hb, hb2
+            work,
+            rows.checked_mul(c.n_vocab),
+        ];
+        let copies = [3, 2, 2, 2, 1, 1];
+        let xq_len = b.checked_mul(act_bytes);
+        let total = f32_lens
+            .iter()
+            .zip(copies)
+            .map(|(n, k)| n.and_then(|n| n.checked_mul(k)).map(|n| (n, 4)))
+            .chain([xq_len.map(|n| (n, 1)), Some((c.head_dim, 4))])
+            .collect::<Option<Vec<_>>>()
+            .ok_or(AllocFailure::Overflow)
+            .and_then(memory::checked_bytes);
+        let budget = Budget::new(WHAT, n_ctx, total)?;
+        // Every length below is part of `total`, so none overflows.
+        let f = |n: usize| budget.zeroed::<f32>(n);
+        let (embd, q, kv, ff) = (b * c.n_embd, b * c.q_dim(), b * c.kv_dim(), b * c.n_ff);
+        Ok(Scratch {
             max_batch: b,
             n_ctx,
-            logit_rows: logit_rows.max(1),
-            x: vec![0.0; b * c.n_embd],
-            xb: vec![0.0; b * c.n_embd],
-            xb2: vec![0.0; b * c.n_embd],
-            q: vec![0.0; b * c.q_dim()],
-            k: vec![0.0; b * c.kv_dim()],
-            v: vec![0.0; b * c.kv_dim()],
-            att: vec![0.0; b * c.q_dim()],
-            hb: vec![0.0; b * c.n_ff],
-            hb2: vec![0.0; b * c.n_ff],
+            logit_rows: rows,
+            x: f(embd)?,
+            xb: f(embd)?,
+            xb2: f(embd)?,
+            q: f(q)?,
+            k: f(kv)?,
+            v: f(kv)?,
+            att: f(q)?,
+            hb: f(ff)?,
+            hb2: f(ff)?,
             xq: ActBuf {
-                bytes: vec![0; b * act_bytes],
+                bytes: budget.zeroed(b * act_bytes)?,
                 ty: None,
             },
-            attn_work: vec![0.0; model.threads() * work_per_thread(n_ctx, c.head_dim)],
-            rope: vec![0.0; c.head_dim],
-            logits: vec![0.0; logit_rows.max(1) * c.n_vocab],
+            attn_work: f(model.threads() * work_per_thread(n_ctx, c.head_dim))?,
+            rope: f(c.head_dim)?,
+            logits: f(rows * c.n_vocab)?,
             tap: None,
-        }
+        })
     }
 
     pub fn max_batch(&self) -> usize {

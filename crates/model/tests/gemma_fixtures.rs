@@ -146,8 +146,8 @@ fn prefill(model: &Model, ids: &[u32], kv: &mut KvCache, s: &mut Scratch) -> Vec
 }
 
 fn state(model: &Model, n_ctx: usize) -> (KvCache, Scratch) {
-    let kv = KvCache::new(model.config(), n_ctx, CacheType::F32);
-    let s = Scratch::new(model, UBATCH, n_ctx, 1);
+    let kv = KvCache::new(model.config(), n_ctx, CacheType::F32).unwrap();
+    let s = Scratch::new(model, UBATCH, n_ctx, 1).unwrap();
     (kv, s)
 }
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use gguf::{GgmlType, GgufFile, GgufWriter, Value};
+use gguf::{Array, GgmlType, GgufFile, GgufWriter, Value};
 use model::{CacheType, KvCache, LogitsMode, Model, ModelError, Scratch};
 
 const E: u64 = 32;
@@ -95,8 +95,8 @@ fn consistent_model_loads_and_runs() {
         (32, 4, 2, 8, 16)
     );
     assert!(m.weights().tied_output);
-    let mut kv = KvCache::new(c, 8, CacheType::F16);
-    let mut s = Scratch::new(&m, 4, 8, 4);
+    let mut kv = KvCache::new(c, 8, CacheType::F16).unwrap();
+    let mut s = Scratch::new(&m, 4, 8, 4).unwrap();
     let all = m
         .forward(&[1, 2, 3], 0, &mut kv, &mut s, LogitsMode::All)
         .unwrap()
@@ -104,7 +104,7 @@ fn consistent_model_loads_and_runs() {
     assert_eq!(all.len(), 3 * 16);
     assert!(all.iter().all(|v| v.is_finite()));
     // token by token gives the same last logits as the batch
-    let mut kv2 = KvCache::new(c, 8, CacheType::F16);
+    let mut kv2 = KvCache::new(c, 8, CacheType::F16).unwrap();
     let mut last = Vec::new();
     for (p, t) in [1u32, 2, 3].into_iter().enumerate() {
         last = m
@@ -238,4 +238,92 @@ fn huge_block_count_is_refused_before_allocating() {
     }))
     .unwrap_err();
     assert!(e.to_string().contains("blk.1."), "{e}");
+}
+
+/// `build(spec)` with a tokenizer of `n` tokens.
+fn with_tokens(spec: &Spec, n: usize) -> Arc<GgufFile> {
+    let mut w = GgufWriter::from_gguf(&build(spec));
+    let tokens = (0..n).map(|i| format!("t{i}")).collect();
+    w.add_kv("tokenizer.ggml.tokens", Value::Array(Array::String(tokens)));
+    Arc::new(GgufFile::from_bytes(&w.to_bytes()).expect("valid gguf"))
+}
+
+/// Issue 13: a tokenizer with more tokens than the output head made
+/// `perplexity` index past a logits row.
+#[test]
+fn tokenizer_longer_than_the_embeddings_is_refused() {
+    let e = Model::from_file(with_tokens(&Spec::default(), V as usize + 1)).unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            ModelError::VocabTooLarge { tokens: 17, tensor, rows: 16 } if tensor == "token_embd.weight"
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("17 tokens"), "{e}");
+    for n in [V as usize, 3] {
+        Model::from_file(with_tokens(&Spec::default(), n)).expect("fits");
+    }
+}
+
+/// Issue 13: `vec![..; n]` aborted on a KV cache larger than memory.
+#[test]
+fn kv_cache_and_scratch_of_impossible_sizes_are_errors() {
+    let m = Model::from_file(build(&Spec::default())).expect("load");
+    let c = m.config();
+    let e = KvCache::new(c, usize::MAX / 4, CacheType::F16).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ModelError::OutOfMemory {
+                bytes: None,
+                why: model::AllocFailure::Overflow,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // 2^40 positions of 16 f16 K and V: 2^46 bytes, reported.
+    let e = KvCache::new(c, 1 << 40, CacheType::F16).unwrap_err();
+    match &e {
+        ModelError::OutOfMemory { bytes, n_ctx, .. } => {
+            assert_eq!((*bytes, *n_ctx), (Some(1 << 46), 1 << 40))
+        }
+        other => panic!("wrong error: {other}"),
+    }
+    assert!(e.to_string().contains("70368744177664 bytes"), "{e}");
+    if model::memory_limit().is_some() {
+        assert!(e.to_string().contains("physical memory"), "{e}");
+    }
+    let e = Scratch::new(&m, 4, usize::MAX - 2, 4).unwrap_err();
+    assert!(matches!(e, ModelError::OutOfMemory { .. }), "{e}");
+    let e = Scratch::new(&m, usize::MAX / 8, 8, 1).unwrap_err();
+    assert!(matches!(e, ModelError::OutOfMemory { .. }), "{e}");
+}
+
+/// Resident memory of this process (Linux), in bytes.
+fn rss() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Issue 13: the f16 cache was written in full at allocation, so all of it
+/// was resident from the start; pages are now committed as positions are
+/// written, for every cache type.
+#[test]
+fn kv_cache_memory_is_committed_as_positions_are_written() {
+    let m = Model::from_file(build(&Spec::default())).expect("load");
+    let n_ctx = 1 << 24; // f16: 2 * 2^24 * 16 * 2 bytes = 1 GiB
+    for ty in [CacheType::F16, CacheType::F32, CacheType::F16AsF32] {
+        let Some(before) = rss() else { return };
+        let mut kv = KvCache::new(m.config(), n_ctx, ty).unwrap();
+        let mut s = Scratch::new(&m, 4, n_ctx, 4).unwrap();
+        m.forward(&[1, 2, 3], 0, &mut kv, &mut s, LogitsMode::Last)
+            .unwrap();
+        let grown = rss().unwrap().saturating_sub(before);
+        assert!(kv.n_bytes() >= 1 << 30);
+        assert!(grown < 64 << 20, "{ty:?}: RSS grew by {grown} bytes");
+    }
 }

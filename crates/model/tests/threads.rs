@@ -15,8 +15,8 @@ fn workspace() -> PathBuf {
 fn run(model: &Model, prompt: &[u32], batch: usize, n_gen: usize) -> Vec<f32> {
     let c = model.config();
     let n_ctx = prompt.len() + n_gen + 1;
-    let mut kv = KvCache::new(c, n_ctx, CacheType::F16);
-    let mut s = Scratch::new(model, batch, n_ctx, batch);
+    let mut kv = KvCache::new(c, n_ctx, CacheType::F16).unwrap();
+    let mut s = Scratch::new(model, batch, n_ctx, batch).unwrap();
     let mut all = Vec::new();
     let mut pos = 0;
     for chunk in prompt.chunks(batch) {

@@ -1,6 +1,6 @@
 //! JSON options from JavaScript (camelCase, unknown fields rejected) to engine types.
 
-use engine::{CacheType, ChatMessage, GenerateParams, SamplerParams, SessionOptions};
+use engine::{CacheType, ChatMessage, GenerateParams, SamplerParams, SessionOptions, MAX_CTX};
 use serde::Deserialize;
 
 use crate::error::WasmError;
@@ -9,7 +9,9 @@ use crate::error::WasmError;
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct LoadOptions {
-    /// Context window in tokens; 0 or absent: the model's, capped at 4096.
+    /// Context window in tokens; 0 or absent: the model's, capped at 4096. A size whose
+    /// KV cache does not fit wasm32's 4 GiB is refused (as is one above 1048576 for a
+    /// file that declares no context length).
     pub n_ctx: usize,
     /// Prompt tokens per forward call (default 64).
     pub n_batch: Option<usize>,
@@ -34,7 +36,8 @@ pub struct GenerateOptions {
     pub top_p: Option<f32>,
     pub min_p: Option<f32>,
     pub repeat_penalty: Option<f32>,
-    pub penalty_last_n: Option<usize>,
+    /// Tokens of the penalty window: -1 = the context, 0 = off, at most 1048576.
+    pub penalty_last_n: Option<i64>,
     pub seed: Option<u64>,
     pub stop: Vec<String>,
     /// Render control tokens in the output.
@@ -102,7 +105,10 @@ pub fn generate_params(json: &str) -> Result<GenerateParams, WasmError> {
         top_p: check("topP", o.top_p)?.unwrap_or(d.top_p),
         min_p: check("minP", o.min_p)?.unwrap_or(d.min_p),
         repeat_penalty: check("repeatPenalty", o.repeat_penalty)?.unwrap_or(d.repeat_penalty),
-        penalty_last_n: o.penalty_last_n.unwrap_or(d.penalty_last_n),
+        penalty_last_n: match o.penalty_last_n {
+            None => d.penalty_last_n,
+            Some(n) => penalty_last_n(n)?,
+        },
         seed: o.seed.unwrap_or(d.seed),
         ..d
     };
@@ -114,6 +120,19 @@ pub fn generate_params(json: &str) -> Result<GenerateParams, WasmError> {
         special: o.special,
         ..defaults
     })
+}
+
+/// `penaltyLastN`: -1 = the context (the session caps the window at its context),
+/// otherwise 0..=MAX_CTX.
+fn penalty_last_n(n: i64) -> Result<usize, WasmError> {
+    match n {
+        -1 => Ok(usize::MAX),
+        0.. if n as u64 <= MAX_CTX as u64 => Ok(n as usize),
+        _ => Err(WasmError::Option {
+            name: "penaltyLastN",
+            detail: format!("{n} is not -1 (the context) or in 0..={MAX_CTX}"),
+        }),
+    }
 }
 
 /// Chat messages from a JSON array of `{role, content}` objects.
@@ -172,6 +191,17 @@ mod tests {
         let d = generate_params("{}").unwrap();
         assert_eq!(d.sampler, SamplerParams::default());
         assert!(generate_params(r#"{"maxTokens":-1}"#).is_err());
+        // Issue 13: a huge window aborted the worker; negative floats keep their meaning.
+        for bad in ["-2", "1048577", "9007199254740991"] {
+            let e = generate_params(&format!(r#"{{"penaltyLastN":{bad}}}"#)).unwrap_err();
+            assert!(e.to_string().contains("penaltyLastN"), "{bad}: {e}");
+        }
+        let p =
+            generate_params(r#"{"penaltyLastN":-1,"temperature":-1,"topP":-1,"minP":5}"#).unwrap();
+        assert_eq!(p.sampler.penalty_last_n, usize::MAX);
+        assert_eq!(p.sampler.temperature, -1.0);
+        let p = generate_params(r#"{"penaltyLastN":1048576}"#).unwrap();
+        assert_eq!(p.sampler.penalty_last_n, MAX_CTX);
         assert!(generate_params(r#"{"temperature":"hot"}"#).is_err());
         assert!(generate_params("[").is_err());
     }

@@ -240,6 +240,25 @@ mod tests {
         assert!(r.generate_start("x", r#"{"bogus":1}"#).is_err());
     }
 
+    /// Issue 13: a context or penalty window past the limits is an error (a rejected
+    /// promise in JS), never an abort.
+    #[test]
+    fn out_of_range_options_are_errors() {
+        let data = std::fs::read(TINY).unwrap();
+        for opts in [r#"{"nCtx":4000000000}"#, r#"{"nCtx":9007199254740991}"#] {
+            let e = Runner::load(bytes_of(&data), opts, clock).unwrap_err();
+            assert!(e.to_string().contains("KV cache"), "{opts}: {e}");
+        }
+        let (mut r, _) = load();
+        let e = r
+            .generate_start("Hi", r#"{"penaltyLastN":4000000000}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("penaltyLastN"), "{e}");
+        let opts = r#"{"maxTokens":3,"penaltyLastN":-1,"repeatPenalty":1.2,"temperature":-1}"#;
+        r.generate_start("Hi", opts).unwrap();
+        while !r.next_piece().unwrap().done {}
+    }
+
     #[test]
     fn truncated_and_garbage_files_give_readable_errors() {
         let data = std::fs::read(TINY).unwrap();

@@ -221,3 +221,17 @@ fn file_contents_are_printed_escaped() {
     out.success();
     assert_no_terminal_controls("tokenize --show-pieces", &out.stdout_text());
 }
+
+#[test]
+fn chat_input_without_line_breaks_is_capped() {
+    let m = tiny("tiny-q4_0");
+    Probe::new(&["chat", "-m", &m, "-n", "2"])
+        .stdin(vec![0u8; (64 << 20) + 1024])
+        .run()
+        .clean_error("longer than the limit of 64 MiB")
+        .rss_below(512 << 20);
+    Probe::new(&["chat", "-m", &m, "-n", "2"])
+        .stdin(b"hi \xff\xfe\n".to_vec())
+        .run()
+        .clean_error("not UTF-8");
+}

@@ -8,6 +8,8 @@
 mod common;
 mod probe;
 
+mod chat;
 mod files;
 mod keep;
+mod limits;
 mod tokenizer;

@@ -5,8 +5,16 @@
 //! `trim_blocks` and `lstrip_blocks` on, Python string/dict/list methods available
 //! (`minijinja-contrib` pycompat), and the globals `raise_exception(msg)` and
 //! `strftime_now(fmt)` (UTC). Files without a template fall back to a [`BuiltinTemplate`].
+//!
+//! A template is untrusted code from the model file: every render runs with a budget of
+//! steps and memory sized from the conversation, and a recursion limit (see [`budget`]).
+//! Nothing is rendered when a model is loaded, only when a conversation is.
 
+pub mod budget;
 mod builtin;
+mod guards;
+#[cfg(test)]
+mod limit_tests;
 mod strftime;
 #[cfg(test)]
 mod tests;
@@ -58,6 +66,14 @@ pub enum ChatError {
     /// The template called `raise_exception(message)` (e.g. roles do not alternate).
     #[error("chat template rejected the conversation: {0}")]
     Raised(String),
+    /// The template used up the steps and memory it may use for this conversation.
+    #[error("chat template exceeded its resource limit: a budget of {fuel} steps for this conversation (an executed instruction or {} bytes of data each); the template loops or allocates too much", budget::BYTES_PER_FUEL)]
+    OutOfBudget { fuel: u64 },
+    /// The template nested macro calls (or includes) too deeply.
+    #[error(
+        "chat template exceeded its resource limit: recursion deeper than {levels} macro calls"
+    )]
+    TooDeep { levels: usize },
     /// Any other failure while rendering.
     #[error("chat template failed at line {line}: {detail}")]
     Render { line: usize, detail: String },
@@ -100,13 +116,28 @@ pub fn render(
     )
 }
 
-/// Renders `messages` with the Jinja chat `template` and explicit options.
+/// Renders `messages` with the Jinja chat `template` and explicit options, within the
+/// budget [`budget::fuel_for`] gives the conversation.
 pub fn render_with(
     template: &str,
     messages: &[ChatMessage],
     opts: &RenderOptions<'_>,
 ) -> Result<String, ChatError> {
-    let env = environment(opts.now_unix_secs.unwrap_or_else(system_now))?;
+    let fuel = budget::fuel_for(messages, opts);
+    budget::on_render_stack(fuel, || render_fueled(template, messages, opts, fuel))
+        .map(|(out, _)| out)
+}
+
+/// Renders with a budget of `fuel`; also returns the fuel the render used.
+fn render_fueled(
+    template: &str,
+    messages: &[ChatMessage],
+    opts: &RenderOptions<'_>,
+    fuel: u64,
+) -> Result<(String, u64), ChatError> {
+    let mut env = environment(opts.now_unix_secs.unwrap_or_else(system_now))?;
+    env.set_fuel(Some(fuel));
+    env.set_recursion_limit(budget::RECURSION_LIMIT);
     let tmpl = env
         .template_from_str(template)
         .map_err(|e| ChatError::Syntax {
@@ -128,8 +159,21 @@ pub fn render_with(
         bos_token => opts.bos_token,
         eos_token => opts.eos_token,
     };
-    tmpl.render(ctx).map_err(classify)
+    let mut out = budget::CappedOutput::new(fuel.saturating_mul(budget::OUTPUT_BYTES_PER_FUEL));
+    let done = tmpl.render_captured_to(ctx, &mut out);
+    if out.overflowed() {
+        return Err(ChatError::OutOfBudget { fuel });
+    }
+    let used = done
+        .map_err(|e| classify(e, fuel))?
+        .state()
+        .fuel_levels()
+        .map_or(0, |(used, _)| used);
+    Ok((out.into_string(), used))
 }
+
+/// Depth minijinja counts per macro call.
+const MACRO_DEPTH: usize = 4;
 
 /// Marker prefix that identifies errors produced by `raise_exception`.
 const RAISED: &str = "raise_exception: ";
@@ -146,7 +190,7 @@ fn environment(now: i64) -> Result<Environment<'static>, ChatError> {
         })?;
     env.set_syntax(syntax);
     minijinja_contrib::add_to_environment(&mut env);
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    guards::install(&mut env);
     env.add_function("raise_exception", |msg: String| -> Result<Value, Error> {
         Err(Error::new(
             ErrorKind::InvalidOperation,
@@ -159,10 +203,21 @@ fn environment(now: i64) -> Result<Environment<'static>, ChatError> {
     Ok(env)
 }
 
-fn classify(e: Error) -> ChatError {
+/// minijinja's message when the recursion limit is hit.
+const TOO_DEEP: &str = "recursion limit exceeded";
+
+fn classify(e: Error, fuel: u64) -> ChatError {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(err) = cur {
         if let Some(me) = err.downcast_ref::<Error>() {
+            if me.kind() == ErrorKind::OutOfFuel {
+                return ChatError::OutOfBudget { fuel };
+            }
+            if me.detail() == Some(TOO_DEEP) {
+                return ChatError::TooDeep {
+                    levels: budget::RECURSION_LIMIT / MACRO_DEPTH,
+                };
+            }
             if let Some(msg) = me.detail().and_then(|d| d.strip_prefix(RAISED)) {
                 return ChatError::Raised(msg.to_string());
             }

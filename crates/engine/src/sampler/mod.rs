@@ -118,11 +118,17 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// New sampler with the given parameters.
+    /// The most penalty-window slots [`Sampler::new`] reserves.
+    pub const MAX_RESERVED_WINDOW: usize = 1 << 20;
+
+    /// New sampler with the given parameters. The penalty window is reserved up front
+    /// up to [`Sampler::MAX_RESERVED_WINDOW`] tokens (a larger one grows as tokens come;
+    /// a session caps the window at its context).
     pub fn new(params: SamplerParams) -> Self {
+        let reserve = params.penalty_last_n.min(Self::MAX_RESERVED_WINDOW);
         Self {
             rng: SplitMix64::new(params.seed),
-            history: VecDeque::with_capacity(params.penalty_last_n),
+            history: VecDeque::with_capacity(reserve),
             params,
             cands: Candidates::new(),
             counts: Vec::new(),

@@ -294,3 +294,85 @@ fn window_keeps_last_n_and_empty_logits_error() {
     assert_eq!(s.history().collect::<Vec<_>>(), vec![2, 3, 4]);
     assert_eq!(s.sample(&[], false), Err(SamplerError::EmptyLogits));
 }
+
+/// Issue 13: out-of-range values keep llama.cpp's meaning and never panic: temperature
+/// <= 0 is greedy, top-p >= 1 and min-p <= 0 switch the stage off, top-p <= 0 and
+/// min-p > 1 keep the best candidate, any finite penalty is applied.
+#[test]
+fn out_of_range_values_keep_their_meaning_without_panics() {
+    let logits = ln(&[0.1, 0.6, 0.3]);
+    let draw = |p: SamplerParams, window: &[u32]| {
+        let mut s = Sampler::new(p);
+        for &t in window {
+            s.accept(t);
+        }
+        (0..20)
+            .map(|_| s.sample(&logits, true).unwrap().id)
+            .collect::<Vec<_>>()
+    };
+    for t in [-1.0, -0.0, 0.0, f32::MIN] {
+        let p = SamplerParams {
+            temperature: t,
+            ..off()
+        };
+        assert!(draw(p, &[]).iter().all(|&id| id == 1), "temp {t}");
+    }
+    for (top_p, min_p) in [(-1.0, 0.0), (0.0, 0.0), (1.0, 5.0), (1.0, 1.5)] {
+        let p = SamplerParams {
+            top_p,
+            min_p,
+            ..off()
+        };
+        assert!(draw(p, &[]).iter().all(|&id| id == 1), "{top_p} {min_p}");
+    }
+    // top-p >= 1 and min-p <= 0 are off: every token can be drawn.
+    for (top_p, min_p) in [(1.0, -1.0), (7.0, 0.0), (f32::MAX, f32::MIN)] {
+        let p = SamplerParams {
+            top_p,
+            min_p,
+            seed: 3,
+            ..off()
+        };
+        let mut s = Sampler::new(p);
+        let mut seen = [false; 3];
+        for _ in 0..200 {
+            seen[s.sample(&logits, false).unwrap().id as usize] = true;
+        }
+        assert_eq!(seen, [true; 3], "{top_p} {min_p}");
+    }
+    // Any finite penalty: zero, negative, huge.
+    for (rep, freq, pres) in [
+        (0.0, 0.0, 0.0),
+        (-2.0, -1e30, 1e30),
+        (f32::MAX, f32::MAX, f32::MIN),
+        (1e-30, 3.0, -3.0),
+    ] {
+        for temp in [0.0, 0.8] {
+            let p = SamplerParams {
+                temperature: temp,
+                repeat_penalty: rep,
+                frequency_penalty: freq,
+                presence_penalty: pres,
+                penalty_last_n: 4,
+                ..off()
+            };
+            assert!(draw(p, &[1, 1, 2]).iter().all(|&id| id < 3));
+        }
+    }
+}
+
+/// Issue 13: a penalty window of usize::MAX reserved that many slots (a capacity
+/// overflow panic).
+#[test]
+fn huge_penalty_window_reserves_a_bounded_buffer() {
+    let mut s = Sampler::new(SamplerParams {
+        penalty_last_n: usize::MAX,
+        repeat_penalty: 1.5,
+        ..SamplerParams::default()
+    });
+    for t in 0..10 {
+        s.accept(t);
+    }
+    assert_eq!(s.history().count(), 10);
+    assert!(s.sample(&[0.0, 1.0], false).unwrap().id < 2);
+}

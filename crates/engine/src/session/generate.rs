@@ -81,10 +81,14 @@ impl<'s> Generation<'s> {
             }
         }
         s.timings = Default::default();
+        // The window never holds more than the context's tokens: a larger one would
+        // only size its buffer past what can be used.
+        let mut sampler = params.sampler.clone();
+        sampler.penalty_last_n = sampler.penalty_last_n.min(s.n_ctx);
         let g = Detached {
             decoder: StreamDecoder::new(Arc::clone(&s.tok), params.special),
             state: State::Start(prompt),
-            sampler: Sampler::new(params.sampler.clone()),
+            sampler: Sampler::new(sampler),
             stop,
             stop_ids,
             max_tokens: params.max_tokens,

@@ -15,6 +15,8 @@ mod params;
 mod stop;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_limits;
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -30,7 +32,7 @@ use crate::error::EngineError;
 pub use generate::{Detached, Generation};
 pub use params::{
     kv_storage, repack_budget, Completion, FinishReason, GenerateParams, SessionOptions, Timings,
-    TokenPiece, F16_AS_F32_MAX_BYTES,
+    TokenPiece, F16_AS_F32_MAX_BYTES, MAX_CTX, MAX_THREADS,
 };
 pub use stop::{Released, StopMatcher};
 
@@ -87,6 +89,12 @@ impl Session {
                 detail: "must be at least 1".into(),
             });
         }
+        if opts.threads > MAX_THREADS {
+            return Err(EngineError::InvalidOption {
+                name: "threads",
+                detail: format!("{} is above the maximum of {MAX_THREADS}", opts.threads),
+            });
+        }
         let meta = EngineMeta::from_gguf(file.metadata());
         let tok = Arc::new(Tokenizer::from_gguf(file.metadata())?);
         let file_len = file.file_len();
@@ -97,22 +105,30 @@ impl Session {
             model.repack_q5_0(repack_budget(file_len))?;
         }
         let cfg = model.config();
-        let n_ctx = match opts.n_ctx {
-            0 => cfg.n_ctx_train.clamp(1, DEFAULT_MAX_CTX),
-            n => n,
-        };
+        let n_ctx = check_n_ctx(opts.n_ctx, cfg.n_ctx_train)?;
         let template = choose_template(opts.chat_template.as_deref(), &meta, &tok)?;
         let n_batch = opts.n_batch.min(n_ctx);
-        let f32_bytes = KvCache::bytes_for(cfg.n_layer, n_ctx, cfg.kv_dim(), CacheType::F32);
-        let kv = KvCache::new(cfg, n_ctx, kv_storage(opts.cache_type, f32_bytes));
-        let scratch = Scratch::new(&model, n_batch, n_ctx, 1);
+        let f32_bytes = KvCache::bytes_for(cfg.n_layer, n_ctx, cfg.kv_dim(), CacheType::F32)
+            .and_then(|b| usize::try_from(b).ok())
+            .unwrap_or(usize::MAX);
+        let kv = KvCache::new(cfg, n_ctx, kv_storage(opts.cache_type, f32_bytes))?;
+        let scratch = Scratch::new(&model, n_batch, n_ctx, 1)?;
         let logits = Vec::with_capacity(cfg.n_vocab);
+        let mut cached = Vec::new();
+        cached
+            .try_reserve_exact(n_ctx)
+            .map_err(|_| model::ModelError::OutOfMemory {
+                what: "the token history",
+                n_ctx,
+                bytes: Some(n_ctx as u64 * 4),
+                why: model::AllocFailure::Refused,
+            })?;
         Ok(Session {
             model,
             tok,
             kv,
             scratch,
-            cached: Vec::with_capacity(n_ctx),
+            cached,
             logits,
             n_ctx,
             n_batch,
@@ -289,6 +305,22 @@ impl Session {
     /// Jinja source of the chat template in use, if any.
     pub fn chat_template(&self) -> Option<&str> {
         self.template.as_ref().map(|t| t.source.as_str())
+    }
+}
+
+/// The context of a session asking for `n_ctx` tokens (0: the default) from a model
+/// trained on `n_ctx_train` (0: unknown).
+fn check_n_ctx(n_ctx: usize, n_ctx_train: usize) -> Result<usize, EngineError> {
+    match (n_ctx, n_ctx_train) {
+        (0, 0) => Ok(DEFAULT_MAX_CTX),
+        (0, t) => Ok(t.min(DEFAULT_MAX_CTX)),
+        (n, 0) if n > MAX_CTX => Err(EngineError::InvalidOption {
+            name: "n_ctx",
+            detail: format!(
+                "{n} is above {MAX_CTX}, the largest context for a model file that declares no context length"
+            ),
+        }),
+        (n, _) => Ok(n),
     }
 }
 

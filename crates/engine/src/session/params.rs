@@ -8,7 +8,9 @@ use crate::sampler::SamplerParams;
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
     /// Context window in tokens (prompt + generation). `0` picks the model's training
-    /// context, capped at 4096.
+    /// context, capped at 4096 (4096 when the file declares none). Above [`MAX_CTX`] it
+    /// is refused when the file declares no context length, and any size whose KV cache
+    /// exceeds memory is refused (`model::ModelError::OutOfMemory`).
     pub n_ctx: usize,
     /// Element type of the KV cache. On wasm32 an `F16` cache of at most
     /// [`F16_AS_F32_MAX_BYTES`] as f32 is kept as `F16AsF32` (same results, see
@@ -16,7 +18,7 @@ pub struct SessionOptions {
     pub cache_type: CacheType,
     /// Threads of the forward pass (the calling thread included); `0` = the available
     /// cores. A pool of that many threads is created once with the session (always one
-    /// thread on wasm32).
+    /// thread on wasm32). At most [`MAX_THREADS`].
     pub threads: usize,
     /// Attention kernel: `Standard` (reference), `Flash` (tiled online softmax) or
     /// `Auto` (flash from `AttentionBackend::AUTO_FLASH_MIN_LEN` attended keys).
@@ -48,6 +50,14 @@ pub fn repack_budget(file_len: u64) -> usize {
     };
     usize::try_from((file_len / 2).min(cap)).unwrap_or(usize::MAX)
 }
+
+/// The largest context (in tokens) a session accepts when the model file declares no
+/// usable context length (0 or missing), and the ceiling of counts that a context bounds
+/// (the penalty window of the CLI and of the JS API).
+pub const MAX_CTX: usize = 1 << 20;
+
+/// The most forward-pass threads a session accepts.
+pub const MAX_THREADS: usize = 512;
 
 /// The largest f16 KV cache (counted as f32 words) that wasm32 keeps as f32.
 pub const F16_AS_F32_MAX_BYTES: usize = 256 << 20;

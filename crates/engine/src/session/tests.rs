@@ -71,8 +71,8 @@ fn greedy_equals_argmax_of_forward_logits() {
 
     // Reference loop straight on the model API.
     let m = Model::load(tiny("tiny-q4_k_m")).unwrap();
-    let mut kv = KvCache::new(m.config(), 128, CacheType::F32);
-    let mut sc = Scratch::new(&m, 64, 128, 1);
+    let mut kv = KvCache::new(m.config(), 128, CacheType::F32).unwrap();
+    let mut sc = Scratch::new(&m, 64, 128, 1).unwrap();
     let mut want = Vec::new();
     let mut next = argmax(
         m.forward(&prompt, 0, &mut kv, &mut sc, LogitsMode::Last)

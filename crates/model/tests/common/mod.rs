@@ -59,8 +59,8 @@ pub fn compare(ours: &[f32], ref_top: &[usize], ref_vals: &[(usize, f32)]) -> Lo
 /// Returns the generated ids and the last-token logits after the prompt.
 pub fn greedy(model: &Model, prompt: &[u32], n: usize, cache: CacheType) -> (Vec<u32>, Vec<f32>) {
     let n_ctx = prompt.len() + n + 1;
-    let mut kv = KvCache::new(model.config(), n_ctx, cache);
-    let mut s = Scratch::new(model, prompt.len(), n_ctx, 1);
+    let mut kv = KvCache::new(model.config(), n_ctx, cache).unwrap();
+    let mut s = Scratch::new(model, prompt.len(), n_ctx, 1).unwrap();
     let logits = model
         .forward(prompt, 0, &mut kv, &mut s, LogitsMode::Last)
         .expect("prefill");
@@ -91,8 +91,8 @@ pub fn must_match_prefix(margins: &[f64], tie: f64) -> usize {
 
 /// Last-token logits of `ids`, prefilled in chunks of `chunk` tokens.
 pub fn prompt_logits(model: &Model, ids: &[u32], chunk: usize, cache: CacheType) -> Vec<f32> {
-    let mut kv = KvCache::new(model.config(), ids.len(), cache);
-    let mut s = Scratch::new(model, chunk, ids.len(), 1);
+    let mut kv = KvCache::new(model.config(), ids.len(), cache).unwrap();
+    let mut s = Scratch::new(model, chunk, ids.len(), 1).unwrap();
     let mut pos = 0;
     let mut out = Vec::new();
     for part in ids.chunks(chunk) {
