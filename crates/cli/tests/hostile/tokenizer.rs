@@ -234,3 +234,31 @@ fn long_whitespace_prompt_that_fits_is_accepted() {
         .run()
         .success();
 }
+
+#[test]
+fn spaceless_random_letters_64mib_on_gemma() {
+    // One SentencePiece word as long as a -f file may be: every adjacent
+    // pair is a Gemma token, so tens of millions of merges are queued.
+    let m = gemma();
+    let dir = tmp_dir();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let text: Vec<u8> = (0..64u32 << 20)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            b'a' + (seed % 26) as u8
+        })
+        .collect();
+    let f = write(&dir, "letters", &text);
+    drop(text);
+    let out = tokenize(&m, &f).run();
+    out.success();
+    assert!(out.stdout.starts_with(b"2 "), "BOS first");
+    eprintln!(
+        "64 MiB of letters: {:.1} s, {} MB peak RSS",
+        out.elapsed.as_secs_f64(),
+        out.peak_rss >> 20
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
