@@ -12,6 +12,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Ranks of token scores: equal scores (by bits, as `f32::total_cmp` orders
 /// them) share a rank, and a higher score has a higher rank. Built once per
@@ -119,7 +120,26 @@ impl Bucket {
 enum Slots {
     /// 1 + index (0: no bucket yet).
     Table(Vec<u32>),
-    Map(HashMap<u32, u32>),
+    Map(HashMap<u32, u32, BuildHasherDefault<RankHasher>>),
+}
+
+/// Ranks are small integers of no one's choosing (they come from the
+/// vocabulary's scores): one multiply spreads them well enough.
+#[derive(Default)]
+struct RankHasher(u64);
+
+impl Hasher for RankHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.0 = (u64::from(v) ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 impl Slots {
@@ -127,7 +147,10 @@ impl Slots {
         if n_ranks <= text_len.saturating_mul(4) {
             Slots::Table(vec![0; n_ranks])
         } else {
-            Slots::Map(HashMap::new())
+            Slots::Map(HashMap::with_capacity_and_hasher(
+                text_len.min(1 << 12),
+                Default::default(),
+            ))
         }
     }
 

@@ -52,10 +52,14 @@ fn hash_bytes(b: &[u8]) -> u64 {
         let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
         h = (h.rotate_left(5) ^ w).wrapping_mul(K);
     }
-    let mut tail = [0u8; 8];
-    let rest = chunks.remainder();
-    tail[..rest.len()].copy_from_slice(rest);
-    h = (h.rotate_left(5) ^ u64::from_le_bytes(tail)).wrapping_mul(K);
+    // The last 0..=7 bytes as a zero-padded little-endian word (a loop, not
+    // a copy: most pieces are this short, and a copy is a libc call).
+    let tail = chunks
+        .remainder()
+        .iter()
+        .rev()
+        .fold(0u64, |w, &b| (w << 8) | u64::from(b));
+    h = (h.rotate_left(5) ^ tail).wrapping_mul(K);
     // murmur3's 64-bit finalizer: every input bit reaches the low (slot) bits.
     h ^= h >> 33;
     h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
