@@ -99,22 +99,27 @@ fn merge<C: Cell>(vocab: &Vocab, text: &[u8], out: &mut Vec<u32>) {
     };
 
     let mut queue = {
-        let mut rank_at = vec![u32::MAX; n];
+        // The rank of each character's pair with the next one (u32::MAX: not
+        // a token), by character: a transient as large as the queue.
+        let mut ranks_of = Vec::with_capacity(n);
         let (mut p, mut prev) = (0, 0);
         while p < n {
             let l = char_len(p);
             syms[p] = [C::set(l), C::set(prev)];
             let q = p + l as usize;
+            let mut k = u32::MAX;
             if q < n {
                 let r = char_len(q) as usize;
-                if let Some(k) = rank(&text[p..q + r]) {
-                    rank_at[p] = k;
-                }
+                k = rank(&text[p..q + r]).unwrap_or(u32::MAX);
             }
+            ranks_of.push(k);
             prev = l;
             p = q;
         }
-        PairQueue::new(vocab.score_ranks.count, &rank_at)
+        let starts = std::iter::successors(Some(0u32), |&p| {
+            Some(p + len(syms[p as usize][0])).filter(|&q| (q as usize) < n)
+        });
+        PairQueue::new(vocab.score_ranks.count, &ranks_of, starts)
     };
 
     let try_add = |queue: &mut PairQueue, syms: &[[C; 2]], a: usize, b: usize| {

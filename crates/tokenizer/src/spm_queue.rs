@@ -200,14 +200,15 @@ pub(crate) struct PairQueue {
 const PENDING: usize = 1 << 12;
 
 impl PairQueue {
-    /// A queue holding the initial pairs: `rank_at[p]` is the rank of the
-    /// pair whose left symbol starts at byte `p`, or `u32::MAX` for none.
-    /// Ranks must be below `n_ranks`.
-    pub fn new(n_ranks: usize, rank_at: &[u32]) -> PairQueue {
-        let mut slots = Slots::new(n_ranks, rank_at.len());
+    /// A queue holding the initial pairs: `ranks[k]` is the rank of the
+    /// pair whose left symbol is the k-th, or `u32::MAX` for none, and
+    /// `starts` yields the byte position of each symbol in order. Ranks
+    /// must be below `n_ranks`.
+    pub fn new(n_ranks: usize, ranks_of: &[u32], starts: impl Iterator<Item = u32>) -> PairQueue {
+        let mut slots = Slots::new(n_ranks, ranks_of.len());
         let mut buckets: Vec<Bucket> = Vec::new();
         let mut ranks = Vec::new();
-        for &r in rank_at.iter().filter(|&&r| r != u32::MAX) {
+        for &r in ranks_of.iter().filter(|&&r| r != u32::MAX) {
             let s = slots.get_or(r, || {
                 buckets.push(Bucket::default());
                 ranks.push(ranked(r, buckets.len() - 1));
@@ -223,10 +224,10 @@ impl PairQueue {
             start += n;
         }
         let mut initial = vec![0u32; start as usize];
-        for (p, &r) in rank_at.iter().enumerate() {
+        for (p, &r) in starts.zip(ranks_of) {
             if r != u32::MAX {
                 if let Some(b) = slots.get(r).and_then(|s| buckets.get_mut(s)) {
-                    initial[b.init_end as usize] = p as u32;
+                    initial[b.init_end as usize] = p;
                     b.init_end += 1;
                 }
             }
