@@ -123,22 +123,30 @@ enum Slots {
     Map(HashMap<u32, u32, BuildHasherDefault<RankHasher>>),
 }
 
-/// Ranks are small integers of no one's choosing (they come from the
-/// vocabulary's scores): one multiply spreads them well enough.
+/// Hashes a rank with murmur3's 64-bit finalizer, a bijection that mixes
+/// every bit into the low ones (a plain multiply would put ranks that are
+/// multiples of a power of two in one slot). Ranks come from the model
+/// file, but they are fewer than its tokens, so no choice of them can pile
+/// up many in one slot.
 #[derive(Default)]
 struct RankHasher(u64);
 
 impl Hasher for RankHasher {
     fn finish(&self) -> u64 {
-        self.0
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+        h ^ (h >> 33)
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            self.0 = (self.0 << 8) ^ u64::from(b) ^ (self.0 >> 56);
         }
     }
     fn write_u32(&mut self, v: u32) {
-        self.0 = (u64::from(v) ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = (self.0 << 32) ^ u64::from(v);
     }
 }
 
