@@ -419,7 +419,7 @@ mod tests {
         let alphabet = ["a", "b", " ", "\n", "<", ">", "é"];
         for _ in 0..rounds {
             // Longest first, as the vocabulary orders them (stable: by id).
-            let mut specials: Vec<(u32, String, u16)> = (0..1 + rnd(n_max))
+            let specials: Vec<(u32, String, u16)> = (0..1 + rnd(n_max))
                 .map(|i| {
                     let len = 1 + rnd(len_max);
                     let s: String = (0..len).map(|_| alphabet[rnd(7) as usize]).collect();
@@ -429,22 +429,28 @@ mod tests {
                     (i as u32, s, kind | strip)
                 })
                 .collect();
-            specials.sort_by_key(|s| std::cmp::Reverse(s.1.len()));
             let text: String = (0..rnd(text_max))
                 .map(|_| alphabet[rnd(7) as usize])
                 .collect();
-            let list: Vec<(u32, &str, u16)> = specials
-                .iter()
-                .map(|(i, s, a)| (*i, s.as_str(), *a))
-                .collect();
-            let m = SpecialMatcher::from_list(list.iter().copied()).unwrap();
-            for parse in [false, true] {
-                assert_eq!(
-                    m.partition(&text, parse),
-                    naive(&list, &text, parse),
-                    "text {text:?} specials {list:?} parse {parse}"
-                );
-            }
+            assert_matches_naive(specials, &text);
+        }
+    }
+
+    /// `specials` (id, piece, attributes) in match order (longest first, stable), then
+    /// the matcher's partition of `text` equals the naive one, with and without parsing.
+    fn assert_matches_naive(mut specials: Vec<(u32, String, u16)>, text: &str) {
+        specials.sort_by_key(|s| std::cmp::Reverse(s.1.len()));
+        let list: Vec<(u32, &str, u16)> = specials
+            .iter()
+            .map(|(i, s, a)| (*i, s.as_str(), *a))
+            .collect();
+        let m = SpecialMatcher::from_list(list.iter().copied()).unwrap();
+        for parse in [false, true] {
+            assert_eq!(
+                m.partition(text, parse),
+                naive(&list, text, parse),
+                "text {text:?} specials {list:?} parse {parse}"
+            );
         }
     }
 
@@ -466,7 +472,7 @@ mod tests {
         let mut rnd = rng(0xfeed_f00d);
         for _ in 0..200 {
             let n = 1 + rnd(40) as usize;
-            let mut specials: Vec<(u32, String, u16)> = (0..n)
+            let specials: Vec<(u32, String, u16)> = (0..n)
                 .map(|i| {
                     let kind = [attr::CONTROL, attr::USER_DEFINED][rnd(2) as usize];
                     let strip = [0, attr::LSTRIP, attr::RSTRIP][rnd(3) as usize];
@@ -474,22 +480,10 @@ mod tests {
                     (i as u32, ch.repeat(1 + rnd(12) as usize), kind | strip)
                 })
                 .collect();
-            specials.sort_by_key(|s| std::cmp::Reverse(s.1.len()));
             let text: String = (0..rnd(200))
                 .map(|_| ["a", "a", " ", "b"][rnd(4) as usize])
                 .collect();
-            let list: Vec<(u32, &str, u16)> = specials
-                .iter()
-                .map(|(i, s, a)| (*i, s.as_str(), *a))
-                .collect();
-            let m = SpecialMatcher::from_list(list.iter().copied()).unwrap();
-            for parse in [false, true] {
-                assert_eq!(
-                    m.partition(&text, parse),
-                    naive(&list, &text, parse),
-                    "text {text:?} specials {list:?} parse {parse}"
-                );
-            }
+            assert_matches_naive(specials, &text);
         }
     }
 

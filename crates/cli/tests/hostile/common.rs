@@ -4,18 +4,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// The repository root (the binary runs there).
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A tiny synthetic model under `tests/fixtures/models/`, e.g. `tiny("tiny-q4_0")`.
-pub fn tiny(name: &str) -> String {
-    root()
-        .join(format!("tests/fixtures/models/{name}.gguf"))
-        .to_string_lossy()
-        .into_owned()
-}
+pub use crate::cli_common::{root, tiny};
 
 /// The Gemma 3 270M file. The suite's ceilings are stated for it, so a missing file
 /// fails the probe (scripts/test.sh fetches it first).

@@ -5,6 +5,8 @@
 //! held to no signal, no panic, at most 60 s and at most 2 GB of peak RSS
 //! (`probe::Probe::run`); some probes set tighter ceilings.
 
+#[path = "../common/mod.rs"]
+mod cli_common;
 mod common;
 mod probe;
 
