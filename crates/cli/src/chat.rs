@@ -180,7 +180,7 @@ fn read_message(input: &mut impl BufRead, line: &mut String) -> Result<usize> {
 }
 
 /// Wall-clock limit of one render of the chat template.
-const RENDER_DEADLINE: Duration = Duration::from_secs(4);
+const RENDER_DEADLINE: Duration = Duration::from_millis(1500);
 /// How much the process may grow (resident memory) while a template renders.
 const RENDER_GROWTH: u64 = 1 << 30;
 /// How often the watchdog looks at the clock and the resident memory.
@@ -213,7 +213,7 @@ fn render_within_deadline(session: &Session, messages: &[ChatMessage]) -> Result
             if start.elapsed() > RENDER_DEADLINE {
                 refuse(format!(
                     "rendering took more than {} s",
-                    RENDER_DEADLINE.as_secs()
+                    RENDER_DEADLINE.as_secs_f64()
                 ));
             }
             if let (Some(base), Some(now)) = (base, resident_bytes()) {

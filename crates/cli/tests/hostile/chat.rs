@@ -57,7 +57,7 @@ fn chat_refuses_a_hostile_template_in_the_model_file() {
             .run()
             .clean_error(needle)
             .clean_error("chat template")
-            .faster_than(5.0)
+            .faster_than(2.0)
             .rss_below(RSS);
     }
 }
@@ -70,8 +70,8 @@ fn chat_stops_a_render_that_outlives_its_deadline() {
         "{% set ns = namespace(a=[1], b=[1]) %}{% for i in range(64) %}{% set ns.a = [ns.a, ns.a] %}{% set ns.b = [ns.b, ns.b] %}{% endfor %}{{ ns.a == ns.b }}",
     );
     chat_with_file(&path, "hi\n")
-        .clean_error("rendering took more than 4 s")
-        .faster_than(8.0)
+        .clean_error("rendering took more than 1.5 s")
+        .faster_than(2.0)
         .rss_below(RSS);
 }
 
@@ -86,7 +86,7 @@ fn chat_stops_a_render_that_grows_uncharged() {
     ] {
         let out = chat_with_file(&template_file(source), "hi\n");
         out.clean_error("chat template exceeded its resource limit")
-            .faster_than(8.0)
+            .faster_than(2.0)
             .rss_below(1600 << 20);
     }
 }
@@ -133,7 +133,7 @@ fn chat_refuses_a_hostile_template_file() {
     for (template, needle) in HOSTILE {
         chat_with_file(&template_file(template), "hi\n")
             .clean_error(needle)
-            .faster_than(5.0)
+            .faster_than(2.0)
             .rss_below(RSS);
     }
 }

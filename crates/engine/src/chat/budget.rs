@@ -22,7 +22,7 @@
 //! all of it first (`[s] * 1000 ~ ''` with `s` of 1 MB: about 2 GB before the error),
 //! comparing two lists that each hold the previous one twice, 64 times over, takes
 //! 2^64 steps without allocating, and lazy `a + b` of lists is materialized uncharged
-//! once 32 are chained. The CLI's `chat` stops renders for these at a deadline (4 s)
+//! once 32 are chained. The CLI's `chat` stops renders for these at a deadline (1.5 s)
 //! or at 1 GiB of memory growth.
 
 use super::{ChatError, ChatMessage, RenderOptions};
