@@ -59,7 +59,7 @@ def main() -> None:
     bw = {int(k): float(v) for k, v in (x.split("=", 1) for x in a.bw)}
     tg = tg_means(a.raw)
     print("\n## Decode roofline\n")
-    print("Read bandwidth (`/work/shared/tools/membw.c`, AVX2 streaming sum over 1 GiB, best of 5): "
+    print("Read bandwidth (`bench/membw.c`, AVX2 streaming sum over 1 GiB, best of 5): "
           + ", ".join(f"{t} thread{'s' if t > 1 else ''}: {g:.2f} GB/s" for t, g in sorted(bw.items())) + ".")
     print("Bytes per token = all layer weights + output head + one token_embd row "
           "(the whole token_embd when it is tied to the output head).\n")

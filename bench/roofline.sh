@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# Decode roofline: measure read bandwidth with /work/shared/tools/membw.c at 1 and 2 threads,
+# Decode roofline: measure read bandwidth with bench/membw.c at 1 and 2 threads,
 # compute the weight bytes each model reads per decoded token, and append
 # "roofline tok/s = GB/s / bytes" and each engine's tg as % of it to a compare results file.
 #
 # Usage: bench/roofline.sh [RESULTS_MD]   (default: the newest bench/results/compare_*.md; its raw
 #        runs are bench/results/raw/<stamp>/). Takes ~1 min.
-# Env:   MEMBW_SRC (default /work/shared/tools/membw.c), WASM_CHORD_BIN, THREADS (default "1 2"),
+# Env:   MEMBW_SRC (default bench/membw.c), WASM_CHORD_BIN, THREADS (default "1 2"),
 #        MODELS (default: the three compare models).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 PYTHON=${PYTHON:-python3}
-MEMBW_SRC=${MEMBW_SRC:-/work/shared/tools/membw.c}
+MEMBW_SRC=${MEMBW_SRC:-bench/membw.c}
 THREADS=${THREADS:-"1 2"}
 MODELS=${MODELS:-"models/gemma-3-270m-q4_k_m.gguf bench/models/tinyllama-1.1b-q4_k_m.gguf bench/models/tinyllama-1.1b-q8_0.gguf"}
 
