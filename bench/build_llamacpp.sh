@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Build llama.cpp's `llama-bench` (only that target) from the llama-cpp-python 0.3.36 sdist,
-# i.e. the same llama.cpp commit as the reference venv (/root/refvenv).
+# i.e. the same llama.cpp commit as the reference venv (tools/README.md).
 #
 # Usage: bench/build_llamacpp.sh            # idempotent; skips work already done
-# Env:   LLAMACPP_DIR   (default /work/llamacpp-bench; outside the repo, never committed)
+# Env:   LLAMACPP_DIR   (default bench/build/llamacpp: git-ignored, never committed)
 #        LLAMACPP_SDIST (optional path to an already downloaded llama_cpp_python-0.3.36.tar.gz)
 #        JOBS           (default 2)
 # Output: $LLAMACPP_DIR/build/bin/llama-bench and $LLAMACPP_DIR/BUILD_INFO.txt
 # Time:  ~10-15 min on 2 cores the first time; seconds afterwards.
 set -euo pipefail
 
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+
 VERSION=0.3.36
-DIR=${LLAMACPP_DIR:-/work/llamacpp-bench}
+DIR=${LLAMACPP_DIR:-$ROOT/bench/build/llamacpp}
 JOBS=${JOBS:-2}
 SRC=$DIR/llama_cpp_python-$VERSION
 BUILD=$DIR/build
@@ -23,8 +25,7 @@ if [[ ! -f $TARBALL ]]; then
     if [[ -n ${LLAMACPP_SDIST:-} && -f $LLAMACPP_SDIST ]]; then
         cp "$LLAMACPP_SDIST" "$TARBALL"
     else
-        PIP=${PIP:-/root/refvenv/bin/pip}
-        command -v "$PIP" >/dev/null || PIP=pip3
+        PIP=${PIP:-pip3}
         # Only the sdist itself must be source: --no-binary :all: would also build cmake from source
         # for the metadata step.
         "$PIP" download --no-binary llama-cpp-python --no-deps "llama-cpp-python==$VERSION" -d "$DIR"

@@ -10,7 +10,7 @@
 #                                  [--models "path ..."] [--pp N] [--tg N] [--out FILE]
 #   default: 3 rounds x 3 reps, threads 1 and 2, Gemma 3 270M Q4_K_M + TinyLlama-1.1B Q4_K_M/Q8_0
 #   --quick: 2 rounds x 1 rep (< 10 min on an idle 2-core box)
-# Env: LLAMA_BENCH (default /work/llamacpp-bench/build/bin/llama-bench; built by
+# Env: LLAMA_BENCH (default $ROOT/bench/build/llamacpp/build/bin/llama-bench; built by
 #      bench/build_llamacpp.sh if missing), WASM_CHORD_BIN (default target/release/wasm-chord,
 #      rebuilt with `cargo build --release -p wasm-chord`), LLAMA_BENCH_EXTRA (extra llama-bench flags),
 #      LLAMA_REPACK (default 0: with extra buffer types on (`--repack 1`, llama-bench's default) the
@@ -43,7 +43,7 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-LLAMA_BENCH=${LLAMA_BENCH:-${LLAMACPP_DIR:-/work/llamacpp-bench}/build/bin/llama-bench}
+LLAMA_BENCH=${LLAMA_BENCH:-${LLAMACPP_DIR:-$ROOT/bench/build/llamacpp}/build/bin/llama-bench}
 if [[ ! -x $LLAMA_BENCH ]]; then
     bench/build_llamacpp.sh
 fi

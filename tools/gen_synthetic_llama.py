@@ -47,6 +47,8 @@ SHAPES: dict[str, Shape] = {
     "tiny-long": Shape(dim=256, n_layers=2, n_heads=4, n_kv_heads=2, ffn=512, vocab=512, ctx=8192, tied=True),
     # TinyLlama-1.1B geometry; benchmarks only, never committed
     "tinyllama-1.1b": Shape(dim=2048, n_layers=22, n_heads=32, n_kv_heads=4, ffn=5632, vocab=0, ctx=2048, tied=False),
+    # the same layers with a 1024-token vocab: decode time is the layers', not the output head's
+    "tinyllama-1.1b-v1k": Shape(dim=2048, n_layers=22, n_heads=32, n_kv_heads=4, ffn=5632, vocab=1024, ctx=2048, tied=False),
 }
 
 RMS_EPS = 1e-5
