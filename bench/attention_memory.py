@@ -11,7 +11,7 @@ Usage (from the repository root):
   bench/attention_memory.py [--sizes 1024,2048,4096,8192] [--threads 2] [--reps 1]
                             [--backends standard,flash] [--batch 512] [--cache-type f16]
                             [--out bench/results/attention.md] [--bin target/release/wasm-chord]
-Needs: /root/refvenv (gguf, numpy) for the generator; builds `wasm-chord` (release) if --bin is
+Needs: a python with gguf and numpy (default bench/build/venv, see bench/make_models.sh) for the generator; builds `wasm-chord` (release) if --bin is
 missing. Time: ~2-4 min on 2 cores for the default sizes (plus the release build).
 """
 
@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PY = os.environ.get("REF_PY", "/root/refvenv/bin/python")
+PY = os.environ.get("REF_PY", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "build", "venv", "bin", "python"))
 
 
 def sh(cmd: list[str], **kw) -> subprocess.CompletedProcess:

@@ -3,7 +3,8 @@
 # i.e. the same llama.cpp commit as the reference venv (tools/README.md).
 #
 # Usage: bench/build_llamacpp.sh            # idempotent; skips work already done
-# Env:   LLAMACPP_DIR   (default bench/build/llamacpp: git-ignored, never committed)
+# Env:   LLAMACPP_NATIVE (set: -march=native even on AMX CPUs)
+#        LLAMACPP_DIR   (default bench/build/llamacpp: git-ignored, never committed)
 #        LLAMACPP_SDIST (optional path to an already downloaded llama_cpp_python-0.3.36.tar.gz)
 #        JOBS           (default 2)
 # Output: $LLAMACPP_DIR/build/bin/llama-bench and $LLAMACPP_DIR/BUILD_INFO.txt
@@ -51,10 +52,21 @@ if [[ -z $CMAKE ]]; then
 fi
 
 # 4. configure + build only llama-bench and llama-quantize. Static libs so the binary is self-contained.
-# GGML_NATIVE=ON: -march=native (AVX-512, VNNI, AMX detected on this box) = llama.cpp's fastest CPU build.
+# GGML_NATIVE=ON (-march=native) is llama.cpp's fastest CPU build, except on CPUs with AMX: there
+# the native build has crashed with llama-bench's default --repack 1, so it is built without AMX,
+# with the x86 extensions this CPU has named one by one.
+ISA_FLAGS=(-DGGML_NATIVE=ON)
+if grep -qw amx_tile /proc/cpuinfo 2>/dev/null && [[ -z ${LLAMACPP_NATIVE:-} ]]; then
+    has() { grep -qw "$1" /proc/cpuinfo; }
+    onoff() { if has "$2"; then echo "-D$1=ON"; else echo "-D$1=OFF"; fi; }
+    ISA_FLAGS=(-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+        "$(onoff GGML_AVX512 avx512f)" "$(onoff GGML_AVX512_VBMI avx512vbmi)"
+        "$(onoff GGML_AVX512_VNNI avx512_vnni)" "$(onoff GGML_AVX512_BF16 avx512_bf16)"
+        "$(onoff GGML_AVX_VNNI avx_vnni)" -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF)
+fi
 CMAKE_FLAGS=(
     -DCMAKE_BUILD_TYPE=Release
-    -DGGML_NATIVE=ON
+    "${ISA_FLAGS[@]}"
     -DLLAMA_CURL=OFF
     -DBUILD_SHARED_LIBS=OFF
     -DLLAMA_BUILD_TESTS=OFF

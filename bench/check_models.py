@@ -7,7 +7,7 @@ generated texts are compared (random-weight models give gibberish, but determini
 near-ties of quantized logits may make a long continuation diverge, so the common prefix is
 reported too). Exit status 1 if a model fails to load or generates nothing.
 
-Usage: /root/refvenv/bin/python bench/check_models.py --wasm-chord BIN [-n 16] MODEL...
+Usage: REFVENV/bin/python bench/check_models.py (a venv with llama-cpp-python, tools/README.md) --wasm-chord BIN [-n 16] MODEL...
 """
 
 from __future__ import annotations

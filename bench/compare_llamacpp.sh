@@ -8,14 +8,16 @@
 #
 # Usage: bench/compare_llamacpp.sh [--quick] [--rounds N] [--reps R] [--threads "1 2"]
 #                                  [--models "path ..."] [--pp N] [--tg N] [--out FILE]
-#   default: 3 rounds x 3 reps, threads 1 and 2, Gemma 3 270M Q4_K_M + TinyLlama-1.1B Q4_K_M/Q8_0
+#   default: 3 rounds x 3 reps, threads 1 and 2, Gemma 3 270M Q4_K_M + the TinyLlama-1.1B files of
+#   bench/make_models.sh (Q4_K_M, Q4_0, Q8_0; 32000- and 1024-token vocabularies)
 #   --quick: 2 rounds x 1 rep (< 10 min on an idle 2-core box)
 # Env: LLAMA_BENCH (default $ROOT/bench/build/llamacpp/build/bin/llama-bench; built by
 #      bench/build_llamacpp.sh if missing), WASM_CHORD_BIN (default target/release/wasm-chord,
 #      rebuilt with `cargo build --release -p wasm-chord`), LLAMA_BENCH_EXTRA (extra llama-bench flags),
-#      LLAMA_REPACK (default 0: with extra buffer types on (`--repack 1`, llama-bench's default) the
-#      -march=native build segfaults on this AMX-capable VM), RUN_TIMEOUT (seconds per run, default
-#      1800; a run that fails or times out is logged and left out of the table).
+#      LLAMA_REPACK (default 1, llama-bench's default: repacked weights; 0 is llama.cpp's exact path),
+#      RUN_TIMEOUT (seconds per run, default 1800). A run that fails, crashes or times out is
+#      recorded and shown as such in the table (on AMX machines a -march=native llama.cpp build has
+#      crashed with --repack 1: build it with LLAMACPP_CMAKE_EXTRA, see bench/build_llamacpp.sh).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,7 +28,10 @@ REPS=3
 THREADS="1 2"
 PP=128
 TG=128
-MODELS="models/gemma-3-270m-q4_k_m.gguf bench/models/tinyllama-1.1b-q4_k_m.gguf bench/models/tinyllama-1.1b-q8_0.gguf"
+MODELS="models/gemma-3-270m-q4_k_m.gguf"
+for v in tinyllama-1.1b tinyllama-1.1b-v1k; do
+    for q in q4_k_m q4_0 q8_0; do MODELS+=" bench/models/$v-$q.gguf"; done
+done
 OUT=""
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -58,7 +63,7 @@ RAW=bench/results/raw/$STAMP
 mkdir -p "$RAW" "$(dirname "$OUT")"
 
 # llama.cpp settings, recorded in the results (flash attention off, f16 K and V caches).
-LLAMA_FLAGS=(-fa 0 -ctk f16 -ctv f16 --repack "${LLAMA_REPACK:-0}" ${LLAMA_BENCH_EXTRA:-})
+LLAMA_FLAGS=(-fa 0 -ctk f16 -ctv f16 --repack "${LLAMA_REPACK:-1}" ${LLAMA_BENCH_EXTRA:-})
 RUN_TIMEOUT=${RUN_TIMEOUT:-1800}
 {
     echo "date_utc=$(date -u +%FT%TZ)"
@@ -66,7 +71,7 @@ RUN_TIMEOUT=${RUN_TIMEOUT:-1800}
     echo "wasm_chord_bin=$WASM_CHORD_BIN"
     echo "llama_bench=$LLAMA_BENCH"
     echo "llama_flags=${LLAMA_FLAGS[*]}"
-    cat "$(dirname "$(dirname "$(dirname "$LLAMA_BENCH")")")/BUILD_INFO.txt" 2>/dev/null | sed 's/^/llamacpp_build: /'
+    { cat "$(dirname "$(dirname "$(dirname "$LLAMA_BENCH")")")/BUILD_INFO.txt" 2>/dev/null || true; } | sed "s/^/llamacpp_build: /"
     echo "rounds=$ROUNDS reps=$REPS threads=$THREADS pp=$PP tg=$TG"
     echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$RAW/settings.txt"
@@ -84,12 +89,12 @@ for model in $MODELS; do
             timeout "$RUN_TIMEOUT" "$LLAMA_BENCH" -m "$model" -p "$PP" -n "$TG" -t "$t" -r "$REPS" \
                 "${LLAMA_FLAGS[@]}" -o json > "$RAW/llamacpp_${name}_t${t}_r${round}.json" \
                 2> "$RAW/llamacpp_${name}_t${t}_r${round}.log" ||
-                echo "FAILED (rc $?): llama.cpp $name t=$t round $round" | tee -a "$RAW/settings.txt" >&2
+                echo "FAILED llamacpp_${name}_t${t}_r${round} rc=$?" | tee -a "$RAW/settings.txt" >&2
             echo "[$(date -u +%T)] $name t=$t round $round/$ROUNDS: wasm-chord" >&2
             timeout "$RUN_TIMEOUT" "$WASM_CHORD_BIN" bench -m "$model" -p "$PP" -n "$TG" -t "$t" -r "$REPS" \
                 --json > "$RAW/wasmchord_${name}_t${t}_r${round}.json" \
                 2> "$RAW/wasmchord_${name}_t${t}_r${round}.log" ||
-                echo "FAILED (rc $?): wasm-chord $name t=$t round $round" | tee -a "$RAW/settings.txt" >&2
+                echo "FAILED wasmchord_${name}_t${t}_r${round} rc=$?" | tee -a "$RAW/settings.txt" >&2
         done
     done
 done

@@ -67,11 +67,27 @@ def collect(raw: str, llamacpp_settings: set | None = None):
     return data, isa
 
 
-def fmt(xs: list[float]) -> str:
+def failed_runs(raw: str) -> dict[tuple, list[str]]:
+    """{(engine, model, threads): ["r<round> rc <code>", ...]} from settings.txt's FAILED lines
+    (a crashed or timed-out run: rc 124 is a timeout, 128+N a signal N)."""
+    out: dict[tuple, list[str]] = defaultdict(list)
+    try:
+        with open(os.path.join(raw, "settings.txt")) as f:
+            for line in f:
+                m = re.match(r"FAILED (llamacpp|wasmchord)_(.+)_t(\d+)_r(\d+) rc=(\d+)", line)
+                if m:
+                    out[(m.group(1), m.group(2), int(m.group(3)))].append(f"r{m.group(4)} rc {m.group(5)}")
+    except OSError:
+        pass
+    return out
+
+
+def fmt(xs: list[float], failures: list[str] | None = None) -> str:
     if not xs:
-        return "—"
+        return f"failed: {', '.join(failures)}" if failures else "—"
+    note = f" (failed: {', '.join(failures)})" if failures else ""
     sd = statistics.stdev(xs) if len(xs) > 1 else 0.0
-    return f"{statistics.fmean(xs):.2f} ± {sd:.2f}"
+    return f"{statistics.fmean(xs):.2f} ± {sd:.2f}{note}"
 
 
 def test_order(test: str) -> tuple:
@@ -84,6 +100,7 @@ def main() -> None:
     raw = sys.argv[1]
     ll_settings: set = set()
     data, isa = collect(raw, ll_settings)
+    failed = failed_runs(raw)
     settings = ""
     if os.path.exists(os.path.join(raw, "settings.txt")):
         with open(os.path.join(raw, "settings.txt")) as f:
@@ -105,7 +122,8 @@ def main() -> None:
         model, threads, test = key
         ll, wc = data[key].get("llamacpp", []), data[key].get("wasmchord", [])
         ratio = f"{statistics.fmean(wc) / statistics.fmean(ll):.2f}" if ll and wc else "—"
-        print(f"| {model} | {threads} | {test} | {fmt(ll)} | {fmt(wc)} | {isa.get(model, '?')} | {ratio} |")
+        ll_f, wc_f = failed.get(("llamacpp", model, threads)), failed.get(("wasmchord", model, threads))
+        print(f"| {model} | {threads} | {test} | {fmt(ll, ll_f)} | {fmt(wc, wc_f)} | {isa.get(model, '?')} | {ratio} |")
     for st in sorted(ll_settings):
         print("\nllama-bench reported: " + ", ".join(f"{k}={v}" for k, v in st))
     if settings:

@@ -1,52 +1,101 @@
 #!/usr/bin/env bash
-# Decode roofline: measure read bandwidth with bench/membw.c at 1 and 2 threads,
-# compute the weight bytes each model reads per decoded token, and append
-# "roofline tok/s = GB/s / bytes" and each engine's tg as % of it to a compare results file.
+# Decode roofline, measured interleaved: per model, thread count and round, the read bandwidth
+# (bench/membw.c), then llama-bench's decode, then wasm-chord's, so all three see the same machine
+# state. roofline.py reports per model and thread count: the weight bytes a decode step reads, the
+# bandwidth (best of the rounds), the roofline tok/s, and each engine's best tg as a fraction of
+# it with the spread of the per-round fractions (each round's tg over that round's roofline).
 #
-# Usage: bench/roofline.sh [RESULTS_MD]   (default: the newest bench/results/compare_*.md; its raw
-#        runs are bench/results/raw/<stamp>/). Takes ~1 min.
-# Env:   MEMBW_SRC (default bench/membw.c), WASM_CHORD_BIN, THREADS (default "1 2"),
-#        MODELS (default: the three compare models).
+# Usage: bench/roofline.sh [--rounds N] [--threads "1 2"] [--tg N] [--models "path ..."] [--out FILE]
+#   default: 3 rounds, threads 1 and 2, tg64, Gemma 3 270M Q4_K_M + the TinyLlama-1.1B files of
+#   bench/make_models.sh (Q4_K_M, Q4_0, Q8_0, both vocabularies; missing files are skipped).
+#   Output: bench/results/roofline_<stamp>.md, raw runs in bench/results/raw/roofline_<stamp>/.
+# Env:   LLAMA_BENCH (default bench/build/llamacpp/build/bin/llama-bench, bench/build_llamacpp.sh
+#        builds it), LLAMA_REPACK (default 1, llama-bench's default), WASM_CHORD_BIN (default
+#        target/release/wasm-chord, rebuilt), RUN_TIMEOUT (seconds per run, default 900).
+# A run that fails, crashes or times out is recorded as such in the table, never fatal.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 PYTHON=${PYTHON:-python3}
-MEMBW_SRC=${MEMBW_SRC:-bench/membw.c}
-THREADS=${THREADS:-"1 2"}
-MODELS=${MODELS:-"models/gemma-3-270m-q4_k_m.gguf bench/models/tinyllama-1.1b-q4_k_m.gguf bench/models/tinyllama-1.1b-q8_0.gguf"}
+ROUNDS=3
+THREADS="1 2"
+TG=64
+MODELS="models/gemma-3-270m-q4_k_m.gguf"
+for v in tinyllama-1.1b tinyllama-1.1b-v1k; do
+    for q in q4_k_m q4_0 q8_0; do MODELS+=" bench/models/$v-$q.gguf"; done
+done
+OUT=""
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --rounds) ROUNDS=$2; shift 2 ;;
+        --threads) THREADS=$2; shift 2 ;;
+        --tg) TG=$2; shift 2 ;;
+        --models) MODELS=$2; shift 2 ;;
+        --out) OUT=$2; shift 2 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        *) echo "roofline.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
 
-RESULTS=${1:-$(ls -1 bench/results/compare_*.md 2>/dev/null | sort | tail -1 || true)}
-RAW=""
-if [[ -n $RESULTS ]]; then
-    stamp=$(basename "$RESULTS" .md)
-    stamp=${stamp#compare_}
-    [[ -d bench/results/raw/$stamp ]] && RAW=bench/results/raw/$stamp
-fi
-
+LLAMA_BENCH=${LLAMA_BENCH:-${LLAMACPP_DIR:-$ROOT/bench/build/llamacpp}/build/bin/llama-bench}
+[[ -x $LLAMA_BENCH ]] || bench/build_llamacpp.sh
 if [[ -z ${WASM_CHORD_BIN:-} ]]; then
     cargo build --release -p wasm-chord --quiet
     WASM_CHORD_BIN=$ROOT/target/release/wasm-chord
 fi
-
 mkdir -p bench/build
 MEMBW=bench/build/membw
-if [[ ! -x $MEMBW || $MEMBW_SRC -nt $MEMBW ]]; then
-    gcc -O3 -mavx2 -fopenmp "$MEMBW_SRC" -o "$MEMBW"
+if [[ ! -x $MEMBW || bench/membw.c -nt $MEMBW ]]; then
+    gcc -O3 -mavx2 -fopenmp bench/membw.c -o "$MEMBW"
 fi
 
-BW_ARGS=()
-for t in $THREADS; do
-    line=$(OMP_NUM_THREADS=$t "$MEMBW")
-    echo "membw: $line" >&2
-    gbps=$(sed -n 's/.*read GB\/s=\([0-9.]*\).*/\1/p' <<< "$line")
-    BW_ARGS+=(--bw "$t=$gbps")
+STAMP=$(date -u +%Y-%m-%d_%H%M)
+OUT=${OUT:-bench/results/roofline_$STAMP.md}
+RAW=bench/results/raw/roofline_$STAMP
+mkdir -p "$RAW"
+RUN_TIMEOUT=${RUN_TIMEOUT:-900}
+LLAMA_FLAGS=(-fa 0 -ctk f16 -ctv f16 --repack "${LLAMA_REPACK:-1}")
+{
+    echo "date_utc=$(date -u +%FT%TZ)"
+    echo "wasm_chord_commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo -dirty)"
+    echo "llama_bench=$LLAMA_BENCH"
+    echo "llama_flags=${LLAMA_FLAGS[*]}"
+    echo "rounds=$ROUNDS threads=$THREADS tg=$TG"
+    echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
+} > "$RAW/settings.txt"
+"$WASM_CHORD_BIN" info --cpu --json > "$RAW/cpu.json"
+
+# run NAME CMD...: stdout to $RAW/NAME.json, stderr to $RAW/NAME.log; failures are recorded.
+run() {
+    local name=$1
+    shift
+    local rc=0
+    timeout "$RUN_TIMEOUT" "$@" > "$RAW/$name.json" 2> "$RAW/$name.log" || rc=$?
+    if [[ $rc != 0 ]]; then
+        echo "FAILED $name rc=$rc" | tee -a "$RAW/settings.txt" >&2
+    fi
+}
+
+MODEL_LIST=()
+for model in $MODELS; do
+    if [[ -f $model ]]; then MODEL_LIST+=("$model"); else echo "skipping missing $model" >&2; fi
 done
+for model in "${MODEL_LIST[@]}"; do
+    name=$(basename "$model" .gguf)
+    for t in $THREADS; do
+        for ((r = 1; r <= ROUNDS; r++)); do
+            echo "[$(date -u +%T)] $name t=$t round $r/$ROUNDS" >&2
+            OMP_NUM_THREADS=$t "$MEMBW" > "$RAW/membw_${name}_t${t}_r${r}.txt"
+            run "llamacpp_${name}_t${t}_r${r}" "$LLAMA_BENCH" -m "$model" -p 0 -n "$TG" -t "$t" -r 1 \
+                "${LLAMA_FLAGS[@]}" -o json
+            run "wasmchord_${name}_t${t}_r${r}" "$WASM_CHORD_BIN" bench -m "$model" -p 0 -n "$TG" \
+                -t "$t" -r 1 --json
+        done
+    done
+done
+echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$RAW/settings.txt"
 
-# shellcheck disable=SC2086
-SECTION=$("$PYTHON" bench/roofline.py --wasm-chord "$WASM_CHORD_BIN" "${BW_ARGS[@]}" ${RAW:+--raw "$RAW"} $MODELS)
-echo "$SECTION"
-if [[ -n $RESULTS ]]; then
-    echo "$SECTION" >> "$RESULTS"
-    echo "appended to $RESULTS" >&2
-fi
+"$PYTHON" bench/roofline.py --wasm-chord "$WASM_CHORD_BIN" --raw "$RAW" "${MODEL_LIST[@]}" > "$OUT"
+echo "wrote $OUT (raw runs in $RAW)" >&2
+cat "$OUT"
