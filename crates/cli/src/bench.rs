@@ -61,6 +61,10 @@ pub struct BenchArgs {
     /// Print a JSON array instead of a markdown table.
     #[arg(long)]
     json: bool,
+    /// After the tests of each thread count, trace a few decode steps and print
+    /// per-thread timings (start delay, busy and idle time per step) to stderr.
+    #[arg(long)]
+    thread_timing: bool,
 }
 
 /// What one test measures.
@@ -269,6 +273,14 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 r.stddev()
             );
             results.push(r);
+        }
+        if args.thread_timing {
+            let ids = bench_tokens(32, n_vocab, tok.bos(), 0x7468_7265_6164);
+            let trace = crate::thread_timing::measure(&model, args.cache_type, &ids)?;
+            eprint!(
+                "{}",
+                crate::thread_timing::report(&trace, t, crate::thread_timing::steps())
+            );
         }
     }
 

@@ -9,6 +9,7 @@ mod limits;
 mod perplexity;
 mod printable;
 mod run;
+mod thread_timing;
 mod tokenize;
 
 use std::process::ExitCode;

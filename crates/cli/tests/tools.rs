@@ -194,6 +194,40 @@ fn bench_json_has_one_row_per_thread_and_test() {
 }
 
 #[test]
+fn bench_thread_timing_reports_every_thread() {
+    let m = tiny("tiny-q4_k_m");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wasm-chord"))
+        .args([
+            "bench", "-m", &m, "-p", "0", "-n", "4", "-r", "1", "-t", "1,2",
+        ])
+        .args(["--json", "--thread-timing"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // stdout stays the JSON rows; the timing tables go to stderr
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.len(), 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    for t in [1, 2] {
+        let head = format!("thread timing, {t} thread(s): ");
+        let at = err.find(&head).unwrap_or_else(|| panic!("{err}"));
+        let table: Vec<&str> = err[at..].lines().skip(3).take(t).collect();
+        for (tid, line) in table.iter().enumerate() {
+            assert!(line.starts_with(&format!("| {tid} | ")), "{err}");
+        }
+        // the caller (thread 0) takes part in every region
+        let regions: f64 = err[at + head.len()..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let joined: f64 = table[0].split('|').nth(2).unwrap().trim().parse().unwrap();
+        assert!(regions > 10.0 && joined == regions, "{err}");
+    }
+}
+
+#[test]
 fn info_json_parses() {
     let m = tiny("tiny-q4_k_m");
     let v: serde_json::Value = serde_json::from_str(&ok(&["info", "--json", &m])).unwrap();

@@ -17,6 +17,9 @@
 use std::marker::PhantomData;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+pub use trace::{Span, ThreadSummary, Trace};
 
 /// Columns `cols` of every row of an output `[n, stride]` (row-major), owned
 /// exclusively by one task of [`ThreadPool::par_cols`].
@@ -72,6 +75,7 @@ pub struct ThreadPool {
     n_threads: usize,
     #[cfg(not(target_arch = "wasm32"))]
     inner: Option<native::Workers>,
+    tracer: trace::Tracer,
 }
 
 impl std::fmt::Debug for ThreadPool {
@@ -96,7 +100,10 @@ impl ThreadPool {
         #[cfg(target_arch = "wasm32")]
         {
             let _ = n_threads;
-            ThreadPool { n_threads: 1 }
+            ThreadPool {
+                n_threads: 1,
+                tracer: trace::Tracer::default(),
+            }
         }
         #[cfg(not(target_arch = "wasm32"))]
         {
@@ -110,6 +117,7 @@ impl ThreadPool {
             ThreadPool {
                 n_threads: n,
                 inner: inner.filter(|w| w.len() > 0),
+                tracer: trace::Tracer::default(),
             }
         }
     }
@@ -117,6 +125,17 @@ impl ThreadPool {
     /// Threads taking part in each region (the caller included).
     pub fn n_threads(&self) -> usize {
         self.n_threads
+    }
+
+    /// Starts recording per-thread timings of every `par_cols` region, with
+    /// room for `capacity` spans (one per thread per region), allocated now.
+    pub fn start_trace(&self, capacity: usize) {
+        self.tracer.start(capacity);
+    }
+
+    /// Stops recording and returns the spans since `start_trace`.
+    pub fn stop_trace(&self) -> Trace {
+        self.tracer.stop()
     }
 
     /// Runs `f(0)` on the caller and `f(i)` on each worker `i` that starts
@@ -161,6 +180,7 @@ impl ThreadPool {
             per => (scratch.len() / per).max(1),
         };
         let threads = self.n_threads.min(n_blocks).min(by_scratch);
+        let region = self.tracer.open();
         if threads <= 1 {
             let per = match scratch_per_thread {
                 0 => scratch.len(),
@@ -173,7 +193,11 @@ impl ThreadPool {
                 cols: 0..stride,
                 _out: PhantomData,
             };
+            let started = region.map(|_| Instant::now());
             f(&mut cols, &mut scratch[..per]);
+            if let (Some(r), Some(t0)) = (region, started) {
+                self.tracer.record(r, 0, t0, 1);
+            }
             return;
         }
         let per = scratch_per_thread;
@@ -192,6 +216,8 @@ impl ThreadPool {
             // thread's scratch part is disjoint from every other thread's.
             let my_scratch =
                 unsafe { std::slice::from_raw_parts_mut(parts.scratch.add(tid * per), per) };
+            let started = region.map(|_| Instant::now());
+            let mut claimed = 0;
             loop {
                 let b = next.fetch_add(1, Ordering::Relaxed);
                 if b >= n_blocks {
@@ -206,6 +232,10 @@ impl ThreadPool {
                     _out: PhantomData,
                 };
                 f(&mut cols, my_scratch);
+                claimed += 1;
+            }
+            if let (Some(r), Some(t0)) = (region, started) {
+                self.tracer.record(r, tid, t0, claimed);
             }
         };
         self.run(&task);
@@ -225,6 +255,7 @@ pub fn block_size(len: usize, threads: usize, align: usize) -> usize {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native;
+mod trace;
 
 #[cfg(test)]
 mod tests {
