@@ -26,6 +26,20 @@ scripts/fetch-model.sh >/dev/null
 if want native; then
   step "workspace tests"
   cargo test --workspace --all-targets "$@"
+  # The llama.cpp parity tests again with each x86 table forced: results must not depend on
+  # which table (or which calibrated kernel) runs.
+  for isa in avx2 avx512; do
+    case $isa in
+      avx2) flags="avx2 fma f16c" ;;
+      avx512) flags="avx512f avx512bw avx512vl avx512_vnni" ;;
+    esac
+    have=1
+    for f in $flags; do grep -qw "$f" /proc/cpuinfo 2>/dev/null || have=0; done
+    if [ "$have" = 1 ]; then
+      step "llama.cpp parity with WASM_CHORD_ISA=$isa"
+      WASM_CHORD_ISA=$isa cargo test -p model --test gemma_fixtures --test tiny_llama "$@"
+    fi
+  done
 fi
 if want wasm-kernels; then
   step "simd128 kernels under node"
