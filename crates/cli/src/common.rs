@@ -60,12 +60,13 @@ impl From<CacheTypeArg> for CacheType {
     }
 }
 
-/// `--repack on|off`: load-time re-encoding of Q5_0 matrices as Q8_0 of the same values
-/// (`model::Model::repack_q5_0`; same results, more memory).
+/// `--repack on|off`: load-time repacking (`engine::repack_model`; same results, more
+/// memory): the kernel table's decode layouts, and with `on` Q5_0 matrices as Q8_0.
 #[derive(Args, Debug, Clone)]
 pub struct RepackArgs {
-    /// Re-encode Q5_0 matrices as Q8_0 at load time (same results; used when the copies
-    /// take at most half the file's size) [default: off natively]
+    /// Load-time repacking, same results, more memory: the kernels' repacked decode
+    /// layouts (copies of the matrices they cover) and Q5_0 matrices re-encoded as Q8_0
+    /// [default: off natively]
     #[arg(long = "repack", value_name = "on|off", value_parser = parse_on_off)]
     pub repack: Option<bool>,
 }
@@ -73,12 +74,7 @@ pub struct RepackArgs {
 impl RepackArgs {
     /// Applies the flag to a loaded model (the engine's default when unset).
     pub fn apply(&self, model: &mut model::Model, file_len: u64) -> Result<()> {
-        if self.repack.unwrap_or(false) {
-            model
-                .repack_q5_0(engine::repack_budget(file_len))
-                .context("repacking Q5_0 weights")?;
-        }
-        Ok(())
+        engine::repack_model(model, self.repack, file_len).context("repacking weights")
     }
 }
 

@@ -24,6 +24,7 @@ pub use error::EngineError;
 pub use model::{AttentionBackend, CacheType};
 pub use sampler::{Sampled, Sampler, SamplerError, SamplerParams};
 pub use session::{
-    kv_storage, repack_budget, Completion, Detached, FinishReason, GenerateParams, Generation,
-    Session, SessionOptions, Timings, TokenPiece, F16_AS_F32_MAX_BYTES, MAX_CTX, MAX_THREADS,
+    kv_storage, pack_budget, repack_budget, repack_model, Completion, Detached, FinishReason,
+    GenerateParams, Generation, Session, SessionOptions, Timings, TokenPiece, F16_AS_F32_MAX_BYTES,
+    MAX_CTX, MAX_THREADS,
 };

@@ -57,6 +57,7 @@ fn bench_gemm(c: &mut Criterion) {
             rows: ROWS,
             cols: COLS,
             data: &data,
+            packed: None,
         };
         let x_q = quantized(w.act_type(), &values(TOKS * COLS, 2), COLS);
         let mut y = vec![0f32; TOKS * ROWS];

@@ -2,7 +2,8 @@
 //! kernel where it has one) against the row dot called once per row, per
 //! weight type, on the default table. Two sizes: 512 x 2048 (fits in L2:
 //! the kernels' compute speed) and 8192 x 2048 (tens of MB: from memory,
-//! as decode reads its weights). Throughput counts multiply-adds.
+//! as decode reads its weights), and the table's repacked layout
+//! (`kernels::packed`) where it has one. Throughput counts multiply-adds.
 //!
 //! Run: `cargo bench -p kernels --bench matvec [-- <filter, e.g. q4_k>]`.
 
@@ -12,6 +13,7 @@ use common::{quantized, values};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use kernels::arch::{self, Kernels};
 use kernels::ops::{self, QMatrix};
+use kernels::packed::PackedMatrix;
 use kernels::quant;
 use kernels::GgmlType;
 
@@ -39,7 +41,7 @@ fn bench_matvec(c: &mut Criterion) {
         // 64 distinct rows repeated: the k-quant searches are slow to quantize.
         let distinct = quantized(ty, &values(64 * COLS, 1), COLS);
         let x_q = quantized(quant::vec_dot_type(ty), &values(COLS, 2), COLS);
-        for rows in [512, 8192] {
+        for rows in [512, 8192, 65536] {
             let data: Vec<u8> = distinct
                 .iter()
                 .copied()
@@ -51,6 +53,7 @@ fn bench_matvec(c: &mut Criterion) {
                 rows,
                 cols: COLS,
                 data: &data,
+                packed: None,
             };
             let mut y = vec![0f32; rows];
             let name = format!("matvec/{}/{rows}", ty.to_string().to_lowercase());
@@ -62,6 +65,16 @@ fn bench_matvec(c: &mut Criterion) {
             g.bench_function(format!("{}/matvec", k.isa.name()), |b| {
                 b.iter(|| ops::matvec(k, w, black_box(&x_q), &mut y))
             });
+            if let Some(p) = k.packing(ty) {
+                let packed = PackedMatrix::pack(p, w).expect("packing");
+                let wp = QMatrix {
+                    packed: Some(packed.view()),
+                    ..w
+                };
+                g.bench_function(format!("{}/{}", k.isa.name(), p.name), |b| {
+                    b.iter(|| ops::matvec(k, wp, black_box(&x_q), &mut y))
+                });
+            }
             g.finish();
         }
     }

@@ -49,4 +49,12 @@ pub enum KernelError {
         /// The required alignment in bytes.
         align: usize,
     },
+    /// A load-time copy (e.g. a repacked matrix) could not be allocated.
+    #[error("cannot allocate {bytes} bytes for {what}")]
+    OutOfMemory {
+        /// What the memory was for.
+        what: &'static str,
+        /// Bytes requested.
+        bytes: usize,
+    },
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod exact;
 pub mod gemm;
 pub mod ops;
+pub mod packed;
 pub mod parallel;
 pub mod pool;
 pub mod quant;

@@ -13,6 +13,7 @@ use half::f16;
 use crate::arch::Kernels;
 use crate::blocks::{BlockQ8_0, BlockQ8_1, QK};
 use crate::error::KernelError;
+use crate::packed::PackedView;
 use crate::quant;
 use crate::GgmlType;
 
@@ -20,15 +21,30 @@ use crate::GgmlType;
 ///
 /// `data` holds `rows` rows of `cols` elements each, row-major, each row
 /// `row_bytes(ty, cols)` bytes (ggml order: a row is one output feature).
+/// `packed`, if set, holds the same rows (its whole groups) in a repacked
+/// layout for decode (`crate::packed`); `matvec` uses it when the kernel
+/// table is the one it was packed for.
 #[derive(Clone, Copy, Debug)]
 pub struct QMatrix<'a> {
     pub ty: GgmlType,
     pub rows: usize,
     pub cols: usize,
     pub data: &'a [u8],
+    pub packed: Option<PackedView<'a>>,
 }
 
 impl<'a> QMatrix<'a> {
+    /// A matrix in the file's layout only.
+    pub fn new(ty: GgmlType, rows: usize, cols: usize, data: &'a [u8]) -> QMatrix<'a> {
+        QMatrix {
+            ty,
+            rows,
+            cols,
+            data,
+            packed: None,
+        }
+    }
+
     /// Bytes of one row.
     pub fn row_bytes(&self) -> usize {
         quant::row_bytes(self.ty, self.cols)
@@ -131,6 +147,15 @@ pub fn matvec(k: &Kernels, w: QMatrix, x_q: &[u8], y: &mut [f32]) {
 pub fn matvec_rows(k: &Kernels, w: QMatrix, x_q: &[u8], rows: Range<usize>, y: &mut [f32]) {
     let xb = w.act_row_bytes();
     let x_q = &x_q[..xb];
+    let mut rows = rows;
+    let mut y = y;
+    if let Some(p) = w.packed {
+        if k.packing(w.ty).is_some_and(|q| std::ptr::eq(q, p.packing)) {
+            let done = p.matvec_rows(w.cols, x_q, rows.clone(), y);
+            rows.start += done;
+            y = &mut y[done..];
+        }
+    }
     if let Some(f) = k.rows(w.ty) {
         let rb = w.row_bytes();
         f(w.cols, &w.data[rows.start * rb..rows.end * rb], x_q, y);
@@ -720,6 +745,7 @@ pub(crate) mod tests {
                 rows,
                 cols,
                 data: &wq,
+                packed: None,
             };
             let mut xq = vec![0u8; n * w.act_row_bytes()];
             quantize_acts(k, ty, cols, &x, &mut xq).unwrap();

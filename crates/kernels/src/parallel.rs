@@ -161,6 +161,7 @@ mod tests {
                 rows,
                 cols,
                 data: &wq,
+                packed: None,
             };
             let ab = w.act_row_bytes();
             let mut xq = vec![0u8; n * ab];

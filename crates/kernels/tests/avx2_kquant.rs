@@ -163,6 +163,7 @@ fn matvec_matches_scalar() {
             rows,
             cols,
             data: &data,
+            packed: None,
         };
         let x = rng.gaussian_vec(cols);
         let mut xq_k = vec![0u8; w.act_row_bytes()];

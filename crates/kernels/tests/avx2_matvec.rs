@@ -39,6 +39,7 @@ fn matvec_and_matmul_avx2_equal_scalar_for_every_type() {
             rows,
             cols,
             data,
+            packed: None,
         };
         let x = rng.gaussians(n_tok * cols, 1.0);
         let ab = w.act_row_bytes();

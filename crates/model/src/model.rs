@@ -70,6 +70,18 @@ impl Model {
         self.weights.repack_q5_0(&self.file)
     }
 
+    /// Build the kernel table's repacked decode layouts (`Weights::pack`)
+    /// if they allocate at most `max_bytes`; returns the bytes allocated
+    /// (0 when skipped or when the table has no layout for these types).
+    /// Call after `with_kernels` (a layout serves the table it was built
+    /// for; other tables read the file's bytes).
+    pub fn pack_for_decode(&mut self, max_bytes: usize) -> Result<usize, ModelError> {
+        if self.weights.pack_bytes(self.kernels) > max_bytes {
+            return Ok(0);
+        }
+        self.weights.pack(&self.file, self.kernels)
+    }
+
     /// Use another kernel table (e.g. the scalar reference).
     pub fn with_kernels(mut self, kernels: &'static Kernels) -> Model {
         self.kernels = kernels;

@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use gguf::{GgmlType, GgufFile, TensorInfo};
+use kernels::arch::Kernels;
 use kernels::ops::QMatrix;
+use kernels::packed::PackedMatrix;
 
 use crate::config::{Arch, Config};
 use crate::error::ModelError;
@@ -27,6 +29,9 @@ pub struct Linear {
     /// The matrix re-encoded at load time (`Weights::repack_q5_0`), used
     /// instead of the file's bytes; `ty` stays the file's type.
     pub repacked: Option<Repacked>,
+    /// The same matrix in a repacked decode layout (`Weights::pack`), read
+    /// by one-token products; prefill keeps reading the bytes above.
+    pub packed: Option<Arc<PackedMatrix>>,
 }
 
 /// A weight matrix re-encoded at load time: its type and bytes.
@@ -60,6 +65,7 @@ impl Linear {
             rows: self.rows,
             cols: self.cols,
             data,
+            packed: self.packed.as_deref().map(PackedMatrix::view),
         }
     }
 
@@ -83,6 +89,34 @@ impl Linear {
             ty: GgmlType::Q8_0,
             data: Arc::new(data),
         });
+        Ok(bytes)
+    }
+}
+
+impl Linear {
+    /// The bytes `pack` would allocate with table `k` (0: no layout for
+    /// this matrix's type, or already packed).
+    fn pack_bytes(&self, k: &Kernels) -> usize {
+        let ty = self.repacked.as_ref().map_or(self.ty, |r| r.ty);
+        match k.packing(ty) {
+            Some(p) if self.packed.is_none() => self.rows / p.group * (p.group_bytes)(self.cols),
+            _ => 0,
+        }
+    }
+
+    /// Builds the repacked decode layout of table `k` for this matrix (if
+    /// the table has one for its type); returns the bytes allocated.
+    fn pack(&mut self, file: &GgufFile, k: &Kernels) -> Result<usize, ModelError> {
+        let w = self.view(file);
+        let Some(p) = k.packing(w.ty).filter(|_| self.packed.is_none()) else {
+            return Ok(0);
+        };
+        let m = PackedMatrix::pack(p, w).map_err(|source| ModelError::Kernel {
+            name: self.name.clone(),
+            source,
+        })?;
+        let bytes = m.bytes();
+        self.packed = Some(Arc::new(m));
         Ok(bytes)
     }
 }
@@ -207,14 +241,25 @@ impl Weights {
             .sum()
     }
 
-    /// Re-encodes every Q5_0 matrix as Q8_0 of the same values, kept beside
-    /// the file (whose bytes stay mapped): the products are unchanged (the
-    /// same integer block sums and scales; bit for bit on the scalar and x86
-    /// kernels), and engines whose Q8_0 kernels run faster than their Q5_0
-    /// ones (wasm simd128: no byte shuffles to rebuild the fifth bit) decode
-    /// faster. Returns the bytes allocated.
-    pub fn repack_q5_0(&mut self, file: &GgufFile) -> Result<usize, ModelError> {
+    /// The bytes `pack` would allocate with table `k`.
+    pub fn pack_bytes(&self, k: &Kernels) -> usize {
+        self.matrices().map(|w| w.pack_bytes(k)).sum()
+    }
+
+    /// Repacks every matrix whose type has a decode layout in table `k`
+    /// (`kernels::packed`), kept beside the file's bytes (which prefill
+    /// still reads); one-token products then read the packed copy, with
+    /// the same results bit for bit. Returns the bytes allocated.
+    pub fn pack(&mut self, file: &GgufFile, k: &Kernels) -> Result<usize, ModelError> {
         let mut total = 0;
+        for w in self.matrices_mut() {
+            total += w.pack(file, k)?;
+        }
+        Ok(total)
+    }
+
+    /// Every weight matrix, mutably (the output head first).
+    fn matrices_mut(&mut self) -> impl Iterator<Item = &mut Linear> {
         let per_layer = self.layers.iter_mut().flat_map(|l| {
             [
                 &mut l.wq,
@@ -226,7 +271,18 @@ impl Weights {
                 &mut l.down,
             ]
         });
-        for w in [&mut self.output].into_iter().chain(per_layer) {
+        [&mut self.output].into_iter().chain(per_layer)
+    }
+
+    /// Re-encodes every Q5_0 matrix as Q8_0 of the same values, kept beside
+    /// the file (whose bytes stay mapped): the products are unchanged (the
+    /// same integer block sums and scales; bit for bit on the scalar and x86
+    /// kernels), and engines whose Q8_0 kernels run faster than their Q5_0
+    /// ones (wasm simd128: no byte shuffles to rebuild the fifth bit) decode
+    /// faster. Returns the bytes allocated.
+    pub fn repack_q5_0(&mut self, file: &GgufFile) -> Result<usize, ModelError> {
+        let mut total = 0;
+        for w in self.matrices_mut() {
             total += w.repack_q5_0(file)?;
         }
         Ok(total)
@@ -287,6 +343,7 @@ impl<'a> Loader<'a> {
             offset: t.offset,
             n_bytes: t.n_bytes,
             repacked: None,
+            packed: None,
         })
     }
 

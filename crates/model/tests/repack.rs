@@ -60,3 +60,40 @@ fn repacked_q5_0_gives_the_same_logits() {
         );
     }
 }
+
+/// The kernel table's repacked decode layouts (`Model::pack_for_decode`)
+/// change no logit: Gemma's Q4_K matrices (on x86 with AVX-512) are
+/// repacked, decode steps read the packed copies, prefill the file.
+#[test]
+fn decode_layouts_give_the_same_logits() {
+    let path = workspace().join(MODEL);
+    if !path.exists() {
+        test_support::missing(path.display(), test_support::FETCH_MODEL);
+        return;
+    }
+    let ids: Vec<u32> = vec![2, 818, 5279, 529, 7001, 563, 9079, 236764];
+    for k in [
+        kernels::arch::select(),
+        test_kernels(),
+        kernels::arch::scalar(),
+    ] {
+        let plain = Model::load(&path).expect("load").with_kernels(k);
+        let mut packed = Model::load(&path).expect("load").with_kernels(k);
+        let want = packed.weights().pack_bytes(k);
+        assert_eq!(packed.pack_for_decode(0).unwrap(), 0, "over the budget");
+        assert_eq!(packed.pack_for_decode(want).unwrap(), want);
+        assert_eq!(packed.weights().pack_bytes(k), 0, "all packed");
+        if k.packing(gguf::GgmlType::Q4_K).is_some() {
+            assert!(want > 0, "{:?}: Q4_K matrices repacked", k.isa);
+        }
+        let step = |m: &Model| prompt_logits(m, &ids, 1, CacheType::F16);
+        assert!(
+            bits(&step(&plain)) == bits(&step(&packed)),
+            "{:?}: decode-step logits differ",
+            k.isa
+        );
+        let a = prompt_logits(&plain, &ids, ids.len(), CacheType::F32);
+        let b = prompt_logits(&packed, &ids, ids.len(), CacheType::F32);
+        assert!(bits(&a) == bits(&b), "{:?}: prefill logits differ", k.isa);
+    }
+}

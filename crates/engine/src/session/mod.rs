@@ -31,8 +31,8 @@ use crate::error::EngineError;
 
 pub use generate::{Detached, Generation};
 pub use params::{
-    kv_storage, repack_budget, Completion, FinishReason, GenerateParams, SessionOptions, Timings,
-    TokenPiece, F16_AS_F32_MAX_BYTES, MAX_CTX, MAX_THREADS,
+    kv_storage, pack_budget, repack_budget, repack_model, Completion, FinishReason, GenerateParams,
+    SessionOptions, Timings, TokenPiece, F16_AS_F32_MAX_BYTES, MAX_CTX, MAX_THREADS,
 };
 pub use stop::{Released, StopMatcher};
 
@@ -101,9 +101,7 @@ impl Session {
         let mut model = Model::from_file(file)?
             .with_threads(opts.threads)
             .with_attention(opts.attention);
-        if opts.repack.unwrap_or(cfg!(target_arch = "wasm32")) {
-            model.repack_q5_0(repack_budget(file_len))?;
-        }
+        repack_model(&mut model, opts.repack, file_len)?;
         let cfg = model.config();
         let n_ctx = check_n_ctx(opts.n_ctx, cfg.n_ctx_train)?;
         let template = choose_template(opts.chat_template.as_deref(), &meta, &tok)?;

@@ -31,11 +31,14 @@ pub struct SessionOptions {
     /// Millisecond clock for the timing statistics. `None` uses `std::time::Instant`
     /// (on `wasm32-unknown-unknown`, which has no clock, timings are then zero).
     pub clock_ms: Option<fn() -> f64>,
-    /// Load-time repacking (`Model::repack_q5_0`): Q5_0 matrices re-encoded as Q8_0 of the
-    /// same values (same results) when the copies take at most half the file's size (on
-    /// wasm32 also: file plus copies within 3 GiB).
-    /// `None`: on for wasm32, whose Q8_0 kernels are several times faster per weight than
-    /// its Q5_0 ones, off natively (where the two run at about the same speed).
+    /// Load-time repacking (`repack_model`), which never changes a result: Q5_0 matrices
+    /// re-encoded as Q8_0 of the same values (`Model::repack_q5_0`) when the copies take at
+    /// most half the file's size (on wasm32 also: file plus copies within 3 GiB), and the
+    /// kernel table's repacked decode layouts (`Model::pack_for_decode`, copies of at most
+    /// the file's size). `None`: Q5_0 as Q8_0 on wasm32 only (whose Q8_0 kernels are
+    /// several times faster per weight than its Q5_0 ones; natively the two run at about
+    /// the same speed, and the decode layouts gain nothing where decode is memory-bound,
+    /// see bench/results). `Some(true)`: both; `Some(false)`: neither.
     pub repack: Option<bool>,
 }
 
@@ -49,6 +52,34 @@ pub fn repack_budget(file_len: u64) -> usize {
         u64::MAX
     };
     usize::try_from((file_len / 2).min(cap)).unwrap_or(usize::MAX)
+}
+
+/// The bytes `Model::pack_for_decode` may allocate for a file of `file_len`
+/// bytes: the file's size, and on wasm32 the file plus the copies within
+/// 3 GiB of the 4 GiB address space.
+pub fn pack_budget(file_len: u64) -> usize {
+    let cap = if cfg!(target_arch = "wasm32") {
+        (3u64 << 30).saturating_sub(file_len)
+    } else {
+        u64::MAX
+    };
+    usize::try_from(file_len.min(cap)).unwrap_or(usize::MAX)
+}
+
+/// Applies `SessionOptions::repack` to a loaded model (after its kernel
+/// table is chosen); `file_len` is the model file's size.
+pub fn repack_model(
+    model: &mut model::Model,
+    repack: Option<bool>,
+    file_len: u64,
+) -> Result<(), model::ModelError> {
+    if repack.unwrap_or(cfg!(target_arch = "wasm32")) {
+        model.repack_q5_0(repack_budget(file_len))?;
+    }
+    if repack == Some(true) {
+        model.pack_for_decode(pack_budget(file_len))?;
+    }
+    Ok(())
 }
 
 /// The largest context (in tokens) a session accepts when the model file declares no

@@ -143,6 +143,9 @@ pub type RowsFn = fn(usize, &[u8], &[u8], &mut [f32]);
 /// Resolves the `RowsFn` of a weight type (`None`: use the row dot).
 pub type RowsLookupFn = fn(GgmlType) -> Option<RowsFn>;
 
+/// Resolves the repacked decode layout of a weight type (`None`: none).
+pub type PackingLookupFn = fn(GgmlType) -> Option<&'static crate::packed::Packing>;
+
 /// Row-level kernels of one ISA. The functions behave as `quant::vec_dot`
 /// and `quant::quantize_row`, which document them; every ISA table gives
 /// the same results as the scalar one up to float summation order, and its
@@ -167,6 +170,9 @@ pub struct Kernels {
     /// `Some` for tables with multi-row decode kernels (see
     /// `Kernels::rows`); `None`: matvecs call the row dot once per row.
     pub rows_lookup: Option<RowsLookupFn>,
+    /// `Some` for tables with repacked decode layouts (`crate::packed`,
+    /// see `Kernels::packing`); `None`: matvecs read the file's layout.
+    pub packing_lookup: Option<PackingLookupFn>,
 }
 
 impl Kernels {
@@ -181,6 +187,12 @@ impl Kernels {
     /// has one (each output equals `dot(w)`'s bit for bit).
     pub fn rows(&self, w: GgmlType) -> Option<RowsFn> {
         self.rows_lookup.and_then(|f| f(w))
+    }
+
+    /// The repacked decode layout for weights of type `w`, if the table has
+    /// one (its kernel's outputs equal `dot(w)`'s bit for bit).
+    pub fn packing(&self, w: GgmlType) -> Option<&'static crate::packed::Packing> {
+        self.packing_lookup.and_then(|f| f(w))
     }
 
     /// The matrix product for weights of type `w` over many tokens: the
@@ -231,6 +243,7 @@ static SCALAR: Kernels = Kernels {
     gemm_lookup: generic_gemm_lookup,
     batched_lookup: None,
     rows_lookup: None,
+    packing_lookup: None,
 };
 
 /// The scalar row dots: `quant::vec_dot` with the type fixed.

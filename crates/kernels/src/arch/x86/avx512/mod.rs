@@ -29,6 +29,9 @@ mod gemm_batched;
 mod gemm_legacy;
 mod kquant;
 mod legacy;
+mod packed_kquant;
+#[cfg(test)]
+mod packed_tests;
 mod rows;
 mod rows_kquant;
 #[cfg(test)]
@@ -54,6 +57,7 @@ static AVX512: Kernels = Kernels {
     gemm_lookup,
     batched_lookup: Some(gemm_batched::lookup),
     rows_lookup: Some(rows::lookup),
+    packing_lookup: Some(packed_kquant::lookup),
 };
 
 /// Every type on 512-bit row dots (`WASM_CHORD_AVX512_WIDE=1`).
@@ -65,6 +69,7 @@ static AVX512_WIDE: Kernels = Kernels {
     gemm_lookup: crate::arch::generic_gemm_lookup,
     batched_lookup: Some(gemm_batched::lookup),
     rows_lookup: None,
+    packing_lookup: None,
 };
 
 /// The AVX-512 table if this CPU runs it.

@@ -81,6 +81,90 @@ fn q4_k_scales_mins(h: __m256i) -> __m512i {
     _mm512_cvtepu8_epi16(_mm256_unpacklo_epi32(lo, hi))
 }
 
+/// What every Q4_K block pair needs of one Q8_K block: the pairwise sums
+/// of its 16 bsums (one per 32-element sub-block, in both 128-bit lanes),
+/// its `d`, and its quants broadcast to both 256-bit halves.
+pub(super) struct Q8KAct {
+    bs_pairs: __m256i,
+    yd: __m128,
+    q8: [__m512i; 8],
+}
+
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn q8_k_act(by: &BlockQ8K) -> Q8KAct {
+    let bs = load_bsums(&by.bsums);
+    let bs_pairs = _mm_hadd_epi16(
+        _mm256_castsi256_si128(bs),
+        _mm256_extracti128_si256::<1>(bs),
+    );
+    Q8KAct {
+        bs_pairs: _mm256_broadcastsi128_si256(bs_pairs),
+        yd: _mm_set1_ps(by.d),
+        q8: std::array::from_fn(|k| bcast_i8x32(at(&by.qs, 32 * k))),
+    }
+}
+
+/// One Q4_K block of two rows against one Q8_K block, accumulated into
+/// `acc` (the `d`-scaled sums, a row per 256-bit half) and `acc_m` (the
+/// `dmin`-scaled min terms, a row per 128-bit half): the AVX2 row dot's
+/// operations for each row. `heads` holds `[A.d, A.dmin, B.d, B.dmin]` as
+/// f16 in its low 64 bits, `sm` the scales and mins as i16 in 128-bit
+/// lanes `[A.sc | A.m | B.sc | B.m]`, and `q4[c]` the packed quants
+/// `qs[32c..32c + 32]` of row A (low half) and B (high half).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn q4_k_pair_block(
+    heads: __m128i,
+    sm: __m512i,
+    q4: [__m512i; 4],
+    y: &Q8KAct,
+    acc: &mut __m512,
+    acc_m: &mut __m256,
+) {
+    let m4 = _mm512_set1_epi8(0x0F);
+    let d_idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
+    let dmin_idx = _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3);
+    // [A.d, A.dmin, B.d, B.dmin] * y.d: the AVX2 `d_dmin` products
+    let dd = _mm_mul_ps(_mm_cvtph_ps(heads), y.yd);
+    let d = _mm512_permutexvar_ps(d_idx, _mm512_castps128_ps512(dd));
+    let dmin = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(dd), dmin_idx);
+
+    // min term: sum over sub-blocks j of m[j] * (bsums[2j] + bsums[2j+1])
+    let mins_sc = _mm512_castsi512_si256(_mm512_shuffle_i64x2::<0b11_01_11_01>(sm, sm));
+    let mins = _mm256_madd_epi16(mins_sc, y.bs_pairs);
+    // -(dmin * mins) + acc_m: the AVX2 FMA with the negated dmin
+    *acc_m = _mm256_fnmadd_ps(dmin, _mm256_cvtepi32_ps(mins), *acc_m);
+
+    // [A.sc | A.sc | B.sc | B.sc] in 128-bit lanes
+    let scales = _mm512_shuffle_i64x2::<0b10_10_00_00>(sm, sm);
+    // Four short chains (exact i32 sums in any order), not one long one.
+    let part: [__m512i; 4] = std::array::from_fn(|c| {
+        // qs[32c..32c+32]: low nibbles = elements 64c.., high = 64c+32..
+        let lo = _mm512_and_si512(q4[c], m4);
+        let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(q4[c]), m4);
+        let p_lo = _mm512_maddubs_epi16(lo, y.q8[2 * c]);
+        let p_hi = _mm512_maddubs_epi16(hi, y.q8[2 * c + 1]);
+        let t = _mm512_madd_epi16(p_lo, one_scale(scales, 2 * c));
+        _mm512_dpwssd_epi32(t, p_hi, one_scale(scales, 2 * c + 1))
+    });
+    let sumi = _mm512_add_epi32(
+        _mm512_add_epi32(part[0], part[1]),
+        _mm512_add_epi32(part[2], part[3]),
+    );
+    *acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi), *acc);
+}
+
+/// The two rows' dot products from `q4_k_pair_block`'s accumulators.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn q4_k_pair_sums(acc: __m512, acc_m: __m256) -> [f32; 2] {
+    let [a, b] = hsum_pair(acc);
+    let ma = hsum_ps128(_mm256_castps256_ps128(acc_m));
+    let mb = hsum_ps128(_mm256_extractf128_ps::<1>(acc_m));
+    [a + ma, b + mb]
+}
+
 /// x: `P` pairs of rows of nb Q4_K blocks, y: [nb] Q8_K blocks -> the 2P dot products
 /// (`ahead`: prefetch distance in bytes past each weight block)
 ///
@@ -92,65 +176,23 @@ pub(super) unsafe fn q4_k<const P: usize>(
     y: &[BlockQ8K],
     ahead: usize,
 ) -> [[f32; 2]; P] {
-    let m4 = _mm512_set1_epi8(0x0F);
-    let d_idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
-    let dmin_idx = _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3);
     let mut acc = [_mm512_setzero_ps(); P];
     let mut acc_m = [_mm256_setzero_ps(); P];
     for (i, by) in y.iter().enumerate() {
-        // min term: sum over sub-blocks j of m[j] * (bsums[2j] + bsums[2j+1])
-        let bs = load_bsums(&by.bsums);
-        let bs_pairs = _mm_hadd_epi16(
-            _mm256_castsi256_si128(bs),
-            _mm256_extracti128_si256::<1>(bs),
-        );
-        let bs_pairs = _mm256_broadcastsi128_si256(bs_pairs);
-        let yd = _mm_set1_ps(by.d);
-        let q8: [__m512i; 8] = std::array::from_fn(|k| bcast_i8x32(at(&by.qs, 32 * k)));
+        let act = q8_k_act(by);
         for p in 0..P {
             let (a, b) = (&x[p][0][i], &x[p][1][i]);
             prefetch(a, ahead);
             prefetch(b, ahead);
             let h = q4_k_heads(a, b);
-            // [A.d, A.dmin, B.d, B.dmin] * y.d: the AVX2 `d_dmin` products
-            let halves =
+            let heads =
                 _mm_unpacklo_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256::<1>(h));
-            let dd = _mm_mul_ps(_mm_cvtph_ps(halves), yd);
-            let d = _mm512_permutexvar_ps(d_idx, _mm512_castps128_ps512(dd));
-            let dmin = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(dd), dmin_idx);
-
-            let sm = q4_k_scales_mins(h);
-            let mins_sc = _mm512_castsi512_si256(_mm512_shuffle_i64x2::<0b11_01_11_01>(sm, sm));
-            let mins = _mm256_madd_epi16(mins_sc, bs_pairs);
-            // -(dmin * mins) + acc_m: the AVX2 FMA with the negated dmin
-            acc_m[p] = _mm256_fnmadd_ps(dmin, _mm256_cvtepi32_ps(mins), acc_m[p]);
-
-            // [A.sc | A.sc | B.sc | B.sc] in 128-bit lanes
-            let scales = _mm512_shuffle_i64x2::<0b10_10_00_00>(sm, sm);
-            // Four short chains (exact i32 sums in any order), not one long one.
-            let part: [__m512i; 4] = std::array::from_fn(|c| {
-                // qs[32c..32c+32]: low nibbles = elements 64c.., high = 64c+32..
-                let q4 = pair_u8x32(at(&a.qs, 32 * c), at(&b.qs, 32 * c));
-                let lo = _mm512_and_si512(q4, m4);
-                let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(q4), m4);
-                let p_lo = _mm512_maddubs_epi16(lo, q8[2 * c]);
-                let p_hi = _mm512_maddubs_epi16(hi, q8[2 * c + 1]);
-                let t = _mm512_madd_epi16(p_lo, one_scale(scales, 2 * c));
-                _mm512_dpwssd_epi32(t, p_hi, one_scale(scales, 2 * c + 1))
-            });
-            let sumi = _mm512_add_epi32(
-                _mm512_add_epi32(part[0], part[1]),
-                _mm512_add_epi32(part[2], part[3]),
-            );
-            acc[p] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi), acc[p]);
+            let q4 = std::array::from_fn(|c| pair_u8x32(at(&a.qs, 32 * c), at(&b.qs, 32 * c)));
+            let (acc, acc_m) = (&mut acc[p], &mut acc_m[p]);
+            q4_k_pair_block(heads, q4_k_scales_mins(h), q4, &act, acc, acc_m);
         }
     }
-    std::array::from_fn(|p| {
-        let [a, b] = hsum_pair(acc[p]);
-        let ma = hsum_ps128(_mm256_castps256_ps128(acc_m[p]));
-        let mb = hsum_ps128(_mm256_extractf128_ps::<1>(acc_m[p]));
-        [a + ma, b + mb]
-    })
+    std::array::from_fn(|p| q4_k_pair_sums(acc[p], acc_m[p]))
 }
 
 /// x: `P` pairs of rows of nb Q6_K blocks, y: [nb] Q8_K blocks -> the 2P dot products

@@ -12,7 +12,7 @@ use crate::quant::{row_bytes, vec_dot_type};
 use GgmlType::*;
 
 /// The default table, if this CPU runs it.
-fn avx512() -> Option<&'static Kernels> {
+pub(super) fn avx512() -> Option<&'static Kernels> {
     let k = table().map(|_| &super::AVX512);
     if k.is_none() {
         println!("skipped: this CPU lacks AVX-512 F/BW/VL/VNNI (or AVX2/FMA/F16C)");
@@ -22,7 +22,14 @@ fn avx512() -> Option<&'static Kernels> {
 
 /// `rows` consecutive weight rows of `n` elements of type `t`, `skew`
 /// bytes into a u64-aligned buffer.
-fn matrix(rng: &mut Rng, t: GgmlType, n: usize, rows: usize, data: Data, skew: usize) -> Row {
+pub(super) fn matrix(
+    rng: &mut Rng,
+    t: GgmlType,
+    n: usize,
+    rows: usize,
+    data: Data,
+    skew: usize,
+) -> Row {
     let rb = row_bytes(t, n);
     let mut m = Row::zeroed(skew + rows * rb);
     for r in 0..rows {
@@ -55,28 +62,63 @@ fn rows_kernels_cover_the_llama_cpp_order_types() {
     assert!(super::AVX512_WIDE.rows_lookup.is_none());
 }
 
+/// Random matrices of type `t` and activations for them: 1, 7 and a
+/// random number of blocks, 1..9 and a random number of rows, quantized,
+/// raw and extreme data; `f(n, rows, weights, activation, what)`.
+pub(super) fn random_cases(
+    t: GgmlType,
+    seed: u64,
+    mut f: impl FnMut(usize, usize, &[u8], &[u8], &str),
+) {
+    let mut rng = Rng(seed);
+    let at = vec_dot_type(t);
+    let random_nb = 2 + rng.below(40);
+    for nb in [1, 7, random_nb] {
+        let n = nb * t.block_size();
+        for nr in [1, 2, 3, 4, 5, 7, 8, 9, 1 + rng.below(20)] {
+            for (wd, ad) in [
+                (Data::Quantized, Data::Quantized),
+                (Data::Raw, Data::Raw),
+                (Data::Extreme, Data::Raw),
+                (Data::Raw, Data::Extreme),
+            ] {
+                let w = matrix(&mut rng, t, n, nr, wd, 0);
+                let a = row(&mut rng, at, n, ad);
+                f(n, nr, w.bytes(), a.bytes(), &format!("{wd:?} x {ad:?}"));
+            }
+        }
+    }
+}
+
 #[test]
 fn rows_equal_the_row_dot_bit_for_bit() {
     let Some(k) = avx512() else { return };
     for (i, t) in covered(k).into_iter().enumerate() {
-        let mut rng = Rng(0x4057 + i as u64);
-        let at = vec_dot_type(t);
-        let random_nb = 2 + rng.below(40);
-        for nb in [1, 7, random_nb] {
-            let n = nb * t.block_size();
-            for nr in [1, 2, 3, 4, 5, 7, 8, 9, 1 + rng.below(20)] {
-                for (wd, ad) in [
-                    (Data::Quantized, Data::Quantized),
-                    (Data::Raw, Data::Raw),
-                    (Data::Extreme, Data::Raw),
-                    (Data::Raw, Data::Extreme),
-                ] {
-                    let w = matrix(&mut rng, t, n, nr, wd, 0);
-                    let a = row(&mut rng, at, n, ad);
-                    check(k, t, n, w.bytes(), a.bytes(), &format!("{wd:?} x {ad:?}"));
-                }
-            }
-        }
+        random_cases(t, 0x4057 + i as u64, |n, _, w, a, what| {
+            check(k, t, n, w, a, what)
+        });
+    }
+}
+
+/// `r`'s bytes one byte into a new buffer (`[1..]` is then misaligned).
+pub(super) fn skewed(r: &Row) -> Row {
+    let mut s = Row::zeroed(r.bytes().len() + 1);
+    s.bytes_mut()[1..].copy_from_slice(r.bytes());
+    s
+}
+
+/// Five rows of three blocks of type `t` with every quant bit set (or
+/// clear) and unit scales, against activations all -128 or 127:
+/// `f(n, weights, activation, what)`.
+pub(super) fn extreme_cases(t: GgmlType, mut f: impl FnMut(usize, &[u8], &[u8], &str)) {
+    let at = vec_dot_type(t);
+    let n = 3 * t.block_size();
+    for (wbyte, q8) in [(0xFFu8, -128i8), (0xFF, 127), (0x00, -128), (0x80, -128)] {
+        let mut w = Row::zeroed(5 * row_bytes(t, n));
+        w.bytes_mut().fill(wbyte);
+        unit_scales(&mut w, t);
+        let a = constant_acts(at, n, q8);
+        f(n, w.bytes(), a.bytes(), &format!("{wbyte:#x} x {q8}"));
     }
 }
 
@@ -86,15 +128,7 @@ fn rows_equal_the_row_dot_bit_for_bit() {
 fn rows_of_extreme_quants_equal_the_row_dot() {
     let Some(k) = avx512() else { return };
     for t in covered(k) {
-        let at = vec_dot_type(t);
-        let n = 3 * t.block_size();
-        for (wbyte, q8) in [(0xFFu8, -128i8), (0xFF, 127), (0x00, -128), (0x80, -128)] {
-            let mut w = Row::zeroed(5 * row_bytes(t, n));
-            w.bytes_mut().fill(wbyte);
-            unit_scales(&mut w, t);
-            let a = constant_acts(at, n, q8);
-            check(k, t, n, w.bytes(), a.bytes(), &format!("{wbyte:#x} x {q8}"));
-        }
+        extreme_cases(t, |n, w, a, what| check(k, t, n, w, a, what));
     }
 }
 
@@ -109,16 +143,8 @@ fn misaligned_and_empty_rows_take_the_row_dot() {
         let a = row(&mut rng, at, n, Data::Quantized);
         check(k, t, n, &w.bytes()[1..], a.bytes(), "misaligned weights");
         let w = matrix(&mut rng, t, n, 5, Data::Quantized, 0);
-        let mut a1 = Row::zeroed(a.bytes().len() + 1);
-        a1.bytes_mut()[1..].copy_from_slice(a.bytes());
-        check(
-            k,
-            t,
-            n,
-            w.bytes(),
-            &a1.bytes()[1..],
-            "misaligned activation",
-        );
+        let a1 = skewed(&a);
+        check(k, t, n, w.bytes(), &a1.bytes()[1..], "misaligned act");
         let mut y = [f32::NAN; 3];
         k.rows(t).unwrap()(0, &[], &[], &mut y);
         assert_eq!(y, [0.0; 3], "{t} empty rows");
