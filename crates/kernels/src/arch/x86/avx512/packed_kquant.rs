@@ -1,30 +1,36 @@
-//! Repacked Q4_K for the default AVX-512 table's decode (`crate::packed`):
-//! `q4_k_x2`, rows in pairs, each pair's blocks split into three planes so
-//! the pair kernel of `rows_kquant` reads whole cache lines and does no
-//! scale unpacking:
+//! Repacked Q4_K and Q6_K for the default AVX-512 table's decode
+//! (`crate::packed`): rows in pairs (row A, row B), each block of the pair
+//! laid out so the pair kernels of `rows_kquant` load each 512-bit operand
+//! at once (row A in the low 256 bits) and do no scale unpacking.
 //!
-//! - quants, 256 bytes per block: for c in 0..4, `A.qs[32c..32c + 32]`
-//!   then `B.qs[32c..32c + 32]` (one 64-byte load per chunk, row A in the
-//!   low 256 bits as the pair kernel wants);
-//! - scales and mins, 32 bytes per block: A's 8 six-bit scales, its 8
-//!   mins, then B's (one `vpmovzxbw` gives the kernel's i16 lanes);
-//! - heads, 8 bytes per block: `A.d, A.dmin, B.d, B.dmin` (f16).
+//! `q4_k_x2`, 296 bytes per block pair:
+//! - quants: for c in 0..4, `A.qs[32c..32c + 32]` then `B.qs[..]`;
+//! - scales and mins: A's 8 six-bit scales and 8 mins as bytes, then B's
+//!   (one `vpmovzxbw` gives the kernel's i16 lanes);
+//! - heads: `A.d, A.dmin, B.d, B.dmin` (f16).
 //!
-//! A group is the three planes of one row pair, padded to 64 bytes, so
-//! every group (and its quants plane) starts on a cache line. The kernel
-//! runs `rows_kquant::q4_k_pair_block`, the same operations as the
-//! unpacked pair kernel, so outputs equal the AVX2 row dot bit for bit.
+//! `q6_k_x2`, 420 bytes per block pair:
+//! - low bits: for n in 0..2, `A.ql[64n..64n + 32]`, `B.ql[..]`, then
+//!   `A.ql[64n + 32..64n + 64]`, `B.ql[..]`;
+//! - high bits: for n in 0..2, `A.qh[32n..32n + 32]`, `B.qh[..]`;
+//! - scales: A's 16, then B's (i8); then `A.d, B.d` (f16).
+//!
+//! A group (one row pair's blocks) is padded to 64 bytes, so every group
+//! starts on a cache line. The kernels run `rows_kquant`'s pair-block
+//! functions, the operations of the unpacked pair kernels, so outputs
+//! equal the AVX2 row dot bit for bit.
 
 use std::arch::x86_64::*;
 
-use super::rows::prefetch;
-use super::rows_kquant::{q4_k_pair_block, q4_k_pair_sums, q8_k_act};
-use crate::arch::x86::avx2::kquant::at;
+use super::rows::{hsum_pair, pair_ps, prefetch};
+use super::rows_kquant::{q4_k_pair_block, q4_k_pair_sums, q6_k_act, q6_k_pair_block, q8_k_act};
+use crate::arch::x86::avx2::kquant::{at, d_only};
 use crate::blocks::{BlockQ8K, QK_K};
 use crate::packed::{Packing, ALIGN};
 use crate::quant::kscales::unpack_scales_mins_k4;
 use crate::quant::row_bytes;
 use gguf::GgmlType;
+use half::f16;
 
 /// Bytes of one Q4_K block.
 const BLOCK: usize = 144;
@@ -39,6 +45,7 @@ const PAIR: usize = QS + SM + HEADS;
 pub(super) fn lookup(w: GgmlType) -> Option<&'static Packing> {
     match w {
         GgmlType::Q4_K => Some(&Q4_K_X2),
+        GgmlType::Q6_K => Some(&Q6_K_X2),
         _ => None,
     }
 }
@@ -50,6 +57,15 @@ pub(super) static Q4_K_X2: Packing = Packing {
     group_bytes: q4_k_x2_bytes,
     pack: pack_q4_k_x2,
     rows: rows_q4_k_x2,
+};
+
+pub(super) static Q6_K_X2: Packing = Packing {
+    name: "q6_k_x2",
+    ty: GgmlType::Q6_K,
+    group: 2,
+    group_bytes: q6_k_x2_bytes,
+    pack: pack_q6_k_x2,
+    rows: rows_q6_k_x2,
 };
 
 fn q4_k_x2_bytes(cols: usize) -> usize {
@@ -77,33 +93,64 @@ fn pack_q4_k_x2(cols: usize, rows: &[u8], out: &mut [u8]) {
     }
 }
 
-/// The `q4_k_x2` decode kernel: groups two at a time (two independent
-/// chains), then the last one alone.
-// groups: [y.len() / 2 * q4_k_x2_bytes(n)], act: [row_bytes(Q8_K, n)] -> y
-fn rows_q4_k_x2(n: usize, groups: &[u8], act: &[u8], y: &mut [f32]) -> bool {
+/// Runs a pair kernel over packed groups of `gb` bytes: two groups at a
+/// time (two independent chains), then the last one alone.
+/// `two(groups, act, ahead)` / `one(..)` run the typed kernel.
+// groups: [y.len() / 2 * gb], act: [row_bytes(Q8_K, n)] -> y
+#[inline(always)]
+fn by_groups(
+    n: usize,
+    gb: usize,
+    groups: &[u8],
+    act: &[u8],
+    y: &mut [f32],
+    two: impl Fn([&[u8]; 2], &[BlockQ8K], usize) -> [[f32; 2]; 2],
+    one: impl Fn([&[u8]; 1], &[BlockQ8K], usize) -> [[f32; 2]; 1],
+) -> bool {
     let Ok(act) = bytemuck::try_cast_slice::<u8, BlockQ8K>(&act[..row_bytes(GgmlType::Q8_K, n)])
     else {
         return false;
     };
-    let gb = q4_k_x2_bytes(n);
     let ahead = 2 * gb;
     let mut quads = y.chunks_exact_mut(4);
     let mut gs = groups.chunks_exact(gb);
     for o in &mut quads {
         let g = [gs.next(), gs.next()].map(|g| g.expect("group count"));
-        // SAFETY: AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C were detected
-        // before the AVX-512 table (the only owner of this layout) was
-        // handed out.
-        let [[a, b], [c, d]] = unsafe { q4_k_x2::<2>(g, act, ahead) };
+        let [[a, b], [c, d]] = two(g, act, ahead);
         o.copy_from_slice(&[a, b, c, d]);
     }
     if let [a, b] = quads.into_remainder() {
         let g = gs.next().expect("group count");
-        // SAFETY: as above.
-        [[*a, *b]] = unsafe { q4_k_x2::<1>([g], act, ahead) };
+        [[*a, *b]] = one([g], act, ahead);
     }
     true
 }
+
+/// One `Packing::rows` function per layout: `$name` runs `$kernel` over
+/// groups of `$bytes(n)` bytes.
+macro_rules! packed_rows {
+    ($name:ident, $bytes:ident, $kernel:ident) => {
+        // groups: [y.len() / 2 * $bytes(n)], act: [row_bytes(Q8_K, n)] -> y
+        fn $name(n: usize, groups: &[u8], act: &[u8], y: &mut [f32]) -> bool {
+            by_groups(
+                n,
+                $bytes(n),
+                groups,
+                act,
+                y,
+                // SAFETY: AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C were
+                // detected before the AVX-512 table (the only owner of
+                // these layouts) was handed out.
+                |g, act, ahead| unsafe { $kernel::<2>(g, act, ahead) },
+                // SAFETY: as above.
+                |g, act, ahead| unsafe { $kernel::<1>(g, act, ahead) },
+            )
+        }
+    };
+}
+
+packed_rows!(rows_q4_k_x2, q4_k_x2_bytes, q4_k_x2);
+packed_rows!(rows_q6_k_x2, q6_k_x2_bytes, q6_k_x2);
 
 /// 64 bytes.
 #[inline]
@@ -143,4 +190,66 @@ unsafe fn q4_k_x2<const P: usize>(x: [&[u8]; P], y: &[BlockQ8K], ahead: usize) -
         }
     }
     std::array::from_fn(|p| q4_k_pair_sums(acc[p], acc_m[p]))
+}
+
+/// Bytes of one Q6_K block and of one `q6_k_x2` block pair's parts.
+const BLOCK6: usize = 210;
+const QL6: usize = 256;
+const QH6: usize = 128;
+const SC6: usize = 32;
+const PAIR6: usize = QL6 + QH6 + SC6 + 4;
+
+fn q6_k_x2_bytes(cols: usize) -> usize {
+    (cols / QK_K * PAIR6).div_ceil(ALIGN) * ALIGN
+}
+
+/// Two Q6_K rows of `cols` columns (file layout) -> one `q6_k_x2` group.
+// rows: [2 * row_bytes(Q6_K, cols)] -> out: [q6_k_x2_bytes(cols)]
+fn pack_q6_k_x2(cols: usize, rows: &[u8], out: &mut [u8]) {
+    let nb = cols / QK_K;
+    let rb = nb * BLOCK6;
+    for i in 0..nb {
+        let o = &mut out[i * PAIR6..][..PAIR6];
+        for r in 0..2 {
+            let b = &rows[r * rb + i * BLOCK6..][..BLOCK6];
+            let (ql, qh, sc, d) = (&b[..128], &b[128..192], &b[192..208], &b[208..210]);
+            for n in 0..2 {
+                for h in 0..2 {
+                    let src = &ql[64 * n + 32 * h..][..32];
+                    o[128 * n + 64 * h + 32 * r..][..32].copy_from_slice(src);
+                }
+                o[QL6 + 64 * n + 32 * r..][..32].copy_from_slice(&qh[32 * n..][..32]);
+            }
+            o[QL6 + QH6 + 16 * r..][..16].copy_from_slice(sc);
+            o[QL6 + QH6 + SC6 + 2 * r..][..2].copy_from_slice(d);
+        }
+    }
+}
+
+/// x: `P` `q6_k_x2` groups of `y.len()` blocks each, y: the Q8_K
+/// activation -> the 2P dot products (`ahead`: prefetch distance in bytes)
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn q6_k_x2<const P: usize>(x: [&[u8]; P], y: &[BlockQ8K], ahead: usize) -> [[f32; 2]; P] {
+    let mut acc = [_mm512_setzero_ps(); P];
+    for (i, by) in y.iter().enumerate() {
+        let (bsums, q8) = q6_k_act(by);
+        for p in 0..P {
+            let pair: &[u8; PAIR6] = at(x[p], i * PAIR6);
+            prefetch(pair, ahead);
+            let ql = [0, 1].map(|n| [0, 1].map(|h| load64(at(pair, 128 * n + 64 * h))));
+            let qh = [0, 1].map(|n| load64(at(pair, QL6 + 64 * n)));
+            let sc: &[u8; SC6] = at(pair, QL6 + QH6);
+            // SAFETY: `sc` is 32 readable bytes; `loadu` has no alignment requirement.
+            let sc = _mm512_cvtepi8_epi16(unsafe { _mm256_loadu_si256(sc.as_ptr().cast()) });
+            let d = |r: usize| {
+                let h: &[u8; 2] = at(pair, QL6 + QH6 + SC6 + 2 * r);
+                d_only(by.d, f16::from_le_bytes(*h))
+            };
+            q6_k_pair_block(pair_ps(d(0), d(1)), sc, ql, qh, bsums, &q8, &mut acc[p]);
+        }
+    }
+    std::array::from_fn(|p| hsum_pair(acc[p]))
 }

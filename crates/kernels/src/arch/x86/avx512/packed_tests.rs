@@ -50,9 +50,9 @@ fn check(k: &Kernels, t: GgmlType, n: usize, nr: usize, w: &[u8], a: &[u8], what
 }
 
 #[test]
-fn the_default_table_repacks_q4_k_only_for_llama_cpp_order_types() {
+fn the_default_table_repacks_q4_k_and_q6_k_of_llama_cpp_order() {
     let Some(k) = avx512() else { return };
-    assert!(k.packing(Q4_K).is_some());
+    assert!(k.packing(Q4_K).is_some() && k.packing(Q6_K).is_some());
     for t in packed_types(k) {
         assert!(llama_cpp_order(t), "{t}");
         let p = k.packing(t).unwrap();

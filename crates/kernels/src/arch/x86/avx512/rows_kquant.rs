@@ -195,6 +195,80 @@ pub(super) unsafe fn q4_k<const P: usize>(
     std::array::from_fn(|p| q4_k_pair_sums(acc[p], acc_m[p]))
 }
 
+/// One Q6_K block of two rows against one Q8_K block (`bsums`: its bsums
+/// in both 256-bit halves, `q8`: its quants in both halves), accumulated
+/// into `acc` (a row per 256-bit half): the AVX2 row dot's operations for
+/// each row. `d` holds `y.d * A.d` in the low half and `y.d * B.d` in the
+/// high one, `sc` the sub-block scales as i16 (A's 16 low, B's 16 high),
+/// and `ql[n]`, `qh[n]` (n = 0, 1) the low-bit chunks `ql[64n..64n + 32]`,
+/// `ql[64n + 32..64n + 64]` and high-bit chunk `qh[32n..32n + 32]` of row A
+/// (low half) and B (high half).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn q6_k_pair_block(
+    d: __m512,
+    sc: __m512i,
+    ql: [[__m512i; 2]; 2],
+    qh: [__m512i; 2],
+    bsums: __m512i,
+    q8: &[__m512i; 8],
+    acc: &mut __m512,
+) {
+    let m4 = _mm512_set1_epi8(0x0F);
+    // sum (q - 32) * q8 * sc = sum q * q8 * sc - 32 * sum_j sc[j] * bsums[j]
+    let offset = _mm512_slli_epi32::<5>(_mm512_madd_epi16(sc, bsums));
+    let mut part = [_mm512_setzero_si512(); 4];
+    for n in 0..2 {
+        let s = if n == 0 {
+            _mm512_permutex_epi64::<0b01_00_01_00>(sc)
+        } else {
+            _mm512_permutex_epi64::<0b11_10_11_10>(sc)
+        };
+        let [ql0, ql1] = ql[n];
+        let hbits = |mask: u8| _mm512_and_si512(qh[n], _mm512_set1_epi8(mask as i8));
+        let q = [
+            _mm512_or_si512(
+                _mm512_and_si512(ql0, m4),
+                _mm512_slli_epi16::<4>(hbits(0x03)),
+            ),
+            _mm512_or_si512(
+                _mm512_and_si512(ql1, m4),
+                _mm512_slli_epi16::<2>(hbits(0x0C)),
+            ),
+            _mm512_or_si512(
+                _mm512_and_si512(_mm512_srli_epi16::<4>(ql0), m4),
+                hbits(0x30),
+            ),
+            _mm512_or_si512(
+                _mm512_and_si512(_mm512_srli_epi16::<4>(ql1), m4),
+                _mm512_srli_epi16::<2>(hbits(0xC0)),
+            ),
+        ];
+        // Four short chains (exact i32 sums in any order).
+        for (k, &qk) in q.iter().enumerate() {
+            let p16 = _mm512_maddubs_epi16(qk, q8[4 * n + k]);
+            part[k] = _mm512_dpwssd_epi32(part[k], p16, pair_scales(s, k));
+        }
+    }
+    let sumi = _mm512_add_epi32(
+        _mm512_add_epi32(part[0], part[1]),
+        _mm512_add_epi32(part[2], part[3]),
+    );
+    let sumi = _mm512_sub_epi32(sumi, offset);
+    *acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi), *acc);
+}
+
+/// The Q8_K block's bsums and quants as `q6_k_pair_block` takes them.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn q6_k_act(by: &BlockQ8K) -> (__m512i, [__m512i; 8]) {
+    let bsums = _mm512_broadcast_i64x4(load_bsums(&by.bsums));
+    (
+        bsums,
+        std::array::from_fn(|k| bcast_i8x32(at(&by.qs, 32 * k))),
+    )
+}
+
 /// x: `P` pairs of rows of nb Q6_K blocks, y: [nb] Q8_K blocks -> the 2P dot products
 /// (`ahead`: prefetch distance in bytes past each weight block)
 ///
@@ -206,16 +280,14 @@ pub(super) unsafe fn q6_k<const P: usize>(
     y: &[BlockQ8K],
     ahead: usize,
 ) -> [[f32; 2]; P] {
-    let m4 = _mm512_set1_epi8(0x0F);
     let mut acc = [_mm512_setzero_ps(); P];
     for (i, by) in y.iter().enumerate() {
-        let bsums = _mm512_broadcast_i64x4(load_bsums(&by.bsums));
-        let q8: [__m512i; 8] = std::array::from_fn(|k| bcast_i8x32(at(&by.qs, 32 * k)));
+        let (bsums, q8) = q6_k_act(by);
         for p in 0..P {
             let (a, b) = (&x[p][0][i], &x[p][1][i]);
             prefetch(a, ahead);
             prefetch(b, ahead);
-            let (da, db) = (d_only(by.d, a.d), d_only(by.d, b.d));
+            let d = pair_ps(d_only(by.d, a.d), d_only(by.d, b.d));
             // SAFETY: each `scales` is 16 readable bytes; no alignment needed.
             let (sa, sb) = unsafe {
                 (
@@ -224,49 +296,14 @@ pub(super) unsafe fn q6_k<const P: usize>(
                 )
             };
             let sc = _mm512_cvtepi8_epi16(_mm256_set_m128i(sb, sa));
-            // sum (q - 32) * q8 * sc = sum q * q8 * sc - 32 * sum_j sc[j] * bsums[j]
-            let offset = _mm512_slli_epi32::<5>(_mm512_madd_epi16(sc, bsums));
-            let mut part = [_mm512_setzero_si512(); 4];
-            for n in 0..2 {
-                let s = if n == 0 {
-                    _mm512_permutex_epi64::<0b01_00_01_00>(sc)
-                } else {
-                    _mm512_permutex_epi64::<0b11_10_11_10>(sc)
-                };
-                let ql0 = pair_u8x32(at(&a.ql, 64 * n), at(&b.ql, 64 * n));
-                let ql1 = pair_u8x32(at(&a.ql, 64 * n + 32), at(&b.ql, 64 * n + 32));
-                let qh = pair_u8x32(at(&a.qh, 32 * n), at(&b.qh, 32 * n));
-                let hbits = |mask: u8| _mm512_and_si512(qh, _mm512_set1_epi8(mask as i8));
-                let q = [
-                    _mm512_or_si512(
-                        _mm512_and_si512(ql0, m4),
-                        _mm512_slli_epi16::<4>(hbits(0x03)),
-                    ),
-                    _mm512_or_si512(
-                        _mm512_and_si512(ql1, m4),
-                        _mm512_slli_epi16::<2>(hbits(0x0C)),
-                    ),
-                    _mm512_or_si512(
-                        _mm512_and_si512(_mm512_srli_epi16::<4>(ql0), m4),
-                        hbits(0x30),
-                    ),
-                    _mm512_or_si512(
-                        _mm512_and_si512(_mm512_srli_epi16::<4>(ql1), m4),
-                        _mm512_srli_epi16::<2>(hbits(0xC0)),
-                    ),
-                ];
-                // Four short chains (exact i32 sums in any order).
-                for (k, &qk) in q.iter().enumerate() {
-                    let p16 = _mm512_maddubs_epi16(qk, q8[4 * n + k]);
-                    part[k] = _mm512_dpwssd_epi32(part[k], p16, pair_scales(s, k));
-                }
-            }
-            let sumi = _mm512_add_epi32(
-                _mm512_add_epi32(part[0], part[1]),
-                _mm512_add_epi32(part[2], part[3]),
-            );
-            let sumi = _mm512_sub_epi32(sumi, offset);
-            acc[p] = _mm512_fmadd_ps(pair_ps(da, db), _mm512_cvtepi32_ps(sumi), acc[p]);
+            let pair = |r: usize| {
+                let lo = pair_u8x32(at(&a.ql, 64 * r), at(&b.ql, 64 * r));
+                let hi = pair_u8x32(at(&a.ql, 64 * r + 32), at(&b.ql, 64 * r + 32));
+                [lo, hi]
+            };
+            let ql = [pair(0), pair(1)];
+            let qh = [0, 1].map(|r| pair_u8x32(at(&a.qh, 32 * r), at(&b.qh, 32 * r)));
+            q6_k_pair_block(d, sc, ql, qh, bsums, &q8, &mut acc[p]);
         }
     }
     std::array::from_fn(|p| hsum_pair(acc[p]))
