@@ -11,6 +11,10 @@
 //! A table resolves the per-type kernel once: `Kernels::dot(ty)` returns the
 //! row dot product of one weight type, so a matvec dispatches once per matrix
 //! rather than once per row.
+//!
+//! Unless forced, the default table comes as a tuned copy (`tune`): its
+//! decode kernel per weight type is the fastest, measured on this CPU model,
+//! of candidates that all give the row dot's bits.
 
 use crate::error::KernelError;
 use crate::quant;
@@ -24,6 +28,7 @@ mod aarch64;
     all(target_arch = "wasm32", target_feature = "simd128")
 ))]
 mod rows;
+pub mod tune;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub(crate) mod wasm32;
 #[cfg(target_arch = "x86_64")]
@@ -167,6 +172,10 @@ pub struct Kernels {
     /// `Some` for tables with multi-row decode kernels (see
     /// `Kernels::rows`); `None`: matvecs call the row dot once per row.
     pub rows_lookup: Option<RowsLookupFn>,
+    /// `Some` for tables whose decode kernel is chosen by measurement when
+    /// they are the default (`tune`): per type, the kernels to choose from,
+    /// each equal bit for bit to the row dot, the table's own first.
+    pub decode_candidates: Option<tune::CandidatesFn>,
 }
 
 impl Kernels {
@@ -231,6 +240,7 @@ static SCALAR: Kernels = Kernels {
     gemm_lookup: generic_gemm_lookup,
     batched_lookup: None,
     rows_lookup: None,
+    decode_candidates: None,
 };
 
 /// The scalar row dots: `quant::vec_dot` with the type fixed.
@@ -290,26 +300,41 @@ pub fn available() -> Vec<Isa> {
 
 /// The process-wide kernel table: the one `WASM_CHORD_ISA` names if set and
 /// usable (otherwise a warning on stderr and the default), else the best
-/// available.
+/// available, tuned (`tune::prepare` then picks its decode kernels).
 pub fn select() -> &'static Kernels {
     static SELECTED: OnceLock<&'static Kernels> = OnceLock::new();
     SELECTED.get_or_init(|| {
-        let forced = std::env::var("WASM_CHORD_ISA").ok();
-        let (kernels, warning) = choose(forced.as_deref());
+        let request = std::env::var("WASM_CHORD_ISA").ok();
+        let (kernels, warning) = choose(request.as_deref());
         if let Some(w) = warning {
             eprintln!("wasm-chord: {w}");
         }
-        kernels
+        if forced().is_none() {
+            tune::tuned(kernels)
+        } else {
+            kernels
+        }
     })
+}
+
+/// The `WASM_CHORD_ISA` value naming a usable table, if any (`select()`
+/// then returns that table with its own kernels).
+pub fn forced() -> Option<String> {
+    let req = std::env::var("WASM_CHORD_ISA").ok()?;
+    let isa = Isa::parse(&req)?;
+    table(isa).is_some().then_some(req)
+}
+
+/// The best available table, as it is.
+fn default_table() -> &'static Kernels {
+    let isa = available().last().copied().unwrap_or(Isa::Scalar);
+    table(isa).unwrap_or(&SCALAR)
 }
 
 /// The choice `select` makes for a `WASM_CHORD_ISA` value, and the warning
 /// to print if the request cannot be honoured.
 fn choose(forced: Option<&str>) -> (&'static Kernels, Option<String>) {
-    let best = || {
-        let isa = available().last().copied().unwrap_or(Isa::Scalar);
-        table(isa).unwrap_or(&SCALAR)
-    };
+    let best = default_table;
     let Some(req) = forced.filter(|s| !s.trim().is_empty()) else {
         return (best(), None);
     };

@@ -45,6 +45,7 @@ static NEON: Kernels = Kernels {
     gemm_lookup: generic_gemm_lookup,
     batched_lookup: None,
     rows_lookup: None,
+    decode_candidates: None,
 };
 
 /// NEON with `sdot` for the integer kernels (CPUs with FEAT_DotProd).
@@ -56,6 +57,7 @@ static NEON_DOTPROD: Kernels = Kernels {
     gemm_lookup: generic_gemm_lookup,
     batched_lookup: None,
     rows_lookup: None,
+    decode_candidates: None,
 };
 
 /// Whether this CPU has the dot-product extension (`sdot`).

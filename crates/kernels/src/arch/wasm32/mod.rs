@@ -48,6 +48,7 @@ static SIMD128: Kernels = Kernels {
     gemm_lookup: rows::gemm_lookup,
     batched_lookup: None,
     rows_lookup: Some(rows::lookup),
+    decode_candidates: None,
 };
 
 /// The simd128 table (this build runs simd128 by construction).

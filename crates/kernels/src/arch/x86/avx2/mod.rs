@@ -36,6 +36,7 @@ static AVX2: Kernels = Kernels {
     gemm_lookup: gemm::lookup,
     batched_lookup: Some(gemm::batched_lookup),
     rows_lookup: None,
+    decode_candidates: None,
 };
 
 /// The AVX2 table if this CPU runs it.

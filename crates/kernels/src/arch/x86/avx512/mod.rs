@@ -24,6 +24,7 @@
 //! (all of those features); a CPU with AVX-512 F/BW but no VNNI gets the
 //! AVX2 table instead.
 
+mod candidates;
 mod float;
 mod gemm_batched;
 mod gemm_legacy;
@@ -54,6 +55,7 @@ static AVX512: Kernels = Kernels {
     gemm_lookup,
     batched_lookup: Some(gemm_batched::lookup),
     rows_lookup: Some(rows::lookup),
+    decode_candidates: Some(candidates::lookup),
 };
 
 /// Every type on 512-bit row dots (`WASM_CHORD_AVX512_WIDE=1`).
@@ -65,6 +67,7 @@ static AVX512_WIDE: Kernels = Kernels {
     gemm_lookup: crate::arch::generic_gemm_lookup,
     batched_lookup: Some(gemm_batched::lookup),
     rows_lookup: None,
+    decode_candidates: None,
 };
 
 /// The AVX-512 table if this CPU runs it.
