@@ -326,7 +326,7 @@ pub fn forced() -> Option<String> {
 }
 
 /// The best available table, as it is.
-fn default_table() -> &'static Kernels {
+pub(crate) fn default_table() -> &'static Kernels {
     let isa = available().last().copied().unwrap_or(Isa::Scalar);
     table(isa).unwrap_or(&SCALAR)
 }

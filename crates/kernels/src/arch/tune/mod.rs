@@ -238,9 +238,14 @@ pub fn prepare(k: &Kernels, types: &[GgmlType]) {
 /// choice (or a multi-row kernel), and why. `forced`: the table was forced
 /// by `WASM_CHORD_ISA`.
 pub fn choices(k: &Kernels, forced: bool) -> Vec<Choice> {
+    let default = super::default_table();
     GgmlType::ALL
         .into_iter()
-        .filter(|&t| candidates(k, t).len() > 1 || k.rows(t).is_some())
+        .filter(|&t| {
+            candidates(k, t).len() > 1
+                || k.rows(t).is_some()
+                || (forced && candidates(default, t).len() > 1)
+        })
         .map(|ty| {
             if is_tuned(k) {
                 if let Some((c, r)) = slot(ty).and_then(|s| s.get()) {
