@@ -209,3 +209,38 @@ fn forced_and_untuned_tables_report_their_own_kernels() {
         assert!(choices(k, false).is_empty());
     }
 }
+
+#[test]
+fn the_tuned_table_runs_the_chosen_kernel() {
+    let k = crate::arch::select();
+    if !is_tuned(k) {
+        println!("skipped: select() is not tuned (forced, calibration off, or no candidates)");
+        return;
+    }
+    let base = BASE.get().unwrap();
+    assert_eq!(k.isa, base.isa);
+    // Not prepared: the table's own kernel; no candidates: nothing to do.
+    assert_eq!(
+        k.rows(GgmlType::Q5_K).map(|f| f as usize),
+        base.rows(GgmlType::Q5_K).map(|f| f as usize)
+    );
+    prepare(k, &[GgmlType::Q5_K, GgmlType::F32]);
+    assert!(slot(GgmlType::Q5_K).unwrap().get().is_none());
+    // A choice (made here by hand, as a Zen 4 calibration would, without
+    // timing or the cache file) is what `rows` hands out; it gives the
+    // same bits, so other tests of this process cannot tell.
+    let ty = GgmlType::Q4_0;
+    let row_dot = candidates(k, ty).iter().find(|c| c.rows.is_none()).unwrap();
+    let _ = slot(ty).unwrap().set((*row_dot, Reason::Default("test")));
+    let chosen = slot(ty).unwrap().get().unwrap().0;
+    assert_eq!(
+        k.rows(ty).map(|f| f as usize),
+        chosen.rows.map(|f| f as usize)
+    );
+    let c = choices(k, false);
+    let q4_0 = c.iter().find(|c| c.ty == ty).unwrap();
+    assert_eq!(q4_0.kernel, chosen.name);
+    // prepare leaves a decided type alone.
+    prepare(k, &[ty]);
+    assert_eq!(slot(ty).unwrap().get().unwrap().1, Reason::Default("test"));
+}
