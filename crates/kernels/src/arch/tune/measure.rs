@@ -20,16 +20,28 @@ pub(super) const BYTES: usize = 16 << 20;
 /// the timing).
 const DISTINCT: usize = 16;
 /// Timed rounds after the warm-up one.
-const ROUNDS: usize = 4;
+const ROUNDS: usize = 6;
 
 /// Best seconds per product of each candidate, in candidate order
-/// (infinite for a type without a row dot).
-pub(super) fn time_candidates(k: &Kernels, ty: GgmlType, cands: &[Candidate]) -> Vec<f64> {
-    time_on(k, ty, cands, BYTES)
+/// (infinite for a type without a row dot). `buf` holds the matrix; pass
+/// the same one for every type (its pages are touched once).
+pub(super) fn time_candidates(
+    k: &Kernels,
+    ty: GgmlType,
+    cands: &[Candidate],
+    buf: &mut Vec<u8>,
+) -> Vec<f64> {
+    time_on(k, ty, cands, BYTES, buf)
 }
 
 /// `time_candidates` on a matrix of about `bytes` bytes.
-pub(super) fn time_on(k: &Kernels, ty: GgmlType, cands: &[Candidate], bytes: usize) -> Vec<f64> {
+pub(super) fn time_on(
+    k: &Kernels,
+    ty: GgmlType,
+    cands: &[Candidate],
+    bytes: usize,
+    buf: &mut Vec<u8>,
+) -> Vec<f64> {
     let mut best = vec![f64::INFINITY; cands.len()];
     let Some(dot) = k.dot(ty) else {
         return best;
@@ -41,10 +53,12 @@ pub(super) fn time_on(k: &Kernels, ty: GgmlType, cands: &[Candidate], bytes: usi
         // A failed quantization leaves zeros, as good for timing.
         let _ = quantize_row(ty, &values(COLS, r as u64 + 1), out);
     }
-    let mut w = vec![0u8; rows * rb];
+    buf.resize(buf.len().max(rows * rb), 0);
+    let w = &mut buf[..rows * rb];
     for chunk in w.chunks_exact_mut(distinct.len()) {
         chunk.copy_from_slice(&distinct);
     }
+    let w = &*w;
     let at = vec_dot_type(ty);
     let mut a = vec![0u8; row_bytes(at, COLS)];
     let _ = quantize_row(at, &values(COLS, 99), &mut a);
@@ -52,7 +66,7 @@ pub(super) fn time_on(k: &Kernels, ty: GgmlType, cands: &[Candidate], bytes: usi
     for round in 0..=ROUNDS {
         for (c, b) in cands.iter().zip(&mut best) {
             let start = Instant::now();
-            run(c, dot, COLS, &w, &a, &mut y);
+            run(c, dot, COLS, w, &a, &mut y);
             let t = start.elapsed().as_secs_f64();
             std::hint::black_box(&mut y);
             if round > 0 {

@@ -200,6 +200,7 @@ pub fn prepare(k: &Kernels, types: &[GgmlType]) {
         _ => cache::Entries::default(),
     };
     let mut measured = false;
+    let mut buf = Vec::new();
     for ty in todo {
         let cands = candidates(k, ty);
         let names: Vec<&str> = cands.iter().map(|c| c.name).collect();
@@ -207,7 +208,7 @@ pub fn prepare(k: &Kernels, types: &[GgmlType]) {
             Some(i) => (i, Reason::Cached),
             None => {
                 let start = Instant::now();
-                let times = measure::time_candidates(k, ty, cands);
+                let times = measure::time_candidates(k, ty, cands, &mut buf);
                 *SPENT.lock().unwrap_or_else(|e| e.into_inner()) += start.elapsed();
                 measured = true;
                 let i = pick(&times);

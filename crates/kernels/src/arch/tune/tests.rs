@@ -108,7 +108,7 @@ fn every_candidate_equals_the_row_dot_bit_for_bit() {
 fn timing_gives_a_finite_time_per_candidate() {
     for k in tables_with_candidates() {
         let c = candidates(k, GgmlType::Q8_0);
-        let t = measure::time_on(k, GgmlType::Q8_0, c, 1 << 20);
+        let t = measure::time_on(k, GgmlType::Q8_0, c, 1 << 20, &mut Vec::new());
         assert_eq!(t.len(), c.len());
         assert!(t.iter().all(|s| s.is_finite() && *s > 0.0), "{t:?}");
     }
