@@ -320,9 +320,13 @@ pub fn select() -> &'static Kernels {
 /// The `WASM_CHORD_ISA` value naming a usable table, if any (`select()`
 /// then returns that table with its own kernels).
 pub fn forced() -> Option<String> {
-    let req = std::env::var("WASM_CHORD_ISA").ok()?;
-    let isa = Isa::parse(&req)?;
-    table(isa).is_some().then_some(req)
+    forcing(std::env::var("WASM_CHORD_ISA").ok())
+}
+
+/// `forced` for a `WASM_CHORD_ISA` value.
+fn forcing(req: Option<String>) -> Option<String> {
+    let isa = Isa::parse(req.as_deref()?)?;
+    table(isa).is_some().then_some(req?)
 }
 
 /// The best available table, as it is.
@@ -372,6 +376,18 @@ fn choose(forced: Option<&str>) -> (&'static Kernels, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_usable_table_counts_as_forced() {
+        let f = |s: &str| forcing(Some(s.to_string()));
+        assert_eq!(forcing(None), None);
+        assert_eq!(f(""), None);
+        assert_eq!(f("sse9"), None);
+        assert_eq!(f(" Scalar "), Some(" Scalar ".to_string()));
+        for isa in Isa::ALL {
+            assert_eq!(f(isa.name()).is_some(), table(isa).is_some(), "{isa}");
+        }
+    }
 
     #[test]
     fn parse_names() {
