@@ -50,14 +50,28 @@ impl Model {
                 }
             }
         }
-        Ok(Model {
+        let model = Model {
             file,
             config,
             weights,
             kernels: kernels::arch::select(),
             pool: ThreadPool::new(1),
             attention: AttentionBackend::default(),
-        })
+        };
+        model.tune_kernels();
+        Ok(model)
+    }
+
+    /// Lets the kernel table choose its decode kernels for the weight types
+    /// of this model (`kernels::arch::tune::prepare`: cached per CPU model,
+    /// else timed once per process; never changes results).
+    fn tune_kernels(&self) {
+        let types: Vec<_> = self
+            .weights
+            .matrices()
+            .map(|w| w.repacked.as_ref().map_or(w.ty, |r| r.ty))
+            .collect();
+        kernels::arch::tune::prepare(self.kernels, &types);
     }
 
     /// Re-encode the Q5_0 matrices as Q8_0 (`Weights::repack_q5_0`) if that
@@ -67,7 +81,9 @@ impl Model {
         if self.weights.q5_0_repack_bytes() > max_bytes {
             return Ok(0);
         }
-        self.weights.repack_q5_0(&self.file)
+        let bytes = self.weights.repack_q5_0(&self.file)?;
+        self.tune_kernels();
+        Ok(bytes)
     }
 
     /// Build the kernel table's repacked decode layouts (`Weights::pack`)
@@ -85,6 +101,7 @@ impl Model {
     /// Use another kernel table (e.g. the scalar reference).
     pub fn with_kernels(mut self, kernels: &'static Kernels) -> Model {
         self.kernels = kernels;
+        self.tune_kernels();
         self
     }
 

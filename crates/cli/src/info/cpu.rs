@@ -1,7 +1,10 @@
 //! `wasm-chord info --cpu`: the CPU, the SIMD features the kernels care about, the kernel
 //! ISAs this build can run here, the one `kernels::arch::select()` picks (honouring
-//! `WASM_CHORD_ISA`) and the default thread count.
+//! `WASM_CHORD_ISA`), the decode kernel it runs per weight type and why (timed here,
+//! cached, forced), and the default thread count.
 
+use kernels::arch::tune::{self, Choice, Reason};
+use kernels::GgmlType;
 use serde_json::json;
 
 /// What `info --cpu` reports.
@@ -21,10 +24,19 @@ pub struct CpuReport {
     pub forced: Option<String>,
     /// Threads used when `-t` is not given (the available cores).
     pub threads: usize,
+    /// The decode kernel of each weight type with a choice, and why.
+    pub decode: Vec<Choice>,
+    /// Time this process spent timing decode kernels.
+    pub calibration: std::time::Duration,
+    /// The calibration cache file of this CPU model.
+    pub cache_file: Option<std::path::PathBuf>,
 }
 
 impl CpuReport {
     pub fn detect() -> Self {
+        let k = kernels::arch::select();
+        // Decide every type with a choice, as a model of that type would.
+        tune::prepare(k, &GgmlType::ALL);
         CpuReport {
             model: cpu_model().unwrap_or_else(|| "unknown".to_string()),
             arch: std::env::consts::ARCH,
@@ -33,12 +45,33 @@ impl CpuReport {
                 .into_iter()
                 .map(|isa| isa.name())
                 .collect(),
-            selected: kernels::arch::select().isa.name(),
+            selected: k.isa.name(),
             forced: std::env::var("WASM_CHORD_ISA")
                 .ok()
                 .filter(|s| !s.is_empty()),
             threads: crate::common::resolve_threads(None),
+            decode: tune::choices(k, kernels::arch::forced().is_some()),
+            calibration: tune::calibration_time(),
+            cache_file: tune::cache_file(),
         }
+    }
+
+    /// One line per weight type: type, kernel, why.
+    fn decode_text(&self) -> String {
+        let mut s = String::new();
+        for c in &self.decode {
+            s += &format!("  {:<5} {:<14} {}\n", c.ty.name(), c.kernel, why(&c.reason));
+        }
+        if !self.calibration.is_zero() {
+            s += &format!(
+                "calibration:   {:.0} ms\n",
+                self.calibration.as_secs_f64() * 1e3
+            );
+        }
+        if let Some(p) = &self.cache_file {
+            s += &format!("kernel cache:  {}\n", p.display());
+        }
+        s
     }
 
     pub fn text(&self) -> String {
@@ -53,14 +86,16 @@ impl CpuReport {
             .as_ref()
             .map_or(String::new(), |f| format!(" (WASM_CHORD_ISA={f})"));
         format!(
-            "cpu:           {}\narch:          {}\nfeatures:      {}\nkernel isas:   {}\nselected isa:  {}{}\nthreads:       {}\n",
+            "cpu:           {}\narch:          {}\nfeatures:      {}\nkernel isas:   {}\nselected isa:  {}{}\nthreads:       {}\ndecode kernels:{}\n{}",
             self.model,
             self.arch,
             if feats.is_empty() { "-".into() } else { feats },
             self.available.join(" "),
             self.selected,
             forced,
-            self.threads
+            self.threads,
+            if self.decode.is_empty() { " -" } else { "" },
+            self.decode_text()
         )
     }
 
@@ -78,8 +113,47 @@ impl CpuReport {
             "selected_isa": self.selected,
             "forced_isa": self.forced,
             "threads": self.threads,
+            "decode_kernels": self.decode.iter().map(choice_json).collect::<Vec<_>>(),
+            "calibration_ms": self.calibration.as_secs_f64() * 1e3,
+            "kernel_cache": self.cache_file.as_ref().map(|p| p.display().to_string()),
         })
     }
+}
+
+/// Why a type runs its kernel, in words.
+fn why(r: &Reason) -> String {
+    match r {
+        Reason::Measured(times) => {
+            let t: Vec<String> = times
+                .iter()
+                .map(|(name, s)| format!("{name} {:.3} ms", s * 1e3))
+                .collect();
+            format!("fastest here: {}", t.join(", "))
+        }
+        Reason::Cached => "cached for this cpu".to_string(),
+        Reason::Default(why) => why.to_string(),
+    }
+}
+
+fn choice_json(c: &Choice) -> serde_json::Value {
+    let (reason, times) = match &c.reason {
+        Reason::Measured(t) => (
+            "measured",
+            Some(
+                t.iter()
+                    .map(|(n, s)| (n.to_string(), json!(s * 1e3)))
+                    .collect::<serde_json::Map<_, _>>(),
+            ),
+        ),
+        Reason::Cached => ("cached", None),
+        Reason::Default(why) => (*why, None),
+    };
+    json!({
+        "type": c.ty.name(),
+        "kernel": c.kernel,
+        "reason": reason,
+        "timings_ms": times,
+    })
 }
 
 /// The detected features our kernels can use, for the architecture this binary runs on.
@@ -182,6 +256,16 @@ mod tests {
         );
         let j = r.json();
         assert_eq!(j["selected_isa"], r.selected);
+        let d = j["decode_kernels"].as_array().unwrap();
+        assert_eq!(d.len(), r.decode.len());
+        for (c, dj) in r.decode.iter().zip(d) {
+            assert_eq!(dj["type"], c.ty.name());
+            assert_eq!(dj["kernel"], c.kernel);
+            assert!(
+                text.contains(&format!("  {:<5} {}", c.ty.name(), c.kernel)),
+                "{text}"
+            );
+        }
         assert_eq!(j["threads"], r.threads);
         #[cfg(target_arch = "x86_64")]
         {

@@ -11,6 +11,10 @@
 //! A table resolves the per-type kernel once: `Kernels::dot(ty)` returns the
 //! row dot product of one weight type, so a matvec dispatches once per matrix
 //! rather than once per row.
+//!
+//! Unless forced, the default table comes as a tuned copy (`tune`): its
+//! decode kernel per weight type is the fastest, measured on this CPU model,
+//! of candidates that all give the row dot's bits.
 
 use crate::error::KernelError;
 use crate::quant;
@@ -24,6 +28,7 @@ mod aarch64;
     all(target_arch = "wasm32", target_feature = "simd128")
 ))]
 mod rows;
+pub mod tune;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub(crate) mod wasm32;
 #[cfg(target_arch = "x86_64")]
@@ -173,6 +178,10 @@ pub struct Kernels {
     /// `Some` for tables with repacked decode layouts (`crate::packed`,
     /// see `Kernels::packing`); `None`: matvecs read the file's layout.
     pub packing_lookup: Option<PackingLookupFn>,
+    /// `Some` for tables whose decode kernel is chosen by measurement when
+    /// they are the default (`tune`): per type, the kernels to choose from,
+    /// each equal bit for bit to the row dot, the table's own first.
+    pub decode_candidates: Option<tune::CandidatesFn>,
 }
 
 impl Kernels {
@@ -244,6 +253,7 @@ static SCALAR: Kernels = Kernels {
     batched_lookup: None,
     rows_lookup: None,
     packing_lookup: None,
+    decode_candidates: None,
 };
 
 /// The scalar row dots: `quant::vec_dot` with the type fixed.
@@ -303,26 +313,45 @@ pub fn available() -> Vec<Isa> {
 
 /// The process-wide kernel table: the one `WASM_CHORD_ISA` names if set and
 /// usable (otherwise a warning on stderr and the default), else the best
-/// available.
+/// available, tuned (`tune::prepare` then picks its decode kernels).
 pub fn select() -> &'static Kernels {
     static SELECTED: OnceLock<&'static Kernels> = OnceLock::new();
     SELECTED.get_or_init(|| {
-        let forced = std::env::var("WASM_CHORD_ISA").ok();
-        let (kernels, warning) = choose(forced.as_deref());
+        let request = std::env::var("WASM_CHORD_ISA").ok();
+        let (kernels, warning) = choose(request.as_deref());
         if let Some(w) = warning {
             eprintln!("wasm-chord: {w}");
         }
-        kernels
+        if forced().is_none() {
+            tune::tuned(kernels)
+        } else {
+            kernels
+        }
     })
+}
+
+/// The `WASM_CHORD_ISA` value naming a usable table, if any (`select()`
+/// then returns that table with its own kernels).
+pub fn forced() -> Option<String> {
+    forcing(std::env::var("WASM_CHORD_ISA").ok())
+}
+
+/// `forced` for a `WASM_CHORD_ISA` value.
+fn forcing(req: Option<String>) -> Option<String> {
+    let isa = Isa::parse(req.as_deref()?)?;
+    table(isa).is_some().then_some(req?)
+}
+
+/// The best available table, as it is.
+pub(crate) fn default_table() -> &'static Kernels {
+    let isa = available().last().copied().unwrap_or(Isa::Scalar);
+    table(isa).unwrap_or(&SCALAR)
 }
 
 /// The choice `select` makes for a `WASM_CHORD_ISA` value, and the warning
 /// to print if the request cannot be honoured.
 fn choose(forced: Option<&str>) -> (&'static Kernels, Option<String>) {
-    let best = || {
-        let isa = available().last().copied().unwrap_or(Isa::Scalar);
-        table(isa).unwrap_or(&SCALAR)
-    };
+    let best = default_table;
     let Some(req) = forced.filter(|s| !s.trim().is_empty()) else {
         return (best(), None);
     };
@@ -360,6 +389,18 @@ fn choose(forced: Option<&str>) -> (&'static Kernels, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_usable_table_counts_as_forced() {
+        let f = |s: &str| forcing(Some(s.to_string()));
+        assert_eq!(forcing(None), None);
+        assert_eq!(f(""), None);
+        assert_eq!(f("sse9"), None);
+        assert_eq!(f(" Scalar "), Some(" Scalar ".to_string()));
+        for isa in Isa::ALL {
+            assert_eq!(f(isa.name()).is_some(), table(isa).is_some(), "{isa}");
+        }
+    }
 
     #[test]
     fn parse_names() {

@@ -46,6 +46,7 @@ static NEON: Kernels = Kernels {
     batched_lookup: None,
     rows_lookup: None,
     packing_lookup: None,
+    decode_candidates: None,
 };
 
 /// NEON with `sdot` for the integer kernels (CPUs with FEAT_DotProd).
@@ -58,6 +59,7 @@ static NEON_DOTPROD: Kernels = Kernels {
     batched_lookup: None,
     rows_lookup: None,
     packing_lookup: None,
+    decode_candidates: None,
 };
 
 /// Whether this CPU has the dot-product extension (`sdot`).

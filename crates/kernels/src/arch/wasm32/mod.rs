@@ -49,6 +49,7 @@ static SIMD128: Kernels = Kernels {
     batched_lookup: None,
     rows_lookup: Some(rows::lookup),
     packing_lookup: None,
+    decode_candidates: None,
 };
 
 /// The simd128 table (this build runs simd128 by construction).

@@ -37,6 +37,7 @@ static AVX2: Kernels = Kernels {
     batched_lookup: Some(gemm::batched_lookup),
     rows_lookup: None,
     packing_lookup: None,
+    decode_candidates: None,
 };
 
 /// The AVX2 table if this CPU runs it.

@@ -24,6 +24,7 @@
 //! (all of those features); a CPU with AVX-512 F/BW but no VNNI gets the
 //! AVX2 table instead.
 
+mod candidates;
 mod float;
 mod gemm_batched;
 mod gemm_legacy;
@@ -58,6 +59,7 @@ static AVX512: Kernels = Kernels {
     batched_lookup: Some(gemm_batched::lookup),
     rows_lookup: Some(rows::lookup),
     packing_lookup: Some(packed_kquant::lookup),
+    decode_candidates: Some(candidates::lookup),
 };
 
 /// Every type on 512-bit row dots (`WASM_CHORD_AVX512_WIDE=1`).
@@ -70,6 +72,7 @@ static AVX512_WIDE: Kernels = Kernels {
     batched_lookup: Some(gemm_batched::lookup),
     rows_lookup: None,
     packing_lookup: None,
+    decode_candidates: None,
 };
 
 /// The AVX-512 table if this CPU runs it.

@@ -75,7 +75,7 @@ fn by_pairs<B>(
 macro_rules! rows_fn {
     ($name:ident, $ty:ident, $w:ty, $a:ty, $m:ident::$f:ident) => {
         // w: [y.len() * row_bytes($ty, n)], a: [row_bytes(vec_dot_type($ty), n)] -> y
-        fn $name(n: usize, w: &[u8], a: &[u8], y: &mut [f32]) {
+        pub(super) fn $name(n: usize, w: &[u8], a: &[u8], y: &mut [f32]) {
             let dot = avx2::dot(GgmlType::$ty).expect("row dot of a type with a rows kernel");
             cast_rows(
                 GgmlType::$ty,
@@ -108,7 +108,7 @@ macro_rules! rows_fn {
 macro_rules! rows4_fn {
     ($name:ident, $ty:ident, $w:ty, $four:ident) => {
         // w: [y.len() * row_bytes($ty, n)], a: [row_bytes(Q8_0, n)] -> y
-        fn $name(n: usize, w: &[u8], a: &[u8], y: &mut [f32]) {
+        pub(super) fn $name(n: usize, w: &[u8], a: &[u8], y: &mut [f32]) {
             let dot = avx2::dot(GgmlType::$ty).expect("row dot of a type with a rows kernel");
             let f = |x: &[$w], nb, act: &[BlockQ8_0], y: &mut [f32]| {
                 let m = y.len() / 4;
