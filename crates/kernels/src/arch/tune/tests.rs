@@ -24,7 +24,11 @@ fn zen4_timings_choose_the_avx2_order_row_dot_for_q4_k_and_q6_k() {
     assert_eq!(pick(&zen4), 1);
     // On a full-width AVX-512 core (Zen 5 here) the rows kernels win.
     assert_eq!(pick(&[1.0 / 41.0, 1.0 / 30.0]), 0);
+    // The AVX-512 table offers its pairs kernels and the AVX2 row dot.
     for k in tables_with_candidates() {
+        if k.isa != crate::arch::Isa::Avx512 {
+            continue;
+        }
         for ty in [GgmlType::Q4_K, GgmlType::Q6_K] {
             let c = candidates(k, ty);
             assert!(c.len() > 1, "{ty}: nothing to choose from");
@@ -201,9 +205,14 @@ fn cpu_key_is_one_printable_line() {
 fn forced_and_untuned_tables_report_their_own_kernels() {
     for k in tables_with_candidates() {
         let c = choices(k, true);
-        let q4k = c.iter().find(|c| c.ty == GgmlType::Q4_K).unwrap();
-        assert_eq!(q4k.kernel, candidates(k, GgmlType::Q4_K)[0].name);
-        assert_eq!(q4k.reason, Reason::Default("forced by WASM_CHORD_ISA"));
+        let offered = GgmlType::ALL
+            .into_iter()
+            .filter(|&t| !candidates(k, t).is_empty());
+        for ty in offered {
+            let one = c.iter().find(|c| c.ty == ty).unwrap();
+            assert_eq!(one.kernel, candidates(k, ty)[0].name, "{:?} {ty}", k.isa);
+            assert_eq!(one.reason, Reason::Default("forced by WASM_CHORD_ISA"));
+        }
     }
     if let Some(k) = table(crate::arch::Isa::Scalar) {
         assert!(choices(k, false).is_empty());

@@ -18,6 +18,7 @@ mod gemm_kquant;
 pub(in crate::arch::x86) mod gemm_legacy;
 pub(in crate::arch) mod kquant;
 pub(in crate::arch::x86) mod legacy;
+pub(in crate::arch::x86) mod rows;
 
 use crate::arch::{Isa, Kernels, RowDotFn};
 use crate::blocks::{BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K};
@@ -37,7 +38,7 @@ static AVX2: Kernels = Kernels {
     batched_lookup: Some(gemm::batched_lookup),
     rows_lookup: None,
     packing_lookup: None,
-    decode_candidates: None,
+    decode_candidates: Some(rows::candidates),
 };
 
 /// The AVX2 table if this CPU runs it.

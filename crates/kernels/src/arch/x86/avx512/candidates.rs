@@ -13,6 +13,7 @@
 
 use super::rows;
 use crate::arch::tune::Candidate;
+use crate::arch::x86::avx2::rows::{quarters_q4_0, quarters_q5_0, quarters_q8_0};
 use gguf::GgmlType;
 
 /// The row dot (AVX2, llama.cpp's order) once per row.
@@ -24,9 +25,9 @@ pub(super) fn lookup(w: GgmlType) -> &'static [Candidate] {
     match w {
         Q4_K => const { &[Candidate::rows("avx512-pairs", rows::rows_q4_k), ROW_DOT] },
         Q6_K => const { &[Candidate::rows("avx512-pairs", rows::rows_q6_k), ROW_DOT] },
-        Q4_0 => const { &[Candidate::rows("avx2-quarters", rows::rows_q4_0), ROW_DOT] },
-        Q5_0 => const { &[Candidate::rows("avx2-quarters", rows::rows_q5_0), ROW_DOT] },
-        Q8_0 => const { &[Candidate::rows("avx2-quarters", rows::rows_q8_0), ROW_DOT] },
+        Q4_0 => const { &[Candidate::rows("avx2-quarters", quarters_q4_0), ROW_DOT] },
+        Q5_0 => const { &[Candidate::rows("avx2-quarters", quarters_q5_0), ROW_DOT] },
+        Q8_0 => const { &[Candidate::rows("avx2-quarters", quarters_q8_0), ROW_DOT] },
         _ => &[],
     }
 }
