@@ -175,34 +175,6 @@ pub(super) unsafe fn vec_dot_q5_0_q8_0(x: &[BlockQ5_0], y: &[BlockQ8_0]) -> f32 
     sum_blocks!(x, y, block_q5_0)
 }
 
-/// `$name(x, y)`: the dots of 4 weight rows with one activation row,
-/// block after block with one accumulator per row; each row takes the row
-/// dot's steps (`sum_blocks!` with `$block`), so each result equals it bit
-/// for bit (the multi-row decode kernels of the AVX-512 table: four
-/// independent accumulation chains).
-macro_rules! rows4 {
-    ($name:ident, $w:ty, $block:ident) => {
-        // x: 4 rows of [nb] blocks, y: [nb] Q8_0 blocks -> [4]
-        #[target_feature(enable = "avx2,fma,f16c")]
-        pub(in crate::arch::x86) fn $name(x: [&[$w]; 4], y: &[BlockQ8_0]) -> [f32; 4] {
-            let nb = y.len();
-            let x = x.map(|r| &r[..nb]);
-            let mut acc = [_mm256_setzero_ps(); 4];
-            for (i, by) in y.iter().enumerate() {
-                for (a, row) in acc.iter_mut().zip(&x) {
-                    let (l, d) = $block(&row[i], by);
-                    *a = _mm256_fmadd_ps(l, d, *a);
-                }
-            }
-            [hsum(acc[0]), hsum(acc[1]), hsum(acc[2]), hsum(acc[3])]
-        }
-    };
-}
-
-rows4!(rows4_q4_0, BlockQ4_0, block_q4_0);
-rows4!(rows4_q5_0, BlockQ5_0, block_q5_0);
-rows4!(rows4_q8_0, BlockQ8_0, block_q8_0);
-
 /// Sums `dx * dy * sum(qx * qy) + m * s` over the blocks; `quants(x)` gives
 /// the unsigned weight quants, `dm(x, y)` the f32 lanes [dx, m, dy, s].
 macro_rules! sum_blocks_q8_1 {

@@ -31,6 +31,9 @@ mod kquant;
 mod legacy;
 mod rows;
 mod rows_kquant;
+mod rows_legacy;
+#[cfg(test)]
+mod rows_legacy_tests;
 #[cfg(test)]
 mod rows_tests;
 #[cfg(test)]

@@ -1,20 +1,18 @@
 //! The default AVX-512 table's multi-row decode kernels (`Kernels::rows`):
 //! `y[i] = dot(row i)` for consecutive weight rows against one activation:
-//! Q4_K / Q6_K two rows per 512-bit register (`rows_kquant`), Q4_0 / Q5_0 /
-//! Q8_0 four rows from the four quarters of the matrix with the AVX2 row
-//! dot's steps per row (`avx2::legacy::rows4_*`: four streams, four
-//! independent accumulation chains; Gemma 3 270M decode about +10%, the
-//! Q8_0 output head dominating), each output equal bit for bit to the
-//! table's row dot (the AVX2 kernels, llama.cpp's x86 order). Rows whose bytes are misaligned for their block
-//! type, and empty rows, take the row dot one row at a time.
+//! two rows per 512-bit register, Q4_K / Q6_K (`rows_kquant`) and Q4_0 /
+//! Q5_0 / Q8_0 (`rows_legacy`, with `vpdpbusd`), each output equal bit for
+//! bit to the table's row dot (the AVX2 kernels, llama.cpp's x86 order).
+//! Rows whose bytes are misaligned for their block type, and empty rows,
+//! take the row dot one row at a time.
 
 use std::arch::x86_64::*;
 
-use super::{avx2, rows_kquant};
+use super::{avx2, rows_kquant, rows_legacy};
 use crate::arch::rows::cast_rows;
-use crate::arch::x86::avx2::legacy::{hsum, rows4_q4_0, rows4_q5_0, rows4_q8_0};
+use crate::arch::x86::avx2::legacy::hsum;
 use crate::arch::RowsFn;
-use crate::blocks::{BlockQ4K, BlockQ4_0, BlockQ5_0, BlockQ6K, BlockQ8K, BlockQ8_0};
+use crate::blocks::{BlockQ4K, BlockQ6K, BlockQ8K};
 use gguf::GgmlType;
 
 /// `P` pairs of weight rows (each `[nb]` blocks): row A of pair `p` is
@@ -27,9 +25,9 @@ pub(super) fn lookup(w: GgmlType) -> Option<RowsFn> {
     Some(match w {
         Q4_K => rows_q4_k,
         Q6_K => rows_q6_k,
-        Q4_0 => rows_q4_0,
-        Q5_0 => rows_q5_0,
-        Q8_0 => rows_q8_0,
+        Q4_0 => rows_legacy::rows_q4_0,
+        Q5_0 => rows_legacy::rows_q5_0,
+        Q8_0 => rows_legacy::rows_q8_0,
         _ => return None,
     })
 }
@@ -100,41 +98,6 @@ macro_rules! rows_fn {
         }
     };
 }
-
-/// Rows four at a time through `$four` (`avx2::legacy::rows4_*`), a group
-/// taking one row from each quarter of the matrix (four sequential
-/// streams, four independent accumulation chains); the last `rows % 4`
-/// rows through the row dot.
-macro_rules! rows4_fn {
-    ($name:ident, $ty:ident, $w:ty, $four:ident) => {
-        // w: [y.len() * row_bytes($ty, n)], a: [row_bytes(Q8_0, n)] -> y
-        fn $name(n: usize, w: &[u8], a: &[u8], y: &mut [f32]) {
-            let dot = avx2::dot(GgmlType::$ty).expect("row dot of a type with a rows kernel");
-            let f = |x: &[$w], nb, act: &[BlockQ8_0], y: &mut [f32]| {
-                let m = y.len() / 4;
-                let row = |r: usize| &x[r * nb..(r + 1) * nb];
-                // SAFETY: AVX2, FMA and F16C were detected before the AVX-512
-                // table was handed out.
-                let four = |r: [usize; 4]| unsafe { $four(r.map(row), act) };
-                for q in 0..m {
-                    let r = [q, q + m, q + 2 * m, q + 3 * m];
-                    for (&i, v) in r.iter().zip(four(r)) {
-                        y[i] = v;
-                    }
-                }
-                let rb = crate::quant::row_bytes(GgmlType::$ty, n);
-                for i in 4 * m..y.len() {
-                    y[i] = dot(n, &w[i * rb..(i + 1) * rb], a);
-                }
-            };
-            cast_rows(GgmlType::$ty, n, w, a, y, dot, f)
-        }
-    };
-}
-
-rows4_fn!(rows_q4_0, Q4_0, BlockQ4_0, rows4_q4_0);
-rows4_fn!(rows_q5_0, Q5_0, BlockQ5_0, rows4_q5_0);
-rows4_fn!(rows_q8_0, Q8_0, BlockQ8_0, rows4_q8_0);
 
 rows_fn!(rows_q4_k, Q4_K, BlockQ4K, BlockQ8K, rows_kquant::q4_k);
 rows_fn!(rows_q6_k, Q6_K, BlockQ6K, BlockQ8K, rows_kquant::q6_k);

@@ -12,7 +12,7 @@ use crate::quant::{row_bytes, vec_dot_type};
 use GgmlType::*;
 
 /// The default table, if this CPU runs it.
-fn avx512() -> Option<&'static Kernels> {
+pub(super) fn avx512() -> Option<&'static Kernels> {
     let k = table().map(|_| &super::AVX512);
     if k.is_none() {
         println!("skipped: this CPU lacks AVX-512 F/BW/VL/VNNI (or AVX2/FMA/F16C)");
@@ -22,7 +22,14 @@ fn avx512() -> Option<&'static Kernels> {
 
 /// `rows` consecutive weight rows of `n` elements of type `t`, `skew`
 /// bytes into a u64-aligned buffer.
-fn matrix(rng: &mut Rng, t: GgmlType, n: usize, rows: usize, data: Data, skew: usize) -> Row {
+pub(super) fn matrix(
+    rng: &mut Rng,
+    t: GgmlType,
+    n: usize,
+    rows: usize,
+    data: Data,
+    skew: usize,
+) -> Row {
     let rb = row_bytes(t, n);
     let mut m = Row::zeroed(skew + rows * rb);
     for r in 0..rows {
