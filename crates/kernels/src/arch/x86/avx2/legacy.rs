@@ -178,8 +178,8 @@ pub(super) unsafe fn vec_dot_q5_0_q8_0(x: &[BlockQ5_0], y: &[BlockQ8_0]) -> f32 
 /// `$name(x, y)`: the dots of 4 weight rows with one activation row,
 /// block after block with one accumulator per row; each row takes the row
 /// dot's steps (`sum_blocks!` with `$block`), so each result equals it bit
-/// for bit (the multi-row decode kernels of the AVX-512 table: four
-/// independent accumulation chains).
+/// for bit (`avx2::rows`, the quarters decode kernels the calibration may
+/// choose: four independent accumulation chains).
 macro_rules! rows4 {
     ($name:ident, $w:ty, $block:ident) => {
         // x: 4 rows of [nb] blocks, y: [nb] Q8_0 blocks -> [4]

@@ -11,10 +11,18 @@
 //! `rows_tests.rs`; `tests::candidates_equal_the_row_dot` checks all of
 //! them on random rows too).
 
-use super::rows;
+use super::{rows, rows_legacy};
 use crate::arch::tune::Candidate;
 use crate::arch::x86::avx2::rows::{quarters_q4_0, quarters_q5_0, quarters_q8_0};
 use gguf::GgmlType;
+
+/// The AVX2 quarters kernels of Q4_0, Q5_0, Q8_0 (four rows from the four
+/// quarters of the matrix, 256-bit steps).
+const QUARTERS: [Candidate; 3] = [
+    Candidate::rows("avx2-quarters", quarters_q4_0),
+    Candidate::rows("avx2-quarters", quarters_q5_0),
+    Candidate::rows("avx2-quarters", quarters_q8_0),
+];
 
 /// The row dot (AVX2, llama.cpp's order) once per row.
 const ROW_DOT: Candidate = Candidate::row_dot("avx2-row-dot");
@@ -25,9 +33,33 @@ pub(super) fn lookup(w: GgmlType) -> &'static [Candidate] {
     match w {
         Q4_K => const { &[Candidate::rows("avx512-pairs", rows::rows_q4_k), ROW_DOT] },
         Q6_K => const { &[Candidate::rows("avx512-pairs", rows::rows_q6_k), ROW_DOT] },
-        Q4_0 => const { &[Candidate::rows("avx2-quarters", quarters_q4_0), ROW_DOT] },
-        Q5_0 => const { &[Candidate::rows("avx2-quarters", quarters_q5_0), ROW_DOT] },
-        Q8_0 => const { &[Candidate::rows("avx2-quarters", quarters_q8_0), ROW_DOT] },
+        Q4_0 => {
+            const {
+                &[
+                    Candidate::rows("avx512-vnni-pairs", rows_legacy::rows_q4_0),
+                    QUARTERS[0],
+                    ROW_DOT,
+                ]
+            }
+        }
+        Q5_0 => {
+            const {
+                &[
+                    Candidate::rows("avx512-vnni-pairs", rows_legacy::rows_q5_0),
+                    QUARTERS[1],
+                    ROW_DOT,
+                ]
+            }
+        }
+        Q8_0 => {
+            const {
+                &[
+                    Candidate::rows("avx512-vnni-pairs", rows_legacy::rows_q8_0),
+                    QUARTERS[2],
+                    ROW_DOT,
+                ]
+            }
+        }
         _ => &[],
     }
 }

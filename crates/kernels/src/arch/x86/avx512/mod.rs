@@ -35,6 +35,9 @@ mod packed_kquant;
 mod packed_tests;
 mod rows;
 mod rows_kquant;
+mod rows_legacy;
+#[cfg(test)]
+mod rows_legacy_tests;
 #[cfg(test)]
 mod rows_tests;
 #[cfg(test)]

@@ -1,19 +1,16 @@
 //! The default AVX-512 table's multi-row decode kernels (`Kernels::rows`):
 //! `y[i] = dot(row i)` for consecutive weight rows against one activation:
-//! Q4_K / Q6_K two rows per 512-bit register (`rows_kquant`), Q4_0 / Q5_0 /
-//! Q8_0 four rows from the four quarters of the matrix with the AVX2 row
-//! dot's steps per row (`avx2::legacy::rows4_*`: four streams, four
-//! independent accumulation chains; Gemma 3 270M decode about +10%, the
-//! Q8_0 output head dominating), each output equal bit for bit to the
-//! table's row dot (the AVX2 kernels, llama.cpp's x86 order). Rows whose bytes are misaligned for their block
-//! type, and empty rows, take the row dot one row at a time.
+//! two rows per 512-bit register, Q4_K / Q6_K (`rows_kquant`) and Q4_0 /
+//! Q5_0 / Q8_0 (`rows_legacy`, with `vpdpbusd`), each output equal bit for
+//! bit to the table's row dot (the AVX2 kernels, llama.cpp's x86 order).
+//! Rows whose bytes are misaligned for their block type, and empty rows,
+//! take the row dot one row at a time.
 
 use std::arch::x86_64::*;
 
-use super::{avx2, rows_kquant};
+use super::{avx2, rows_kquant, rows_legacy};
 use crate::arch::rows::cast_rows;
 use crate::arch::x86::avx2::legacy::hsum;
-use crate::arch::x86::avx2::rows::{quarters_q4_0, quarters_q5_0, quarters_q8_0};
 use crate::arch::RowsFn;
 use crate::blocks::{BlockQ4K, BlockQ6K, BlockQ8K};
 use gguf::GgmlType;
@@ -28,9 +25,9 @@ pub(super) fn lookup(w: GgmlType) -> Option<RowsFn> {
     Some(match w {
         Q4_K => rows_q4_k,
         Q6_K => rows_q6_k,
-        Q4_0 => quarters_q4_0,
-        Q5_0 => quarters_q5_0,
-        Q8_0 => quarters_q8_0,
+        Q4_0 => rows_legacy::rows_q4_0,
+        Q5_0 => rows_legacy::rows_q5_0,
+        Q8_0 => rows_legacy::rows_q8_0,
         _ => return None,
     })
 }

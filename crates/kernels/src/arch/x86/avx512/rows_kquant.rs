@@ -21,7 +21,7 @@ use crate::blocks::{BlockQ4K, BlockQ6K, BlockQ8K};
 /// 32 Q8_K quants broadcast to both 256-bit halves.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn bcast_i8x32(q: &[i8; 32]) -> __m512i {
+pub(super) fn bcast_i8x32(q: &[i8; 32]) -> __m512i {
     // SAFETY: `q` is 32 readable bytes; `loadu` has no alignment requirement.
     _mm512_broadcast_i64x4(unsafe { _mm256_loadu_si256(q.as_ptr().cast()) })
 }
