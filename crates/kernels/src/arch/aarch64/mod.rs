@@ -44,6 +44,7 @@ static NEON: Kernels = Kernels {
     dot_lookup: dot_base,
     gemm_lookup: generic_gemm_lookup,
     batched_lookup: None,
+    gemm_all_rows_lookup: None,
     rows_lookup: None,
 };
 
@@ -55,6 +56,7 @@ static NEON_DOTPROD: Kernels = Kernels {
     dot_lookup: dot_dotprod,
     gemm_lookup: generic_gemm_lookup,
     batched_lookup: None,
+    gemm_all_rows_lookup: None,
     rows_lookup: None,
 };
 

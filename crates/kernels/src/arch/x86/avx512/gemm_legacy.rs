@@ -1,61 +1,51 @@
-//! AVX-512 VL + VNNI tile kernels of the legacy types against Q8_0
-//! activations: Q8_0, Q4_0, Q5_0 weights (prefill), 256-bit wide.
+//! AVX-512 VNNI tile kernels of the legacy types against Q8_0 activations:
+//! Q8_0, Q4_0, Q5_0 weights (prefill).
 //!
 //! Each output is the AVX2 row dot (`avx2::legacy`, llama.cpp's x86 order)
 //! bit for bit: per 32-block one FMA `acc += lanes * (d_w * d_a)` into a
-//! single 8-lane accumulator, then `hsum`. Only the integer lanes are
-//! computed differently, and they are exact: lane j is the sum of the
-//! products of elements 4j..4j+4 either way (`vpmaddubsw` + `vpmaddwd` pair
-//! adjacent bytes then adjacent words; `vpdpbusd` sums the same four bytes).
+//! single 8-lane accumulator, then `hsum`. Only the integer lanes and the
+//! way the scale reaches its lanes differ, and both are exact: lane j is
+//! the sum of the products of elements 4j..4j+4 either way (`vpmaddubsw` +
+//! `vpmaddwd` pair adjacent bytes then adjacent words; `vpdpbusd` sums the
+//! same four bytes), and `d_w * d_a` is the same f32 product, computed for
+//! 8 tokens at once (`gemm_pack`).
 //!
 //! Weights become unsigned bytes `u = q + off` (Q8_0: `q ^ 0x80`, off 128;
 //! Q4_0: the nibbles, off 8; Q5_0: nibbles + 16 * high bit, off 16), so
-//! `lanes = dpbusd(-dpbusd(0, off, y), u, y)`: the offset term is computed
-//! once per activation block for all the tile's rows, and each (row, token)
-//! costs one `vpdpbusd`, one convert, one multiply and one FMA. (For an
-//! activation byte of -128, which the quantizers never write, the AVX2 sign
-//! trick wraps and this is the exact value instead.)
+//! `lanes = dpbusd(-off * sum(y), u, y)`, the correction packed once per
+//! activation block. (For an activation byte of -128, which the quantizers
+//! never write, the AVX2 sign trick wraps and this is the exact value
+//! instead.)
 //!
-//! Tiles are 4 rows x 8 tokens: tokens go in pairs through 512-bit
-//! registers, token 2p's accumulator in the low 256 bits and 2p + 1's in the
-//! high ones (per lane the same products, converts, multiplies and FMAs as
-//! two 256-bit ones), so 32 zmm registers hold 16 accumulators (32 outputs),
-//! 4 decoded weight blocks (duplicated to both halves) and their 4 scales.
-//! Odd token counts at the edges run the 256-bit `tile`.
+//! Token pairs share a 512-bit register: token 2j's accumulator in the low
+//! 256 bits, 2j + 1's in the high ones (per lane the same products,
+//! converts, multiplies and FMAs as two 256-bit ones). Per (row, pair,
+//! block) the tile runs one `vpdpbusd`, one convert, one in-lane permute
+//! of the scales and one FMA; Zen 5 issues the `vpdpbusd` and the FMA on
+//! its two multiply pipes and the rest on the other two. A tile is RM rows
+//! x RG groups of 8 tokens: RM * 4 * RG accumulators, RM decoded weight
+//! blocks and RM * RG scale vectors in registers.
+//!
+//! The kernel gets all rows of a product at once (`Gemm::all_rows`) and
+//! packs the activations once per call. Then per `ROW_TILES` tiles of rows
+//! and token group, the blocks go in chunks of `KB`: the group's packed
+//! lines of a chunk stay in L1 while every tile's rows go by, and the
+//! accumulators wait in memory between chunks (each still sums its blocks
+//! in order).
 
 use std::arch::x86_64::*;
+use std::cell::RefCell;
+use std::ops::Range;
 
-use super::avx2::gemm::run;
-use super::avx2::gemm::Tiles;
-use super::avx2::gemm_legacy::{f16_to_f32, hsum_tile};
-use super::avx2::legacy::{hsum, load32, nibbles};
-use crate::blocks::{BlockQ4_0, BlockQ5_0, BlockQ8_0};
+use super::avx2;
+use super::avx2::legacy::hsum;
+use super::gemm_pack::{groups, pack, Line, BASE, GROUP_LINES, GROUP_TOKS, SCALES};
+use crate::blocks::{BlockQ4_0, BlockQ5_0, BlockQ8_0, QK};
+use crate::gemm::gemm_by_rows;
+use crate::quant::row_bytes;
 use gguf::GgmlType;
 
-/// Q8_0 quants plus 128, as unsigned bytes.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-#[inline]
-fn unsigned_q8_0(b: &BlockQ8_0) -> __m256i {
-    _mm256_xor_si256(load32(&b.qs), _mm256_set1_epi8(0x80u8 as i8))
-}
-
-/// Q4_0 quants (element order), unsigned 0..16 (the value is q - 8).
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-#[inline]
-fn unsigned_q4_0(b: &BlockQ4_0) -> __m256i {
-    nibbles(&b.qs)
-}
-
-/// Q5_0 quants (element order), unsigned 0..32 (the value is q - 16): the
-/// nibble plus 16 where bit j of `qh` is set.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-#[inline]
-fn unsigned_q5_0(b: &BlockQ5_0) -> __m256i {
-    let low = nibbles(&b.qs);
-    _mm256_mask_add_epi8(low, u32::from_le_bytes(b.qh), low, _mm256_set1_epi8(16))
-}
-
-/// `unsigned_q8_0` in both 256-bit halves.
+/// Q8_0 quants plus 128 as unsigned bytes, in both 256-bit halves.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
 fn twice_q8_0(b: &BlockQ8_0) -> __m512i {
@@ -77,14 +67,14 @@ fn twice_nibbles(qs: &[u8; 16]) -> __m512i {
     _mm512_and_si512(shifted, _mm512_set1_epi8(0x0F))
 }
 
-/// `unsigned_q4_0` in both 256-bit halves.
+/// Q4_0 quants plus 8 (the nibbles), in both 256-bit halves.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
 fn twice_q4_0(b: &BlockQ4_0) -> __m512i {
     twice_nibbles(&b.qs)
 }
 
-/// `unsigned_q5_0` in both 256-bit halves.
+/// Q5_0 quants plus 16 (nibble + 16 * high bit), in both 256-bit halves.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
 fn twice_q5_0(b: &BlockQ5_0) -> __m512i {
@@ -93,255 +83,253 @@ fn twice_q5_0(b: &BlockQ5_0) -> __m512i {
     _mm512_mask_add_epi8(low, bits | bits << 32, low, _mm512_set1_epi8(16))
 }
 
-/// The scales of two activation blocks: `[d0; 8 | d1; 8]` (exact widening).
+/// `v` with element `j` of each 128-bit lane in all four of its elements.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn pair_scale(d0: half::f16, d1: half::f16) -> __m512 {
-    let word = d0.to_bits() as u32 | (d1.to_bits() as u32) << 16;
-    let v = _mm_cvtph_ps(_mm_cvtsi32_si128(word as i32));
-    let pick = _mm512_inserti64x4::<1>(_mm512_setzero_si512(), _mm256_set1_epi32(1));
-    _mm512_permutexvar_ps(pick, _mm512_castps128_ps512(v))
+fn spread(v: __m512, j: usize) -> __m512 {
+    match j {
+        0 => _mm512_permute_ps::<0x00>(v),
+        1 => _mm512_permute_ps::<0x55>(v),
+        2 => _mm512_permute_ps::<0xAA>(v),
+        _ => _mm512_permute_ps::<0xFF>(v),
+    }
 }
 
-/// Defines module `$m` with the M x N tile kernels of a weight block type
-/// whose `$unsigned` decoder returns `q + $off`, and `Tiles` for `$marker`
-/// through them: even N runs token pairs in 512-bit registers (`tile2`),
-/// odd N one token per 256-bit register (`tile`).
-macro_rules! vnni_gemm {
-    ($m:ident, $marker:ident, $W:ty, $unsigned:ident, $twice:ident, $off:expr) => {
-        mod $m {
+/// The f32 value of an f16 scale in all 16 lanes (exact).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+fn scale16(d: half::f16) -> __m512 {
+    _mm512_cvtph_ps(_mm256_set1_epi16(d.to_bits() as i16))
+}
+
+thread_local! {
+    /// The packed activations of the current product (reused, grown once).
+    static PACK: RefCell<Vec<Line>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The tile kernel for weights of type `w`, if there is one (all rows per
+/// call: it repacks the activations).
+pub(super) fn lookup(w: GgmlType) -> Option<crate::arch::GemmFn> {
+    Some(match w {
+        GgmlType::Q8_0 => q8_0::gemm,
+        GgmlType::Q4_0 => q4_0::gemm,
+        GgmlType::Q5_0 => q5_0::gemm,
+        _ => return None,
+    })
+}
+
+/// Rows per main tile and token groups (of 8) per main tile.
+const RM: usize = 4;
+const RG: usize = 1;
+/// Main tiles whose accumulators wait in memory between block chunks.
+const ROW_TILES: usize = 16;
+/// Blocks per chunk (the packed lines of `KB` blocks of RG groups stay in L1).
+const KB: usize = 32;
+
+/// Defines module `$m` with the pair tiles of a weight block type whose
+/// `$twice` decoder returns `q + $off` in both halves, and `$m::gemm`, its
+/// `GemmFn`.
+macro_rules! pair_gemm {
+    ($m:ident, $W:ty, $ty:ident, $twice:ident, $off:expr) => {
+        pub(super) mod $m {
             use super::*;
 
-            /// Adds block `i` of M rows x N tokens into `acc[t][r]`.
-            // w: M rows of blocks, a: N rows of Q8_0 blocks
+            /// Adds block `i` of M rows x G token groups into
+            /// `acc[g][j][r]` (pair j of group g, row r).
+            // w: M rows of blocks, pk: G groups of packed lines
             #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
             #[inline]
-            fn step<const M: usize, const N: usize>(
+            fn step<const M: usize, const G: usize>(
                 w: &[&[$W]; M],
-                a: &[&[BlockQ8_0]; N],
+                pk: &[&[Line]; G],
                 i: usize,
-                acc: &mut [[__m256; M]; N],
+                acc: &mut [[[__m512; M]; 4]; G],
             ) {
-                let off = _mm256_set1_epi8($off as u8 as i8);
-                let zero = _mm256_setzero_si256();
-                let mut u = [zero; M];
-                let mut dw = [_mm256_setzero_ps(); M];
-                for r in 0..M {
-                    let b = &w[r][i];
-                    u[r] = $unsigned(b);
-                    dw[r] = _mm256_set1_ps(f16_to_f32(b.d));
-                }
-                for t in 0..N {
-                    let b = &a[t][i];
-                    let y = load32(&b.qs);
-                    let dy = _mm256_set1_ps(f16_to_f32(b.d));
-                    let base = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, off, y));
-                    for r in 0..M {
-                        let lanes = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(base, u[r], y));
-                        // d_w * d_a in every lane: the row dot's f32 product.
-                        acc[t][r] = _mm256_fmadd_ps(lanes, _mm256_mul_ps(dw[r], dy), acc[t][r]);
-                    }
-                }
-            }
-
-            /// out[t][r] = dot(w[r], a[t]) for an M x N tile.
-            // w: M rows of nb blocks, a: N rows of nb Q8_0 blocks -> out: [N][M]
-            #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-            pub(super) fn tile<const M: usize, const N: usize>(
-                w: &[&[$W]; M],
-                a: &[&[BlockQ8_0]; N],
-            ) -> [[f32; M]; N] {
-                let nb = w.first().map_or(0, |r| r.len());
-                let mut acc = [[_mm256_setzero_ps(); M]; N];
-                for i in 0..nb {
-                    step(w, a, i, &mut acc);
-                }
-                hsum_tile(&acc)
-            }
-
-            /// `step` for P token pairs: `acc[p][r]` holds token 2p's
-            /// accumulator in its low 256 bits and token 2p + 1's in the
-            /// high ones (the same lanes, products and FMAs, two at once).
-            // w: M rows of blocks, a: P pairs of rows of Q8_0 blocks
-            #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-            #[inline]
-            fn step2<const M: usize, const P: usize>(
-                w: &[&[$W]; M],
-                a: &[[&[BlockQ8_0]; 2]; P],
-                i: usize,
-                acc: &mut [[__m512; M]; P],
-            ) {
-                let off = _mm512_set1_epi8($off as u8 as i8);
-                let zero = _mm512_setzero_si512();
-                let mut u = [zero; M];
-                let mut dw = [_mm512_setzero_ps(); M];
+                let mut u = [_mm512_setzero_si512(); M];
+                let mut s = [[_mm512_setzero_ps(); G]; M];
                 for r in 0..M {
                     let b = &w[r][i];
                     u[r] = $twice(b);
-                    dw[r] = _mm512_set1_ps(f16_to_f32(b.d));
+                    let dw = scale16(b.d);
+                    for g in 0..G {
+                        let l = &pk[g][i * GROUP_LINES + SCALES];
+                        // SAFETY: a line is 64 aligned readable bytes.
+                        let dy = unsafe { _mm512_load_ps(l.0.as_ptr().cast()) };
+                        // d_w * d_a of the 8 tokens: the row dot's f32 products.
+                        s[r][g] = _mm512_mul_ps(dw, dy);
+                    }
                 }
-                for p in 0..P {
-                    let (b0, b1) = (&a[p][0][i], &a[p][1][i]);
-                    let y = _mm512_inserti64x4::<1>(
-                        _mm512_castsi256_si512(load32(&b0.qs)),
-                        load32(&b1.qs),
-                    );
-                    let dy = pair_scale(b0.d, b1.d);
-                    let base = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, off, y));
-                    for r in 0..M {
-                        let lanes = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(base, u[r], y));
-                        acc[p][r] = _mm512_fmadd_ps(lanes, _mm512_mul_ps(dw[r], dy), acc[p][r]);
+                for g in 0..G {
+                    let l = &pk[g][i * GROUP_LINES..][..GROUP_LINES];
+                    for j in 0..4 {
+                        // SAFETY: lines are 64 aligned readable bytes.
+                        let (y, base) = unsafe {
+                            (
+                                _mm512_load_si512(l[j].0.as_ptr().cast()),
+                                _mm512_load_si512(l[BASE + j].0.as_ptr().cast()),
+                            )
+                        };
+                        for r in 0..M {
+                            let lanes = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(base, u[r], y));
+                            let d = spread(s[r][g], j);
+                            acc[g][j][r] = _mm512_fmadd_ps(lanes, d, acc[g][j][r]);
+                        }
                     }
                 }
             }
 
-            /// `tile` for N = 2P tokens, run as P pairs.
-            // w: M rows of nb blocks, a: N rows of nb Q8_0 blocks -> out: [N][M]
+            /// Adds blocks `blocks` of M rows x G token groups into `acc`.
+            // w: M rows of nb blocks, pk: G groups of [nb][GROUP_LINES] lines
             #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-            pub(super) fn tile2<const M: usize, const N: usize, const P: usize>(
+            fn run_blocks<const M: usize, const G: usize>(
                 w: &[&[$W]; M],
-                a: &[&[BlockQ8_0]; N],
-            ) -> [[f32; M]; N] {
-                debug_assert_eq!(2 * P, N);
-                let pairs: [[&[BlockQ8_0]; 2]; P] =
-                    std::array::from_fn(|p| [a[2 * p], a[2 * p + 1]]);
-                let nb = w.first().map_or(0, |r| r.len());
-                let mut acc = [[_mm512_setzero_ps(); M]; P];
-                for i in 0..nb {
-                    step2(w, &pairs, i, &mut acc);
+                pk: &[&[Line]; G],
+                blocks: Range<usize>,
+                acc: &mut [[[__m512; M]; 4]; G],
+            ) {
+                let mut a = *acc;
+                for i in blocks {
+                    step(w, pk, i, &mut a);
                 }
-                let mut out = [[0f32; M]; N];
-                for (p, acc) in acc.iter().enumerate() {
-                    for (r, &v) in acc.iter().enumerate() {
-                        let high = _mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v));
-                        out[2 * p][r] = hsum(_mm512_castps512_ps256(v));
-                        out[2 * p + 1][r] = hsum(_mm256_castpd_ps(high));
-                    }
-                }
-                out
+                *acc = a;
             }
-        }
 
-        impl Tiles for $marker {
-            type W = $W;
-            type A = BlockQ8_0;
-            fn tile<const M: usize, const N: usize>(
-                w: &[&[$W]; M],
-                a: &[&[BlockQ8_0]; N],
-            ) -> [[f32; M]; N] {
-                // SAFETY: these `Tiles` run only from `AVX512`'s gemm
-                // functions, handed out after AVX-512 F/BW/VL/VNNI, AVX2,
-                // FMA and F16C were detected.
-                unsafe {
-                    match N {
-                        8 => $m::tile2::<M, N, 4>(w, a),
-                        4 => $m::tile2::<M, N, 2>(w, a),
-                        2 => $m::tile2::<M, N, 1>(w, a),
-                        _ => $m::tile(w, a),
+            /// Rows `r0..r0 + M * tiles` (M at a time) against token groups
+            /// `g0..g0 + G`, the blocks in chunks of `KB` so that the
+            /// groups' packed lines of a chunk stay in L1 while every row
+            /// goes by; accumulators wait in `acc` between chunks.
+            // w: [rows * nb] blocks, pk: [groups][nb][GROUP_LINES] -> y[t * ys + r]
+            #[allow(clippy::too_many_arguments)]
+            #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+            fn rows_by_chunks<const M: usize, const G: usize>(
+                w: &[$W],
+                pk: &[Line],
+                nb: usize,
+                (toks, g0): (usize, usize),
+                (r0, tiles): (usize, usize),
+                acc: &mut [[[[__m512; M]; 4]; G]],
+                y: &mut [f32],
+                ys: usize,
+            ) {
+                let gl = nb * GROUP_LINES;
+                let p: [&[Line]; G] = std::array::from_fn(|k| &pk[(g0 + k) * gl..][..gl]);
+                let acc = &mut acc[..tiles];
+                acc.fill([[[_mm512_setzero_ps(); M]; 4]; G]);
+                for k0 in (0..nb).step_by(KB) {
+                    for (t, a) in acc.iter_mut().enumerate() {
+                        let r = r0 + t * M;
+                        let wr: [&[$W]; M] = std::array::from_fn(|k| &w[(r + k) * nb..][..nb]);
+                        run_blocks(&wr, &p, k0..nb.min(k0 + KB), a);
                     }
                 }
+                for (t, a) in acc.iter().enumerate() {
+                    let r = r0 + t * M;
+                    for (g, a) in a.iter().enumerate() {
+                        for (j, a) in a.iter().enumerate() {
+                            for (k, &v) in a.iter().enumerate() {
+                                let tok = (g0 + g) * GROUP_TOKS + 2 * j;
+                                let high = _mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v));
+                                if tok < toks {
+                                    y[tok * ys + r + k] = hsum(_mm512_castps512_ps256(v));
+                                }
+                                if tok + 1 < toks {
+                                    y[(tok + 1) * ys + r + k] = hsum(_mm256_castpd_ps(high));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+
+            /// Rows `r0..r0 + M * tiles` against every token group, G at a time, then one.
+            // w: [rows * nb] blocks, pk: [groups][nb][GROUP_LINES] -> y[t * ys + r]
+            #[allow(clippy::too_many_arguments)]
+            #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+            fn row_tiles<const M: usize>(
+                w: &[$W],
+                pk: &[Line],
+                nb: usize,
+                toks: usize,
+                (r0, tiles): (usize, usize),
+                acc: &mut [[[[__m512; M]; 4]; RG]],
+                acc1: &mut [[[[__m512; M]; 4]; 1]],
+                y: &mut [f32],
+                ys: usize,
+            ) {
+                let n = groups(toks);
+                let mut g = 0;
+                while g + RG <= n {
+                    rows_by_chunks::<M, RG>(w, pk, nb, (toks, g), (r0, tiles), acc, y, ys);
+                    g += RG;
+                }
+                while g < n {
+                    rows_by_chunks::<M, 1>(w, pk, nb, (toks, g), (r0, tiles), acc1, y, ys);
+                    g += 1;
+                }
+            }
+
+            /// The `GemmFn` of these weights.
+            // w: [rows, n] weight bytes, a: [toks, n] Q8_0 bytes -> y[t * ys + r]
+            pub(in super::super) fn gemm(
+                n: usize,
+                w: &[u8],
+                rows: usize,
+                a: &[u8],
+                toks: usize,
+                y: &mut [f32],
+                ys: usize,
+            ) {
+                let (wb, ab) = (row_bytes(GgmlType::$ty, n), row_bytes(GgmlType::Q8_0, n));
+                let (w, a) = (&w[..rows * wb], &a[..toks * ab]);
+                let nb = n / QK;
+                let (Ok(wt), Ok(at), true) = (
+                    bytemuck::try_cast_slice::<u8, $W>(w),
+                    bytemuck::try_cast_slice::<u8, BlockQ8_0>(a),
+                    nb > 0 && rows > 0 && toks > 0,
+                ) else {
+                    let dot = avx2::dot(GgmlType::$ty).expect("legacy types have a row dot");
+                    return gemm_by_rows(dot, n, w, wb, a, ab, y, ys);
+                };
+                PACK.with_borrow_mut(|pk| {
+                    // SAFETY: these functions run only from `AVX512`'s gemm
+                    // lookup, handed out after AVX-512 F/BW/VL/VNNI, AVX2,
+                    // FMA and F16C were detected.
+                    unsafe {
+                        pack(at, nb, toks, $off, pk);
+                        let mut acc = [[[[_mm512_setzero_ps(); RM]; 4]; RG]; ROW_TILES];
+                        let mut acc1 = [[[[_mm512_setzero_ps(); RM]; 4]; 1]; ROW_TILES];
+                        let mut r = 0;
+                        while r + RM <= rows {
+                            let tiles = ((rows - r) / RM).min(ROW_TILES);
+                            row_tiles::<RM>(
+                                wt,
+                                pk,
+                                nb,
+                                toks,
+                                (r, tiles),
+                                &mut acc,
+                                &mut acc1,
+                                y,
+                                ys,
+                            );
+                            r += tiles * RM;
+                        }
+                        let mut one = [[[[_mm512_setzero_ps(); 1]; 4]; RG]; 1];
+                        let mut one1 = [[[[_mm512_setzero_ps(); 1]; 4]; 1]; 1];
+                        while r < rows {
+                            row_tiles::<1>(wt, pk, nb, toks, (r, 1), &mut one, &mut one1, y, ys);
+                            r += 1;
+                        }
+                    }
+                });
             }
         }
     };
 }
 
-/// Q8_0 weights x Q8_0 activations.
-pub(super) struct Q8_0Vnni;
-/// Q4_0 weights x Q8_0 activations.
-pub(super) struct Q4_0Vnni;
-/// Q5_0 weights x Q8_0 activations.
-pub(super) struct Q5_0Vnni;
-
-vnni_gemm!(q8_0, Q8_0Vnni, BlockQ8_0, unsigned_q8_0, twice_q8_0, 128);
-vnni_gemm!(q4_0, Q4_0Vnni, BlockQ4_0, unsigned_q4_0, twice_q4_0, 8);
-vnni_gemm!(q5_0, Q5_0Vnni, BlockQ5_0, unsigned_q5_0, twice_q5_0, 16);
-
-/// Rows x tokens per register tile.
-const RM: usize = 4;
-const RN: usize = 8;
-
-/// `$name`: the `GemmFn` of `$ty` weights in `RM` x `RN` tiles of `$tiles`.
-macro_rules! gemm_fn {
-    ($name:ident, $tiles:ty, $ty:ident) => {
-        // w: [rows, n] weight bytes, a: [toks, n] Q8_0 activation bytes -> y[t * ys + r]
-        pub(super) fn $name(
-            n: usize,
-            w: &[u8],
-            rows: usize,
-            a: &[u8],
-            toks: usize,
-            y: &mut [f32],
-            ys: usize,
-        ) {
-            run::<$tiles, RM, RN>(GgmlType::$ty, n, w, rows, a, toks, y, ys)
-        }
-    };
-}
-
-gemm_fn!(gemm_q8_0, Q8_0Vnni, Q8_0);
-gemm_fn!(gemm_q4_0, Q4_0Vnni, Q4_0);
-gemm_fn!(gemm_q5_0, Q5_0Vnni, Q5_0);
-
+pair_gemm!(q8_0, BlockQ8_0, Q8_0, twice_q8_0, 128);
+pair_gemm!(q4_0, BlockQ4_0, Q4_0, twice_q4_0, 8);
+pair_gemm!(q5_0, BlockQ5_0, Q5_0, twice_q5_0, 16);
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::arch::{Isa, Kernels};
-    use crate::quant::row_bytes;
-
-    /// Random blocks of `ty` (whose f16 scale is its first field): every
-    /// quant byte random (Q8_0 weights -128 included), or in one call of
-    /// three, every byte of a block 0x80 or 0x7f (Q8_0 -128 / 127); scales in
-    /// [2^-10, 2^-6]. Activation bytes stay in -127..=127 as the quantizer
-    /// writes them (the AVX2 row dot's sign trick needs that).
-    fn blocks(ty: GgmlType, n: usize, rows: usize, seed: &mut u64, act: bool) -> Vec<u8> {
-        let mut next = || {
-            *seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (*seed >> 33) as u32
-        };
-        let (bs, extreme) = (ty.type_size(), next() % 3 == 0);
-        let mut out = vec![0u8; rows * row_bytes(ty, n)];
-        for b in out.chunks_exact_mut(bs) {
-            let fill = if next() & 1 == 0 { 0x80 } else { 0x7f };
-            for v in &mut b[2..] {
-                *v = if extreme { fill } else { next() as u8 };
-                if act && *v == 0x80 {
-                    *v = 0x81;
-                }
-            }
-            let d = half::f16::from_f32((1 + next() % 16) as f32 / 1024.0);
-            b[..2].copy_from_slice(&d.to_le_bytes());
-        }
-        out
-    }
-
-    #[test]
-    fn vnni_tiles_equal_the_avx2_row_dot_on_raw_bytes() {
-        let Some(k) = crate::arch::table(Isa::Avx512) else {
-            eprintln!("skipped: no AVX-512 VNNI");
-            return;
-        };
-        let k: &Kernels = k;
-        let mut seed = 5;
-        for ty in [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0] {
-            let g = k.gemm(ty).expect("tile kernel");
-            let dot = k.dot(ty).expect("row dot");
-            for (nb, rows, toks) in [(1, 4, 8), (3, 9, 19), (20, 17, 33), (2, 1, 2)] {
-                let n = nb * 32;
-                let w = blocks(ty, n, rows, &mut seed, false);
-                let a = blocks(GgmlType::Q8_0, n, toks, &mut seed, true);
-                let (wb, ab) = (w.len() / rows, a.len() / toks);
-                let mut y = vec![f32::NAN; toks * rows];
-                g.run(n, &w, rows, &a, toks, &mut y, rows);
-                for t in 0..toks {
-                    for r in 0..rows {
-                        let want = dot(n, &w[r * wb..][..wb], &a[t * ab..][..ab]);
-                        let got = y[t * rows + r];
-                        assert_eq!(got.to_bits(), want.to_bits(), "{ty} n {n} [{t}, {r}]");
-                    }
-                }
-            }
-        }
-    }
-}
+#[path = "gemm_legacy_tests.rs"]
+mod tests;
