@@ -50,11 +50,12 @@ impl Gemm {
     }
 
     /// The same product with all weight rows of a `matmul_chunks` call in
-    /// each tile-kernel call (`CHUNK_TOKS` tokens at a time), for tile
-    /// kernels that repack the activations at every call and cut the rows
-    /// into cache-sized chunks themselves.
+    /// each tile-kernel call (`WIDE_CHUNK_TOKS` tokens at a time), for tile
+    /// kernels that prepare the activations and weight scales at every
+    /// call and cut rows and blocks into cache-sized chunks themselves.
     pub(crate) fn all_rows(mut self) -> Gemm {
         self.all_rows = true;
+        self.chunk_toks = WIDE_CHUNK_TOKS;
         self
     }
 
@@ -120,7 +121,7 @@ thread_local! {
 
 /// `Y = X · Wᵀ` for the weight rows `rows` and all `n` tokens, in chunks of
 /// `CHUNK_ROWS` rows x `CHUNK_TOKS` tokens computed into a stack buffer
-/// (`Gemm::all_rows`: all the rows x `CHUNK_TOKS` tokens, into a buffer of
+/// (`Gemm::all_rows`: all the rows x `WIDE_CHUNK_TOKS` tokens, into a buffer of
 /// the thread that grows to the largest such chunk once); `put(t, r, v)`
 /// receives each piece: `y[t][r..r + v.len()] = v`.
 ///

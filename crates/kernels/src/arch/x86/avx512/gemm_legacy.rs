@@ -38,73 +38,123 @@ use std::cell::RefCell;
 use std::ops::Range;
 
 use super::avx2;
-use super::avx2::legacy::hsum;
-use super::gemm_pack::{groups, pack, Line, BASE, GROUP_LINES, GROUP_TOKS, SCALES};
+use super::gemm_pack::{groups, pack, Layout, Line, BASE, GROUP_LINES, GROUP_TOKS, SCALES};
 use crate::blocks::{BlockQ4_0, BlockQ5_0, BlockQ8_0, QK};
 use crate::gemm::gemm_by_rows;
 use crate::quant::row_bytes;
 use gguf::GgmlType;
 
-/// Q8_0 quants plus 128 as unsigned bytes, in both 256-bit halves.
+/// Bytes `p[..8]` in all 8 qwords.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn twice_q8_0(b: &BlockQ8_0) -> __m512i {
-    // SAFETY: `qs` is 32 readable bytes; `loadu` has no alignment requirement.
-    let q = unsafe { _mm256_loadu_si256(b.qs.as_ptr().cast()) };
-    _mm512_xor_si512(_mm512_broadcast_i64x4(q), _mm512_set1_epi8(0x80u8 as i8))
+fn bcast8(p: &[u8]) -> __m512i {
+    _mm512_set1_epi64(i64::from_le_bytes(p[..8].try_into().expect("8 bytes")))
 }
 
-/// The nibbles of a block in element order, in both 256-bit halves:
-/// 128-bit lanes [low nibbles, high nibbles, low, high].
+/// Q8_0 quants plus 128 as unsigned bytes, halves A and B: 128-bit lanes
+/// `[q[0..8], q[16..24]]` and `[q[8..16], q[24..32]]`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn twice_nibbles(qs: &[u8; 16]) -> __m512i {
-    // SAFETY: `qs` is 16 readable bytes; `loadu` has no alignment requirement.
-    let t = unsafe { _mm_loadu_si128(qs.as_ptr().cast()) };
-    let four = _mm512_broadcast_i32x4(t);
-    // 128-bit lanes 1 and 3 (16-bit elements 8..16, 24..32) take the high nibbles.
-    let shifted = _mm512_mask_srli_epi16::<4>(four, 0xFF00_FF00, four);
-    _mm512_and_si512(shifted, _mm512_set1_epi8(0x0F))
+fn halves_q8_0(b: &BlockQ8_0) -> [__m512i; 2] {
+    let q: &[u8; 32] = bytemuck::cast_ref(&b.qs);
+    let flip = _mm512_set1_epi8(0x80u8 as i8);
+    [0, 8].map(|h| {
+        let lo_hi = _mm512_mask_blend_epi64(0xAA, bcast8(&q[h..]), bcast8(&q[16 + h..]));
+        _mm512_xor_si512(lo_hi, flip)
+    })
 }
 
-/// Q4_0 quants plus 8 (the nibbles), in both 256-bit halves.
+/// Q4_0 quants plus 8, halves A and B: the low nibbles of `qs[0..8]` /
+/// `qs[8..16]` in the lower 8 bytes of each 128-bit lane, the high nibbles
+/// in place (16 times their value) in the upper 8.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn twice_q4_0(b: &BlockQ4_0) -> __m512i {
-    twice_nibbles(&b.qs)
+fn halves_q4_0(b: &BlockQ4_0) -> [__m512i; 2] {
+    let nib = _mm512_set1_epi64(0x0F0F_0F0F_0F0F_0F0F);
+    let mask = _mm512_unpacklo_epi64(nib, _mm512_slli_epi64::<4>(nib));
+    [0, 8].map(|h| _mm512_and_si512(bcast8(&b.qs[h..]), mask))
 }
 
-/// Q5_0 quants plus 16 (nibble + 16 * high bit), in both 256-bit halves.
+/// Q5_0 quants plus 16, halves A and B: nibble + 16 * fifth bit, low
+/// nibbles of `qs[0..8]` / `qs[8..16]` in the lower 8 bytes of each
+/// 128-bit lane, their high nibbles in the upper 8.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn twice_q5_0(b: &BlockQ5_0) -> __m512i {
-    let low = twice_nibbles(&b.qs);
-    let bits = u32::from_le_bytes(b.qh) as u64;
-    _mm512_mask_add_epi8(low, bits | bits << 32, low, _mm512_set1_epi8(16))
+fn halves_q5_0(b: &BlockQ5_0) -> [__m512i; 2] {
+    let qh = u32::from_le_bytes(b.qh) as u64;
+    let shift = _mm512_set_epi64(4, 0, 4, 0, 4, 0, 4, 0);
+    [0, 8].map(|h| {
+        let n = _mm512_and_si512(
+            _mm512_srlv_epi64(bcast8(&b.qs[h..]), shift),
+            _mm512_set1_epi8(0x0F),
+        );
+        // bit j of each 16: element h + j (j < 8), 16 + h + j - 8 (j >= 8)
+        let lane = (qh >> h & 0xFF) | (qh >> (16 + h) & 0xFF) << 8;
+        _mm512_mask_add_epi8(n, lane * 0x0001_0001_0001_0001, n, _mm512_set1_epi8(16))
+    })
 }
 
-/// `v` with element `j` of each 128-bit lane in all four of its elements.
+/// Elements `2j, 2j, 2j + 1, 2j + 1` of each 128-bit lane of `v`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
 fn spread(v: __m512, j: usize) -> __m512 {
-    match j {
-        0 => _mm512_permute_ps::<0x00>(v),
-        1 => _mm512_permute_ps::<0x55>(v),
-        2 => _mm512_permute_ps::<0xAA>(v),
-        _ => _mm512_permute_ps::<0xFF>(v),
+    if j == 0 {
+        _mm512_permute_ps::<0b01_01_00_00>(v)
+    } else {
+        _mm512_permute_ps::<0b11_11_10_10>(v)
     }
 }
 
-/// The f32 value of an f16 scale in all 16 lanes (exact).
+/// The row dots of 4 tokens from their halves' accumulators: per 128-bit
+/// lane, `avx2::legacy::hsum` of the 8 lanes `[a0, a1, b0, b1, a2, a3, b2,
+/// b3]`, that is `((a0 + a2) + (b0 + b2)) + ((a1 + a3) + (b1 + b3))`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn scale16(d: half::f16) -> __m512 {
-    _mm512_cvtph_ps(_mm256_set1_epi16(d.to_bits() as i16))
+fn hsum4(a: __m512, b: __m512) -> [f32; 4] {
+    let pa = _mm512_add_ps(a, _mm512_permute_ps::<0b01_00_11_10>(a));
+    let pb = _mm512_add_ps(b, _mm512_permute_ps::<0b01_00_11_10>(b));
+    let s = _mm512_add_ps(pa, pb);
+    let f = _mm512_add_ps(s, _mm512_permute_ps::<0b10_11_00_01>(s));
+    let mut out = [0f32; 16];
+    // SAFETY: `out` is 16 writable f32s; `storeu` has no alignment requirement.
+    unsafe { _mm512_storeu_ps(out.as_mut_ptr(), f) };
+    [out[0], out[4], out[8], out[12]]
+}
+
+/// `out[k] = f32(d of block k)` for blocks whose f16 scale is their first
+/// field (exact).
+// blocks: [len] -> out: [len] (cleared, refilled)
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn block_scales<B: bytemuck::Pod>(blocks: &[B], out: &mut Vec<f32>) {
+    out.clear();
+    out.reserve(blocks.len().next_multiple_of(16));
+    for c in blocks.chunks(16) {
+        let mut h = [0u16; 16];
+        for (h, b) in h.iter_mut().zip(c) {
+            let d = bytemuck::bytes_of(b);
+            *h = u16::from_le_bytes([d[0], d[1]]);
+        }
+        // SAFETY: `h` is 32 readable bytes; `out` has room for 16 more
+        // (reserved above), of which the first `c.len()` are kept.
+        unsafe {
+            let v = _mm512_cvtph_ps(_mm256_loadu_si256(h.as_ptr().cast()));
+            let len = out.len();
+            _mm512_storeu_ps(out.as_mut_ptr().add(len), v);
+            out.set_len(len + c.len());
+        }
+    }
+}
+
+/// Per-thread buffers: the packed activations and the f32 weight scales
+/// of the current rows (reused, grown once).
+#[derive(Default)]
+struct Scratch {
+    pack: Vec<Line>,
+    scales: Vec<f32>,
 }
 
 thread_local! {
-    /// The packed activations of the current product (reused, grown once).
-    static PACK: RefCell<Vec<Line>> = const { RefCell::new(Vec::new()) };
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 /// The tile kernel for weights of type `w`, if there is one (all rows per
@@ -118,153 +168,168 @@ pub(super) fn lookup(w: GgmlType) -> Option<crate::arch::GemmFn> {
     })
 }
 
-/// Rows per main tile and token groups (of 8) per main tile.
-const RM: usize = 4;
-const RG: usize = 1;
-/// Main tiles whose accumulators wait in memory between block chunks.
-const ROW_TILES: usize = 16;
-/// Blocks per chunk (the packed lines of `KB` blocks of RG groups stay in L1).
-const KB: usize = 32;
+/// Rows per tile (each against one group of 16 tokens).
+const RM: usize = 2;
+/// Rows whose accumulators wait in memory between block chunks.
+const SUB_ROWS: usize = 64;
+/// Blocks per chunk (a group's packed lines of `KB` blocks stay in L1).
+const KB: usize = 16;
 
-/// Defines module `$m` with the pair tiles of a weight block type whose
-/// `$twice` decoder returns `q + $off` in both halves, and `$m::gemm`, its
+/// Accumulators of an M-row tile: `[quad][half][row]`.
+type Acc<const M: usize> = [[[__m512; M]; 2]; 4];
+
+/// Defines module `$m` with the quad tiles of a weight block type whose
+/// `$halves` decoder lays out its quants as `$layout`, and `$m::gemm`, its
 /// `GemmFn`.
-macro_rules! pair_gemm {
-    ($m:ident, $W:ty, $ty:ident, $twice:ident, $off:expr) => {
+macro_rules! quad_gemm {
+    ($m:ident, $W:ty, $ty:ident, $halves:ident, $layout:expr) => {
         pub(super) mod $m {
             use super::*;
 
-            /// Adds block `i` of M rows x G token groups into
-            /// `acc[g][j][r]` (pair j of group g, row r).
-            // w: M rows of blocks, pk: G groups of packed lines
+            /// The rows of a tile: their weight blocks and f32 scales from
+            /// block 0.
+            #[derive(Clone, Copy)]
+            struct Rows<const M: usize> {
+                w: [*const $W; M],
+                d: [*const f32; M],
+            }
+
+            /// Adds block `i` of M rows x one token group into `acc`.
+            ///
+            /// # Safety
+            /// Block `i` of every row and its scale, and lines
+            /// `i * GROUP_LINES..(i + 1) * GROUP_LINES` of `pk`, are readable.
+            // rows: M rows of blocks and scales, pk: the group's [nb][GROUP_LINES] lines
             #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
             #[inline]
-            fn step<const M: usize, const G: usize>(
-                w: &[&[$W]; M],
-                pk: &[&[Line]; G],
+            unsafe fn step<const M: usize>(
+                rows: &Rows<M>,
+                pk: *const Line,
                 i: usize,
-                acc: &mut [[[__m512; M]; 4]; G],
+                acc: &mut Acc<M>,
             ) {
-                let mut u = [_mm512_setzero_si512(); M];
-                let mut s = [[_mm512_setzero_ps(); G]; M];
+                let load = |k: usize| {
+                    // SAFETY: the caller's lines, 64 aligned bytes each.
+                    unsafe { _mm512_load_si512(pk.add(i * GROUP_LINES + k).cast()) }
+                };
+                let dy = [SCALES, SCALES + 1].map(|k| _mm512_castsi512_ps(load(k)));
+                let mut u = [[_mm512_setzero_si512(); 2]; M];
+                let mut s = [[_mm512_setzero_ps(); 2]; M];
                 for r in 0..M {
-                    let b = &w[r][i];
-                    u[r] = $twice(b);
-                    let dw = scale16(b.d);
-                    for g in 0..G {
-                        let l = &pk[g][i * GROUP_LINES + SCALES];
-                        // SAFETY: a line is 64 aligned readable bytes.
-                        let dy = unsafe { _mm512_load_ps(l.0.as_ptr().cast()) };
-                        // d_w * d_a of the 8 tokens: the row dot's f32 products.
-                        s[r][g] = _mm512_mul_ps(dw, dy);
-                    }
+                    // SAFETY: the caller's block and scale.
+                    let (b, d) = unsafe { (&*rows.w[r].add(i), *rows.d[r].add(i)) };
+                    u[r] = $halves(b);
+                    let d = _mm512_set1_ps(d);
+                    // d_w * d_a of 16 tokens: the row dot's f32 products
+                    // (times 1/16 where the layout says so, exactly)
+                    s[r] = dy.map(|dy| _mm512_mul_ps(d, dy));
                 }
-                for g in 0..G {
-                    let l = &pk[g][i * GROUP_LINES..][..GROUP_LINES];
-                    for j in 0..4 {
-                        // SAFETY: lines are 64 aligned readable bytes.
-                        let (y, base) = unsafe {
-                            (
-                                _mm512_load_si512(l[j].0.as_ptr().cast()),
-                                _mm512_load_si512(l[BASE + j].0.as_ptr().cast()),
-                            )
-                        };
+                for q in 0..4 {
+                    let sp: [__m512; M] = std::array::from_fn(|r| spread(s[r][q / 2], q % 2));
+                    for h in 0..2 {
+                        let (y, base) = (load(2 * q + h), load(BASE + 2 * q + h));
                         for r in 0..M {
-                            let lanes = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(base, u[r], y));
-                            let d = spread(s[r][g], j);
-                            acc[g][j][r] = _mm512_fmadd_ps(lanes, d, acc[g][j][r]);
+                            let lanes = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(base, u[r][h], y));
+                            acc[q][h][r] = _mm512_fmadd_ps(lanes, sp[r], acc[q][h][r]);
                         }
                     }
                 }
             }
 
-            /// Adds blocks `blocks` of M rows x G token groups into `acc`.
-            // w: M rows of nb blocks, pk: G groups of [nb][GROUP_LINES] lines
+            /// Adds blocks `blocks` of M rows x one token group into `acc`.
+            ///
+            /// # Safety
+            /// As `step` for every block of `blocks`.
             #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-            fn run_blocks<const M: usize, const G: usize>(
-                w: &[&[$W]; M],
-                pk: &[&[Line]; G],
+            #[inline]
+            unsafe fn run_blocks<const M: usize>(
+                rows: &Rows<M>,
+                pk: *const Line,
                 blocks: Range<usize>,
-                acc: &mut [[[__m512; M]; 4]; G],
+                acc: &mut Acc<M>,
             ) {
                 let mut a = *acc;
                 for i in blocks {
-                    step(w, pk, i, &mut a);
+                    // SAFETY: the caller's blocks.
+                    unsafe { step(rows, pk, i, &mut a) };
                 }
                 *acc = a;
             }
 
-            /// Rows `r0..r0 + M * tiles` (M at a time) against token groups
-            /// `g0..g0 + G`, the blocks in chunks of `KB` so that the
-            /// groups' packed lines of a chunk stay in L1 while every row
-            /// goes by; accumulators wait in `acc` between chunks.
-            // w: [rows * nb] blocks, pk: [groups][nb][GROUP_LINES] -> y[t * ys + r]
-            #[allow(clippy::too_many_arguments)]
+            /// Puts the outputs of an M-row tile at row `r` of `out`
+            /// (`out[t][r + k]`, token t of the group).
             #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-            fn rows_by_chunks<const M: usize, const G: usize>(
-                w: &[$W],
-                pk: &[Line],
-                nb: usize,
-                (toks, g0): (usize, usize),
-                (r0, tiles): (usize, usize),
-                acc: &mut [[[[__m512; M]; 4]; G]],
-                y: &mut [f32],
-                ys: usize,
+            fn finish<const M: usize>(
+                acc: &Acc<M>,
+                r: usize,
+                out: &mut [[f32; SUB_ROWS]; GROUP_TOKS],
             ) {
-                let gl = nb * GROUP_LINES;
-                let p: [&[Line]; G] = std::array::from_fn(|k| &pk[(g0 + k) * gl..][..gl]);
-                let acc = &mut acc[..tiles];
-                acc.fill([[[_mm512_setzero_ps(); M]; 4]; G]);
-                for k0 in (0..nb).step_by(KB) {
-                    for (t, a) in acc.iter_mut().enumerate() {
-                        let r = r0 + t * M;
-                        let wr: [&[$W]; M] = std::array::from_fn(|k| &w[(r + k) * nb..][..nb]);
-                        run_blocks(&wr, &p, k0..nb.min(k0 + KB), a);
-                    }
-                }
-                for (t, a) in acc.iter().enumerate() {
-                    let r = r0 + t * M;
-                    for (g, a) in a.iter().enumerate() {
-                        for (j, a) in a.iter().enumerate() {
-                            for (k, &v) in a.iter().enumerate() {
-                                let tok = (g0 + g) * GROUP_TOKS + 2 * j;
-                                let high = _mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v));
-                                if tok < toks {
-                                    y[tok * ys + r + k] = hsum(_mm512_castps512_ps256(v));
-                                }
-                                if tok + 1 < toks {
-                                    y[(tok + 1) * ys + r + k] = hsum(_mm256_castpd_ps(high));
-                                }
-                            }
+                for (q, acc) in acc.iter().enumerate() {
+                    for k in 0..M {
+                        for (j, v) in hsum4(acc[0][k], acc[1][k]).into_iter().enumerate() {
+                            out[4 * q + j][r + k] = v;
                         }
                     }
                 }
             }
 
-            /// Rows `r0..r0 + M * tiles` against every token group, G at a time, then one.
-            // w: [rows * nb] blocks, pk: [groups][nb][GROUP_LINES] -> y[t * ys + r]
+            /// Rows `r0..r0 + nr` (at most `SUB_ROWS`, scales `dw`) against
+            /// token group `g`, the blocks in chunks of `KB` so that the
+            /// group's packed lines of a chunk stay in L1 while every row
+            /// goes by; accumulators wait in memory between chunks.
+            // w: [rows * nb] blocks, dw: [nr][nb], pk: [groups][nb][GROUP_LINES] -> y[t * ys + r]
             #[allow(clippy::too_many_arguments)]
             #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-            fn row_tiles<const M: usize>(
+            fn sub_chunk(
                 w: &[$W],
+                dw: &[f32],
                 pk: &[Line],
                 nb: usize,
-                toks: usize,
-                (r0, tiles): (usize, usize),
-                acc: &mut [[[[__m512; M]; 4]; RG]],
-                acc1: &mut [[[[__m512; M]; 4]; 1]],
+                (g, toks): (usize, usize),
+                (r0, nr): (usize, usize),
                 y: &mut [f32],
                 ys: usize,
             ) {
-                let n = groups(toks);
-                let mut g = 0;
-                while g + RG <= n {
-                    rows_by_chunks::<M, RG>(w, pk, nb, (toks, g), (r0, tiles), acc, y, ys);
-                    g += RG;
+                let pk = pk[g * nb * GROUP_LINES..][..nb * GROUP_LINES].as_ptr();
+                assert!(w.len() >= (r0 + nr) * nb && dw.len() >= nr * nb && nr <= SUB_ROWS);
+                // (pointers of tiles past `tiles` are never read)
+                let tile = |r: usize| Rows::<RM> {
+                    w: std::array::from_fn(|k| w.as_ptr().wrapping_add((r0 + r + k) * nb)),
+                    d: std::array::from_fn(|k| dw.as_ptr().wrapping_add((r + k) * nb)),
+                };
+                let tiles = nr / RM;
+                let rows: [Rows<RM>; SUB_ROWS / RM] = std::array::from_fn(|t| tile(t * RM));
+                let last = Rows::<1> {
+                    w: [w.as_ptr().wrapping_add((r0 + nr - 1) * nb)],
+                    d: [dw.as_ptr().wrapping_add((nr - 1) * nb)],
+                };
+                let zero = [[[_mm512_setzero_ps(); RM]; 2]; 4];
+                let mut acc = [zero; SUB_ROWS / RM];
+                let mut one = [[[_mm512_setzero_ps(); 1]; 2]; 4];
+                for k0 in (0..nb).step_by(KB) {
+                    let blocks = k0..nb.min(k0 + KB);
+                    // SAFETY: blocks < nb of rows < r0 + nr (asserted) and
+                    // of the group's nb * GROUP_LINES lines.
+                    unsafe {
+                        for (t, a) in rows[..tiles].iter().zip(&mut acc) {
+                            run_blocks(t, pk, blocks.clone(), a);
+                        }
+                        if nr % RM != 0 {
+                            run_blocks(&last, pk, blocks.clone(), &mut one);
+                        }
+                    }
                 }
-                while g < n {
-                    rows_by_chunks::<M, 1>(w, pk, nb, (toks, g), (r0, tiles), acc1, y, ys);
-                    g += 1;
+                // outputs token by token, so each fills whole cache lines
+                let mut out = [[0f32; SUB_ROWS]; GROUP_TOKS];
+                for (t, a) in acc[..tiles].iter().enumerate() {
+                    finish(a, t * RM, &mut out);
+                }
+                if nr % RM != 0 {
+                    finish(&one, nr - 1, &mut out);
+                }
+                let t0 = g * GROUP_TOKS;
+                for (t, o) in out.iter().enumerate().take(toks.saturating_sub(t0)) {
+                    y[(t0 + t) * ys + r0..][..nr].copy_from_slice(&o[..nr]);
                 }
             }
 
@@ -290,35 +355,19 @@ macro_rules! pair_gemm {
                     let dot = avx2::dot(GgmlType::$ty).expect("legacy types have a row dot");
                     return gemm_by_rows(dot, n, w, wb, a, ab, y, ys);
                 };
-                PACK.with_borrow_mut(|pk| {
+                SCRATCH.with_borrow_mut(|s| {
                     // SAFETY: these functions run only from `AVX512`'s gemm
                     // lookup, handed out after AVX-512 F/BW/VL/VNNI, AVX2,
                     // FMA and F16C were detected.
                     unsafe {
-                        pack(at, nb, toks, $off, pk);
-                        let mut acc = [[[[_mm512_setzero_ps(); RM]; 4]; RG]; ROW_TILES];
-                        let mut acc1 = [[[[_mm512_setzero_ps(); RM]; 4]; 1]; ROW_TILES];
-                        let mut r = 0;
-                        while r + RM <= rows {
-                            let tiles = ((rows - r) / RM).min(ROW_TILES);
-                            row_tiles::<RM>(
-                                wt,
-                                pk,
-                                nb,
-                                toks,
-                                (r, tiles),
-                                &mut acc,
-                                &mut acc1,
-                                y,
-                                ys,
-                            );
-                            r += tiles * RM;
-                        }
-                        let mut one = [[[[_mm512_setzero_ps(); 1]; 4]; RG]; 1];
-                        let mut one1 = [[[[_mm512_setzero_ps(); 1]; 4]; 1]; 1];
-                        while r < rows {
-                            row_tiles::<1>(wt, pk, nb, toks, (r, 1), &mut one, &mut one1, y, ys);
-                            r += 1;
+                        pack(at, nb, toks, $layout, &mut s.pack);
+                        for r0 in (0..rows).step_by(SUB_ROWS) {
+                            let nr = SUB_ROWS.min(rows - r0);
+                            let rw = &wt[r0 * nb..(r0 + nr) * nb];
+                            block_scales(rw, &mut s.scales);
+                            for g in 0..groups(toks) {
+                                sub_chunk(wt, &s.scales, &s.pack, nb, (g, toks), (r0, nr), y, ys);
+                            }
                         }
                     }
                 });
@@ -327,9 +376,24 @@ macro_rules! pair_gemm {
     };
 }
 
-pair_gemm!(q8_0, BlockQ8_0, Q8_0, twice_q8_0, 128);
-pair_gemm!(q4_0, BlockQ4_0, Q4_0, twice_q4_0, 8);
-pair_gemm!(q5_0, BlockQ5_0, Q5_0, twice_q5_0, 16);
+/// The nibble types leave the high nibbles in place (16 times their value).
+const Q4_0_LAYOUT: Layout = Layout {
+    off: [8, 128],
+    upper_scale: 1.0 / 16.0,
+};
+const Q5_0_LAYOUT: Layout = Layout {
+    off: [16, 16],
+    upper_scale: 1.0,
+};
+const Q8_0_LAYOUT: Layout = Layout {
+    off: [128, 128],
+    upper_scale: 1.0,
+};
+
+quad_gemm!(q8_0, BlockQ8_0, Q8_0, halves_q8_0, Q8_0_LAYOUT);
+quad_gemm!(q4_0, BlockQ4_0, Q4_0, halves_q4_0, Q4_0_LAYOUT);
+quad_gemm!(q5_0, BlockQ5_0, Q5_0, halves_q5_0, Q5_0_LAYOUT);
+
 #[cfg(test)]
 #[path = "gemm_legacy_tests.rs"]
 mod tests;

@@ -56,16 +56,16 @@ fn blocks(ty: GgmlType, n: usize, rows: usize, rng: &mut Rng, act: bool) -> Vec<
 }
 
 /// (blocks per row, rows, tokens): single rows and tokens, every remainder
-/// of the 4-row tiles and 8-token groups, more than one chunk of `KB`
-/// blocks and of `ROW_TILES` tiles.
+/// of the 2-row tiles and 16-token groups, more than one chunk of `KB`
+/// blocks and of `SUB_ROWS` rows.
 const SHAPES: [(usize, usize, usize); 9] = [
     (1, 4, 8),
     (3, 9, 19),
     (20, 17, 33),
     (2, 1, 2),
     (1, 1, 1),
-    (KB + 8, RM * ROW_TILES + 6, 17),
-    (2 * KB, RM * ROW_TILES, 16),
+    (KB + 8, SUB_ROWS + 7, 17),
+    (2 * KB, 2 * SUB_ROWS, 32),
     (5, 3, 7),
     (KB + 1, 2, 23),
 ];
