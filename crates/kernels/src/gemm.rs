@@ -7,6 +7,7 @@
 //! output is the table's row dot of the same two rows, bit for bit, so the
 //! result does not depend on how the work is cut into tiles or threads.
 
+use std::cell::RefCell;
 use std::ops::Range;
 
 use crate::arch::{GemmFn, RowDotFn};
@@ -33,6 +34,8 @@ pub struct Gemm {
     dot: RowDotFn,
     tile: Option<GemmFn>,
     chunk_toks: usize,
+    /// Whether `matmul_chunks` hands the tile kernel all rows at once.
+    all_rows: bool,
 }
 
 impl Gemm {
@@ -42,7 +45,18 @@ impl Gemm {
             dot,
             tile,
             chunk_toks: CHUNK_TOKS,
+            all_rows: false,
         }
+    }
+
+    /// The same product with all weight rows of a `matmul_chunks` call in
+    /// each tile-kernel call (`WIDE_CHUNK_TOKS` tokens at a time), for tile
+    /// kernels that prepare the activations and weight scales at every
+    /// call and cut rows and blocks into cache-sized chunks themselves.
+    pub(crate) fn all_rows(mut self) -> Gemm {
+        self.all_rows = true;
+        self.chunk_toks = WIDE_CHUNK_TOKS;
+        self
     }
 
     /// The same product run on chunks of `WIDE_CHUNK_TOKS` tokens (for tile
@@ -100,10 +114,16 @@ impl Gemm {
     }
 }
 
+thread_local! {
+    /// Outputs of `Gemm::all_rows` products (grown once per thread).
+    static ALL_ROWS_OUT: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
 /// `Y = X · Wᵀ` for the weight rows `rows` and all `n` tokens, in chunks of
-/// `CHUNK_ROWS` rows x `CHUNK_TOKS` tokens computed into a stack buffer;
-/// `put(t, r, v)` receives each piece: `y[t][r..r + v.len()] = v`.
-/// Allocates nothing.
+/// `CHUNK_ROWS` rows x `CHUNK_TOKS` tokens computed into a stack buffer
+/// (`Gemm::all_rows`: all the rows x `WIDE_CHUNK_TOKS` tokens, into a buffer of
+/// the thread that grows to the largest such chunk once); `put(t, r, v)`
+/// receives each piece: `y[t][r..r + v.len()] = v`.
 ///
 /// w: [rows, cols], x_q: [n, act_row_bytes] quantized -> put(t, r, y[t][r..])
 pub fn matmul_chunks(
@@ -115,8 +135,26 @@ pub fn matmul_chunks(
     mut put: impl FnMut(usize, usize, &[f32]),
 ) {
     let (wb, xb) = (w.row_bytes(), w.act_row_bytes());
-    let mut buf = [0f32; CHUNK_ROWS * WIDE_CHUNK_TOKS];
     let chunk_toks = g.chunk_toks;
+    if g.all_rows {
+        let nr = rows.len();
+        if nr == 0 {
+            return;
+        }
+        let wc = &w.data[rows.start * wb..rows.end * wb];
+        return ALL_ROWS_OUT.with_borrow_mut(|buf| {
+            buf.resize(buf.len().max(nr * chunk_toks), 0.0);
+            for t0 in (0..n).step_by(chunk_toks) {
+                let nt = chunk_toks.min(n - t0);
+                let xc = &x_q[t0 * xb..(t0 + nt) * xb];
+                g.run(w.cols, wc, nr, xc, nt, buf, nr);
+                for (t, out) in buf.chunks_exact(nr).take(nt).enumerate() {
+                    put(t0 + t, rows.start, out);
+                }
+            }
+        });
+    }
+    let mut buf = [0f32; CHUNK_ROWS * WIDE_CHUNK_TOKS];
     for r0 in rows.clone().step_by(CHUNK_ROWS) {
         let nr = CHUNK_ROWS.min(rows.end - r0);
         let wc = &w.data[r0 * wb..(r0 + nr) * wb];

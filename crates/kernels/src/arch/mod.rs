@@ -172,6 +172,11 @@ pub struct Kernels {
     /// that order (`None` for a type: the scalar definition runs per output).
     /// `None`: every batch uses the row-dot order (see `Kernels::gemm_batch`).
     pub batched_lookup: Option<GemmLookupFn>,
+    /// `Some` for tables with tile kernels that repack the activations at
+    /// every call: it resolves them (taking precedence over `gemm_lookup`),
+    /// and their `Gemm` hands them all rows of a product at once, so the
+    /// repacking is paid once per chunk of tokens (see `Gemm::all_rows`).
+    pub gemm_all_rows_lookup: Option<GemmLookupFn>,
     /// `Some` for tables with multi-row decode kernels (see
     /// `Kernels::rows`); `None`: matvecs call the row dot once per row.
     pub rows_lookup: Option<RowsLookupFn>,
@@ -209,6 +214,9 @@ impl Kernels {
     /// `None` exactly when `dot(w)` is `None`.
     pub fn gemm(&self, w: GgmlType) -> Option<crate::gemm::Gemm> {
         let dot = self.dot(w)?;
+        if let Some(tile) = self.gemm_all_rows_lookup.and_then(|f| f(w)) {
+            return Some(crate::gemm::Gemm::new(w, dot, Some(tile)).all_rows());
+        }
         Some(crate::gemm::Gemm::new(w, dot, (self.gemm_lookup)(w)))
     }
 
@@ -251,6 +259,7 @@ static SCALAR: Kernels = Kernels {
     dot_lookup: scalar_dot,
     gemm_lookup: generic_gemm_lookup,
     batched_lookup: None,
+    gemm_all_rows_lookup: None,
     rows_lookup: None,
     packing_lookup: None,
     decode_candidates: None,

@@ -47,6 +47,7 @@ static SIMD128: Kernels = Kernels {
     dot_lookup: dot,
     gemm_lookup: rows::gemm_lookup,
     batched_lookup: None,
+    gemm_all_rows_lookup: None,
     rows_lookup: Some(rows::lookup),
     packing_lookup: None,
     decode_candidates: None,

@@ -36,6 +36,7 @@ static AVX2: Kernels = Kernels {
     dot_lookup: dot,
     gemm_lookup: gemm::lookup,
     batched_lookup: Some(gemm::batched_lookup),
+    gemm_all_rows_lookup: None,
     rows_lookup: None,
     packing_lookup: None,
     decode_candidates: Some(rows::candidates),

@@ -1,347 +1,399 @@
-//! AVX-512 VL + VNNI tile kernels of the legacy types against Q8_0
-//! activations: Q8_0, Q4_0, Q5_0 weights (prefill), 256-bit wide.
+//! AVX-512 VNNI tile kernels of the legacy types against Q8_0 activations:
+//! Q8_0, Q4_0, Q5_0 weights (prefill).
 //!
 //! Each output is the AVX2 row dot (`avx2::legacy`, llama.cpp's x86 order)
 //! bit for bit: per 32-block one FMA `acc += lanes * (d_w * d_a)` into a
-//! single 8-lane accumulator, then `hsum`. Only the integer lanes are
-//! computed differently, and they are exact: lane j is the sum of the
-//! products of elements 4j..4j+4 either way (`vpmaddubsw` + `vpmaddwd` pair
-//! adjacent bytes then adjacent words; `vpdpbusd` sums the same four bytes).
+//! single 8-lane accumulator, then `hsum`. Only the integer lanes and the
+//! way the scale reaches its lanes differ, and both are exact: lane j is
+//! the sum of the products of elements 4j..4j+4 either way (`vpmaddubsw` +
+//! `vpmaddwd` pair adjacent bytes then adjacent words; `vpdpbusd` sums the
+//! same four bytes), and `d_w * d_a` is the same f32 product, computed for
+//! 8 tokens at once (`gemm_pack`).
 //!
 //! Weights become unsigned bytes `u = q + off` (Q8_0: `q ^ 0x80`, off 128;
 //! Q4_0: the nibbles, off 8; Q5_0: nibbles + 16 * high bit, off 16), so
-//! `lanes = dpbusd(-dpbusd(0, off, y), u, y)`: the offset term is computed
-//! once per activation block for all the tile's rows, and each (row, token)
-//! costs one `vpdpbusd`, one convert, one multiply and one FMA. (For an
-//! activation byte of -128, which the quantizers never write, the AVX2 sign
-//! trick wraps and this is the exact value instead.)
+//! `lanes = dpbusd(-off * sum(y), u, y)`, the correction packed once per
+//! activation block. (For an activation byte of -128, which the quantizers
+//! never write, the AVX2 sign trick wraps and this is the exact value
+//! instead.)
 //!
-//! Tiles are 4 rows x 8 tokens: tokens go in pairs through 512-bit
-//! registers, token 2p's accumulator in the low 256 bits and 2p + 1's in the
-//! high ones (per lane the same products, converts, multiplies and FMAs as
-//! two 256-bit ones), so 32 zmm registers hold 16 accumulators (32 outputs),
-//! 4 decoded weight blocks (duplicated to both halves) and their 4 scales.
-//! Odd token counts at the edges run the 256-bit `tile`.
+//! Token pairs share a 512-bit register: token 2j's accumulator in the low
+//! 256 bits, 2j + 1's in the high ones (per lane the same products,
+//! converts, multiplies and FMAs as two 256-bit ones). Per (row, pair,
+//! block) the tile runs one `vpdpbusd`, one convert, one in-lane permute
+//! of the scales and one FMA; Zen 5 issues the `vpdpbusd` and the FMA on
+//! its two multiply pipes and the rest on the other two. A tile is RM rows
+//! x RG groups of 8 tokens: RM * 4 * RG accumulators, RM decoded weight
+//! blocks and RM * RG scale vectors in registers.
+//!
+//! The kernel gets all rows of a product at once (`Gemm::all_rows`) and
+//! packs the activations once per call. Then per `ROW_TILES` tiles of rows
+//! and token group, the blocks go in chunks of `KB`: the group's packed
+//! lines of a chunk stay in L1 while every tile's rows go by, and the
+//! accumulators wait in memory between chunks (each still sums its blocks
+//! in order).
 
 use std::arch::x86_64::*;
+use std::cell::RefCell;
+use std::ops::Range;
 
-use super::avx2::gemm::run;
-use super::avx2::gemm::Tiles;
-use super::avx2::gemm_legacy::{f16_to_f32, hsum_tile};
-use super::avx2::legacy::{hsum, load32, nibbles};
-use crate::blocks::{BlockQ4_0, BlockQ5_0, BlockQ8_0};
+use super::avx2;
+use super::gemm_pack::{groups, pack, Layout, Line, BASE, GROUP_LINES, GROUP_TOKS, SCALES};
+use crate::blocks::{BlockQ4_0, BlockQ5_0, BlockQ8_0, QK};
+use crate::gemm::gemm_by_rows;
+use crate::quant::row_bytes;
 use gguf::GgmlType;
 
-/// Q8_0 quants plus 128, as unsigned bytes.
+/// Bytes `p[..8]` in all 8 qwords.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn unsigned_q8_0(b: &BlockQ8_0) -> __m256i {
-    _mm256_xor_si256(load32(&b.qs), _mm256_set1_epi8(0x80u8 as i8))
+fn bcast8(p: &[u8]) -> __m512i {
+    _mm512_set1_epi64(i64::from_le_bytes(p[..8].try_into().expect("8 bytes")))
 }
 
-/// Q4_0 quants (element order), unsigned 0..16 (the value is q - 8).
+/// Q8_0 quants plus 128 as unsigned bytes, halves A and B: 128-bit lanes
+/// `[q[0..8], q[16..24]]` and `[q[8..16], q[24..32]]`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn unsigned_q4_0(b: &BlockQ4_0) -> __m256i {
-    nibbles(&b.qs)
+fn halves_q8_0(b: &BlockQ8_0) -> [__m512i; 2] {
+    let q: &[u8; 32] = bytemuck::cast_ref(&b.qs);
+    let flip = _mm512_set1_epi8(0x80u8 as i8);
+    [0, 8].map(|h| {
+        let lo_hi = _mm512_mask_blend_epi64(0xAA, bcast8(&q[h..]), bcast8(&q[16 + h..]));
+        _mm512_xor_si512(lo_hi, flip)
+    })
 }
 
-/// Q5_0 quants (element order), unsigned 0..32 (the value is q - 16): the
-/// nibble plus 16 where bit j of `qh` is set.
+/// Q4_0 quants plus 8, halves A and B: the low nibbles of `qs[0..8]` /
+/// `qs[8..16]` in the lower 8 bytes of each 128-bit lane, the high nibbles
+/// in place (16 times their value) in the upper 8.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn unsigned_q5_0(b: &BlockQ5_0) -> __m256i {
-    let low = nibbles(&b.qs);
-    _mm256_mask_add_epi8(low, u32::from_le_bytes(b.qh), low, _mm256_set1_epi8(16))
+fn halves_q4_0(b: &BlockQ4_0) -> [__m512i; 2] {
+    let nib = _mm512_set1_epi64(0x0F0F_0F0F_0F0F_0F0F);
+    let mask = _mm512_unpacklo_epi64(nib, _mm512_slli_epi64::<4>(nib));
+    [0, 8].map(|h| _mm512_and_si512(bcast8(&b.qs[h..]), mask))
 }
 
-/// `unsigned_q8_0` in both 256-bit halves.
+/// Q5_0 quants plus 16, halves A and B: nibble + 16 * fifth bit, low
+/// nibbles of `qs[0..8]` / `qs[8..16]` in the lower 8 bytes of each
+/// 128-bit lane, their high nibbles in the upper 8.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn twice_q8_0(b: &BlockQ8_0) -> __m512i {
-    // SAFETY: `qs` is 32 readable bytes; `loadu` has no alignment requirement.
-    let q = unsafe { _mm256_loadu_si256(b.qs.as_ptr().cast()) };
-    _mm512_xor_si512(_mm512_broadcast_i64x4(q), _mm512_set1_epi8(0x80u8 as i8))
+fn halves_q5_0(b: &BlockQ5_0) -> [__m512i; 2] {
+    let qh = u32::from_le_bytes(b.qh) as u64;
+    let shift = _mm512_set_epi64(4, 0, 4, 0, 4, 0, 4, 0);
+    [0, 8].map(|h| {
+        let n = _mm512_and_si512(
+            _mm512_srlv_epi64(bcast8(&b.qs[h..]), shift),
+            _mm512_set1_epi8(0x0F),
+        );
+        // bit j of each 16: element h + j (j < 8), 16 + h + j - 8 (j >= 8)
+        let lane = (qh >> h & 0xFF) | (qh >> (16 + h) & 0xFF) << 8;
+        _mm512_mask_add_epi8(n, lane * 0x0001_0001_0001_0001, n, _mm512_set1_epi8(16))
+    })
 }
 
-/// The nibbles of a block in element order, in both 256-bit halves:
-/// 128-bit lanes [low nibbles, high nibbles, low, high].
+/// Elements `2j, 2j, 2j + 1, 2j + 1` of each 128-bit lane of `v`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn twice_nibbles(qs: &[u8; 16]) -> __m512i {
-    // SAFETY: `qs` is 16 readable bytes; `loadu` has no alignment requirement.
-    let t = unsafe { _mm_loadu_si128(qs.as_ptr().cast()) };
-    let four = _mm512_broadcast_i32x4(t);
-    // 128-bit lanes 1 and 3 (16-bit elements 8..16, 24..32) take the high nibbles.
-    let shifted = _mm512_mask_srli_epi16::<4>(four, 0xFF00_FF00, four);
-    _mm512_and_si512(shifted, _mm512_set1_epi8(0x0F))
+fn spread(v: __m512, j: usize) -> __m512 {
+    if j == 0 {
+        _mm512_permute_ps::<0b01_01_00_00>(v)
+    } else {
+        _mm512_permute_ps::<0b11_11_10_10>(v)
+    }
 }
 
-/// `unsigned_q4_0` in both 256-bit halves.
+/// The row dots of 4 tokens from their halves' accumulators: per 128-bit
+/// lane, `avx2::legacy::hsum` of the 8 lanes `[a0, a1, b0, b1, a2, a3, b2,
+/// b3]`, that is `((a0 + a2) + (b0 + b2)) + ((a1 + a3) + (b1 + b3))`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn twice_q4_0(b: &BlockQ4_0) -> __m512i {
-    twice_nibbles(&b.qs)
+fn hsum4(a: __m512, b: __m512) -> [f32; 4] {
+    let pa = _mm512_add_ps(a, _mm512_permute_ps::<0b01_00_11_10>(a));
+    let pb = _mm512_add_ps(b, _mm512_permute_ps::<0b01_00_11_10>(b));
+    let s = _mm512_add_ps(pa, pb);
+    let f = _mm512_add_ps(s, _mm512_permute_ps::<0b10_11_00_01>(s));
+    let mut out = [0f32; 16];
+    // SAFETY: `out` is 16 writable f32s; `storeu` has no alignment requirement.
+    unsafe { _mm512_storeu_ps(out.as_mut_ptr(), f) };
+    [out[0], out[4], out[8], out[12]]
 }
 
-/// `unsigned_q5_0` in both 256-bit halves.
+/// `out[k] = f32(d of block k)` for blocks whose f16 scale is their first
+/// field (exact).
+// blocks: [len] -> out: [len] (cleared, refilled)
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-#[inline]
-fn twice_q5_0(b: &BlockQ5_0) -> __m512i {
-    let low = twice_nibbles(&b.qs);
-    let bits = u32::from_le_bytes(b.qh) as u64;
-    _mm512_mask_add_epi8(low, bits | bits << 32, low, _mm512_set1_epi8(16))
+fn block_scales<B: bytemuck::Pod>(blocks: &[B], out: &mut Vec<f32>) {
+    out.clear();
+    out.reserve(blocks.len().next_multiple_of(16));
+    for c in blocks.chunks(16) {
+        let mut h = [0u16; 16];
+        for (h, b) in h.iter_mut().zip(c) {
+            let d = bytemuck::bytes_of(b);
+            *h = u16::from_le_bytes([d[0], d[1]]);
+        }
+        // SAFETY: `h` is 32 readable bytes; `out` has room for 16 more
+        // (reserved above), of which the first `c.len()` are kept.
+        unsafe {
+            let v = _mm512_cvtph_ps(_mm256_loadu_si256(h.as_ptr().cast()));
+            let len = out.len();
+            _mm512_storeu_ps(out.as_mut_ptr().add(len), v);
+            out.set_len(len + c.len());
+        }
+    }
 }
 
-/// The scales of two activation blocks: `[d0; 8 | d1; 8]` (exact widening).
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-#[inline]
-fn pair_scale(d0: half::f16, d1: half::f16) -> __m512 {
-    let word = d0.to_bits() as u32 | (d1.to_bits() as u32) << 16;
-    let v = _mm_cvtph_ps(_mm_cvtsi32_si128(word as i32));
-    let pick = _mm512_inserti64x4::<1>(_mm512_setzero_si512(), _mm256_set1_epi32(1));
-    _mm512_permutexvar_ps(pick, _mm512_castps128_ps512(v))
+/// Per-thread buffers: the packed activations and the f32 weight scales
+/// of the current rows (reused, grown once).
+#[derive(Default)]
+struct Scratch {
+    pack: Vec<Line>,
+    scales: Vec<f32>,
 }
 
-/// Defines module `$m` with the M x N tile kernels of a weight block type
-/// whose `$unsigned` decoder returns `q + $off`, and `Tiles` for `$marker`
-/// through them: even N runs token pairs in 512-bit registers (`tile2`),
-/// odd N one token per 256-bit register (`tile`).
-macro_rules! vnni_gemm {
-    ($m:ident, $marker:ident, $W:ty, $unsigned:ident, $twice:ident, $off:expr) => {
-        mod $m {
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// The tile kernel for weights of type `w`, if there is one (all rows per
+/// call: it repacks the activations).
+pub(super) fn lookup(w: GgmlType) -> Option<crate::arch::GemmFn> {
+    Some(match w {
+        GgmlType::Q8_0 => q8_0::gemm,
+        GgmlType::Q4_0 => q4_0::gemm,
+        GgmlType::Q5_0 => q5_0::gemm,
+        _ => return None,
+    })
+}
+
+/// Rows per tile (each against one group of 16 tokens).
+const RM: usize = 2;
+/// Rows whose accumulators wait in memory between block chunks.
+const SUB_ROWS: usize = 64;
+/// Blocks per chunk (a group's packed lines of `KB` blocks stay in L1).
+const KB: usize = 16;
+
+/// Accumulators of an M-row tile: `[quad][half][row]`.
+type Acc<const M: usize> = [[[__m512; M]; 2]; 4];
+
+/// Defines module `$m` with the quad tiles of a weight block type whose
+/// `$halves` decoder lays out its quants as `$layout`, and `$m::gemm`, its
+/// `GemmFn`.
+macro_rules! quad_gemm {
+    ($m:ident, $W:ty, $ty:ident, $halves:ident, $layout:expr) => {
+        pub(super) mod $m {
             use super::*;
 
-            /// Adds block `i` of M rows x N tokens into `acc[t][r]`.
-            // w: M rows of blocks, a: N rows of Q8_0 blocks
+            /// The rows of a tile: their weight blocks and f32 scales from
+            /// block 0.
+            #[derive(Clone, Copy)]
+            struct Rows<const M: usize> {
+                w: [*const $W; M],
+                d: [*const f32; M],
+            }
+
+            /// Adds block `i` of M rows x one token group into `acc`.
+            ///
+            /// # Safety
+            /// Block `i` of every row and its scale, and lines
+            /// `i * GROUP_LINES..(i + 1) * GROUP_LINES` of `pk`, are readable.
+            // rows: M rows of blocks and scales, pk: the group's [nb][GROUP_LINES] lines
             #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
             #[inline]
-            fn step<const M: usize, const N: usize>(
-                w: &[&[$W]; M],
-                a: &[&[BlockQ8_0]; N],
+            unsafe fn step<const M: usize>(
+                rows: &Rows<M>,
+                pk: *const Line,
                 i: usize,
-                acc: &mut [[__m256; M]; N],
+                acc: &mut Acc<M>,
             ) {
-                let off = _mm256_set1_epi8($off as u8 as i8);
-                let zero = _mm256_setzero_si256();
-                let mut u = [zero; M];
-                let mut dw = [_mm256_setzero_ps(); M];
+                let load = |k: usize| {
+                    // SAFETY: the caller's lines, 64 aligned bytes each.
+                    unsafe { _mm512_load_si512(pk.add(i * GROUP_LINES + k).cast()) }
+                };
+                let dy = [SCALES, SCALES + 1].map(|k| _mm512_castsi512_ps(load(k)));
+                let mut u = [[_mm512_setzero_si512(); 2]; M];
+                let mut s = [[_mm512_setzero_ps(); 2]; M];
                 for r in 0..M {
-                    let b = &w[r][i];
-                    u[r] = $unsigned(b);
-                    dw[r] = _mm256_set1_ps(f16_to_f32(b.d));
+                    // SAFETY: the caller's block and scale.
+                    let (b, d) = unsafe { (&*rows.w[r].add(i), *rows.d[r].add(i)) };
+                    u[r] = $halves(b);
+                    let d = _mm512_set1_ps(d);
+                    // d_w * d_a of 16 tokens: the row dot's f32 products
+                    // (times 1/16 where the layout says so, exactly)
+                    s[r] = dy.map(|dy| _mm512_mul_ps(d, dy));
                 }
-                for t in 0..N {
-                    let b = &a[t][i];
-                    let y = load32(&b.qs);
-                    let dy = _mm256_set1_ps(f16_to_f32(b.d));
-                    let base = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, off, y));
-                    for r in 0..M {
-                        let lanes = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(base, u[r], y));
-                        // d_w * d_a in every lane: the row dot's f32 product.
-                        acc[t][r] = _mm256_fmadd_ps(lanes, _mm256_mul_ps(dw[r], dy), acc[t][r]);
+                for q in 0..4 {
+                    let sp: [__m512; M] = std::array::from_fn(|r| spread(s[r][q / 2], q % 2));
+                    for h in 0..2 {
+                        let (y, base) = (load(2 * q + h), load(BASE + 2 * q + h));
+                        for r in 0..M {
+                            let lanes = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(base, u[r][h], y));
+                            acc[q][h][r] = _mm512_fmadd_ps(lanes, sp[r], acc[q][h][r]);
+                        }
                     }
                 }
             }
 
-            /// out[t][r] = dot(w[r], a[t]) for an M x N tile.
-            // w: M rows of nb blocks, a: N rows of nb Q8_0 blocks -> out: [N][M]
-            #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-            pub(super) fn tile<const M: usize, const N: usize>(
-                w: &[&[$W]; M],
-                a: &[&[BlockQ8_0]; N],
-            ) -> [[f32; M]; N] {
-                let nb = w.first().map_or(0, |r| r.len());
-                let mut acc = [[_mm256_setzero_ps(); M]; N];
-                for i in 0..nb {
-                    step(w, a, i, &mut acc);
-                }
-                hsum_tile(&acc)
-            }
-
-            /// `step` for P token pairs: `acc[p][r]` holds token 2p's
-            /// accumulator in its low 256 bits and token 2p + 1's in the
-            /// high ones (the same lanes, products and FMAs, two at once).
-            // w: M rows of blocks, a: P pairs of rows of Q8_0 blocks
+            /// Adds blocks `blocks` of M rows x one token group into `acc`.
+            ///
+            /// # Safety
+            /// As `step` for every block of `blocks`.
             #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
             #[inline]
-            fn step2<const M: usize, const P: usize>(
-                w: &[&[$W]; M],
-                a: &[[&[BlockQ8_0]; 2]; P],
-                i: usize,
-                acc: &mut [[__m512; M]; P],
+            unsafe fn run_blocks<const M: usize>(
+                rows: &Rows<M>,
+                pk: *const Line,
+                blocks: Range<usize>,
+                acc: &mut Acc<M>,
             ) {
-                let off = _mm512_set1_epi8($off as u8 as i8);
-                let zero = _mm512_setzero_si512();
-                let mut u = [zero; M];
-                let mut dw = [_mm512_setzero_ps(); M];
-                for r in 0..M {
-                    let b = &w[r][i];
-                    u[r] = $twice(b);
-                    dw[r] = _mm512_set1_ps(f16_to_f32(b.d));
+                let mut a = *acc;
+                for i in blocks {
+                    // SAFETY: the caller's blocks.
+                    unsafe { step(rows, pk, i, &mut a) };
                 }
-                for p in 0..P {
-                    let (b0, b1) = (&a[p][0][i], &a[p][1][i]);
-                    let y = _mm512_inserti64x4::<1>(
-                        _mm512_castsi256_si512(load32(&b0.qs)),
-                        load32(&b1.qs),
-                    );
-                    let dy = pair_scale(b0.d, b1.d);
-                    let base = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, off, y));
-                    for r in 0..M {
-                        let lanes = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(base, u[r], y));
-                        acc[p][r] = _mm512_fmadd_ps(lanes, _mm512_mul_ps(dw[r], dy), acc[p][r]);
-                    }
-                }
+                *acc = a;
             }
 
-            /// `tile` for N = 2P tokens, run as P pairs.
-            // w: M rows of nb blocks, a: N rows of nb Q8_0 blocks -> out: [N][M]
+            /// Puts the outputs of an M-row tile at row `r` of `out`
+            /// (`out[t][r + k]`, token t of the group).
             #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-            pub(super) fn tile2<const M: usize, const N: usize, const P: usize>(
-                w: &[&[$W]; M],
-                a: &[&[BlockQ8_0]; N],
-            ) -> [[f32; M]; N] {
-                debug_assert_eq!(2 * P, N);
-                let pairs: [[&[BlockQ8_0]; 2]; P] =
-                    std::array::from_fn(|p| [a[2 * p], a[2 * p + 1]]);
-                let nb = w.first().map_or(0, |r| r.len());
-                let mut acc = [[_mm512_setzero_ps(); M]; P];
-                for i in 0..nb {
-                    step2(w, &pairs, i, &mut acc);
-                }
-                let mut out = [[0f32; M]; N];
-                for (p, acc) in acc.iter().enumerate() {
-                    for (r, &v) in acc.iter().enumerate() {
-                        let high = _mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v));
-                        out[2 * p][r] = hsum(_mm512_castps512_ps256(v));
-                        out[2 * p + 1][r] = hsum(_mm256_castpd_ps(high));
+            fn finish<const M: usize>(
+                acc: &Acc<M>,
+                r: usize,
+                out: &mut [[f32; SUB_ROWS]; GROUP_TOKS],
+            ) {
+                for (q, acc) in acc.iter().enumerate() {
+                    for k in 0..M {
+                        for (j, v) in hsum4(acc[0][k], acc[1][k]).into_iter().enumerate() {
+                            out[4 * q + j][r + k] = v;
+                        }
                     }
                 }
-                out
             }
-        }
 
-        impl Tiles for $marker {
-            type W = $W;
-            type A = BlockQ8_0;
-            fn tile<const M: usize, const N: usize>(
-                w: &[&[$W]; M],
-                a: &[&[BlockQ8_0]; N],
-            ) -> [[f32; M]; N] {
-                // SAFETY: these `Tiles` run only from `AVX512`'s gemm
-                // functions, handed out after AVX-512 F/BW/VL/VNNI, AVX2,
-                // FMA and F16C were detected.
-                unsafe {
-                    match N {
-                        8 => $m::tile2::<M, N, 4>(w, a),
-                        4 => $m::tile2::<M, N, 2>(w, a),
-                        2 => $m::tile2::<M, N, 1>(w, a),
-                        _ => $m::tile(w, a),
+            /// Rows `r0..r0 + nr` (at most `SUB_ROWS`, scales `dw`) against
+            /// token group `g`, the blocks in chunks of `KB` so that the
+            /// group's packed lines of a chunk stay in L1 while every row
+            /// goes by; accumulators wait in memory between chunks.
+            // w: [rows * nb] blocks, dw: [nr][nb], pk: [groups][nb][GROUP_LINES] -> y[t * ys + r]
+            #[allow(clippy::too_many_arguments)]
+            #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+            fn sub_chunk(
+                w: &[$W],
+                dw: &[f32],
+                pk: &[Line],
+                nb: usize,
+                (g, toks): (usize, usize),
+                (r0, nr): (usize, usize),
+                y: &mut [f32],
+                ys: usize,
+            ) {
+                let pk = pk[g * nb * GROUP_LINES..][..nb * GROUP_LINES].as_ptr();
+                assert!(w.len() >= (r0 + nr) * nb && dw.len() >= nr * nb && nr <= SUB_ROWS);
+                // (pointers of tiles past `tiles` are never read)
+                let tile = |r: usize| Rows::<RM> {
+                    w: std::array::from_fn(|k| w.as_ptr().wrapping_add((r0 + r + k) * nb)),
+                    d: std::array::from_fn(|k| dw.as_ptr().wrapping_add((r + k) * nb)),
+                };
+                let tiles = nr / RM;
+                let rows: [Rows<RM>; SUB_ROWS / RM] = std::array::from_fn(|t| tile(t * RM));
+                let last = Rows::<1> {
+                    w: [w.as_ptr().wrapping_add((r0 + nr - 1) * nb)],
+                    d: [dw.as_ptr().wrapping_add((nr - 1) * nb)],
+                };
+                let zero = [[[_mm512_setzero_ps(); RM]; 2]; 4];
+                let mut acc = [zero; SUB_ROWS / RM];
+                let mut one = [[[_mm512_setzero_ps(); 1]; 2]; 4];
+                for k0 in (0..nb).step_by(KB) {
+                    let blocks = k0..nb.min(k0 + KB);
+                    // SAFETY: blocks < nb of rows < r0 + nr (asserted) and
+                    // of the group's nb * GROUP_LINES lines.
+                    unsafe {
+                        for (t, a) in rows[..tiles].iter().zip(&mut acc) {
+                            run_blocks(t, pk, blocks.clone(), a);
+                        }
+                        if nr % RM != 0 {
+                            run_blocks(&last, pk, blocks.clone(), &mut one);
+                        }
                     }
                 }
+                // outputs token by token, so each fills whole cache lines
+                let mut out = [[0f32; SUB_ROWS]; GROUP_TOKS];
+                for (t, a) in acc[..tiles].iter().enumerate() {
+                    finish(a, t * RM, &mut out);
+                }
+                if nr % RM != 0 {
+                    finish(&one, nr - 1, &mut out);
+                }
+                let t0 = g * GROUP_TOKS;
+                for (t, o) in out.iter().enumerate().take(toks.saturating_sub(t0)) {
+                    y[(t0 + t) * ys + r0..][..nr].copy_from_slice(&o[..nr]);
+                }
+            }
+
+            /// The `GemmFn` of these weights.
+            // w: [rows, n] weight bytes, a: [toks, n] Q8_0 bytes -> y[t * ys + r]
+            pub(in super::super) fn gemm(
+                n: usize,
+                w: &[u8],
+                rows: usize,
+                a: &[u8],
+                toks: usize,
+                y: &mut [f32],
+                ys: usize,
+            ) {
+                let (wb, ab) = (row_bytes(GgmlType::$ty, n), row_bytes(GgmlType::Q8_0, n));
+                let (w, a) = (&w[..rows * wb], &a[..toks * ab]);
+                let nb = n / QK;
+                let (Ok(wt), Ok(at), true) = (
+                    bytemuck::try_cast_slice::<u8, $W>(w),
+                    bytemuck::try_cast_slice::<u8, BlockQ8_0>(a),
+                    nb > 0 && rows > 0 && toks > 0,
+                ) else {
+                    let dot = avx2::dot(GgmlType::$ty).expect("legacy types have a row dot");
+                    return gemm_by_rows(dot, n, w, wb, a, ab, y, ys);
+                };
+                SCRATCH.with_borrow_mut(|s| {
+                    // SAFETY: these functions run only from `AVX512`'s gemm
+                    // lookup, handed out after AVX-512 F/BW/VL/VNNI, AVX2,
+                    // FMA and F16C were detected.
+                    unsafe {
+                        pack(at, nb, toks, $layout, &mut s.pack);
+                        for r0 in (0..rows).step_by(SUB_ROWS) {
+                            let nr = SUB_ROWS.min(rows - r0);
+                            let rw = &wt[r0 * nb..(r0 + nr) * nb];
+                            block_scales(rw, &mut s.scales);
+                            for g in 0..groups(toks) {
+                                sub_chunk(wt, &s.scales, &s.pack, nb, (g, toks), (r0, nr), y, ys);
+                            }
+                        }
+                    }
+                });
             }
         }
     };
 }
 
-/// Q8_0 weights x Q8_0 activations.
-pub(super) struct Q8_0Vnni;
-/// Q4_0 weights x Q8_0 activations.
-pub(super) struct Q4_0Vnni;
-/// Q5_0 weights x Q8_0 activations.
-pub(super) struct Q5_0Vnni;
+/// The nibble types leave the high nibbles in place (16 times their value).
+const Q4_0_LAYOUT: Layout = Layout {
+    off: [8, 128],
+    upper_scale: 1.0 / 16.0,
+};
+const Q5_0_LAYOUT: Layout = Layout {
+    off: [16, 16],
+    upper_scale: 1.0,
+};
+const Q8_0_LAYOUT: Layout = Layout {
+    off: [128, 128],
+    upper_scale: 1.0,
+};
 
-vnni_gemm!(q8_0, Q8_0Vnni, BlockQ8_0, unsigned_q8_0, twice_q8_0, 128);
-vnni_gemm!(q4_0, Q4_0Vnni, BlockQ4_0, unsigned_q4_0, twice_q4_0, 8);
-vnni_gemm!(q5_0, Q5_0Vnni, BlockQ5_0, unsigned_q5_0, twice_q5_0, 16);
-
-/// Rows x tokens per register tile.
-const RM: usize = 4;
-const RN: usize = 8;
-
-/// `$name`: the `GemmFn` of `$ty` weights in `RM` x `RN` tiles of `$tiles`.
-macro_rules! gemm_fn {
-    ($name:ident, $tiles:ty, $ty:ident) => {
-        // w: [rows, n] weight bytes, a: [toks, n] Q8_0 activation bytes -> y[t * ys + r]
-        pub(super) fn $name(
-            n: usize,
-            w: &[u8],
-            rows: usize,
-            a: &[u8],
-            toks: usize,
-            y: &mut [f32],
-            ys: usize,
-        ) {
-            run::<$tiles, RM, RN>(GgmlType::$ty, n, w, rows, a, toks, y, ys)
-        }
-    };
-}
-
-gemm_fn!(gemm_q8_0, Q8_0Vnni, Q8_0);
-gemm_fn!(gemm_q4_0, Q4_0Vnni, Q4_0);
-gemm_fn!(gemm_q5_0, Q5_0Vnni, Q5_0);
+quad_gemm!(q8_0, BlockQ8_0, Q8_0, halves_q8_0, Q8_0_LAYOUT);
+quad_gemm!(q4_0, BlockQ4_0, Q4_0, halves_q4_0, Q4_0_LAYOUT);
+quad_gemm!(q5_0, BlockQ5_0, Q5_0, halves_q5_0, Q5_0_LAYOUT);
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::arch::{Isa, Kernels};
-    use crate::quant::row_bytes;
-
-    /// Random blocks of `ty` (whose f16 scale is its first field): every
-    /// quant byte random (Q8_0 weights -128 included), or in one call of
-    /// three, every byte of a block 0x80 or 0x7f (Q8_0 -128 / 127); scales in
-    /// [2^-10, 2^-6]. Activation bytes stay in -127..=127 as the quantizer
-    /// writes them (the AVX2 row dot's sign trick needs that).
-    fn blocks(ty: GgmlType, n: usize, rows: usize, seed: &mut u64, act: bool) -> Vec<u8> {
-        let mut next = || {
-            *seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (*seed >> 33) as u32
-        };
-        let (bs, extreme) = (ty.type_size(), next() % 3 == 0);
-        let mut out = vec![0u8; rows * row_bytes(ty, n)];
-        for b in out.chunks_exact_mut(bs) {
-            let fill = if next() & 1 == 0 { 0x80 } else { 0x7f };
-            for v in &mut b[2..] {
-                *v = if extreme { fill } else { next() as u8 };
-                if act && *v == 0x80 {
-                    *v = 0x81;
-                }
-            }
-            let d = half::f16::from_f32((1 + next() % 16) as f32 / 1024.0);
-            b[..2].copy_from_slice(&d.to_le_bytes());
-        }
-        out
-    }
-
-    #[test]
-    fn vnni_tiles_equal_the_avx2_row_dot_on_raw_bytes() {
-        let Some(k) = crate::arch::table(Isa::Avx512) else {
-            eprintln!("skipped: no AVX-512 VNNI");
-            return;
-        };
-        let k: &Kernels = k;
-        let mut seed = 5;
-        for ty in [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0] {
-            let g = k.gemm(ty).expect("tile kernel");
-            let dot = k.dot(ty).expect("row dot");
-            for (nb, rows, toks) in [(1, 4, 8), (3, 9, 19), (20, 17, 33), (2, 1, 2)] {
-                let n = nb * 32;
-                let w = blocks(ty, n, rows, &mut seed, false);
-                let a = blocks(GgmlType::Q8_0, n, toks, &mut seed, true);
-                let (wb, ab) = (w.len() / rows, a.len() / toks);
-                let mut y = vec![f32::NAN; toks * rows];
-                g.run(n, &w, rows, &a, toks, &mut y, rows);
-                for t in 0..toks {
-                    for r in 0..rows {
-                        let want = dot(n, &w[r * wb..][..wb], &a[t * ab..][..ab]);
-                        let got = y[t * rows + r];
-                        assert_eq!(got.to_bits(), want.to_bits(), "{ty} n {n} [{t}, {r}]");
-                    }
-                }
-            }
-        }
-    }
-}
+#[path = "gemm_legacy_tests.rs"]
+mod tests;

@@ -28,6 +28,7 @@ mod candidates;
 mod float;
 mod gemm_batched;
 mod gemm_legacy;
+mod gemm_pack;
 mod kquant;
 mod legacy;
 mod packed_kquant;
@@ -60,6 +61,7 @@ static AVX512: Kernels = Kernels {
     dot_lookup: dot,
     gemm_lookup,
     batched_lookup: Some(gemm_batched::lookup),
+    gemm_all_rows_lookup: Some(gemm_legacy::lookup),
     rows_lookup: Some(rows::lookup),
     packing_lookup: Some(packed_kquant::lookup),
     decode_candidates: Some(candidates::lookup),
@@ -73,6 +75,7 @@ static AVX512_WIDE: Kernels = Kernels {
     dot_lookup: dot_wide,
     gemm_lookup: crate::arch::generic_gemm_lookup,
     batched_lookup: Some(gemm_batched::lookup),
+    gemm_all_rows_lookup: None,
     rows_lookup: None,
     packing_lookup: None,
     decode_candidates: None,
@@ -104,17 +107,14 @@ fn dot(w: GgmlType) -> Option<RowDotFn> {
 }
 
 /// The default table's tile kernels, for the types whose row dots are
-/// AVX2's (each tile output equals that row dot bit for bit): VNNI tiles for
-/// Q8_0 / Q4_0 / Q5_0 (`gemm_legacy`), the AVX2 ones for the k-quants; none
-/// for the others.
+/// AVX2's (each tile output equals that row dot bit for bit): the AVX2 ones
+/// for the k-quants (Q8_0 / Q4_0 / Q5_0 take `gemm_legacy::lookup`'s VNNI
+/// tiles); none for the others.
 fn gemm_lookup(w: GgmlType) -> Option<GemmFn> {
-    use GgmlType::*;
-    match w {
-        Q8_0 => Some(gemm_legacy::gemm_q8_0),
-        Q4_0 => Some(gemm_legacy::gemm_q4_0),
-        Q5_0 => Some(gemm_legacy::gemm_q5_0),
-        _ if llama_cpp_order(w) => avx2::gemm::lookup(w),
-        _ => None,
+    if llama_cpp_order(w) {
+        avx2::gemm::lookup(w)
+    } else {
+        None
     }
 }
 
