@@ -94,6 +94,7 @@ fn main() {
             rows,
             cols,
             data: &w,
+            packed: None,
         };
         let x = quantized(q.act_type(), &values(toks * cols, 2), cols);
         let mut y = vec![0f32; toks * rows];

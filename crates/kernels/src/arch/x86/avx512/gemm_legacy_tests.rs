@@ -135,6 +135,7 @@ fn vnni_matmul_rows_equal_the_avx2_row_dot() {
             rows,
             cols: n,
             data: &data,
+            packed: None,
         };
         let (wb, ab) = (w.row_bytes(), w.act_row_bytes());
         let mut y = vec![f32::NAN; toks * rows];
