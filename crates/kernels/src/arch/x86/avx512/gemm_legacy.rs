@@ -58,10 +58,10 @@ fn bcast8(p: &[u8]) -> __m512i {
 fn halves_q8_0(b: &BlockQ8_0) -> [__m512i; 2] {
     let q: &[u8; 32] = bytemuck::cast_ref(&b.qs);
     let flip = _mm512_set1_epi8(0x80u8 as i8);
-    [0, 8].map(|h| {
-        let lo_hi = _mm512_mask_blend_epi64(0xAA, bcast8(&q[h..]), bcast8(&q[16 + h..]));
-        _mm512_xor_si512(lo_hi, flip)
-    })
+    // Written out, not `[0, 8].map(..)`: the closure is not always inlined.
+    let a = _mm512_mask_blend_epi64(0xAA, bcast8(&q[..]), bcast8(&q[16..]));
+    let b = _mm512_mask_blend_epi64(0xAA, bcast8(&q[8..]), bcast8(&q[24..]));
+    [_mm512_xor_si512(a, flip), _mm512_xor_si512(b, flip)]
 }
 
 /// Q4_0 quants plus 8, halves A and B: the low nibbles of `qs[0..8]` /
@@ -72,7 +72,10 @@ fn halves_q8_0(b: &BlockQ8_0) -> [__m512i; 2] {
 fn halves_q4_0(b: &BlockQ4_0) -> [__m512i; 2] {
     let nib = _mm512_set1_epi64(0x0F0F_0F0F_0F0F_0F0F);
     let mask = _mm512_unpacklo_epi64(nib, _mm512_slli_epi64::<4>(nib));
-    [0, 8].map(|h| _mm512_and_si512(bcast8(&b.qs[h..]), mask))
+    [
+        _mm512_and_si512(bcast8(&b.qs[..]), mask),
+        _mm512_and_si512(bcast8(&b.qs[8..]), mask),
+    ]
 }
 
 /// Q5_0 quants plus 16, halves A and B: nibble + 16 * fifth bit, low
@@ -83,15 +86,20 @@ fn halves_q4_0(b: &BlockQ4_0) -> [__m512i; 2] {
 fn halves_q5_0(b: &BlockQ5_0) -> [__m512i; 2] {
     let qh = u32::from_le_bytes(b.qh) as u64;
     let shift = _mm512_set_epi64(4, 0, 4, 0, 4, 0, 4, 0);
-    [0, 8].map(|h| {
-        let n = _mm512_and_si512(
+    let nibbles = |h: usize| {
+        _mm512_and_si512(
             _mm512_srlv_epi64(bcast8(&b.qs[h..]), shift),
             _mm512_set1_epi8(0x0F),
-        );
-        // bit j of each 16: element h + j (j < 8), 16 + h + j - 8 (j >= 8)
-        let lane = (qh >> h & 0xFF) | (qh >> (16 + h) & 0xFF) << 8;
-        _mm512_mask_add_epi8(n, lane * 0x0001_0001_0001_0001, n, _mm512_set1_epi8(16))
-    })
+        )
+    };
+    let (n0, n8) = (nibbles(0), nibbles(8));
+    // bit j of each 16: element h + j (j < 8), 16 + h + j - 8 (j >= 8)
+    let lane = |h: usize| ((qh >> h & 0xFF) | (qh >> (16 + h) & 0xFF) << 8) * 0x0001_0001_0001_0001;
+    let sixteen = _mm512_set1_epi8(16);
+    [
+        _mm512_mask_add_epi8(n0, lane(0), n0, sixteen),
+        _mm512_mask_add_epi8(n8, lane(8), n8, sixteen),
+    ]
 }
 
 /// Elements `2j, 2j, 2j + 1, 2j + 1` of each 128-bit lane of `v`.
