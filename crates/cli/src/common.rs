@@ -66,7 +66,7 @@ impl From<CacheTypeArg> for CacheType {
 pub struct RepackArgs {
     /// Load-time repacking, same results, more memory: the kernels' repacked decode
     /// layouts (copies of the matrices they cover) and Q5_0 matrices re-encoded as Q8_0
-    /// [default: off natively]
+    /// [default: the decode layouts only]
     #[arg(long = "repack", value_name = "on|off", value_parser = parse_on_off)]
     pub repack: Option<bool>,
 }

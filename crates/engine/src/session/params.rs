@@ -35,10 +35,11 @@ pub struct SessionOptions {
     /// re-encoded as Q8_0 of the same values (`Model::repack_q5_0`) when the copies take at
     /// most half the file's size (on wasm32 also: file plus copies within 3 GiB), and the
     /// kernel table's repacked decode layouts (`Model::pack_for_decode`, copies of at most
-    /// the file's size). `None`: Q5_0 as Q8_0 on wasm32 only (whose Q8_0 kernels are
-    /// several times faster per weight than its Q5_0 ones; natively the two run at about
-    /// the same speed, and the decode layouts gain nothing where decode is memory-bound,
-    /// see bench/results). `Some(true)`: both; `Some(false)`: neither.
+    /// twice the file's size). `None`: the decode layouts (where the table has any: on x86
+    /// AVX-512 Q4_K and Q6_K, +6-10% decode at 1 thread and +18-28% at 2 on Zen 5, see
+    /// bench/results), and Q5_0 as Q8_0 on wasm32 only (whose Q8_0 kernels are several
+    /// times faster per weight than its Q5_0 ones; natively the two run at about the same
+    /// speed). `Some(true)`: both; `Some(false)`: neither.
     pub repack: Option<bool>,
 }
 
@@ -55,15 +56,16 @@ pub fn repack_budget(file_len: u64) -> usize {
 }
 
 /// The bytes `Model::pack_for_decode` may allocate for a file of `file_len`
-/// bytes: the file's size, and on wasm32 the file plus the copies within
-/// 3 GiB of the 4 GiB address space.
+/// bytes: twice the file's size (packed layouts are a few percent larger
+/// than the matrices they copy), and on wasm32 the file plus the copies
+/// within 3 GiB of the 4 GiB address space.
 pub fn pack_budget(file_len: u64) -> usize {
     let cap = if cfg!(target_arch = "wasm32") {
         (3u64 << 30).saturating_sub(file_len)
     } else {
         u64::MAX
     };
-    usize::try_from(file_len.min(cap)).unwrap_or(usize::MAX)
+    usize::try_from(file_len.saturating_mul(2).min(cap)).unwrap_or(usize::MAX)
 }
 
 /// Applies `SessionOptions::repack` to a loaded model (after its kernel
@@ -76,7 +78,7 @@ pub fn repack_model(
     if repack.unwrap_or(cfg!(target_arch = "wasm32")) {
         model.repack_q5_0(repack_budget(file_len))?;
     }
-    if repack == Some(true) {
+    if repack.unwrap_or(true) {
         model.pack_for_decode(pack_budget(file_len))?;
     }
     Ok(())

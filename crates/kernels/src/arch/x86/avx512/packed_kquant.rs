@@ -185,7 +185,12 @@ unsafe fn q4_k_x2<const P: usize>(x: [&[u8]; P], y: &[BlockQ8K], ahead: usize) -
                     _mm_loadl_epi64(heads.as_ptr().cast()),
                 )
             };
-            let q4 = std::array::from_fn(|c| load64(at(qs, 64 * c)));
+            let q4 = [
+                load64(at(qs, 0)),
+                load64(at(qs, 64)),
+                load64(at(qs, 128)),
+                load64(at(qs, 192)),
+            ];
             q4_k_pair_block(heads, sm, q4, &act, &mut acc[p], &mut acc_m[p]);
         }
     }
@@ -239,16 +244,20 @@ unsafe fn q6_k_x2<const P: usize>(x: [&[u8]; P], y: &[BlockQ8K], ahead: usize) -
         for p in 0..P {
             let pair: &[u8; PAIR6] = at(x[p], i * PAIR6);
             prefetch(pair, ahead);
-            let ql = [0, 1].map(|n| [0, 1].map(|h| load64(at(pair, 128 * n + 64 * h))));
-            let qh = [0, 1].map(|n| load64(at(pair, QL6 + 64 * n)));
+            // Written out, not through array maps: their closures are not
+            // always inlined.
+            let ql = [
+                [load64(at(pair, 0)), load64(at(pair, 64))],
+                [load64(at(pair, 128)), load64(at(pair, 192))],
+            ];
+            let qh = [load64(at(pair, QL6)), load64(at(pair, QL6 + 64))];
             let sc: &[u8; SC6] = at(pair, QL6 + QH6);
             // SAFETY: `sc` is 32 readable bytes; `loadu` has no alignment requirement.
             let sc = _mm512_cvtepi8_epi16(unsafe { _mm256_loadu_si256(sc.as_ptr().cast()) });
-            let d = |r: usize| {
-                let h: &[u8; 2] = at(pair, QL6 + QH6 + SC6 + 2 * r);
-                d_only(by.d, f16::from_le_bytes(*h))
-            };
-            q6_k_pair_block(pair_ps(d(0), d(1)), sc, ql, qh, bsums, &q8, &mut acc[p]);
+            let ds: &[u8; 4] = at(pair, QL6 + QH6 + SC6);
+            let da = d_only(by.d, f16::from_le_bytes([ds[0], ds[1]]));
+            let db = d_only(by.d, f16::from_le_bytes([ds[2], ds[3]]));
+            q6_k_pair_block(pair_ps(da, db), sc, ql, qh, bsums, &q8, &mut acc[p]);
         }
     }
     std::array::from_fn(|p| hsum_pair(acc[p]))
