@@ -22,16 +22,15 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 PYTHON=${PYTHON:-python3}
 ROUNDS=3
 REPS=3
 THREADS="1 2"
 PP=128
 TG=128
-MODELS="models/gemma-3-270m-q4_k_m.gguf"
-for v in tinyllama-1.1b tinyllama-1.1b-v1k; do
-    for q in q4_k_m q4_0 q8_0; do MODELS+=" bench/models/$v-$q.gguf"; done
-done
+MODELS=$(default_models)
 OUT=""
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -48,14 +47,7 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-LLAMA_BENCH=${LLAMA_BENCH:-${LLAMACPP_DIR:-$ROOT/bench/build/llamacpp}/build/bin/llama-bench}
-if [[ ! -x $LLAMA_BENCH ]]; then
-    bench/build_llamacpp.sh
-fi
-if [[ -z ${WASM_CHORD_BIN:-} ]]; then
-    cargo build --release -p wasm-chord --quiet
-    WASM_CHORD_BIN=$ROOT/target/release/wasm-chord
-fi
+resolve_binaries
 
 STAMP=$(date -u +%Y-%m-%d_%H%M)
 OUT=${OUT:-bench/results/compare_$STAMP.md}

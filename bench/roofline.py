@@ -132,7 +132,7 @@ def main() -> None:
                         if bws[r]:
                             fracs.append(100 * v * per_tok / (bws[r] * 1e9))
                 if not tgs:
-                    cells += [f"failed ({', '.join(crashes)})" if crashes else "—", "—"]
+                    cells += [f"failed: {', '.join(crashes)}" if crashes else "—", "—"]
                     continue
                 best_tg[engine] = max(tgs)
                 note = f" (failed: {', '.join(crashes)})" if crashes else ""
