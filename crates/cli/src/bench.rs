@@ -279,7 +279,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             let trace = crate::thread_timing::measure(&model, args.cache_type, &ids)?;
             eprint!(
                 "{}",
-                crate::thread_timing::report(&trace, t, crate::thread_timing::steps())
+                crate::thread_timing::report(&trace, t, crate::thread_timing::STEPS)
             );
         }
     }

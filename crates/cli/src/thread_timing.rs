@@ -11,7 +11,7 @@ use model::{KvCache, LogitsMode, Model, Scratch};
 use crate::common::CacheTypeArg;
 
 /// Decode steps traced (after as many untraced warm-up steps).
-const STEPS: usize = 8;
+pub const STEPS: usize = 8;
 
 /// Traces `STEPS` decode steps of `model` at its current thread count.
 pub fn measure(model: &Model, cache: CacheTypeArg, ids: &[u32]) -> Result<Trace> {
@@ -69,9 +69,4 @@ pub fn report(trace: &Trace, threads: usize, steps: usize) -> String {
         );
     }
     out
-}
-
-/// Decode steps a trace covers.
-pub fn steps() -> usize {
-    STEPS
 }

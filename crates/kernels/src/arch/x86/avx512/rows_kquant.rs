@@ -101,8 +101,15 @@ pub(super) fn q8_k_act(by: &BlockQ8K) -> Q8KAct {
     Q8KAct {
         bs_pairs: _mm256_broadcastsi128_si256(bs_pairs),
         yd: _mm_set1_ps(by.d),
-        q8: std::array::from_fn(|k| bcast_i8x32(at(&by.qs, 32 * k))),
+        q8: q8_k_quants(by),
     }
+}
+
+/// The Q8_K block's 256 quants, 32 at a time, in both 256-bit halves.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn q8_k_quants(by: &BlockQ8K) -> [__m512i; 8] {
+    std::array::from_fn(|k| bcast_i8x32(at(&by.qs, 32 * k)))
 }
 
 /// One Q4_K block of two rows against one Q8_K block, accumulated into
@@ -263,10 +270,7 @@ pub(super) fn q6_k_pair_block(
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 pub(super) fn q6_k_act(by: &BlockQ8K) -> (__m512i, [__m512i; 8]) {
     let bsums = _mm512_broadcast_i64x4(load_bsums(&by.bsums));
-    (
-        bsums,
-        std::array::from_fn(|k| bcast_i8x32(at(&by.qs, 32 * k))),
-    )
+    (bsums, q8_k_quants(by))
 }
 
 /// x: `P` pairs of rows of nb Q6_K blocks, y: [nb] Q8_K blocks -> the 2P dot products
