@@ -14,7 +14,7 @@
 //!   scale 1; norm weights in the file already include Gemma's `+1`.
 
 use gguf::{Metadata, Value};
-use kernels::ops::{RopeMode, RopeParams};
+use kernels::ops::RopeParams;
 
 use crate::error::ModelError;
 
@@ -152,12 +152,9 @@ impl Config {
         let rope_base = r.opt_f32(&key("rope.freq_base"))?.unwrap_or(10000.0);
         let freq_scale = rope_freq_scale(&r, a)?;
         let attn_factor = r.opt_f32(&key("rope.scaling.attn_factor"))?.unwrap_or(1.0);
-        let mode = match arch {
-            Arch::Llama => RopeMode::Normal,
-            Arch::Gemma3 => RopeMode::Neox,
-        };
+        let layout = arch.layout();
         let rope = RopeParams {
-            mode,
+            mode: layout.rope,
             n_dims: n_rot,
             base: rope_base,
             freq_scale,
@@ -185,8 +182,11 @@ impl Config {
             embed_scale: None,
             final_logit_softcap: None,
         };
-        if arch == Arch::Gemma3 {
+        if layout.embed_scale {
             cfg.embed_scale = Some((n_embd as f32).sqrt());
+        }
+        if layout.scale_queries {
+            // Gemma 3 27B (62 layers) scales by 1/sqrt(n_embd / n_head).
             let q_scale = if n_layer == 62 {
                 1.0 / ((n_embd / n_head) as f32).sqrt()
             } else {
@@ -194,9 +194,13 @@ impl Config {
             };
             cfg.q_scale = Some(q_scale);
             cfg.kq_scale = 1.0;
+        }
+        if layout.final_softcap {
             cfg.final_logit_softcap = r
                 .opt_f32(&key("final_logit_softcapping"))?
                 .filter(|&c| c != 0.0);
+        }
+        if layout.sliding_window {
             let window = r
                 .opt_usize(&key("attention.sliding_window"))?
                 .filter(|&w| w > 0);

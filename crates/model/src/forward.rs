@@ -1,14 +1,14 @@
 //! The forward pass: embeddings -> transformer blocks -> final norm -> logits.
 //!
 //! Shared building blocks (projection, RoPE, attention over the cache) live
-//! here; each architecture's block is in `arch/`.
+//! here; the block (attention and feed-forward parts) is in `arch/`, shaped
+//! by each architecture's `layout::Layout`.
 
 use kernels::attention::{attention_with, AttnParams};
 use kernels::ops::{self, QMatrix};
 use kernels::parallel::{par_matmul, par_matvec};
 
 use crate::arch;
-use crate::config::Arch;
 use crate::error::ModelError;
 use crate::kv_cache::KvCache;
 use crate::model::Model;
@@ -62,10 +62,7 @@ impl Model {
 
         tap(&mut s.tap, "inp_scaled", 0, &s.x[..n * e]);
         for il in 0..c.n_layer {
-            match c.arch {
-                Arch::Llama => arch::llama::block(self, il, pos, n, kv, s)?,
-                Arch::Gemma3 => arch::gemma3::block(self, il, pos, n, kv, s)?,
-            }
+            arch::block(self, il, pos, n, kv, s)?;
         }
 
         // final norm and output head, only for the rows that need logits

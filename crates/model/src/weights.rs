@@ -11,7 +11,7 @@ use kernels::arch::Kernels;
 use kernels::ops::QMatrix;
 use kernels::packed::PackedMatrix;
 
-use crate::config::{Arch, Config};
+use crate::config::Config;
 use crate::error::ModelError;
 
 /// A weight matrix `w: [rows, cols]` row-major (ggml dims `[cols, rows]`).
@@ -121,11 +121,11 @@ impl Linear {
     }
 }
 
-/// The weights of one transformer block.
+/// The attention part of a block.
 #[derive(Clone, Debug)]
-pub struct LayerWeights {
-    /// [n_embd]
-    pub attn_norm: Vec<f32>,
+pub struct AttnWeights {
+    /// Pre-norm, [n_embd].
+    pub norm: Vec<f32>,
     /// [n_head * head_dim, n_embd]
     pub wq: Linear,
     /// [n_kv_head * head_dim, n_embd]
@@ -134,20 +134,39 @@ pub struct LayerWeights {
     pub wv: Linear,
     /// [n_embd, n_head * head_dim]
     pub wo: Linear,
-    /// Gemma: RMS norm of each query / key head, [head_dim].
-    pub q_norm: Option<Vec<f32>>,
-    pub k_norm: Option<Vec<f32>>,
-    /// Gemma: norms after attention / after the FFN, [n_embd].
-    pub post_attn_norm: Option<Vec<f32>>,
-    pub post_ffn_norm: Option<Vec<f32>>,
-    /// [n_embd]
-    pub ffn_norm: Vec<f32>,
+    /// Per-head RMS norms of queries and keys (`Layout::qk_norm`).
+    pub qk_norm: Option<QkNorm>,
+    /// Norm of the output before the residual add (`Layout::post_norms`), [n_embd].
+    pub post_norm: Option<Vec<f32>>,
+}
+
+/// Per-head RMS norm weights of queries and keys, [head_dim] each.
+#[derive(Clone, Debug)]
+pub struct QkNorm {
+    pub q: Vec<f32>,
+    pub k: Vec<f32>,
+}
+
+/// The gated feed-forward part of a block.
+#[derive(Clone, Debug)]
+pub struct FfnWeights {
+    /// Pre-norm, [n_embd].
+    pub norm: Vec<f32>,
     /// [n_ff, n_embd]
     pub gate: Linear,
     /// [n_ff, n_embd]
     pub up: Linear,
     /// [n_embd, n_ff]
     pub down: Linear,
+    /// Norm of the output before the residual add (`Layout::post_norms`), [n_embd].
+    pub post_norm: Option<Vec<f32>>,
+}
+
+/// The weights of one transformer block: attention, then feed-forward.
+#[derive(Clone, Debug)]
+pub struct LayerWeights {
+    pub attn: AttnWeights,
+    pub ffn: FfnWeights,
 }
 
 /// All weights of a model.
@@ -186,32 +205,41 @@ impl Weights {
             cfg.n_ff as u64,
             cfg.head_dim as u64,
         );
-        let gemma = cfg.arch == Arch::Gemma3;
+        let layout = cfg.arch.layout();
         let mut layers = Vec::with_capacity(cfg.n_layer);
         for i in 0..cfg.n_layer {
             let n = |s: &str| format!("blk.{i}.{s}.weight");
-            let opt_vec = |s: &str, len: u64| -> Result<Option<Vec<f32>>, ModelError> {
-                if gemma {
-                    l.vector(&n(s), len).map(Some)
-                } else {
-                    Ok(None)
+            let qk_norm = if layout.qk_norm {
+                Some(QkNorm {
+                    q: l.vector(&n("attn_q_norm"), hd)?,
+                    k: l.vector(&n("attn_k_norm"), hd)?,
+                })
+            } else {
+                None
+            };
+            let post_norm = |s: &str| -> Result<Option<Vec<f32>>, ModelError> {
+                match layout.post_norms {
+                    true => l.vector(&n(s), e).map(Some),
+                    false => Ok(None),
                 }
             };
-            layers.push(LayerWeights {
-                attn_norm: l.vector(&n("attn_norm"), e)?,
+            let attn = AttnWeights {
+                norm: l.vector(&n("attn_norm"), e)?,
                 wq: l.linear(&n("attn_q"), e, q)?,
                 wk: l.linear(&n("attn_k"), e, kv)?,
                 wv: l.linear(&n("attn_v"), e, kv)?,
                 wo: l.linear(&n("attn_output"), q, e)?,
-                q_norm: opt_vec("attn_q_norm", hd)?,
-                k_norm: opt_vec("attn_k_norm", hd)?,
-                post_attn_norm: opt_vec("post_attention_norm", e)?,
-                post_ffn_norm: opt_vec("post_ffw_norm", e)?,
-                ffn_norm: l.vector(&n("ffn_norm"), e)?,
+                qk_norm,
+                post_norm: post_norm("post_attention_norm")?,
+            };
+            let ffn = FfnWeights {
+                norm: l.vector(&n("ffn_norm"), e)?,
                 gate: l.linear(&n("ffn_gate"), e, ff)?,
                 up: l.linear(&n("ffn_up"), e, ff)?,
                 down: l.linear(&n("ffn_down"), ff, e)?,
-            });
+                post_norm: post_norm("post_ffw_norm")?,
+            };
+            layers.push(LayerWeights { attn, ffn });
         }
         Ok(Weights {
             tok_embd,
@@ -225,10 +253,10 @@ impl Weights {
 
     /// Every matrix of the model (for sizing activation buffers).
     pub fn matrices(&self) -> impl Iterator<Item = &Linear> {
-        let per_layer = self
-            .layers
-            .iter()
-            .flat_map(|l| [&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down].into_iter());
+        let per_layer = self.layers.iter().flat_map(|l| {
+            let (a, f) = (&l.attn, &l.ffn);
+            [&a.wq, &a.wk, &a.wv, &a.wo, &f.gate, &f.up, &f.down].into_iter()
+        });
         [&self.output].into_iter().chain(per_layer)
     }
 
@@ -261,14 +289,15 @@ impl Weights {
     /// Every weight matrix, mutably (the output head first).
     fn matrices_mut(&mut self) -> impl Iterator<Item = &mut Linear> {
         let per_layer = self.layers.iter_mut().flat_map(|l| {
+            let (a, f) = (&mut l.attn, &mut l.ffn);
             [
-                &mut l.wq,
-                &mut l.wk,
-                &mut l.wv,
-                &mut l.wo,
-                &mut l.gate,
-                &mut l.up,
-                &mut l.down,
+                &mut a.wq,
+                &mut a.wk,
+                &mut a.wv,
+                &mut a.wo,
+                &mut f.gate,
+                &mut f.up,
+                &mut f.down,
             ]
         });
         [&mut self.output].into_iter().chain(per_layer)

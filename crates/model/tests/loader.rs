@@ -19,6 +19,8 @@ struct Spec {
     with_block_count: bool,
     block_count: u32,
     k_rows: u64,
+    /// More F32 tensors: (name, ggml dims).
+    extra: &'static [(&'static str, &'static [u64])],
 }
 
 impl Default for Spec {
@@ -31,6 +33,7 @@ impl Default for Spec {
             with_block_count: true,
             block_count: 1,
             k_rows: 16,
+            extra: &[],
         }
     }
 }
@@ -83,6 +86,9 @@ fn build(spec: &Spec) -> Arc<GgufFile> {
     f32_tensor(&mut w, "blk.0.ffn_gate.weight", &[E, FF], 9);
     f32_tensor(&mut w, "blk.0.ffn_up.weight", &[E, FF], 10);
     f32_tensor(&mut w, "blk.0.ffn_down.weight", &[FF, E], 11);
+    for (i, (name, dims)) in spec.extra.iter().enumerate() {
+        f32_tensor(&mut w, name, dims, 12 + i as u32);
+    }
     Arc::new(GgufFile::from_bytes(&w.to_bytes()).expect("valid gguf"))
 }
 
@@ -326,4 +332,56 @@ fn kv_cache_memory_is_committed_as_positions_are_written() {
         assert!(kv.n_bytes() >= 1 << 30);
         assert!(grown < 64 << 20, "{ty:?}: RSS grew by {grown} bytes");
     }
+}
+
+/// The tensors an architecture's layout names are required at load: a
+/// gemma3 file without its per-head and post norms is refused (never found
+/// missing in the middle of a forward pass); with them it loads and runs.
+#[test]
+fn layout_tensors_are_required_at_load() {
+    const GEMMA_NORMS: &[(&str, &[u64])] = &[
+        ("blk.0.attn_q_norm.weight", &[8]),
+        ("blk.0.attn_k_norm.weight", &[8]),
+        ("blk.0.post_attention_norm.weight", &[E]),
+        ("blk.0.post_ffw_norm.weight", &[E]),
+    ];
+    for (skip, (missing, _)) in GEMMA_NORMS.iter().enumerate() {
+        let extra: Vec<_> = GEMMA_NORMS
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != skip)
+            .map(|(_, &t)| t)
+            .collect();
+        let spec = Spec {
+            arch: "gemma3",
+            extra: Box::leak(extra.into_boxed_slice()),
+            ..Spec::default()
+        };
+        let e = Model::from_file(build(&spec)).unwrap_err();
+        match e {
+            ModelError::MissingTensor { name } => assert_eq!(&name, missing),
+            e => panic!("{e}"),
+        }
+    }
+    let spec = Spec {
+        arch: "gemma3",
+        extra: GEMMA_NORMS,
+        ..Spec::default()
+    };
+    let m = Model::from_file(build(&spec)).expect("gemma3 with its norms");
+    let l = &m.weights().layers[0];
+    assert!(l.attn.qk_norm.is_some() && l.ffn.post_norm.is_some());
+    let mut kv = KvCache::new(m.config(), 8, CacheType::F32).unwrap();
+    let mut s = Scratch::new(&m, 4, 8, 4).unwrap();
+    let out = m
+        .forward(&[1, 2], 0, &mut kv, &mut s, LogitsMode::Last)
+        .unwrap();
+    assert!(out.iter().all(|v| v.is_finite()));
+    // the llama layout ignores those tensors
+    let spec = Spec {
+        extra: GEMMA_NORMS,
+        ..Spec::default()
+    };
+    let m = Model::from_file(build(&spec)).expect("llama");
+    assert!(m.weights().layers[0].attn.qk_norm.is_none());
 }
