@@ -38,9 +38,27 @@ pub fn par_matvec(pool: &ThreadPool, k: &Kernels, w: QMatrix, x_q: &[u8], y: &mu
 ///
 /// w: [rows, cols], x_q: [n, act_row_bytes] quantized -> y: [n, rows] row-major
 pub fn par_matmul(pool: &ThreadPool, k: &Kernels, w: QMatrix, x_q: &[u8], n: usize, y: &mut [f32]) {
+    par_matmul_as_chunk(pool, k, w, x_q, n, n, y);
+}
+
+/// `par_matmul` for `n` tokens, each summed in the order that a batch of
+/// `chunk` tokens gets (`Kernels::gemm_batch`): rows of several sequences
+/// run together get, token by token, what each sequence's own chunk
+/// would have got alone.
+///
+/// w: [rows, cols], x_q: [n, act_row_bytes] quantized -> y: [n, rows] row-major
+pub fn par_matmul_as_chunk(
+    pool: &ThreadPool,
+    k: &Kernels,
+    w: QMatrix,
+    x_q: &[u8],
+    n: usize,
+    chunk: usize,
+    y: &mut [f32],
+) {
     let y = &mut y[..n * w.rows];
     let g = k
-        .gemm_batch(w.ty, n)
+        .gemm_batch(w.ty, chunk)
         .unwrap_or_else(|| panic!("matmul: no kernel for {} weights", w.ty));
     let block = block_size(w.rows, pool.n_threads(), ROW_ALIGN);
     pool.par_cols(y, w.rows, block, &mut [0u8; 0], 0, |c, _| {

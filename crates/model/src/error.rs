@@ -60,6 +60,9 @@ pub enum ModelError {
     #[error("empty token batch")]
     EmptyBatch,
 
+    #[error("invalid batch: {0}")]
+    BadBatch(String),
+
     #[error("positions {pos}..{end} exceed the context of {n_ctx}")]
     ContextFull {
         pos: usize,

@@ -6,9 +6,13 @@
 
 use kernels::attention::{attention_with, AttnParams};
 use kernels::ops::{self, QMatrix};
-use kernels::parallel::{par_matmul, par_matvec};
+use kernels::parallel::{par_matmul_as_chunk, par_matvec};
+use kernels::quant::{self, batched::order_is_batched};
+
+use std::ops::Range;
 
 use crate::arch;
+use crate::batch::{self, Batch, Span};
 use crate::error::ModelError;
 use crate::kv_cache::KvCache;
 use crate::model::Model;
@@ -26,9 +30,66 @@ pub enum LogitsMode {
     None,
 }
 
+/// The rows of a forward pass that produce logits, in output order.
+#[derive(Clone, Debug)]
+enum Outputs<'a> {
+    Range(Range<usize>),
+    Flags(&'a [bool]),
+}
+
+impl Outputs<'_> {
+    fn count(&self) -> usize {
+        match self {
+            Outputs::Range(r) => r.len(),
+            Outputs::Flags(f) => f.iter().filter(|&&l| l).count(),
+        }
+    }
+
+    /// Calls `f(j, row)` for the j-th output row.
+    fn each(&self, mut f: impl FnMut(usize, usize)) {
+        match self {
+            Outputs::Range(r) => r.clone().enumerate().for_each(|(j, r)| f(j, r)),
+            Outputs::Flags(fl) => fl
+                .iter()
+                .enumerate()
+                .filter(|(_, &l)| l)
+                .enumerate()
+                .for_each(|(j, (r, _))| f(j, r)),
+        }
+    }
+}
+
+/// Consecutive rows of a batch whose products all take the order that a
+/// lone chunk of `chunk` tokens gets (`kernels::quant::batched`): each
+/// sequence's rows then equal those of the sequence run alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Run {
+    pub start: usize,
+    pub len: usize,
+    pub chunk: usize,
+}
+
+/// Runs over rows given as consecutive groups of `lens` rows (a group: one
+/// sequence's chunk), merging neighbours that take the same order.
+fn fill_runs(runs: &mut Vec<Run>, lens: impl Iterator<Item = usize>) {
+    runs.clear();
+    let mut start = 0;
+    for len in lens.filter(|&l| l > 0) {
+        match runs.last_mut() {
+            Some(r) if order_is_batched(r.chunk) == order_is_batched(len) => r.len += len,
+            _ => runs.push(Run {
+                start,
+                len,
+                chunk: len,
+            }),
+        }
+        start += len;
+    }
+}
+
 impl Model {
-    /// Run `tokens` at positions `pos .. pos + tokens.len()`, appending their
-    /// keys/values to `kv`, and return the requested logits.
+    /// Run `tokens` at positions `pos .. pos + tokens.len()` of the cache's
+    /// slot 0, and return the requested logits.
     ///
     /// Allocates nothing: all buffers come from `s`.
     pub fn forward<'s>(
@@ -39,7 +100,46 @@ impl Model {
         s: &'s mut Scratch,
         mode: LogitsMode,
     ) -> Result<&'s [f32], ModelError> {
-        self.check_call(tokens, pos, kv, s, mode)?;
+        let n = tokens.len();
+        let span = [Span {
+            seq: 0,
+            pos,
+            start: 0,
+            len: n,
+        }];
+        let rows = match mode {
+            LogitsMode::Last => n.saturating_sub(1)..n,
+            LogitsMode::All => 0..n,
+            LogitsMode::None => 0..0,
+        };
+        self.run(tokens, &span, Outputs::Range(rows), kv, s)
+    }
+
+    /// Run a batch of tokens of one or more sequences (KV cache slots) in
+    /// one pass, and return the logits of its rows flagged for them,
+    /// `[batch.n_outputs(), n_vocab]` in batch order. Each row gets the
+    /// results of its sequence run alone with the same chunks.
+    ///
+    /// Allocates nothing: all buffers come from `s`.
+    pub fn decode<'s>(
+        &self,
+        batch: &Batch,
+        kv: &mut KvCache,
+        s: &'s mut Scratch,
+    ) -> Result<&'s [f32], ModelError> {
+        let rows = Outputs::Flags(batch.logits());
+        self.run(batch.tokens(), batch.spans(), rows, kv, s)
+    }
+
+    fn run<'s>(
+        &self,
+        tokens: &[u32],
+        spans: &[Span],
+        outputs: Outputs,
+        kv: &mut KvCache,
+        s: &'s mut Scratch,
+    ) -> Result<&'s [f32], ModelError> {
+        self.check_call(tokens, spans, &outputs, kv, s)?;
         let c = self.config();
         let w = self.weights();
         let n = tokens.len();
@@ -60,27 +160,49 @@ impl Model {
             }
         }
 
+        fill_runs(&mut s.runs, spans.iter().map(|sp| sp.len));
+        match &outputs {
+            Outputs::Range(r) => fill_runs(&mut s.out_runs, [r.len()].into_iter()),
+            Outputs::Flags(f) => fill_runs(
+                &mut s.out_runs,
+                spans
+                    .iter()
+                    .map(|sp| f[sp.rows()].iter().filter(|&&l| l).count()),
+            ),
+        }
+
         tap(&mut s.tap, "inp_scaled", 0, &s.x[..n * e]);
         for il in 0..c.n_layer {
-            arch::block(self, il, pos, n, kv, s)?;
+            arch::block(self, il, spans, n, kv, s)?;
+        }
+        for sp in spans {
+            kv.set_len(sp.seq, sp.pos + sp.len);
         }
 
         // final norm and output head, only for the rows that need logits
-        let rows = match mode {
-            LogitsMode::Last => n - 1..n,
-            LogitsMode::All => 0..n,
-            LogitsMode::None => return Ok(&[]),
-        };
-        let m = rows.len();
-        ops::rmsnorm_into(
-            &s.x[rows.start * e..rows.end * e],
-            &w.output_norm,
-            c.rms_eps,
-            &mut s.xb[..m * e],
-        );
+        let m = outputs.count();
+        if m == 0 {
+            return Ok(&[]);
+        }
+        outputs.each(|j, r| {
+            ops::rmsnorm_into(
+                &s.x[r * e..(r + 1) * e],
+                &w.output_norm,
+                c.rms_eps,
+                &mut s.xb[j * e..(j + 1) * e],
+            )
+        });
         tap(&mut s.tap, "result_norm", 0, &s.xb[..m * e]);
         let logits = &mut s.logits[..m * c.n_vocab];
-        project(self, &w.output, &s.xb[..m * e], m, &mut s.xq, false, logits)?;
+        project(
+            self,
+            &w.output,
+            &s.xb,
+            &s.out_runs,
+            &mut s.xq,
+            false,
+            logits,
+        )?;
         if let Some(cap) = c.final_logit_softcap {
             for l in logits.iter_mut() {
                 *l = (*l * (1.0 / cap)).tanh() * cap;
@@ -92,10 +214,10 @@ impl Model {
     fn check_call(
         &self,
         tokens: &[u32],
-        pos: usize,
+        spans: &[Span],
+        outputs: &Outputs,
         kv: &KvCache,
         s: &Scratch,
-        mode: LogitsMode,
     ) -> Result<(), ModelError> {
         let c = self.config();
         let n = tokens.len();
@@ -108,9 +230,10 @@ impl Model {
                 max: s.max_batch,
             });
         }
-        if mode == LogitsMode::All && n > s.logit_rows {
+        let m = outputs.count();
+        if m > s.logit_rows {
             return Err(ModelError::BatchTooLarge {
-                n,
+                n: m,
                 max: s.logit_rows,
             });
         }
@@ -132,11 +255,8 @@ impl Model {
                 detail: "buffer sizes do not fit this model".into(),
             });
         }
-        let end = pos + n;
         let n_ctx = kv.n_ctx().min(s.n_ctx);
-        if end > n_ctx {
-            return Err(ModelError::ContextFull { pos, end, n_ctx });
-        }
+        batch::check_spans(spans, kv.n_seq(), n_ctx, |q| kv.seq_len(q))?;
         if let Some((index, &token)) = tokens
             .iter()
             .enumerate()
@@ -152,19 +272,21 @@ impl Model {
     }
 }
 
-/// y = x · wᵀ for `n` tokens: x: [n, w.cols] -> y: [n, w.rows].
+/// y = x · wᵀ for the rows of `runs`: x: [n, w.cols] -> y: [n, w.rows].
 ///
 /// `x` is quantized to the weight's activation type first, unless `reuse`
-/// is set and `xq` already holds it in that type.
+/// is set and `xq` already holds it in that type. Each run takes its own
+/// kernel order (a single row: the matrix-vector kernels).
 pub(crate) fn project(
     m: &Model,
     w: &Linear,
     x: &[f32],
-    n: usize,
+    runs: &[Run],
     xq: &mut ActBuf,
     reuse: bool,
     y: &mut [f32],
 ) -> Result<(), ModelError> {
+    let n = runs.last().map_or(0, |r| r.start + r.len);
     let k = m.kernels();
     let wm: QMatrix = w.view(m.file());
     let pool = m.pool();
@@ -173,53 +295,58 @@ pub(crate) fn project(
             name: w.name.clone(),
             source,
         })?;
-    if n == 1 {
-        par_matvec(pool, k, wm, &xq.bytes, &mut y[..w.rows]);
-    } else {
-        par_matmul(pool, k, wm, &xq.bytes, n, &mut y[..n * w.rows]);
+    let rb = quant::row_bytes(wm.act_type(), w.cols);
+    for r in runs {
+        let act = &xq.bytes[r.start * rb..(r.start + r.len) * rb];
+        let out = &mut y[r.start * w.rows..(r.start + r.len) * w.rows];
+        if r.len == 1 {
+            par_matvec(pool, k, wm, act, out);
+        } else {
+            par_matmul_as_chunk(pool, k, wm, act, r.len, r.chunk, out);
+        }
     }
     Ok(())
 }
 
-/// Rotate q: [n, n_head * head_dim] and k: [n, n_kv_head * head_dim] for
-/// positions `pos ..` with layer `il`'s RoPE.
-pub(crate) fn rope_qk(m: &Model, il: usize, pos: usize, n: usize, s: &mut Scratch) {
+/// Rotate q: [n, n_head * head_dim] and k: [n, n_kv_head * head_dim], each
+/// row at its span's position, with layer `il`'s RoPE.
+pub(crate) fn rope_qk(m: &Model, il: usize, spans: &[Span], s: &mut Scratch) {
     let c = m.config();
     let rp = c.layer_rope(il);
     let ff = m.weights().rope_freqs.as_deref();
     let (qd, kd) = (c.q_dim(), c.kv_dim());
-    for t in 0..n {
-        ops::rope_cache(&rp, pos + t, ff, &mut s.rope);
-        ops::rope_apply(
-            rp.mode,
-            rp.n_dims,
-            &s.rope,
-            c.head_dim,
-            &mut s.q[t * qd..(t + 1) * qd],
-        );
-        ops::rope_apply(
-            rp.mode,
-            rp.n_dims,
-            &s.rope,
-            c.head_dim,
-            &mut s.k[t * kd..(t + 1) * kd],
-        );
+    for sp in spans {
+        for (i, t) in sp.rows().enumerate() {
+            ops::rope_cache(&rp, sp.pos + i, ff, &mut s.rope);
+            ops::rope_apply(
+                rp.mode,
+                rp.n_dims,
+                &s.rope,
+                c.head_dim,
+                &mut s.q[t * qd..(t + 1) * qd],
+            );
+            ops::rope_apply(
+                rp.mode,
+                rp.n_dims,
+                &s.rope,
+                c.head_dim,
+                &mut s.k[t * kd..(t + 1) * kd],
+            );
+        }
     }
 }
 
-/// Append k/v to the cache and attend: s.q -> s.att, both [n, n_head * head_dim].
+/// Append each span's k/v to its cache slot and attend over that slot:
+/// s.q -> s.att, both [n, n_head * head_dim].
 pub(crate) fn attend(
     m: &Model,
     il: usize,
-    pos: usize,
-    n: usize,
+    spans: &[Span],
     kv: &mut KvCache,
     s: &mut Scratch,
 ) -> Result<(), ModelError> {
     let c = m.config();
     let (qd, kd) = (c.q_dim(), c.kv_dim());
-    kv.write(il, pos, &s.k[..n * kd], &s.v[..n * kd]);
-    let (kc, vc) = kv.layer(il);
     let p = AttnParams {
         n_head: c.n_head,
         n_kv_head: c.n_kv_head,
@@ -227,18 +354,27 @@ pub(crate) fn attend(
         scale: c.kq_scale,
         window: c.layer_window(il),
     };
-    attention_with(
-        m.attention(),
-        m.kernels().isa,
-        m.pool(),
-        &p,
-        &s.q[..n * qd],
-        pos,
-        n,
-        kc,
-        vc,
-        &mut s.attn_work,
-        &mut s.att[..n * qd],
-    )?;
+    for sp in spans {
+        let r = sp.rows();
+        let (k, v) = (
+            &s.k[r.start * kd..r.end * kd],
+            &s.v[r.start * kd..r.end * kd],
+        );
+        kv.write(il, sp.seq, sp.pos, k, v);
+        let (kc, vc) = kv.layer(il, sp.seq);
+        attention_with(
+            m.attention(),
+            m.kernels().isa,
+            m.pool(),
+            &p,
+            &s.q[r.start * qd..r.end * qd],
+            sp.pos,
+            sp.len,
+            kc,
+            vc,
+            &mut s.attn_work,
+            &mut s.att[r.start * qd..r.end * qd],
+        )?;
+    }
     Ok(())
 }

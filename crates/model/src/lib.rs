@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod arch;
+pub mod batch;
 pub mod config;
 pub mod error;
 mod forward;
@@ -13,6 +14,7 @@ mod model;
 mod scratch;
 pub mod weights;
 
+pub use batch::{Batch, Span};
 pub use config::{Arch, Config};
 pub use error::ModelError;
 pub use forward::LogitsMode;

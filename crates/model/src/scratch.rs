@@ -10,6 +10,7 @@ use kernels::quant;
 use kernels::ThreadPool;
 
 use crate::error::ModelError;
+use crate::forward::Run;
 use crate::memory::{self, AllocFailure, Budget};
 use crate::model::Model;
 
@@ -98,6 +99,10 @@ pub struct Scratch {
     pub(crate) rope: Vec<f32>,
     /// Logits [logit_rows, n_vocab].
     pub(crate) logits: Vec<f32>,
+    /// Row runs of the current batch's projections (`forward::Run`).
+    pub(crate) runs: Vec<Run>,
+    /// Row runs of its output head.
+    pub(crate) out_runs: Vec<Run>,
     /// Debug hook (none by default).
     pub(crate) tap: Option<Tap>,
 }
@@ -172,6 +177,8 @@ impl Scratch {
             attn_work: f(model.threads() * work_per_thread(n_ctx, c.head_dim))?,
             rope: f(c.head_dim)?,
             logits: f(rows * c.n_vocab)?,
+            runs: Vec::with_capacity(b),
+            out_runs: Vec::with_capacity(rows),
             tap: None,
         })
     }

@@ -31,6 +31,13 @@ use std::mem::size_of;
 pub const MIN_TOKENS: usize = 8;
 
 /// Whether weights of type `w` have a batched order (the k-quants).
+/// Whether a batch of `toks` tokens takes the batched order for the types
+/// that have one: rows of chunks on the same side of this give the same
+/// results when run together as alone (`parallel::par_matmul_as_chunk`).
+pub fn order_is_batched(toks: usize) -> bool {
+    toks >= MIN_TOKENS
+}
+
 pub fn has_batched_order(w: GgmlType) -> bool {
     use GgmlType::*;
     matches!(w, Q2_K | Q3_K | Q4_K | Q5_K | Q6_K)

@@ -2,6 +2,7 @@
 
 use kernels::ops;
 
+use crate::batch::Span;
 use crate::error::ModelError;
 use crate::forward::{attend, project, rope_qk};
 use crate::kv_cache::KvCache;
@@ -10,11 +11,11 @@ use crate::scratch::{tap, Scratch};
 
 use super::{add_to_residual, OutputTaps};
 
-/// The attention part of layer `il` over `n` tokens at positions `pos ..`.
+/// The attention part of layer `il` over the `n` rows of a batch.
 pub(super) fn part(
     m: &Model,
     il: usize,
-    pos: usize,
+    spans: &[Span],
     n: usize,
     kv: &mut KvCache,
     s: &mut Scratch,
@@ -27,9 +28,33 @@ pub(super) fn part(
     // quantization when the types agree)
     ops::rmsnorm_into(&s.x[..n * e], &a.norm, c.rms_eps, &mut s.xb[..n * e]);
     tap(&mut s.tap, "attn_norm", il, &s.xb[..n * e]);
-    project(m, &a.wq, &s.xb, n, &mut s.xq, false, &mut s.q[..n * qd])?;
-    project(m, &a.wk, &s.xb, n, &mut s.xq, true, &mut s.k[..n * kd])?;
-    project(m, &a.wv, &s.xb, n, &mut s.xq, true, &mut s.v[..n * kd])?;
+    project(
+        m,
+        &a.wq,
+        &s.xb,
+        &s.runs,
+        &mut s.xq,
+        false,
+        &mut s.q[..n * qd],
+    )?;
+    project(
+        m,
+        &a.wk,
+        &s.xb,
+        &s.runs,
+        &mut s.xq,
+        true,
+        &mut s.k[..n * kd],
+    )?;
+    project(
+        m,
+        &a.wv,
+        &s.xb,
+        &s.runs,
+        &mut s.xq,
+        true,
+        &mut s.v[..n * kd],
+    )?;
     tap(&mut s.tap, "Qcur_mm", il, &s.q[..n * qd]);
     tap(&mut s.tap, "Kcur_mm", il, &s.k[..n * kd]);
     if let Some(norm) = &a.qk_norm {
@@ -39,18 +64,26 @@ pub(super) fn part(
         tap(&mut s.tap, "Qcur_normed", il, &s.q[..n * qd]);
         tap(&mut s.tap, "Kcur_normed", il, &s.k[..n * kd]);
     }
-    rope_qk(m, il, pos, n, s);
+    rope_qk(m, il, spans, s);
     tap(&mut s.tap, "Qcur", il, &s.q[..n * qd]);
     tap(&mut s.tap, "Kcur", il, &s.k[..n * kd]);
     tap(&mut s.tap, "Vcur", il, &s.v[..n * kd]);
     if let Some(qs) = c.q_scale {
         ops::scale(&mut s.q[..n * qd], qs);
     }
-    attend(m, il, pos, n, kv, s)?;
+    attend(m, il, spans, kv, s)?;
     tap(&mut s.tap, "kqv_out", il, &s.att[..n * qd]);
 
     // x += post_norm(att · Wo)
-    project(m, &a.wo, &s.att, n, &mut s.xq, false, &mut s.xb2[..n * e])?;
+    project(
+        m,
+        &a.wo,
+        &s.att,
+        &s.runs,
+        &mut s.xq,
+        false,
+        &mut s.xb2[..n * e],
+    )?;
     let taps = OutputTaps {
         out: "attn_out",
         normed: "attn_post_norm",

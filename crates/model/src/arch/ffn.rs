@@ -23,8 +23,24 @@ pub(super) fn part(m: &Model, il: usize, n: usize, s: &mut Scratch) -> Result<()
 
     ops::rmsnorm_into(&s.x[..n * e], &f.norm, c.rms_eps, &mut s.xb[..n * e]);
     tap(&mut s.tap, "ffn_norm", il, &s.xb[..n * e]);
-    project(m, &f.gate, &s.xb, n, &mut s.xq, false, &mut s.hb[..n * ff])?;
-    project(m, &f.up, &s.xb, n, &mut s.xq, true, &mut s.hb2[..n * ff])?;
+    project(
+        m,
+        &f.gate,
+        &s.xb,
+        &s.runs,
+        &mut s.xq,
+        false,
+        &mut s.hb[..n * ff],
+    )?;
+    project(
+        m,
+        &f.up,
+        &s.xb,
+        &s.runs,
+        &mut s.xq,
+        true,
+        &mut s.hb2[..n * ff],
+    )?;
     tap(&mut s.tap, "ffn_gate", il, &s.hb[..n * ff]);
     tap(&mut s.tap, "ffn_up", il, &s.hb2[..n * ff]);
     let (glu, name): (Glu, _) = match c.arch.layout().activation {
@@ -34,7 +50,15 @@ pub(super) fn part(m: &Model, il: usize, n: usize, s: &mut Scratch) -> Result<()
     par_zip(m.pool(), &mut s.hb[..n * ff], &s.hb2[..n * ff], glu);
     tap(&mut s.tap, name, il, &s.hb[..n * ff]);
 
-    project(m, &f.down, &s.hb, n, &mut s.xq, false, &mut s.xb2[..n * e])?;
+    project(
+        m,
+        &f.down,
+        &s.hb,
+        &s.runs,
+        &mut s.xq,
+        false,
+        &mut s.xb2[..n * e],
+    )?;
     let taps = OutputTaps {
         out: "ffn_out",
         normed: "ffn_post_norm",

@@ -18,22 +18,24 @@ mod ffn;
 
 use kernels::ops;
 
+use crate::batch::Span;
 use crate::config::Config;
 use crate::error::ModelError;
 use crate::kv_cache::KvCache;
 use crate::model::Model;
 use crate::scratch::{tap, Scratch};
 
-/// Layer `il` over `n` tokens at positions `pos ..`, updating `s.x` in place.
+/// Layer `il` over the `n` rows of a batch (its sequences' `spans`),
+/// updating `s.x` in place.
 pub(crate) fn block(
     m: &Model,
     il: usize,
-    pos: usize,
+    spans: &[Span],
     n: usize,
     kv: &mut KvCache,
     s: &mut Scratch,
 ) -> Result<(), ModelError> {
-    attention::part(m, il, pos, n, kv, s)?;
+    attention::part(m, il, spans, n, kv, s)?;
     ffn::part(m, il, n, s)
 }
 
