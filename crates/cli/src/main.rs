@@ -1,6 +1,7 @@
 //! `wasm-chord`: run GGUF language models from the command line.
 #![forbid(unsafe_code)]
 
+mod batched_bench;
 mod bench;
 mod chat;
 mod common;
@@ -39,6 +40,9 @@ enum Command {
     Tokenize(tokenize::TokenizeArgs),
     /// Prompt-processing and generation throughput, llama-bench style.
     Bench(bench::BenchArgs),
+    /// Throughput of several sequences decoded together, llama-batched-bench style
+    /// (`-npp`, `-ntg`, `-npl` as llama.cpp spells them).
+    BatchedBench(batched_bench::BatchedBenchArgs),
     /// Describe a GGUF file: metadata, tensors, bytes per type.
     Info(info::InfoArgs),
 }
@@ -53,13 +57,14 @@ pub fn default_model_path() -> std::path::PathBuf {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(batched_bench::rewrite_args(std::env::args_os()));
     let result = match &cli.command {
         Command::Run(args) => run::run(args),
         Command::Chat(args) => chat::run(args),
         Command::Perplexity(args) => perplexity::run(args),
         Command::Tokenize(args) => tokenize::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::BatchedBench(args) => batched_bench::run(args),
         Command::Info(args) => info::run(args),
     };
     match result {

@@ -194,6 +194,89 @@ fn bench_json_has_one_row_per_thread_and_test() {
 }
 
 #[test]
+fn batched_bench_takes_llama_cpp_spellings() {
+    let m = tiny("tiny-q4_k_m");
+    let out = ok(&[
+        "batched-bench",
+        "-m",
+        &m,
+        "-npp",
+        "8,4",
+        "-ntg=3",
+        "-npl",
+        "1,2,3",
+        "-c",
+        "33",
+        "-t",
+        "2",
+        "--json",
+    ]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let got: Vec<(u64, u64, u64)> = rows
+        .iter()
+        .map(|r| {
+            let n = |k: &str| r[k].as_u64().unwrap();
+            (n("npp"), n("ntg"), n("npl"))
+        })
+        .collect();
+    // PP 8 x 3 sequences and TG 3 x 3 need 33 positions in all: every test fits
+    assert_eq!(
+        got,
+        [
+            (8, 3, 1),
+            (8, 3, 2),
+            (8, 3, 3),
+            (4, 3, 1),
+            (4, 3, 2),
+            (4, 3, 3)
+        ]
+    );
+    for r in &rows {
+        assert_eq!(r["threads"], 2);
+        for k in ["pp_tokens_per_s", "tg_tokens_per_s", "total_tokens_per_s"] {
+            assert!(r[k].as_f64().unwrap() > 0.0, "{k}");
+        }
+    }
+    // tests needing more than -c are skipped; a shared prompt needs less
+    let table = ok(&[
+        "batched-bench",
+        "-m",
+        &m,
+        "-npp",
+        "8",
+        "-ntg",
+        "4",
+        "-npl",
+        "1,4",
+        "-c",
+        "40",
+    ]);
+    assert!(
+        table.contains("|     8 |      4 |    1 |     12 |"),
+        "{table}"
+    );
+    assert!(!table.contains("|    4 |     48 |"), "{table}");
+    let table = ok(&[
+        "batched-bench",
+        "-m",
+        &m,
+        "-npp",
+        "8",
+        "-ntg",
+        "4",
+        "-npl",
+        "4",
+        "-c",
+        "48",
+        "-pps",
+    ]);
+    assert!(
+        table.contains("|     8 |      4 |    4 |     24 |"),
+        "{table}"
+    );
+}
+
+#[test]
 fn bench_thread_timing_reports_every_thread() {
     let m = tiny("tiny-q4_k_m");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_wasm-chord"))
