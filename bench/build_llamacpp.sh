@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build llama.cpp's `llama-bench` (only that target) from the llama-cpp-python 0.3.36 sdist,
+# Build llama.cpp's `llama-bench`, `llama-batched-bench` and `llama-quantize` (only those) from the llama-cpp-python 0.3.36 sdist,
 # i.e. the same llama.cpp commit as the reference venv (tools/README.md).
 #
 # Usage: bench/build_llamacpp.sh            # idempotent; skips work already done
@@ -7,7 +7,8 @@
 #        LLAMACPP_DIR   (default bench/build/llamacpp: git-ignored, never committed)
 #        LLAMACPP_SDIST (optional path to an already downloaded llama_cpp_python-0.3.36.tar.gz)
 #        JOBS           (default 2)
-# Output: $LLAMACPP_DIR/build/bin/llama-bench and $LLAMACPP_DIR/BUILD_INFO.txt
+# Output: $LLAMACPP_DIR/build/bin/{llama-bench,llama-batched-bench,llama-quantize} and
+#         $LLAMACPP_DIR/BUILD_INFO.txt
 # Time:  ~10-15 min on 2 cores the first time; seconds afterwards.
 set -euo pipefail
 
@@ -51,7 +52,7 @@ if [[ -z $CMAKE ]]; then
     CMAKE=$DIR/venv/bin/cmake
 fi
 
-# 4. configure + build only llama-bench and llama-quantize. Static libs so the binary is self-contained.
+# 4. configure + build only llama-bench, llama-batched-bench and llama-quantize. Static libs so the binary is self-contained.
 # GGML_NATIVE=ON (-march=native) is llama.cpp's fastest CPU build, except on CPUs with AMX: there
 # the native build has crashed with llama-bench's default --repack 1, so it is built without AMX,
 # with the x86 extensions this CPU has named one by one.
@@ -76,10 +77,14 @@ CMAKE_FLAGS=(
     ${LLAMACPP_CMAKE_EXTRA:-}
 )
 # llama-quantize too: bench/make_models.sh uses it when the reference venv is not installed.
-if [[ ! -x $BUILD/bin/llama-bench || ! -x $BUILD/bin/llama-quantize ]]; then
-    "$CMAKE" -S "$SRC/vendor/llama.cpp" -B "$BUILD" "${CMAKE_FLAGS[@]}"
-    "$CMAKE" --build "$BUILD" --target llama-bench llama-quantize -j"$JOBS"
-fi
+TARGETS=(llama-bench llama-batched-bench llama-quantize)
+for t in "${TARGETS[@]}"; do
+    if [[ ! -x $BUILD/bin/$t ]]; then
+        "$CMAKE" -S "$SRC/vendor/llama.cpp" -B "$BUILD" "${CMAKE_FLAGS[@]}"
+        "$CMAKE" --build "$BUILD" --target "${TARGETS[@]}" -j"$JOBS"
+        break
+    fi
+done
 
 {
     echo "llama-cpp-python sdist: $VERSION"

@@ -33,6 +33,46 @@ pub fn par_matvec(pool: &ThreadPool, k: &Kernels, w: QMatrix, x_q: &[u8], y: &mu
     });
 }
 
+/// Bytes of weight rows one pass of `par_matvec_tokens` keeps in cache
+/// while every token runs over them.
+const TOKEN_PASS_BYTES: usize = 32 << 10;
+
+/// `par_matvec` for `n` activation rows: y[t] = w · x_q[t], each token's
+/// products by the matrix-vector kernels (packed layouts included), so
+/// every output equals `par_matvec` of that token bit for bit. The
+/// weights stream from memory once: each thread runs all tokens over a
+/// few rows (`TOKEN_PASS_BYTES`) before moving on, so the other tokens read
+/// those rows from cache. For batches of single tokens of several
+/// sequences, where the weights are the whole cost.
+///
+/// w: [rows, cols], x_q: [n, act_row_bytes] quantized -> y: [n, rows] row-major
+pub fn par_matvec_tokens(
+    pool: &ThreadPool,
+    k: &Kernels,
+    w: QMatrix,
+    x_q: &[u8],
+    n: usize,
+    y: &mut [f32],
+) {
+    let y = &mut y[..n * w.rows];
+    let xb = w.act_row_bytes();
+    let pass = (TOKEN_PASS_BYTES / w.row_bytes().max(1)) / ROW_ALIGN * ROW_ALIGN;
+    let pass = pass.max(ROW_ALIGN);
+    let block = block_size(w.rows, pool.n_threads(), ROW_ALIGN);
+    pool.par_cols(y, w.rows, block, &mut [0u8; 0], 0, |c, _| {
+        let rows = c.cols();
+        let mut r0 = rows.start;
+        while r0 < rows.end {
+            let r1 = (r0 + pass).min(rows.end);
+            for t in 0..n {
+                let out = &mut c.row(t)[r0 - rows.start..r1 - rows.start];
+                ops::matvec_rows(k, w, &x_q[t * xb..(t + 1) * xb], r0..r1, out);
+            }
+            r0 = r1;
+        }
+    });
+}
+
 /// `ops::matmul` with the rows of `w` split across the pool: each thread
 /// runs the tile kernels on its blocks of weight rows for the whole batch.
 ///
@@ -130,6 +170,7 @@ mod tests {
     use super::*;
 
     use crate::ops::tests::pseudo;
+    use crate::packed::PackedMatrix;
 
     #[test]
     fn par_zip_geglu_swiglu_equal_the_single_threaded_ops() {
@@ -198,6 +239,59 @@ mod tests {
                 let mut v2 = vec![f32::NAN; rows];
                 par_matvec(pool, k, w, &xq, &mut v2);
                 assert_eq!(v1, v2, "{ty} matvec, {} threads", pool.n_threads());
+            }
+        }
+    }
+
+    /// Several tokens through the matrix-vector kernels, weights read once:
+    /// each token's outputs equal its own `par_matvec`, with and without
+    /// the table's repacked layout, for row counts that end mid-pass.
+    #[test]
+    fn matvec_tokens_equal_one_matvec_per_token() {
+        let k = crate::arch::select();
+        let (cols, n) = (512, 4);
+        let x = pseudo(n * cols, 32);
+        for ty in [
+            GgmlType::Q8_0,
+            GgmlType::Q4_0,
+            GgmlType::Q4_K,
+            GgmlType::Q6_K,
+        ] {
+            let rb = quant::row_bytes(ty, cols);
+            // more rows than one pass of TOKEN_PASS_BYTES, and an odd tail
+            let rows = 2 * TOKEN_PASS_BYTES / rb + 37;
+            let wf = pseudo(rows * cols, 31);
+            let mut wq = vec![0u8; rows * rb];
+            for (r, o) in wf.chunks(cols).zip(wq.chunks_mut(rb)) {
+                quant::quantize_row(ty, r, o).unwrap();
+            }
+            let plain = QMatrix::new(ty, rows, cols, &wq);
+            let packed = k.packing(ty).map(|p| PackedMatrix::pack(p, plain).unwrap());
+            let ab = plain.act_row_bytes();
+            let mut xq = vec![0u8; n * ab];
+            ops::quantize_acts(k, ty, cols, &x, &mut xq).unwrap();
+            let views = [None, packed.as_ref().map(PackedMatrix::view)];
+            for (w, pool) in views
+                .iter()
+                .map(|p| QMatrix {
+                    packed: *p,
+                    ..plain
+                })
+                .flat_map(|w| [1, 2, 3].map(|t| (w, ThreadPool::new(t))))
+            {
+                let mut want = vec![f32::NAN; n * rows];
+                for t in 0..n {
+                    par_matvec(&pool, k, w, &xq[t * ab..], &mut want[t * rows..]);
+                }
+                let mut got = vec![f32::NAN; n * rows];
+                par_matvec_tokens(&pool, k, w, &xq, n, &mut got);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                let what = format!(
+                    "{ty}, {} threads, packed {}",
+                    pool.n_threads(),
+                    w.packed.is_some()
+                );
+                assert_eq!(bits(&got), bits(&want), "{what}");
             }
         }
     }

@@ -6,7 +6,7 @@
 
 use kernels::attention::{attention_with, AttnParams};
 use kernels::ops::{self, QMatrix};
-use kernels::parallel::{par_matmul_as_chunk, par_matvec};
+use kernels::parallel::{par_matmul_as_chunk, par_matvec, par_matvec_tokens};
 use kernels::quant::{self, batched::order_is_batched};
 
 use std::ops::Range;
@@ -301,6 +301,9 @@ pub(crate) fn project(
         let out = &mut y[r.start * w.rows..(r.start + r.len) * w.rows];
         if r.len == 1 {
             par_matvec(pool, k, wm, act, out);
+        } else if !order_is_batched(r.chunk) {
+            // rows in the row-dot order: the decode kernels, weights read once
+            par_matvec_tokens(pool, k, wm, act, r.len, out);
         } else {
             par_matmul_as_chunk(pool, k, wm, act, r.len, r.chunk, out);
         }
