@@ -1,16 +1,13 @@
 //! The streaming generation loop.
 
 use std::ops::ControlFlow;
-use std::sync::Arc;
 
 use model::LogitsMode;
-use tokenizer::{StreamDecoder, Tokenizer};
 
 use super::params::{Completion, FinishReason, GenerateParams, TokenPiece};
-use super::stop::StopMatcher;
+use super::turn::Turn;
 use super::Session;
 use crate::error::EngineError;
-use crate::sampler::Sampler;
 
 #[derive(Debug)]
 enum State {
@@ -38,16 +35,8 @@ pub struct Generation<'s> {
 #[derive(Debug)]
 pub struct Detached {
     state: State,
-    sampler: Sampler,
-    decoder: StreamDecoder<Arc<Tokenizer>>,
-    stop: StopMatcher,
-    /// Tokens that end the turn although the vocabulary does not mark them EOG.
-    stop_ids: Vec<u32>,
-    max_tokens: usize,
-    logprobs: bool,
+    turn: Turn,
     prompt_len: usize,
-    generated: usize,
-    finish: Option<FinishReason>,
 }
 
 impl Detached {
@@ -60,7 +49,7 @@ impl Detached {
 
     /// Why the generation ended (`None` while it is still running).
     pub fn finish_reason(&self) -> Option<FinishReason> {
-        self.finish
+        self.turn.finish
     }
 }
 
@@ -71,31 +60,11 @@ impl<'s> Generation<'s> {
         params: &GenerateParams,
         end_of_turn: Option<&str>,
     ) -> Self {
-        let mut stop = StopMatcher::new(&params.stop);
-        let mut stop_ids = Vec::new();
-        if let Some(eot) = end_of_turn {
-            match s.tok.token_id(eot) {
-                Some(id) if s.tok.is_eog(id) => {}
-                Some(id) => stop_ids.push(id),
-                None => stop.add(eot),
-            }
-        }
         s.timings = Default::default();
-        // The window never holds more than the context's tokens: a larger one would
-        // only size its buffer past what can be used.
-        let mut sampler = params.sampler.clone();
-        sampler.penalty_last_n = sampler.penalty_last_n.min(s.n_ctx);
         let g = Detached {
-            decoder: StreamDecoder::new(Arc::clone(&s.tok), params.special),
             state: State::Start(prompt),
-            sampler: Sampler::new(sampler),
-            stop,
-            stop_ids,
-            max_tokens: params.max_tokens,
-            logprobs: params.logprobs,
+            turn: Turn::new(&s.tok, params, end_of_turn, s.n_ctx),
             prompt_len: 0,
-            generated: 0,
-            finish: None,
         };
         Self { s, g }
     }
@@ -107,7 +76,7 @@ impl<'s> Generation<'s> {
 
     /// Why the generation ended (`None` while it is still running).
     pub fn finish_reason(&self) -> Option<FinishReason> {
-        self.g.finish
+        self.g.turn.finish
     }
 
     /// Drives the generation to the end, calling `on_piece` for every piece.
@@ -122,7 +91,7 @@ impl<'s> Generation<'s> {
             text.push_str(&piece.text);
             tokens.push(piece.id);
             if on_piece(&piece).is_break() {
-                self.g.finish = Some(FinishReason::Cancelled);
+                self.g.turn.finish = Some(FinishReason::Cancelled);
                 self.g.state = State::Done;
                 break;
             }
@@ -130,7 +99,7 @@ impl<'s> Generation<'s> {
         Ok(Completion {
             text,
             tokens,
-            finish: self.g.finish.unwrap_or(FinishReason::Cancelled),
+            finish: self.g.turn.finish.unwrap_or(FinishReason::Cancelled),
             timings: self.s.timings,
         })
     }
@@ -178,9 +147,7 @@ impl<'s> Generation<'s> {
             s.cached.extend_from_slice(chunk);
             pos += chunk.len();
         }
-        for &t in &prompt {
-            self.g.sampler.accept(t);
-        }
+        self.g.turn.accept_prompt(&prompt);
         self.g.prompt_len = n;
         s.timings.cached_tokens = reuse;
         s.timings.prompt_tokens = n - reuse;
@@ -198,7 +165,7 @@ impl<'s> Generation<'s> {
                 if pos >= s.n_ctx {
                     return Err(EngineError::ContextFull {
                         prompt_tokens: self.g.prompt_len,
-                        generated: self.g.generated,
+                        generated: self.g.turn.generated,
                         n_ctx: s.n_ctx,
                     });
                 }
@@ -211,60 +178,14 @@ impl<'s> Generation<'s> {
             // Right after prefill: the logits of the last prompt token.
             None => &s.logits,
         };
-        let sampled = self.g.sampler.sample(logits, self.g.logprobs)?;
-        self.g.sampler.accept(sampled.id);
-        self.g.generated += 1;
-        s.timings.generated_tokens = self.g.generated;
+        let piece = self.g.turn.next_piece(&s.tok, logits)?;
+        s.timings.generated_tokens = self.g.turn.generated;
         s.timings.generate_ms += (s.clock)() - t0;
-
-        let id = sampled.id;
-        let piece = |text| TokenPiece {
-            id,
-            text,
-            logprob: sampled.logprob,
+        self.g.state = match self.g.turn.finish {
+            Some(_) => State::Done,
+            None => State::Running(Some(piece.id)),
         };
-        if s.tok.is_eog(id) || self.g.stop_ids.contains(&id) {
-            let reason = if s.tok.is_eog(id) {
-                FinishReason::EndOfGeneration
-            } else {
-                FinishReason::Stop
-            };
-            let text = self.finish_text(String::new());
-            self.end(reason);
-            return Ok(piece(text));
-        }
-        let new = self.g.decoder.push(id);
-        let released = self.g.stop.push(&new);
-        if released.stopped {
-            self.end(FinishReason::Stop);
-            return Ok(piece(released.text));
-        }
-        if self.g.generated >= self.g.max_tokens {
-            let text = self.finish_text(released.text);
-            self.end(FinishReason::MaxTokens);
-            return Ok(piece(text));
-        }
-        self.g.state = State::Running(Some(id));
-        Ok(piece(released.text))
-    }
-
-    /// Appends whatever the decoder and the stop matcher still hold (a final stop string
-    /// completed by the decoder's remainder is cut as usual).
-    fn finish_text(&mut self, mut text: String) -> String {
-        let rest = self.g.decoder.flush();
-        let r = self.g.stop.push(&rest);
-        text.push_str(&r.text);
-        if r.stopped {
-            self.g.finish = Some(FinishReason::Stop);
-        } else {
-            text.push_str(&self.g.stop.finish());
-        }
-        text
-    }
-
-    fn end(&mut self, reason: FinishReason) {
-        self.g.finish.get_or_insert(reason);
-        self.g.state = State::Done;
+        Ok(piece)
     }
 }
 
@@ -275,8 +196,8 @@ impl Iterator for Generation<'_> {
         let pending = match std::mem::replace(&mut self.g.state, State::Done) {
             State::Done => return None,
             State::Start(prompt) => {
-                if self.g.max_tokens == 0 {
-                    self.g.finish = Some(FinishReason::MaxTokens);
+                if self.g.turn.max_tokens == 0 {
+                    self.g.turn.finish = Some(FinishReason::MaxTokens);
                     return prompt.err().map(Err);
                 }
                 if let Err(e) = prompt.and_then(|p| self.prefill(p)) {

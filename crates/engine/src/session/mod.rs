@@ -17,6 +17,7 @@ mod stop;
 mod tests;
 #[cfg(test)]
 mod tests_limits;
+pub(crate) mod turn;
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
