@@ -46,6 +46,9 @@ pub enum EngineError {
         generated: usize,
         n_ctx: usize,
     },
+    /// The scheduler's queue is full.
+    #[error("too many requests waiting (the queue holds {max})")]
+    QueueFull { max: usize },
     /// The chat template needs a model that has none and no built-in matches.
     #[error("the model file has no chat template and none of the built-in templates matches architecture {arch:?}; pick one by name")]
     NoChatTemplate { arch: String },

@@ -16,6 +16,7 @@ pub mod chat;
 mod config;
 mod error;
 pub mod sampler;
+pub mod scheduler;
 pub mod session;
 
 pub use chat::{BuiltinTemplate, ChatError, ChatMessage};
@@ -23,6 +24,7 @@ pub use config::EngineMeta;
 pub use error::EngineError;
 pub use model::{AttentionBackend, CacheType};
 pub use sampler::{Sampled, Sampler, SamplerError, SamplerParams};
+pub use scheduler::{Event, Request, RequestId, Scheduler, SchedulerOptions};
 pub use session::{
     kv_storage, pack_budget, repack_budget, repack_model, Completion, Detached, FinishReason,
     GenerateParams, Generation, Session, SessionOptions, Timings, TokenPiece, F16_AS_F32_MAX_BYTES,
