@@ -1,0 +1,72 @@
+"""Table of bench/compare_batched.sh's raw runs: per model, threads and B, each engine's best
+S_TG and S_PP over the rounds (with the range), and wasm-chord / llama.cpp of the bests."""
+
+import json
+import pathlib
+import sys
+from collections import defaultdict
+
+
+def llama_rows(path: pathlib.Path):
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            r = json.loads(line)
+            yield r["pl"], r["speed_tg"], r["speed_pp"]
+
+
+def our_rows(path: pathlib.Path):
+    for r in json.loads(path.read_text() or "[]"):
+        yield r["npl"], r["tg_tokens_per_s"], r["pp_tokens_per_s"]
+
+
+def main(raw: pathlib.Path) -> None:
+    # (model, threads, engine, B) -> [(s_tg, s_pp)]
+    runs = defaultdict(list)
+    failed = defaultdict(int)
+    keys = set()
+    for f in sorted(raw.glob("*.r*.*")):
+        parts = f.name.split(".")
+        # <model>.t<T>.r<R>.<engine>.<ext>
+        model, t, engine, ext = ".".join(parts[:-4]), parts[-4], parts[-2], parts[-1]
+        if engine not in ("llama", "ours"):
+            continue
+        if ext == "failed":
+            failed[(model, t, engine)] += 1
+            continue
+        if ext not in ("jsonl", "json"):
+            continue
+        try:
+            rows = list(llama_rows(f) if engine == "llama" else our_rows(f))
+        except (ValueError, KeyError):
+            failed[(model, t, engine)] += 1
+            continue
+        for b, tg, pp in rows:
+            runs[(model, t, engine, b)].append((tg, pp))
+            keys.add((model, t, b))
+    print((raw / "meta.txt").read_text().strip().replace("\n", "  \n"))
+    print()
+    print("| model | threads | B | llama.cpp S_TG | wasm-chord S_TG | ratio | llama.cpp S_PP | wasm-chord S_PP | ratio |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+
+    def cell(vals, i):
+        if not vals:
+            return "failed", None
+        xs = [v[i] for v in vals]
+        return f"{max(xs):.2f} ({min(xs):.2f}-{max(xs):.2f})", max(xs)
+
+    for model, t, b in sorted(keys, key=lambda k: (k[0], int(k[1][1:]), k[2])):
+        out = []
+        for i in (0, 1):
+            lc, lb = cell(runs[(model, t, "llama", b)], i)
+            oc, ob = cell(runs[(model, t, "ours", b)], i)
+            ratio = f"{ob / lb:.2f}" if lb and ob else "-"
+            out += [lc, oc, ratio]
+        print(f"| {model} | {t[1:]} | {b} | " + " | ".join(out) + " |")
+    for (model, t, engine), n in sorted(failed.items()):
+        print(f"\n{engine} failed {n} run(s) on {model} at {t[1:]} threads (see the raw folder)")
+    print(f"\nraw runs: {raw}")
+
+
+if __name__ == "__main__":
+    main(pathlib.Path(sys.argv[1]))
