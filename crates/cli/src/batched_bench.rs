@@ -243,9 +243,15 @@ pub fn run(args: &BatchedBenchArgs) -> Result<()> {
         bail!("-c must be at least 1");
     }
     let size = |e| limits::model_size_error(e, format_args!("-c {}", args.ctx));
-    let kv = KvCache::with_slots(model.config(), max_pl, slot_ctx, args.cache_type.into())
-        .map_err(size)?;
     let max_batch = args.batch_size.min(args.ctx).max(max_pl);
+    let kv = KvCache::with_rings(
+        model.config(),
+        max_pl,
+        slot_ctx,
+        args.cache_type.into(),
+        max_batch,
+    )
+    .map_err(size)?;
     let scratch = Scratch::new(&model, max_batch, slot_ctx, max_pl).map_err(size)?;
     let mut b = Bench {
         model: &model,

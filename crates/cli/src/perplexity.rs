@@ -151,7 +151,7 @@ pub fn run(args: &PerplexityArgs) -> Result<()> {
     let cfg = model.config();
     let n_vocab = cfg.n_vocab;
     let size_flags = format!("--ctx-size {n_ctx}, --batch-size {batch}");
-    let mut kv = KvCache::new(cfg, n_ctx, args.cache_type.into())
+    let mut kv = KvCache::with_rings(cfg, 1, n_ctx, args.cache_type.into(), batch)
         .map_err(|e| limits::model_size_error(e, &size_flags))?;
     let mut scratch = Scratch::new(&model, batch, n_ctx, batch)
         .map_err(|e| limits::model_size_error(e, &size_flags))?;

@@ -257,6 +257,19 @@ impl Model {
         }
         let n_ctx = kv.n_ctx().min(s.n_ctx);
         batch::check_spans(spans, kv.n_seq(), n_ctx, |q| kv.seq_len(q))?;
+        for sp in spans {
+            if sp.len > kv.max_batch() || !kv.can_rewind(sp.seq, sp.pos) {
+                return Err(ModelError::BadBatch(format!(
+                    "sequence {}: {} tokens at position {} do not fit its sliding-window rings \
+                     (at most {} tokens per call, and as many positions back from {})",
+                    sp.seq,
+                    sp.len,
+                    sp.pos,
+                    kv.max_batch(),
+                    kv.seq_len(sp.seq)
+                )));
+            }
+        }
         if let Some((index, &token)) = tokens
             .iter()
             .enumerate()
@@ -356,6 +369,7 @@ pub(crate) fn attend(
         head_dim: c.head_dim,
         scale: c.kq_scale,
         window: c.layer_window(il),
+        kv_start: 0,
     };
     for sp in spans {
         let r = sp.rows();
@@ -364,12 +378,12 @@ pub(crate) fn attend(
             &s.v[r.start * kd..r.end * kd],
         );
         kv.write(il, sp.seq, sp.pos, k, v);
-        let (kc, vc) = kv.layer(il, sp.seq);
+        let (kc, vc, kv_start) = kv.layer(il, sp.seq, sp.pos);
         attention_with(
             m.attention(),
             m.kernels().isa,
             m.pool(),
-            &p,
+            &AttnParams { kv_start, ..p },
             &s.q[r.start * qd..r.end * qd],
             sp.pos,
             sp.len,

@@ -98,6 +98,23 @@ impl Store {
 struct LayerCache {
     k: Store,
     v: Store,
+    /// Rows of one slot.
+    slot_rows: usize,
+    /// A sliding-window layer kept as a ring: (window, ring positions R).
+    /// Position p lives in rows p % R and p % R + R of its slot, so any R
+    /// consecutive positions are consecutive rows.
+    ring: Option<(usize, usize)>,
+}
+
+impl LayerCache {
+    /// The row of slot `seq` holding position `p` (the first copy in a ring).
+    fn row_of(&self, seq: usize, p: usize) -> usize {
+        let base = seq * self.slot_rows;
+        match self.ring {
+            Some((_, r)) => base + p % r,
+            None => base + p,
+        }
+    }
 }
 
 /// K/V storage for every layer of one or more sequences.
@@ -111,6 +128,9 @@ pub struct KvCache {
     layers: Vec<LayerCache>,
     /// Positions held by each slot.
     used: Vec<usize>,
+    /// Most tokens per forward call and per sequence (ring layers are sized
+    /// for it; unbounded without rings).
+    max_batch: usize,
 }
 
 impl KvCache {
@@ -132,21 +152,63 @@ impl KvCache {
         n_ctx: usize,
         ty: CacheType,
     ) -> Result<KvCache, ModelError> {
+        KvCache::build(cfg, n_seq, n_ctx, ty, None)
+    }
+
+    /// As [`KvCache::with_slots`], for forward calls of at most
+    /// `max_batch` tokens per sequence: sliding-window layers then keep
+    /// only their window and one batch (`window + max_batch` positions, as
+    /// a ring) instead of `n_ctx` positions. A sequence can then be rewound
+    /// by at most `max_batch` positions (`truncate` says what it kept).
+    pub fn with_rings(
+        cfg: &Config,
+        n_seq: usize,
+        n_ctx: usize,
+        ty: CacheType,
+        max_batch: usize,
+    ) -> Result<KvCache, ModelError> {
+        KvCache::build(cfg, n_seq, n_ctx, ty, Some(max_batch.max(1)))
+    }
+
+    fn build(
+        cfg: &Config,
+        n_seq: usize,
+        n_ctx: usize,
+        ty: CacheType,
+        max_batch: Option<usize>,
+    ) -> Result<KvCache, ModelError> {
         let row = cfg.kv_dim();
-        let positions = n_seq.max(1).checked_mul(n_ctx);
+        let n_seq = n_seq.max(1);
+        // per layer: its ring, and the rows of one slot (a ring stores R twice)
+        let shapes: Vec<(Option<(usize, usize)>, usize)> = (0..cfg.n_layer)
+            .map(|il| {
+                let ring = max_batch.and_then(|b| {
+                    let w = cfg.layer_window(il)?;
+                    let r = w.checked_add(b)?;
+                    (r.checked_mul(2)? < n_ctx).then_some((w, r))
+                });
+                (ring, ring.map_or(n_ctx, |(_, r)| 2 * r))
+            })
+            .collect();
+        let positions = shapes
+            .iter()
+            .try_fold(0usize, |acc, &(_, rows)| acc.checked_add(rows))
+            .and_then(|p| p.checked_mul(n_seq));
         let total = positions
-            .and_then(|p| KvCache::bytes_for(cfg.n_layer, p, row, ty))
+            .and_then(|p| KvCache::bytes_for(1, p, row, ty))
             .ok_or(AllocFailure::Overflow);
         let budget = Budget::new("the KV cache", n_ctx, total)?;
-        let n = n_seq.max(1) * n_ctx * row; // checked by bytes_for
         let mut layers = Vec::new();
         layers
             .try_reserve_exact(cfg.n_layer)
             .map_err(|_| budget.error(AllocFailure::Refused))?;
-        for _ in 0..cfg.n_layer {
+        for (ring, slot_rows) in shapes {
+            let n = n_seq * slot_rows * row; // part of `total`
             layers.push(LayerCache {
                 k: Store::new(ty, n, &budget)?,
                 v: Store::new(ty, n, &budget)?,
+                slot_rows,
+                ring,
             });
         }
         Ok(KvCache {
@@ -154,7 +216,8 @@ impl KvCache {
             n_ctx,
             row,
             layers,
-            used: vec![0; n_seq.max(1)],
+            used: vec![0; n_seq],
+            max_batch: max_batch.unwrap_or(usize::MAX),
         })
     }
 
@@ -173,11 +236,35 @@ impl KvCache {
         self.truncate(seq, 0);
     }
 
-    /// Drops positions `len..` of slot `seq`.
-    pub fn truncate(&mut self, seq: usize, len: usize) {
-        if let Some(u) = self.used.get_mut(seq) {
-            *u = (*u).min(len);
-        }
+    /// Drops positions `len..` of slot `seq` and returns the positions it
+    /// keeps: `len` (or fewer if it held fewer), or 0 when its ring layers
+    /// no longer hold the window before `len` (a rewind of more than
+    /// `max_batch` positions).
+    pub fn truncate(&mut self, seq: usize, len: usize) -> usize {
+        let ok = self.can_rewind(seq, len);
+        let Some(u) = self.used.get_mut(seq) else {
+            return 0;
+        };
+        *u = if ok { (*u).min(len) } else { 0 };
+        *u
+    }
+
+    /// Whether slot `seq` can continue at position `pos`: from the start,
+    /// or at most at its length and, with ring layers, no more than
+    /// `max_batch` back.
+    pub fn can_rewind(&self, seq: usize, pos: usize) -> bool {
+        let used = self.seq_len(seq);
+        pos == 0 || pos <= used && (!self.has_rings() || used - pos <= self.max_batch)
+    }
+
+    /// Whether some layers are rings.
+    pub fn has_rings(&self) -> bool {
+        self.layers.iter().any(|l| l.ring.is_some())
+    }
+
+    /// Most tokens a forward call may bring to one sequence.
+    pub fn max_batch(&self) -> usize {
+        self.max_batch
     }
 
     /// Gives slot `dst` the first `len` positions of slot `src` (which
@@ -185,18 +272,23 @@ impl KvCache {
     /// is computed once.
     pub fn copy_prefix(&mut self, src: usize, dst: usize, len: usize) -> Result<(), ModelError> {
         let n_seq = self.n_seq();
-        if src >= n_seq || dst >= n_seq || len > self.seq_len(src) {
+        if src >= n_seq || dst >= n_seq || !self.can_rewind(src, len) {
             return Err(ModelError::BadBatch(format!(
                 "cannot copy {len} positions from slot {src} to slot {dst} ({n_seq} slots, slot {src} holds {})",
                 self.seq_len(src)
             )));
         }
         if src != dst {
-            let slot = self.n_ctx * self.row;
-            let (from, to) = (src * slot, dst * slot);
+            let row = self.row;
             for l in &mut self.layers {
-                l.k.copy_within(from..from + len * self.row, to);
-                l.v.copy_within(from..from + len * self.row, to);
+                // a ring copies its whole slot; a full layer the prefix
+                let n = match l.ring {
+                    Some(_) => l.slot_rows,
+                    None => len,
+                };
+                let (from, to) = (src * l.slot_rows * row, dst * l.slot_rows * row);
+                l.k.copy_within(from..from + n * row, to);
+                l.v.copy_within(from..from + n * row, to);
             }
         }
         self.used[dst] = len;
@@ -222,8 +314,8 @@ impl KvCache {
 
     /// Bytes held by the cache (reserved; pages are committed as written).
     pub fn n_bytes(&self) -> u64 {
-        let positions = self.n_seq() * self.n_ctx;
-        2 * (self.layers.len() * positions * self.row * self.ty.element_bytes()) as u64
+        let rows: usize = self.layers.iter().map(|l| l.slot_rows).sum();
+        2 * (self.n_seq() * rows * self.row * self.ty.element_bytes()) as u64
     }
 
     /// Bytes a cache of `n_layer` layers, `n_ctx` positions of `row`
@@ -240,10 +332,17 @@ impl KvCache {
     ///
     /// k, v: [n_tok, n_kv_head * head_dim]; the caller checks the bounds.
     pub(crate) fn write(&mut self, layer: usize, seq: usize, pos: usize, k: &[f32], v: &[f32]) {
-        let at = (seq * self.n_ctx + pos) * self.row;
+        let row = self.row;
         let l = &mut self.layers[layer];
-        l.k.write(at, k);
-        l.v.write(at, v);
+        for (i, (kr, vr)) in k.chunks_exact(row).zip(v.chunks_exact(row)).enumerate() {
+            let at = l.row_of(seq, pos + i);
+            l.k.write(at * row, kr);
+            l.v.write(at * row, vr);
+            if let Some((_, r)) = l.ring {
+                l.k.write((at + r) * row, kr);
+                l.v.write((at + r) * row, vr);
+            }
+        }
     }
 
     /// Slot `seq` now holds `len` positions (after a forward pass wrote
@@ -252,11 +351,23 @@ impl KvCache {
         self.used[seq] = len;
     }
 
-    /// Borrow slot `seq`'s K and V of layer `layer` (all `n_ctx` positions).
-    pub(crate) fn layer(&self, layer: usize, seq: usize) -> (KvRef<'_>, KvRef<'_>) {
-        let slot = self.n_ctx * self.row;
-        let r = seq * slot..(seq + 1) * slot;
+    /// Slot `seq`'s K and V of layer `layer` for a call whose first query
+    /// is at `pos0`, and the position of their first row (`kv_start` of
+    /// the attention): all `n_ctx` positions from 0, or a ring's rows from
+    /// the first key visible from `pos0`.
+    pub(crate) fn layer(
+        &self,
+        layer: usize,
+        seq: usize,
+        pos0: usize,
+    ) -> (KvRef<'_>, KvRef<'_>, usize) {
         let l = &self.layers[layer];
-        (l.k.view(r.clone()), l.v.view(r))
+        let (start, rows) = match l.ring {
+            Some((w, r)) => ((pos0 + 1).saturating_sub(w), r),
+            None => (0, l.slot_rows),
+        };
+        let first = l.row_of(seq, start) * self.row;
+        let range = first..first + rows * self.row;
+        (l.k.view(range.clone()), l.v.view(range), start)
     }
 }

@@ -273,3 +273,77 @@ fn neighbours_do_not_change_a_sequence() {
         }
     }
 }
+
+/// Gemma 3's sliding-window layers kept as rings (window + one batch)
+/// give the logits of the whole cache, bit for bit, past the window and
+/// after a rewind; a rewind further back than a batch drops the slot.
+#[test]
+fn gemma_ring_cache_equals_the_whole_cache() {
+    let Some(m) = load(&workspace().join("models/gemma-3-270m-q4_k_m.gguf")) else {
+        return;
+    };
+    let m = m.with_threads(2);
+    let c = m.config();
+    let window = c.sliding_window.expect("gemma 3 has local layers");
+    let (n_ctx, chunk) = (4096, 64);
+    let p = prompt(5, window + 90, c.n_vocab);
+    let mut full = KvCache::new(c, n_ctx, CacheType::F16).unwrap();
+    let mut ring = KvCache::with_rings(c, 1, n_ctx, CacheType::F16, chunk).unwrap();
+    assert!(
+        ring.n_bytes() < full.n_bytes() / 2,
+        "{} vs {}",
+        ring.n_bytes(),
+        full.n_bytes()
+    );
+    let mut s = Scratch::new(&m, chunk, n_ctx, 1).unwrap();
+    let mut run = |kv: &mut KvCache, tokens: &[u32], pos: usize| {
+        let mut out = Vec::new();
+        for (i, part) in tokens.chunks(chunk).enumerate() {
+            let l = m
+                .forward(part, pos + i * chunk, kv, &mut s, LogitsMode::Last)
+                .unwrap();
+            out.push(l.to_vec());
+        }
+        out
+    };
+    let same = |a: &[Vec<f32>], b: &[Vec<f32>], what: &str| {
+        for (x, y) in a.iter().zip(b) {
+            assert!(
+                x.iter().zip(y).all(|(u, v)| u.to_bits() == v.to_bits()),
+                "{what}"
+            );
+        }
+    };
+    same(&run(&mut full, &p, 0), &run(&mut ring, &p, 0), "prompt");
+    // decode steps past the window
+    let steps: Vec<u32> = prompt(6, 12, c.n_vocab);
+    for (i, &t) in steps.iter().enumerate() {
+        let pos = p.len() + i;
+        same(
+            &run(&mut full, &[t], pos),
+            &run(&mut ring, &[t], pos),
+            "decode",
+        );
+    }
+    // rewind by one batch, then go on: still equal
+    let back = p.len() + steps.len() - chunk;
+    assert_eq!(ring.truncate(0, back), back);
+    full.truncate(0, back);
+    let more = prompt(7, 30, c.n_vocab);
+    same(
+        &run(&mut full, &more, back),
+        &run(&mut ring, &more, back),
+        "after a rewind",
+    );
+    // further back than a batch: the ring slot is dropped, and calls that
+    // need it are refused
+    assert_eq!(ring.truncate(0, 10), 0);
+    assert!(m
+        .forward(&[1], 10, &mut ring, &mut s, LogitsMode::Last)
+        .is_err());
+    // more tokens per call than the rings were sized for
+    let mut ring = KvCache::with_rings(c, 1, n_ctx, CacheType::F16, 8).unwrap();
+    assert!(m
+        .forward(&p[..9], 0, &mut ring, &mut s, LogitsMode::Last)
+        .is_err());
+}

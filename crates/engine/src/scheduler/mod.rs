@@ -105,7 +105,7 @@ impl Scheduler {
     ) -> Result<Scheduler, EngineError> {
         let n_seq = opts.n_seq.max(1);
         let n_batch = opts.n_batch.max(1);
-        let kv = KvCache::with_slots(model.config(), n_seq, opts.n_ctx, opts.cache_type)?;
+        let kv = KvCache::with_rings(model.config(), n_seq, opts.n_ctx, opts.cache_type, n_batch)?;
         // a step holds every sequence's decode token plus one prompt chunk
         let scratch = Scratch::new(&model, n_batch + n_seq, opts.n_ctx, n_seq)?;
         Ok(Scheduler {

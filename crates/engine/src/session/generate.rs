@@ -127,7 +127,8 @@ impl<'s> Generation<'s> {
             .zip(&prompt)
             .take_while(|(a, b)| a == b)
             .count();
-        let reuse = common.min(n - 1);
+        // (a cache with sliding-window rings may keep less: it says what)
+        let reuse = s.kv.truncate(0, common.min(n - 1));
         s.cached.truncate(reuse);
         let mut pos = reuse;
         for chunk in prompt[reuse..].chunks(s.n_batch) {

@@ -110,7 +110,14 @@ impl Session {
         let f32_bytes = KvCache::bytes_for(cfg.n_layer, n_ctx, cfg.kv_dim(), CacheType::F32)
             .and_then(|b| usize::try_from(b).ok())
             .unwrap_or(usize::MAX);
-        let kv = KvCache::new(cfg, n_ctx, kv_storage(opts.cache_type, f32_bytes))?;
+        // sliding-window layers keep their window and one batch, as rings
+        let kv = KvCache::with_rings(
+            cfg,
+            1,
+            n_ctx,
+            kv_storage(opts.cache_type, f32_bytes),
+            n_batch,
+        )?;
         let scratch = Scratch::new(&model, n_batch, n_ctx, 1)?;
         let logits = Vec::with_capacity(cfg.n_vocab);
         let mut cached = Vec::new();

@@ -180,14 +180,14 @@ impl Call<'_> {
                     match self.k {
                         KvRef::F32(kc) => {
                             for (j, s) in (lo..hi).zip(sc.iter_mut()) {
-                                let kr = &kc[j * kv_row + kv_off..][..hd];
+                                let kr = &kc[(j - p.kv_start) * kv_row + kv_off..][..hd];
                                 *s = (self.ops.dot_f32)(qh, kr) * p.scale;
                             }
                         }
                         KvRef::F16(_) | KvRef::F16AsF32(_) => {
                             qbuf.copy_from_slice(qh);
                             (self.ops.round_f16)(qbuf);
-                            let from = lo * kv_row + kv_off;
+                            let from = (lo - p.kv_start) * kv_row + kv_off;
                             self.ops.half_dots(qbuf, self.k, from, kv_row, sc);
                             for s in sc.iter_mut() {
                                 *s *= p.scale;
@@ -209,11 +209,15 @@ impl Call<'_> {
                     match self.v {
                         KvRef::F32(vc) => {
                             for (j, &w) in (lo..hi).zip(sc.iter()) {
-                                (self.ops.axpy_f32)(oq, w, &vc[j * kv_row + kv_off..][..hd]);
+                                (self.ops.axpy_f32)(
+                                    oq,
+                                    w,
+                                    &vc[(j - p.kv_start) * kv_row + kv_off..][..hd],
+                                );
                             }
                         }
                         KvRef::F16(_) | KvRef::F16AsF32(_) => {
-                            let from = lo * kv_row + kv_off;
+                            let from = (lo - p.kv_start) * kv_row + kv_off;
                             self.ops.half_axpys(oq, sc, self.v, from, kv_row);
                         }
                     }

@@ -106,6 +106,7 @@ fn cases() -> Vec<Case> {
                         head_dim,
                         scale: 0.9 / (head_dim as f32).sqrt() * (1.0 + gi as f32),
                         window,
+                        kv_start: 0,
                     };
                     v.push(Case { p, pos0, n_tok });
                 }
@@ -218,6 +219,7 @@ fn flash_prefill_equals_token_by_token() {
         head_dim: 32,
         scale: 0.3,
         window: Some(40),
+        kv_start: 0,
     };
     let n = 3 * BC + 5;
     let q = pseudo(n * 8 * 32, 7);
@@ -349,6 +351,7 @@ fn flash_needs_only_head_dim_scratch_and_checks_it() {
         head_dim: 16,
         scale: 0.25,
         window: None,
+        kv_start: 0,
     };
     let n = 2000;
     let q = pseudo(2 * 16, 1);
@@ -416,6 +419,7 @@ fn attention_with_runs_the_resolved_backend() {
         head_dim: 8,
         scale: 0.5,
         window: None,
+        kv_start: 0,
     };
     let n = 9;
     let q = pseudo(n * 32, 1);

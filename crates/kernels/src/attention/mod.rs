@@ -63,6 +63,10 @@ pub struct AttnParams {
     pub scale: f32,
     /// Sliding window: a query at position p sees keys at p - window + 1 ..= p.
     pub window: Option<usize>,
+    /// Position of the first K/V row given: 0 for a cache indexed from
+    /// position 0; a ring buffer passes the row of the first key the call
+    /// needs (at most `first_key(pos0)`). Results do not depend on it.
+    pub kv_start: usize,
 }
 
 impl AttnParams {
@@ -77,6 +81,8 @@ impl AttnParams {
 pub enum AttnError {
     #[error("attention: n_head {n_head} is not a multiple of n_kv_head {n_kv_head}")]
     HeadRatio { n_head: usize, n_kv_head: usize },
+    #[error("attention: the K/V rows start at position {kv_start}, after the first visible key {first_key}")]
+    KvStart { kv_start: usize, first_key: usize },
     #[error("attention: {what} has {got} elements, need at least {need}")]
     BufferTooSmall {
         what: &'static str,
@@ -246,7 +252,13 @@ fn check(
         });
     }
     let hd = p.head_dim;
-    let n_ctx_used = pos0 + n_tok;
+    if p.kv_start > p.first_key(pos0) {
+        return Err(AttnError::KvStart {
+            kv_start: p.kv_start,
+            first_key: p.first_key(pos0),
+        });
+    }
+    let n_ctx_used = pos0 + n_tok - p.kv_start;
     let kv_row = p.n_kv_head * hd;
     let checks = [
         ("q", q.len(), n_tok * p.n_head * hd),

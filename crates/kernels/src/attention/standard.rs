@@ -116,14 +116,14 @@ fn head(
     match k {
         KvRef::F32(kc) => {
             for (j, s) in (lo..=pos).zip(sc.iter_mut()) {
-                let kr = &kc[j * kv_row + kvh * hd..][..hd];
+                let kr = &kc[(j - p.kv_start) * kv_row + kvh * hd..][..hd];
                 *s = exact::dot(kq_order, qh, kr) * p.scale;
             }
         }
         KvRef::F16(_) | KvRef::F16AsF32(_) => {
             qbuf.copy_from_slice(qh);
             (ops.round_f16)(qbuf);
-            ops.half_dots(qbuf, k, lo * kv_row + kvh * hd, kv_row, sc);
+            ops.half_dots(qbuf, k, (lo - p.kv_start) * kv_row + kvh * hd, kv_row, sc);
             for s in sc.iter_mut() {
                 *s *= p.scale;
             }
@@ -133,13 +133,13 @@ fn head(
     o.fill(0.0);
     match v {
         KvRef::F32(vc) => {
-            let v_row = |j: usize| &vc[(lo + j) * kv_row + kvh * hd..][..hd];
+            let v_row = |j: usize| &vc[(lo + j - p.kv_start) * kv_row + kvh * hd..][..hd];
             exact::weighted_sum(kqv_order, lo, &scores[lo..=pos], v_row, o);
         }
         KvRef::F16(_) | KvRef::F16AsF32(_) => {
             let w = &mut scores[lo..=pos];
             (ops.round_f16)(w);
-            ops.half_axpys(o, w, v, lo * kv_row + kvh * hd, kv_row);
+            ops.half_axpys(o, w, v, (lo - p.kv_start) * kv_row + kvh * hd, kv_row);
         }
     }
 }

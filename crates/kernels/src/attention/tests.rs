@@ -60,6 +60,7 @@ fn matches_reference_gqa_window_f32_and_f16() {
             head_dim: 8,
             scale: 0.35,
             window,
+            kv_start: 0,
         };
         let (pos0, n_tok) = (5, 4);
         let n_ctx = pos0 + n_tok;
@@ -132,6 +133,7 @@ fn single_key_returns_its_value() {
         head_dim: 2,
         scale: 1.0,
         window: None,
+        kv_start: 0,
     };
     let (k, v) = ([1.0, 2.0], [3.0, -4.0]);
     let mut out = [0.0; 4];
@@ -158,6 +160,7 @@ fn rejects_bad_shapes() {
         head_dim: 2,
         scale: 1.0,
         window: None,
+        kv_start: 0,
     };
     let e = attention(
         &ThreadPool::new(1),
@@ -216,6 +219,7 @@ fn standard_simd_matches_scalar() {
         head_dim: 76,
         scale: 0.12,
         window: Some(9),
+        kv_start: 0,
     };
     let (pos0, n_tok) = (13, 3);
     let n_ctx = pos0 + n_tok;
@@ -255,6 +259,86 @@ fn standard_simd_matches_scalar() {
             assert_eq!(used, AttentionBackend::Standard);
             for (i, (x, y)) in a.iter().zip(&b).enumerate() {
                 assert!((x - y).abs() <= tol, "{isa:?} {threads}t [{i}]: {x} vs {y}");
+            }
+        }
+    }
+}
+
+/// A cache that passes only the rows from `kv_start` (a ring buffer's
+/// window) gives the same outputs, bit for bit, as the whole cache, on
+/// both backends and both element types; a start past the first visible
+/// key is an error.
+#[test]
+fn rows_from_kv_start_equal_the_whole_cache() {
+    let (n_head, n_kv_head, hd) = (4, 2, 16);
+    let row = n_kv_head * hd;
+    let (pos0, n_tok) = (300, 5);
+    let n_ctx = pos0 + n_tok;
+    let q = pseudo(n_tok * n_head * hd, 7);
+    let k = pseudo(n_ctx * row, 8);
+    let v = pseudo(n_ctx * row, 9);
+    let kh: Vec<f16> = k.iter().map(|&x| f16::from_f32(x)).collect();
+    let vh: Vec<f16> = v.iter().map(|&x| f16::from_f32(x)).collect();
+    let pool = ThreadPool::new(2);
+    let mut work = vec![0.0; 2 * work_per_thread(n_ctx, hd).max(256 * hd)];
+    for window in [Some(40), Some(1), None] {
+        let full = AttnParams {
+            n_head,
+            n_kv_head,
+            head_dim: hd,
+            scale: 0.3,
+            window,
+            kv_start: 0,
+        };
+        let first = full.first_key(pos0);
+        for backend in [AttentionBackend::Standard, AttentionBackend::Flash] {
+            for half in [false, true] {
+                let kv = |from: usize| {
+                    if half {
+                        (KvRef::F16(&kh[from * row..]), KvRef::F16(&vh[from * row..]))
+                    } else {
+                        (KvRef::F32(&k[from * row..]), KvRef::F32(&v[from * row..]))
+                    }
+                };
+                let mut run = |p: &AttnParams, (kc, vc): (KvRef, KvRef)| {
+                    let mut out = vec![f32::NAN; n_tok * n_head * hd];
+                    attention_with(
+                        backend,
+                        Isa::Scalar,
+                        &pool,
+                        p,
+                        &q,
+                        pos0,
+                        n_tok,
+                        kc,
+                        vc,
+                        &mut work,
+                        &mut out,
+                    )
+                    .map(|_| out)
+                };
+                let want = run(&full, kv(0)).unwrap();
+                for start in [first, first.saturating_sub(3)] {
+                    let p = AttnParams {
+                        kv_start: start,
+                        ..full
+                    };
+                    let got = run(&p, kv(start)).unwrap();
+                    let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(
+                        bits(&got),
+                        bits(&want),
+                        "{backend:?} {window:?} f16 {half} start {start}"
+                    );
+                }
+                let late = AttnParams {
+                    kv_start: first + 1,
+                    ..full
+                };
+                assert!(matches!(
+                    run(&late, kv(first + 1)),
+                    Err(AttnError::KvStart { .. })
+                ));
             }
         }
     }
