@@ -31,6 +31,8 @@ pub enum Arch {
     Llama,
     /// Gemma 3 (text).
     Gemma3,
+    /// Qwen2 / Qwen2.5 (dense).
+    Qwen2,
 }
 
 /// Everything the forward pass needs to know about a model.
@@ -85,6 +87,7 @@ impl Config {
         let arch = match arch_name {
             "llama" => Arch::Llama,
             "gemma3" => Arch::Gemma3,
+            "qwen2" => Arch::Qwen2,
             other => {
                 return Err(ModelError::UnsupportedArch {
                     arch: other.to_string(),

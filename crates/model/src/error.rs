@@ -11,7 +11,7 @@ pub enum ModelError {
     #[error(transparent)]
     Gguf(#[from] gguf::GgufError),
 
-    #[error("unsupported model architecture '{arch}' (supported: llama, gemma3)")]
+    #[error("unsupported model architecture '{arch}' (supported: llama, gemma3, qwen2)")]
     UnsupportedArch { arch: String },
 
     #[error("missing metadata key '{key}'")]

@@ -8,7 +8,7 @@
 //! the tensors the layout names (a missing one is a load error) and
 //! `arch::block` runs the same code for every architecture, skipping the
 //! pieces the layout leaves out. Facts follow llama.cpp's graph builders
-//! (`src/models/{llama,gemma3}.cpp`).
+//! (`src/models/{llama,gemma3,qwen2}.cpp`).
 
 use kernels::ops::RopeMode;
 
@@ -26,6 +26,9 @@ pub enum Activation {
 /// How one architecture builds its blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {
+    /// Biases added to the query, key and value projections
+    /// (`attn_q.bias`, `attn_k.bias`, `attn_v.bias`).
+    pub qkv_bias: bool,
     /// Per-head RMS norm of queries and keys before RoPE
     /// (`attn_q_norm`, `attn_k_norm`: `[head_dim]`).
     pub qk_norm: bool,
@@ -50,6 +53,7 @@ pub struct Layout {
 
 /// Llama 2/3, TinyLlama, Mistral (dense), SmolLM2.
 const LLAMA: Layout = Layout {
+    qkv_bias: false,
     qk_norm: false,
     post_norms: false,
     activation: Activation::Silu,
@@ -62,6 +66,7 @@ const LLAMA: Layout = Layout {
 
 /// Gemma 3 (text).
 const GEMMA3: Layout = Layout {
+    qkv_bias: false,
     qk_norm: true,
     post_norms: true,
     activation: Activation::GeluTanh,
@@ -72,12 +77,20 @@ const GEMMA3: Layout = Layout {
     final_softcap: true,
 };
 
+/// Qwen2 / Qwen2.5: llama with QKV biases and NeoX RoPE.
+const QWEN2: Layout = Layout {
+    qkv_bias: true,
+    rope: RopeMode::Neox,
+    ..LLAMA
+};
+
 impl Arch {
     /// The block layout of this architecture.
     pub fn layout(self) -> &'static Layout {
         match self {
             Arch::Llama => &LLAMA,
             Arch::Gemma3 => &GEMMA3,
+            Arch::Qwen2 => &QWEN2,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Transformer models over GGUF weights: typed config, weight views, KV cache
-//! and the forward pass for `llama` and `gemma3`.
+//! and the forward pass for `llama`, `gemma3` and `qwen2`.
 #![forbid(unsafe_code)]
 
 mod arch;
@@ -24,4 +24,4 @@ pub use layout::{Activation, Layout};
 pub use memory::{memory_limit, AllocFailure};
 pub use model::Model;
 pub use scratch::{Scratch, Tap};
-pub use weights::{AttnWeights, FfnWeights, LayerWeights, Linear, QkNorm, Weights};
+pub use weights::{AttnWeights, FfnWeights, LayerWeights, Linear, QkNorm, QkvBias, Weights};

@@ -134,10 +134,21 @@ pub struct AttnWeights {
     pub wv: Linear,
     /// [n_embd, n_head * head_dim]
     pub wo: Linear,
+    /// Biases of the q, k, v projections (`Layout::qkv_bias`).
+    pub qkv_bias: Option<QkvBias>,
     /// Per-head RMS norms of queries and keys (`Layout::qk_norm`).
     pub qk_norm: Option<QkNorm>,
     /// Norm of the output before the residual add (`Layout::post_norms`), [n_embd].
     pub post_norm: Option<Vec<f32>>,
+}
+
+/// Biases of the query [n_head * head_dim], key and value
+/// [n_kv_head * head_dim] projections.
+#[derive(Clone, Debug)]
+pub struct QkvBias {
+    pub q: Vec<f32>,
+    pub k: Vec<f32>,
+    pub v: Vec<f32>,
 }
 
 /// Per-head RMS norm weights of queries and keys, [head_dim] each.
@@ -209,6 +220,16 @@ impl Weights {
         let mut layers = Vec::with_capacity(cfg.n_layer);
         for i in 0..cfg.n_layer {
             let n = |s: &str| format!("blk.{i}.{s}.weight");
+            let bias = |s: &str| format!("blk.{i}.{s}.bias");
+            let qkv_bias = if layout.qkv_bias {
+                Some(QkvBias {
+                    q: l.vector(&bias("attn_q"), q)?,
+                    k: l.vector(&bias("attn_k"), kv)?,
+                    v: l.vector(&bias("attn_v"), kv)?,
+                })
+            } else {
+                None
+            };
             let qk_norm = if layout.qk_norm {
                 Some(QkNorm {
                     q: l.vector(&n("attn_q_norm"), hd)?,
@@ -229,6 +250,7 @@ impl Weights {
                 wk: l.linear(&n("attn_k"), e, kv)?,
                 wv: l.linear(&n("attn_v"), e, kv)?,
                 wo: l.linear(&n("attn_output"), q, e)?,
+                qkv_bias,
                 qk_norm,
                 post_norm: post_norm("post_attention_norm")?,
             };

@@ -22,7 +22,7 @@
 
 mod common;
 
-use common::{json_ids, must_match_prefix, read_json, top_k, workspace};
+use common::{json_ids, json_margins, json_top, must_match_prefix, read_json, top_k, workspace};
 use kernels::arch::Isa;
 use model::{AttentionBackend, CacheType, KvCache, LogitsMode, Model, Scratch};
 use serde_json::Value;
@@ -199,17 +199,7 @@ fn gemma3_fixture_logits_match_llama_cpp() {
     for p in prompts {
         let name = p["name"].as_str().expect("name");
         let ids = json_ids(&p["ids"]);
-        let top: Vec<(usize, f32)> = p["top"]
-            .as_array()
-            .expect("top")
-            .iter()
-            .map(|e| {
-                (
-                    e[0].as_u64().expect("id") as usize,
-                    e[1].as_f64().expect("logit") as f32,
-                )
-            })
-            .collect();
+        let top = json_top(&p["top"]);
         assert_eq!(top.len(), 20, "{name}: fixture top-20");
         assert_eq!(p["argmax"].as_u64(), Some(top[0].0 as u64));
 
@@ -307,12 +297,7 @@ fn gemma3_fixture_greedy_matches_llama_cpp() {
         run += 1;
         let ids = json_ids(&p["ids"]);
         let want = json_ids(&p["generated"]);
-        let margins: Vec<f64> = p["steps"]
-            .as_array()
-            .expect("steps")
-            .iter()
-            .map(|s| s["margin"].as_f64().expect("margin"))
-            .collect();
+        let margins = json_margins(&p["steps"]);
         assert_eq!(margins.len(), want.len());
 
         let (mut kv, mut s) = state(&model, ids.len() + want.len());

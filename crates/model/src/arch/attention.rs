@@ -55,6 +55,11 @@ pub(super) fn part(
         true,
         &mut s.v[..n * kd],
     )?;
+    if let Some(b) = &a.qkv_bias {
+        add_rows(&mut s.q[..n * qd], &b.q);
+        add_rows(&mut s.k[..n * kd], &b.k);
+        add_rows(&mut s.v[..n * kd], &b.v);
+    }
     tap(&mut s.tap, "Qcur_mm", il, &s.q[..n * qd]);
     tap(&mut s.tap, "Kcur_mm", il, &s.k[..n * kd]);
     if let Some(norm) = &a.qk_norm {
@@ -91,4 +96,11 @@ pub(super) fn part(
     };
     add_to_residual(c, il, n, a.post_norm.as_deref(), taps, s);
     Ok(())
+}
+
+/// x[t] += b for every row t of x: [n, b.len()].
+fn add_rows(x: &mut [f32], b: &[f32]) {
+    for row in x.chunks_exact_mut(b.len()) {
+        ops::add(row, b);
+    }
 }

@@ -122,6 +122,30 @@ pub fn json_ids(v: &serde_json::Value) -> Vec<u32> {
         .collect()
 }
 
+/// A fixture's `[[id, logit], ...]` list.
+pub fn json_top(v: &serde_json::Value) -> Vec<(usize, f32)> {
+    v.as_array()
+        .expect("top")
+        .iter()
+        .map(|e| {
+            (
+                e[0].as_u64().expect("id") as usize,
+                e[1].as_f64().expect("logit") as f32,
+            )
+        })
+        .collect()
+}
+
+/// A greedy fixture's top-1/top-2 margin of each step.
+pub fn json_margins(steps: &serde_json::Value) -> Vec<f64> {
+    steps
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["margin"].as_f64().expect("margin"))
+        .collect()
+}
+
 /// Read a JSON file relative to the workspace, or `None` if it is absent.
 pub fn read_json(rel: &str) -> Option<serde_json::Value> {
     let p = workspace().join(rel);

@@ -1,0 +1,142 @@
+//! Qwen2.5-Coder-0.5B-Instruct (arch `qwen2`: QKV biases, NeoX RoPE;
+//! Q5_0 / Q8_0 / Q4_K / Q6_K) against llama.cpp's fixtures in
+//! `tests/fixtures/ref/qwen2.5-coder-0.5b-instruct-q4_k_m.{logits,greedy}.json`
+//! (llama.cpp 0c1e57098 through llama-cpp-python, f32 KV cache, 1 thread,
+//! flash attention off; `tools/gen_ref_fixtures.py`).
+//!
+//! * logits: every prompt's last-position top-1 equals llama.cpp's (unless
+//!   llama.cpp's own top-1/top-2 margin is below `TIE_MARGIN`), and on the
+//!   llama.cpp-order path its top-20 logits are within `MAX_TOP20_DIFF_EXACT`;
+//! * greedy: 32-token continuations equal llama.cpp's up to its first step
+//!   whose top-2 margin is below `TIE_MARGIN`.
+//!
+//! The model comes from `scripts/fetch-model.sh qwen2.5-coder-0.5b`.
+
+mod common;
+
+use common::{
+    json_ids, json_margins, json_top, must_match_prefix, prompt_logits, read_json, top_k, workspace,
+};
+use kernels::arch::Isa;
+use model::{AttentionBackend, CacheType, KvCache, LogitsMode, Model, Scratch};
+
+const MODEL: &str = "models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
+const REF: &str = "tests/fixtures/ref/qwen2.5-coder-0.5b-instruct-q4_k_m";
+/// llama.cpp's micro-batch.
+const UBATCH: usize = 512;
+/// The models issue's near-tie margin.
+const TIE_MARGIN: f64 = 0.05;
+/// |ours − llama.cpp| over llama.cpp's top 20 on the llama.cpp-order path.
+const MAX_TOP20_DIFF_EXACT: f32 = 1e-3;
+
+fn load() -> Option<Model> {
+    let path = workspace().join(MODEL);
+    if !path.exists() {
+        test_support::missing(path.display(), "scripts/fetch-model.sh qwen2.5-coder-0.5b");
+        return None;
+    }
+    Some(
+        Model::load(&path)
+            .expect("load qwen2.5")
+            .with_kernels(common::test_kernels())
+            .with_attention(AttentionBackend::Standard),
+    )
+}
+
+fn exact_path(m: &Model) -> bool {
+    matches!(m.kernels().isa, Isa::Avx2 | Isa::Avx512)
+}
+
+fn fixture(kind: &str) -> Option<serde_json::Value> {
+    let r = read_json(&format!("{REF}.{kind}.json"));
+    if r.is_none() {
+        test_support::missing(format!("fixture {REF}.{kind}.json"), "a committed fixture");
+    }
+    r
+}
+
+#[test]
+fn qwen2_logits_match_llama_cpp() {
+    let (Some(m), Some(r)) = (load(), fixture("logits")) else {
+        return;
+    };
+    let prompts = r["prompts"].as_array().expect("prompts");
+    assert!(prompts.len() >= 10, "fixture prompt count");
+    let mut failures = Vec::new();
+    for p in prompts {
+        let name = p["name"].as_str().expect("name");
+        let ids = json_ids(&p["ids"]);
+        let top = json_top(&p["top"]);
+        let ours = prompt_logits(&m, &ids, UBATCH, CacheType::F32);
+        let top1 = top_k(&ours, 1)[0];
+        let diff = top
+            .iter()
+            .map(|&(i, v)| (ours[i] - v).abs())
+            .fold(0f32, f32::max);
+        eprintln!(
+            "{name:>9} ({:3} tok): top1 {top1} (ref {}), max|Δ| top 20 {diff:.2e}",
+            ids.len(),
+            top[0].0
+        );
+        let tied = top
+            .iter()
+            .any(|&(i, v)| i == top1 && f64::from(top[0].1 - v) < TIE_MARGIN);
+        if top1 != top[0].0 && !tied {
+            failures.push(format!("{name}: top-1 {top1} != llama.cpp {}", top[0].0));
+        }
+        if exact_path(&m) && diff > MAX_TOP20_DIFF_EXACT {
+            failures.push(format!("{name}: max |Δlogit| over top 20 = {diff}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn qwen2_greedy_matches_llama_cpp() {
+    let (Some(m), Some(r)) = (load(), fixture("greedy")) else {
+        return;
+    };
+    let mut failures = Vec::new();
+    for p in r["prompts"].as_array().expect("prompts") {
+        let name = p["name"].as_str().expect("name");
+        let ids = json_ids(&p["ids"]);
+        let want = json_ids(&p["generated"]);
+        let margins = json_margins(&p["steps"]);
+        let n_ctx = ids.len() + want.len();
+        let mut kv = KvCache::new(m.config(), n_ctx, CacheType::F32).unwrap();
+        let mut s = Scratch::new(&m, UBATCH, n_ctx, 1).unwrap();
+        let mut logits = Vec::new();
+        for (i, part) in ids.chunks(UBATCH).enumerate() {
+            let mode = if (i + 1) * UBATCH >= ids.len() {
+                LogitsMode::Last
+            } else {
+                LogitsMode::None
+            };
+            logits = m
+                .forward(part, i * UBATCH, &mut kv, &mut s, mode)
+                .unwrap()
+                .to_vec();
+        }
+        let mut got = Vec::new();
+        for step in 0..want.len() {
+            let next = top_k(&logits, 1)[0] as u32;
+            got.push(next);
+            if step + 1 < want.len() {
+                let l = m.forward(&[next], ids.len() + step, &mut kv, &mut s, LogitsMode::Last);
+                logits = l.unwrap().to_vec();
+            }
+        }
+        let need = must_match_prefix(&margins, TIE_MARGIN);
+        let same = got.iter().zip(&want).take_while(|(a, b)| a == b).count();
+        eprintln!(
+            "{name:>9}: {same}/{} identical (first near tie at step {need})",
+            want.len()
+        );
+        if same < need {
+            failures.push(format!(
+                "{name}: diverged at step {same} before the near tie at {need}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
