@@ -23,6 +23,7 @@ step() { echo; echo "=== test.sh: $1 ($(date +%T))"; }
 
 scripts/fetch-model.sh >/dev/null
 scripts/fetch-model.sh qwen2.5-coder-0.5b >/dev/null
+scripts/fetch-model.sh smollm2-135m >/dev/null
 "$PY" tools/fetch_llamacpp_vocabs.py
 if want native; then
   step "workspace tests"
@@ -38,7 +39,7 @@ if want native; then
     for f in $flags; do grep -qw "$f" /proc/cpuinfo 2>/dev/null || have=0; done
     if [ "$have" = 1 ]; then
       step "llama.cpp parity with WASM_CHORD_ISA=$isa"
-      WASM_CHORD_ISA=$isa cargo test -p model --test gemma_fixtures --test qwen2_fixtures --test tiny_llama "$@"
+      WASM_CHORD_ISA=$isa cargo test -p model --test gemma_fixtures --test real_models --test tiny_llama "$@"
     fi
   done
 fi

@@ -1,8 +1,10 @@
-//! Qwen2.5-Coder-0.5B-Instruct (arch `qwen2`: QKV biases, NeoX RoPE;
-//! Q5_0 / Q8_0 / Q4_K / Q6_K) against llama.cpp's fixtures in
-//! `tests/fixtures/ref/qwen2.5-coder-0.5b-instruct-q4_k_m.{logits,greedy}.json`
-//! (llama.cpp 0c1e57098 through llama-cpp-python, f32 KV cache, 1 thread,
-//! flash attention off; `tools/gen_ref_fixtures.py`).
+//! The real models beyond Gemma against llama.cpp's fixtures in
+//! `tests/fixtures/ref/NAME.{logits,greedy}.json` (llama.cpp 0c1e57098
+//! through llama-cpp-python, f32 KV cache, 1 thread, flash attention off;
+//! `tools/gen_ref_fixtures.py`):
+//! - Qwen2.5-Coder-0.5B-Instruct (arch `qwen2`: QKV biases, NeoX RoPE;
+//!   Q5_0 / Q8_0 / Q4_K / Q6_K);
+//! - SmolLM2-135M-Instruct (arch `llama`, Q4_1 / Q6_K ...).
 //!
 //! * logits: every prompt's last-position top-1 equals llama.cpp's (unless
 //!   llama.cpp's own top-1/top-2 margin is below `TIE_MARGIN`), and on the
@@ -10,7 +12,7 @@
 //! * greedy: 32-token continuations equal llama.cpp's up to its first step
 //!   whose top-2 margin is below `TIE_MARGIN`.
 //!
-//! The model comes from `scripts/fetch-model.sh qwen2.5-coder-0.5b`.
+//! The models come from `scripts/fetch-model.sh NAME` (see `MODELS`).
 
 mod common;
 
@@ -20,8 +22,11 @@ use common::{
 use kernels::arch::Isa;
 use model::{AttentionBackend, CacheType, KvCache, LogitsMode, Model, Scratch};
 
-const MODEL: &str = "models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
-const REF: &str = "tests/fixtures/ref/qwen2.5-coder-0.5b-instruct-q4_k_m";
+/// (file stem under models/ and tests/fixtures/ref/, fetch-model.sh name)
+const MODELS: [(&str, &str); 2] = [
+    ("qwen2.5-coder-0.5b-instruct-q4_k_m", "qwen2.5-coder-0.5b"),
+    ("smollm2-135m-instruct-q4_1", "smollm2-135m"),
+];
 /// llama.cpp's micro-batch.
 const UBATCH: usize = 512;
 /// The models issue's near-tie margin.
@@ -29,15 +34,15 @@ const TIE_MARGIN: f64 = 0.05;
 /// |ours − llama.cpp| over llama.cpp's top 20 on the llama.cpp-order path.
 const MAX_TOP20_DIFF_EXACT: f32 = 1e-3;
 
-fn load() -> Option<Model> {
-    let path = workspace().join(MODEL);
+fn load((stem, fetch): (&str, &str)) -> Option<Model> {
+    let path = workspace().join(format!("models/{stem}.gguf"));
     if !path.exists() {
-        test_support::missing(path.display(), "scripts/fetch-model.sh qwen2.5-coder-0.5b");
+        test_support::missing(path.display(), &format!("scripts/fetch-model.sh {fetch}"));
         return None;
     }
     Some(
         Model::load(&path)
-            .expect("load qwen2.5")
+            .unwrap_or_else(|e| panic!("{stem}: {e}"))
             .with_kernels(common::test_kernels())
             .with_attention(AttentionBackend::Standard),
     )
@@ -47,19 +52,27 @@ fn exact_path(m: &Model) -> bool {
     matches!(m.kernels().isa, Isa::Avx2 | Isa::Avx512)
 }
 
-fn fixture(kind: &str) -> Option<serde_json::Value> {
-    let r = read_json(&format!("{REF}.{kind}.json"));
+fn fixture(stem: &str, kind: &str) -> Option<serde_json::Value> {
+    let f = format!("tests/fixtures/ref/{stem}.{kind}.json");
+    let r = read_json(&f);
     if r.is_none() {
-        test_support::missing(format!("fixture {REF}.{kind}.json"), "a committed fixture");
+        test_support::missing(format!("fixture {f}"), "a committed fixture");
     }
     r
 }
 
 #[test]
-fn qwen2_logits_match_llama_cpp() {
-    let (Some(m), Some(r)) = (load(), fixture("logits")) else {
+fn logits_match_llama_cpp() {
+    for model in MODELS {
+        logits(model);
+    }
+}
+
+fn logits(model: (&str, &str)) {
+    let (Some(m), Some(r)) = (load(model), fixture(model.0, "logits")) else {
         return;
     };
+    eprintln!("{}:", model.0);
     let prompts = r["prompts"].as_array().expect("prompts");
     assert!(prompts.len() >= 10, "fixture prompt count");
     let mut failures = Vec::new();
@@ -88,14 +101,21 @@ fn qwen2_logits_match_llama_cpp() {
             failures.push(format!("{name}: max |Δlogit| over top 20 = {diff}"));
         }
     }
-    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(failures.is_empty(), "{}: {failures:#?}", model.0);
 }
 
 #[test]
-fn qwen2_greedy_matches_llama_cpp() {
-    let (Some(m), Some(r)) = (load(), fixture("greedy")) else {
+fn greedy_matches_llama_cpp() {
+    for model in MODELS {
+        greedy(model);
+    }
+}
+
+fn greedy(model: (&str, &str)) {
+    let (Some(m), Some(r)) = (load(model), fixture(model.0, "greedy")) else {
         return;
     };
+    eprintln!("{}:", model.0);
     let mut failures = Vec::new();
     for p in r["prompts"].as_array().expect("prompts") {
         let name = p["name"].as_str().expect("name");
@@ -138,5 +158,5 @@ fn qwen2_greedy_matches_llama_cpp() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(failures.is_empty(), "{}: {failures:#?}", model.0);
 }
