@@ -101,6 +101,18 @@ pub fn quantize_acts(
 ///
 /// x: [n] f32 -> out: [n / 32] blocks of `ty`
 fn quantize_act_q8(ty: GgmlType, x: &[f32], out: &mut [u8]) {
+    // the same values with SIMD where the CPU has it
+    #[cfg(target_arch = "x86_64")]
+    if crate::arch::act_q8::quantize(ty, x, out) {
+        return;
+    }
+    quantize_act_q8_scalar(ty, x, out)
+}
+
+/// `quantize_act_q8` one value at a time.
+///
+/// x: [n] f32 -> out: [n / 32] blocks of `ty`
+fn quantize_act_q8_scalar(ty: GgmlType, x: &[f32], out: &mut [u8]) {
     const _: () =
         assert!(std::mem::size_of::<BlockQ8_0>() == 34 && std::mem::size_of::<BlockQ8_1>() == 36);
     let bs = ty.type_size();
@@ -726,6 +738,41 @@ pub(crate) mod tests {
         let mut q = vec![0u8; 34];
         quantize_act_q8(GgmlType::Q8_0, &x, &mut q);
         assert_eq!((q[2] as i8, q[3] as i8, q[4] as i8), (127, 2, -4));
+    }
+
+    #[test]
+    fn act_q8_simd_path_equals_the_scalar_bytes() {
+        let mut x = pseudo(32 * 64, 11);
+        // scales from tiny to huge, ties, zeros, signed zeros, NaN, infinity
+        for (b, blk) in x.chunks_mut(32).enumerate() {
+            let scale = 2f32.powi(b as i32 % 40 - 20);
+            blk.iter_mut().for_each(|v| *v *= scale);
+            match b % 8 {
+                1 => blk[(b * 7) % 32] = 127.0 * scale,
+                2 => blk.iter_mut().for_each(|v| *v = 0.0),
+                3 => blk.iter_mut().for_each(|v| *v = -0.0),
+                4 => blk[b % 32] = f32::NAN,
+                5 => blk[3] = f32::INFINITY,
+                6 => blk.iter_mut().for_each(|v| *v = f32::NAN),
+                7 => {
+                    blk[0] = 127.0;
+                    for (k, v) in blk.iter_mut().enumerate().skip(1) {
+                        *v = k as f32 - 15.5;
+                    }
+                }
+                _ => {}
+            }
+        }
+        for ty in [GgmlType::Q8_0, GgmlType::Q8_1] {
+            let rb = quant::row_bytes(ty, x.len());
+            let (mut got, mut want) = (vec![0u8; rb], vec![1u8; rb]);
+            quantize_act_q8(ty, &x, &mut got);
+            quantize_act_q8_scalar(ty, &x, &mut want);
+            let bs = ty.type_size();
+            for (b, (g, w)) in got.chunks(bs).zip(want.chunks(bs)).enumerate() {
+                assert_eq!(g, w, "{ty} block {b}: {:?}", &x[32 * b..32 * b + 32]);
+            }
+        }
     }
 
     #[test]

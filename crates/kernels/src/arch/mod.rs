@@ -33,6 +33,8 @@ pub mod tune;
 pub(crate) mod wasm32;
 #[cfg(target_arch = "x86_64")]
 mod x86;
+#[cfg(target_arch = "x86_64")]
+pub(crate) use x86::act_q8;
 
 /// An instruction set a kernel table is written for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

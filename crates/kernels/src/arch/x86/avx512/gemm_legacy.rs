@@ -7,8 +7,8 @@
 //! way the scale reaches its lanes differ, and both are exact: lane j is
 //! the sum of the products of elements 4j..4j+4 either way (`vpmaddubsw` +
 //! `vpmaddwd` pair adjacent bytes then adjacent words; `vpdpbusd` sums the
-//! same four bytes), and `d_w * d_a` is the same f32 product, computed for
-//! 8 tokens at once (`gemm_pack`).
+//! same four bytes), and `d_w * d_a` is the same f32 product (exact: f16
+//! x f16), computed for 16 tokens at once (`gemm_pack`).
 //!
 //! Weights become unsigned bytes `u = q + off` (Q8_0: `q ^ 0x80`, off 128;
 //! Q4_0: the nibbles, off 8; Q5_0: nibbles + 16 * high bit, off 16), so
@@ -17,14 +17,14 @@
 //! never write, the AVX2 sign trick wraps and this is the exact value
 //! instead.)
 //!
-//! Token pairs share a 512-bit register: token 2j's accumulator in the low
-//! 256 bits, 2j + 1's in the high ones (per lane the same products,
-//! converts, multiplies and FMAs as two 256-bit ones). Per (row, pair,
-//! block) the tile runs one `vpdpbusd`, one convert, one in-lane permute
-//! of the scales and one FMA; Zen 5 issues the `vpdpbusd` and the FMA on
-//! its two multiply pipes and the rest on the other two. A tile is RM rows
-//! x RG groups of 8 tokens: RM * 4 * RG accumulators, RM decoded weight
-//! blocks and RM * RG scale vectors in registers.
+//! A register holds 4 tokens, one per 128-bit lane, and half of the 8
+//! lanes of each token's accumulator (`gemm_pack`): per lane the same
+//! products, converts, multiplies and FMAs as the 256-bit row dot. Per
+//! (row, 4 tokens, block) the tile runs two `vpdpbusd`, two converts, one
+//! in-lane broadcast of the scales and two FMAs, and per (row, 16 tokens,
+//! block) one multiply of the scales; Zen 5 issues the `vpdpbusd`, FMAs
+//! and multiplies on its two multiply pipes and the rest on the other
+//! two. A tile is RM rows x 16 tokens: RM * 8 accumulators in registers.
 //!
 //! The kernel gets all rows of a product at once (`Gemm::all_rows`) and
 //! packs the activations once per call. Then per `ROW_TILES` tiles of rows
@@ -66,15 +66,21 @@ fn halves_q8_0(b: &BlockQ8_0) -> [__m512i; 2] {
 
 /// Q4_0 quants plus 8, halves A and B: the low nibbles of `qs[0..8]` /
 /// `qs[8..16]` in the lower 8 bytes of each 128-bit lane, the high nibbles
-/// in place (16 times their value) in the upper 8.
+/// in the upper 8 (masked in place, then shifted down by 4 bits per 16-bit
+/// word, which moves no bits across bytes once the low nibbles are zero).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
 fn halves_q4_0(b: &BlockQ4_0) -> [__m512i; 2] {
     let nib = _mm512_set1_epi64(0x0F0F_0F0F_0F0F_0F0F);
     let mask = _mm512_unpacklo_epi64(nib, _mm512_slli_epi64::<4>(nib));
+    // the upper 4 words of each 128-bit lane
+    let upper = 0xF0F0_F0F0;
+    // written out, not a closure (not always inlined)
+    let a = _mm512_and_si512(bcast8(&b.qs[..]), mask);
+    let b = _mm512_and_si512(bcast8(&b.qs[8..]), mask);
     [
-        _mm512_and_si512(bcast8(&b.qs[..]), mask),
-        _mm512_and_si512(bcast8(&b.qs[8..]), mask),
+        _mm512_mask_srli_epi16::<4>(a, upper, a),
+        _mm512_mask_srli_epi16::<4>(b, upper, b),
     ]
 }
 
@@ -102,14 +108,15 @@ fn halves_q5_0(b: &BlockQ5_0) -> [__m512i; 2] {
     ]
 }
 
-/// Elements `2j, 2j, 2j + 1, 2j + 1` of each 128-bit lane of `v`.
+/// Element `j` of each 128-bit lane of `v` in all four of its elements.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
 fn spread(v: __m512, j: usize) -> __m512 {
-    if j == 0 {
-        _mm512_permute_ps::<0b01_01_00_00>(v)
-    } else {
-        _mm512_permute_ps::<0b11_11_10_10>(v)
+    match j {
+        0 => _mm512_permute_ps::<0b00_00_00_00>(v),
+        1 => _mm512_permute_ps::<0b01_01_01_01>(v),
+        2 => _mm512_permute_ps::<0b10_10_10_10>(v),
+        _ => _mm512_permute_ps::<0b11_11_11_11>(v),
     }
 }
 
@@ -153,12 +160,29 @@ fn block_scales<B: bytemuck::Pod>(blocks: &[B], out: &mut Vec<f32>) {
     }
 }
 
-/// Per-thread buffers: the packed activations and the f32 weight scales
-/// of the current rows (reused, grown once).
-#[derive(Default)]
+/// Per-thread buffers, reused (not cleared) from call to call: the packed
+/// activations, the f32 weight scales of the current rows, and a
+/// sub-chunk's accumulators and outputs.
 struct Scratch {
     pack: Vec<Line>,
     scales: Vec<f32>,
+    acc: Box<[Acc<RM>; SUB_ROWS / RM]>,
+    one: Acc<1>,
+    out: Box<[[f32; SUB_ROWS]; GROUP_TOKS]>,
+}
+
+impl Default for Scratch {
+    fn default() -> Scratch {
+        Scratch {
+            pack: Vec::new(),
+            scales: Vec::new(),
+            // SAFETY: all-zero bits are valid `__m512` values.
+            acc: Box::new(unsafe { std::mem::zeroed() }),
+            // SAFETY: as above.
+            one: unsafe { std::mem::zeroed() },
+            out: Box::new([[0.0; SUB_ROWS]; GROUP_TOKS]),
+        }
+    }
 }
 
 thread_local! {
@@ -180,8 +204,11 @@ pub(super) fn lookup(w: GgmlType) -> Option<crate::arch::GemmFn> {
 const RM: usize = 2;
 /// Rows whose accumulators wait in memory between block chunks.
 const SUB_ROWS: usize = 64;
-/// Blocks per chunk (a group's packed lines of `KB` blocks stay in L1).
-const KB: usize = 16;
+/// Blocks per chunk: a group's packed lines of `KB` blocks (26 KiB) stay
+/// in L1, also in the 32 KiB of Zen 4 (Zen 5 has 48; 32 blocks, 35 KiB,
+/// were faster there, 48 much slower). Longer chunks save the
+/// accumulators' trips through memory between chunks.
+const KB: usize = 24;
 
 /// Accumulators of an M-row tile: `[quad][half][row]`.
 type Acc<const M: usize> = [[[__m512; M]; 2]; 4];
@@ -220,20 +247,19 @@ macro_rules! quad_gemm {
                     // SAFETY: the caller's lines, 64 aligned bytes each.
                     unsafe { _mm512_load_si512(pk.add(i * GROUP_LINES + k).cast()) }
                 };
-                let dy = [SCALES, SCALES + 1].map(|k| _mm512_castsi512_ps(load(k)));
+                let dy = _mm512_castsi512_ps(load(SCALES));
                 let mut u = [[_mm512_setzero_si512(); 2]; M];
-                let mut s = [[_mm512_setzero_ps(); 2]; M];
+                let mut s = [_mm512_setzero_ps(); M];
                 for r in 0..M {
                     // SAFETY: the caller's block and scale.
                     let (b, d) = unsafe { (&*rows.w[r].add(i), *rows.d[r].add(i)) };
                     u[r] = $halves(b);
                     let d = _mm512_set1_ps(d);
                     // d_w * d_a of 16 tokens: the row dot's f32 products
-                    // (times 1/16 where the layout says so, exactly)
-                    s[r] = dy.map(|dy| _mm512_mul_ps(d, dy));
+                    s[r] = _mm512_mul_ps(d, dy);
                 }
                 for q in 0..4 {
-                    let sp: [__m512; M] = std::array::from_fn(|r| spread(s[r][q / 2], q % 2));
+                    let sp: [__m512; M] = std::array::from_fn(|r| spread(s[r], q));
                     for h in 0..2 {
                         let (y, base) = (load(2 * q + h), load(BASE + 2 * q + h));
                         for r in 0..M {
@@ -244,7 +270,8 @@ macro_rules! quad_gemm {
                 }
             }
 
-            /// Adds blocks `blocks` of M rows x one token group into `acc`.
+            /// Adds blocks `blocks` of M rows x one token group into `acc`
+            /// (into zeros if `first`).
             ///
             /// # Safety
             /// As `step` for every block of `blocks`.
@@ -253,10 +280,14 @@ macro_rules! quad_gemm {
             unsafe fn run_blocks<const M: usize>(
                 rows: &Rows<M>,
                 pk: *const Line,
-                blocks: Range<usize>,
+                (blocks, first): (Range<usize>, bool),
                 acc: &mut Acc<M>,
             ) {
-                let mut a = *acc;
+                let mut a = if first {
+                    [[[_mm512_setzero_ps(); M]; 2]; 4]
+                } else {
+                    *acc
+                };
                 for i in blocks {
                     // SAFETY: the caller's blocks.
                     unsafe { step(rows, pk, i, &mut a) };
@@ -292,6 +323,11 @@ macro_rules! quad_gemm {
                 w: &[$W],
                 dw: &[f32],
                 pk: &[Line],
+                (acc, one, out): (
+                    &mut [Acc<RM>; SUB_ROWS / RM],
+                    &mut Acc<1>,
+                    &mut [[f32; SUB_ROWS]; GROUP_TOKS],
+                ),
                 nb: usize,
                 (g, toks): (usize, usize),
                 (r0, nr): (usize, usize),
@@ -311,29 +347,25 @@ macro_rules! quad_gemm {
                     w: [w.as_ptr().wrapping_add((r0 + nr - 1) * nb)],
                     d: [dw.as_ptr().wrapping_add((nr - 1) * nb)],
                 };
-                let zero = [[[_mm512_setzero_ps(); RM]; 2]; 4];
-                let mut acc = [zero; SUB_ROWS / RM];
-                let mut one = [[[_mm512_setzero_ps(); 1]; 2]; 4];
                 for k0 in (0..nb).step_by(KB) {
-                    let blocks = k0..nb.min(k0 + KB);
+                    let blocks = (k0..nb.min(k0 + KB), k0 == 0);
                     // SAFETY: blocks < nb of rows < r0 + nr (asserted) and
                     // of the group's nb * GROUP_LINES lines.
                     unsafe {
-                        for (t, a) in rows[..tiles].iter().zip(&mut acc) {
+                        for (t, a) in rows[..tiles].iter().zip(acc.iter_mut()) {
                             run_blocks(t, pk, blocks.clone(), a);
                         }
                         if nr % RM != 0 {
-                            run_blocks(&last, pk, blocks.clone(), &mut one);
+                            run_blocks(&last, pk, blocks.clone(), one);
                         }
                     }
                 }
                 // outputs token by token, so each fills whole cache lines
-                let mut out = [[0f32; SUB_ROWS]; GROUP_TOKS];
                 for (t, a) in acc[..tiles].iter().enumerate() {
-                    finish(a, t * RM, &mut out);
+                    finish(a, t * RM, out);
                 }
                 if nr % RM != 0 {
-                    finish(&one, nr - 1, &mut out);
+                    finish(one, nr - 1, out);
                 }
                 let t0 = g * GROUP_TOKS;
                 for (t, o) in out.iter().enumerate().take(toks.saturating_sub(t0)) {
@@ -374,7 +406,18 @@ macro_rules! quad_gemm {
                             let rw = &wt[r0 * nb..(r0 + nr) * nb];
                             block_scales(rw, &mut s.scales);
                             for g in 0..groups(toks) {
-                                sub_chunk(wt, &s.scales, &s.pack, nb, (g, toks), (r0, nr), y, ys);
+                                let tmp = (&mut *s.acc, &mut s.one, &mut *s.out);
+                                sub_chunk(
+                                    wt,
+                                    &s.scales,
+                                    &s.pack,
+                                    tmp,
+                                    nb,
+                                    (g, toks),
+                                    (r0, nr),
+                                    y,
+                                    ys,
+                                );
                             }
                         }
                     }
@@ -384,19 +427,9 @@ macro_rules! quad_gemm {
     };
 }
 
-/// The nibble types leave the high nibbles in place (16 times their value).
-const Q4_0_LAYOUT: Layout = Layout {
-    off: [8, 128],
-    upper_scale: 1.0 / 16.0,
-};
-const Q5_0_LAYOUT: Layout = Layout {
-    off: [16, 16],
-    upper_scale: 1.0,
-};
-const Q8_0_LAYOUT: Layout = Layout {
-    off: [128, 128],
-    upper_scale: 1.0,
-};
+const Q4_0_LAYOUT: Layout = Layout { off: 8 };
+const Q5_0_LAYOUT: Layout = Layout { off: 16 };
+const Q8_0_LAYOUT: Layout = Layout { off: 128 };
 
 quad_gemm!(q8_0, BlockQ8_0, Q8_0, halves_q8_0, Q8_0_LAYOUT);
 quad_gemm!(q4_0, BlockQ4_0, Q4_0, halves_q4_0, Q4_0_LAYOUT);

@@ -8,18 +8,18 @@
 //! 6, 7). Each weight block is then two 8-byte broadcasts.
 //!
 //! Tokens go in groups of 16 (the last group repeats the last token, whose
-//! extra outputs are dropped). Per group and block, 18 lines of 64 bytes,
+//! extra outputs are dropped). Per group and block, 17 lines of 64 bytes,
 //! group-major then block-major (a tile streams its group):
 //! - lines 2q, 2q + 1: halves A and B of tokens 4q..4q + 4, as `vpdpbusd`'s
 //!   signed operand;
 //! - lines 8 + 2q, 9 + 2q: the offset corrections of those halves, `-off *
 //!   (y[4j] + .. + y[4j + 3])` per i32 lane j, with the weights' offset of
 //!   the lane's 8-byte half (`Layout`);
-//! - lines 16, 17: the scales of tokens 0..8 and 8..16 as f32, 128-bit lane
-//!   k holding `[d(k), d(k) * f, d(4 + k), d(4 + k) * f]` with the
-//!   weights' factor f of the upper 8-byte halves: one multiply by a weight
-//!   scale gives the products of 8 tokens (exact: f16 x f16, times a power
-//!   of two), and an in-lane permute (`vpermilps`) spreads 4 of them.
+//! - line 16: the scales of the 16 tokens as f32, 128-bit lane k holding
+//!   `[d(k), d(4 + k), d(8 + k), d(12 + k)]`: one multiply by a weight
+//!   scale gives the products of all 16 tokens (exact: f16 x f16), and an
+//!   in-lane broadcast (`vpermilps`) spreads those of tokens 4q..4q + 4 to
+//!   their lanes.
 
 use std::arch::x86_64::*;
 
@@ -31,22 +31,19 @@ use crate::blocks::BlockQ8_0;
 pub(super) struct Line(pub(super) [u8; 64]);
 
 /// Lines per group and block.
-pub(super) const GROUP_LINES: usize = 18;
+pub(super) const GROUP_LINES: usize = 17;
 /// Tokens per group.
 pub(super) const GROUP_TOKS: usize = 16;
 /// Line of the first correction.
 pub(super) const BASE: usize = 8;
-/// Line of the first scales.
+/// Line of the scales.
 pub(super) const SCALES: usize = 16;
 
 /// How a weight type's decoded bytes sit in a register: the offset added
-/// to its quants in the lower and upper 8 bytes of each 128-bit lane, and
-/// the factor on the scales of the upper ones (1/16 where the decoder
-/// leaves the high nibbles in place, 16 times their value).
+/// to its quants.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Layout {
-    pub(super) off: [u8; 2],
-    pub(super) upper_scale: f32,
+    pub(super) off: u8,
 }
 
 /// Groups of `toks` tokens.
@@ -68,37 +65,13 @@ pub(super) fn pack(a: &[BlockQ8_0], nb: usize, toks: usize, lay: Layout, out: &m
     if out.len() < lines {
         out.resize(lines, Line([0; 64]));
     }
-    let offs: [u8; 64] = std::array::from_fn(|j| lay.off[j / 8 % 2]);
-    // SAFETY: `offs` is 64 readable bytes; `loadu` has no alignment requirement.
-    let offs = unsafe { _mm512_loadu_si512(offs.as_ptr().cast()) };
+    let offs = _mm512_set1_epi8(lay.off as i8);
     let zero = _mm512_setzero_si512();
     // qwords 0 and 2 (half A), 1 and 3 (half B) of 4 tokens' quants
     let half_a = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
     let half_b = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
-    // scales: lane k of line h takes tokens 8h + k and 8h + 4 + k
-    let spread = [0, 8].map(|h| {
-        _mm512_set_epi32(
-            h + 7,
-            h + 7,
-            h + 3,
-            h + 3,
-            h + 6,
-            h + 6,
-            h + 2,
-            h + 2,
-            h + 5,
-            h + 5,
-            h + 1,
-            h + 1,
-            h + 4,
-            h + 4,
-            h,
-            h,
-        )
-    });
-    let upper = _mm512_castpd_ps(_mm512_set1_pd(f64::from_bits(
-        (lay.upper_scale.to_bits() as u64) << 32 | 1f32.to_bits() as u64,
-    )));
+    // scales: element j of 128-bit lane k takes token 4j + k
+    let spread = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     for (g, group) in out[..lines].chunks_exact_mut(nb * GROUP_LINES).enumerate() {
         let tok: [&[BlockQ8_0]; GROUP_TOKS] = std::array::from_fn(|k| {
             let t = (g * GROUP_TOKS + k).min(toks - 1);
@@ -124,10 +97,8 @@ pub(super) fn pack(a: &[BlockQ8_0], nb: usize, toks: usize, lay: Layout, out: &m
             // SAFETY: `h` is 32 readable bytes; lines are 64 aligned writable bytes.
             unsafe {
                 let d = _mm512_cvtph_ps(_mm256_loadu_si256(h.as_ptr().cast()));
-                for (k, idx) in spread.into_iter().enumerate() {
-                    let v = _mm512_mul_ps(_mm512_permutexvar_ps(idx, d), upper);
-                    _mm512_store_ps(l[SCALES + k].0.as_mut_ptr().cast(), v);
-                }
+                let d = _mm512_permutexvar_ps(spread, d);
+                _mm512_store_ps(l[SCALES].0.as_mut_ptr().cast(), d);
             }
         }
     }
