@@ -9,7 +9,7 @@
 //!
 //! llama.cpp order: llama.cpp's x86 build (even with AVX-512 enabled) dots
 //! every quantized type with its AVX2 kernels, and our AVX2 kernels for
-//! Q4_0, Q5_0, Q8_0 and Q2_K..Q6_K reproduce its float
+//! Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q2_K..Q6_K reproduce its float
 //! summation order bit for bit (see `avx2::legacy`, `avx2::kquant`,
 //! `crates/kernels/tests/kquant_fixtures.rs`,
 //! `crates/model/tests/{gemma_fixtures,tiny_llama}.rs`). So the default
@@ -96,7 +96,10 @@ pub(in crate::arch) fn table() -> Option<&'static Kernels> {
 /// Whether the default table keeps `w` on the AVX2 kernels (llama.cpp order).
 fn llama_cpp_order(w: GgmlType) -> bool {
     use GgmlType::*;
-    matches!(w, Q4_0 | Q5_0 | Q8_0 | Q2_K | Q3_K | Q4_K | Q5_K | Q6_K)
+    matches!(
+        w,
+        Q4_0 | Q4_1 | Q5_0 | Q5_1 | Q8_0 | Q2_K | Q3_K | Q4_K | Q5_K | Q6_K
+    )
 }
 
 /// The default table's row dot for weights of type `w`.
