@@ -18,12 +18,14 @@ const MODELS: [&str; 9] = [
     "tiny-untied-q4_k_m",
 ];
 
-/// Greedy steps must agree until llama.cpp's first top-1/top-2 margin below this.
-/// Most prompts agree with llama.cpp to ~2e-6 in the logits, but float
-/// summation-order differences (attention, f32 dots) occasionally flip one
-/// Q8 activation rounding, which moves logits by up to ~0.2; one reference
-/// step (tiny-untied-q4_k_m/code, step 12, margin 0.028) falls in that band.
-const TIE_MARGIN: f64 = 0.05;
+/// Greedy steps must agree until llama.cpp's first top-1/top-2 margin below
+/// this, off llama.cpp's order (scalar, 512-bit row dots, flash attention).
+/// There float summation-order differences (attention, f32 dots)
+/// occasionally flip one Q8 activation rounding, which moves logits by up
+/// to ~0.2 (measured max |Δ| 0.14 .. 0.21 per model with the scalar table);
+/// reference steps in that band: tiny-untied-q4_k_m/code step 12 (margin
+/// 0.028), tiny-q5_1/once step 9 (0.131, flips with the scalar table).
+const TIE_MARGIN: f64 = 0.25;
 
 /// The near-tie margin where our kernels follow llama.cpp's x86 float order
 /// (the AVX2 / AVX-512 tables with the standard attention): the 0.02.
@@ -47,10 +49,14 @@ fn max_diff_x86(name: &str, tokens: usize) -> f32 {
     }
 }
 
-/// Whether `model` runs llama.cpp's x86 order (see `TIE_MARGIN_X86`).
+/// Whether `model` runs llama.cpp's x86 order (see `TIE_MARGIN_X86`): the
+/// AVX2 table, or the AVX-512 one without `WASM_CHORD_AVX512_WIDE=1`
+/// (512-bit row dots, another order), with the standard attention.
 fn llama_cpp_order(model: &Model) -> bool {
     use kernels::arch::Isa;
-    matches!(model.kernels().isa, Isa::Avx2 | Isa::Avx512)
+    let wide = std::env::var("WASM_CHORD_AVX512_WIDE").is_ok_and(|v| v.trim() == "1");
+    let isa = model.kernels().isa;
+    (isa == Isa::Avx2 || (isa == Isa::Avx512 && !wide))
         && model.attention() == AttentionBackend::Standard
 }
 
