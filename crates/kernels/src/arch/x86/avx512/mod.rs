@@ -34,6 +34,9 @@ mod gemm_pack;
 mod kquant;
 mod legacy;
 mod packed_kquant;
+mod packed_legacy;
+#[cfg(test)]
+mod packed_legacy_tests;
 #[cfg(test)]
 mod packed_tests;
 mod rows;
@@ -65,7 +68,7 @@ static AVX512: Kernels = Kernels {
     batched_lookup: Some(gemm_batched::lookup),
     gemm_all_rows_lookup: Some(gemm_legacy::lookup),
     rows_lookup: Some(rows::lookup),
-    packing_lookup: Some(packed_kquant::lookup),
+    packing_lookup: Some(packing),
     decode_candidates: Some(candidates::lookup),
 };
 
@@ -100,6 +103,12 @@ fn llama_cpp_order(w: GgmlType) -> bool {
         w,
         Q4_0 | Q4_1 | Q5_0 | Q5_1 | Q8_0 | Q2_K | Q3_K | Q4_K | Q5_K | Q6_K
     )
+}
+
+/// The default table's repacked decode layouts (`packed_kquant`,
+/// `packed_legacy`).
+fn packing(w: GgmlType) -> Option<&'static crate::packed::Packing> {
+    packed_kquant::lookup(w).or_else(|| packed_legacy::lookup(w))
 }
 
 /// The default table's row dot for weights of type `w`.

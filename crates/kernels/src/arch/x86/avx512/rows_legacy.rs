@@ -69,7 +69,7 @@ fn by_quarters<B>(
 /// Whether an activation byte is -128 (where `vpdpbusd` and the AVX2 sign
 /// trick part ways).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn has_i8_min(y: &[BlockQ8_0]) -> bool {
+pub(super) fn has_i8_min(y: &[BlockQ8_0]) -> bool {
     let mut lo = _mm256_setzero_si256();
     for b in y {
         // SAFETY: `qs` is 32 readable bytes; `loadu` has no alignment requirement.

@@ -24,7 +24,7 @@ const Q8_0_TYPES: [GgmlType; 3] = [Q4_0, Q5_0, Q8_0];
 
 /// An activation row of `n` elements for weights of type `t`; for Q8_0
 /// without a byte of -128 (it would send the call to the row dot).
-fn acts(rng: &mut Rng, t: GgmlType, n: usize, data: Data) -> Row {
+pub(super) fn acts(rng: &mut Rng, t: GgmlType, n: usize, data: Data) -> Row {
     let at = vec_dot_type(t);
     let mut a = row(rng, at, n, data);
     if at == Q8_0 {
