@@ -32,11 +32,14 @@ FTYPES = {
     "q8_0": L.LLAMA_FTYPE_MOSTLY_Q8_0,
     "q4_0": L.LLAMA_FTYPE_MOSTLY_Q4_0,
     "q4_k_m": L.LLAMA_FTYPE_MOSTLY_Q4_K_M,
+    "q4_1": L.LLAMA_FTYPE_MOSTLY_Q4_1,
+    "q5_1": L.LLAMA_FTYPE_MOSTLY_Q5_1,
+    "q5_k_m": L.LLAMA_FTYPE_MOSTLY_Q5_K_M,
 }
 
 # What is committed (kept small: the whole tests/fixtures budget is ~10 MB).
 PLAN = {
-    "tiny": ["q4_k_m", "q8_0", "q4_0", "f16"],
+    "tiny": ["q4_k_m", "q8_0", "q4_0", "f16", "q4_1", "q5_1", "q5_k_m"],
     "tiny-mha": ["q4_k_m"],
     "tiny-untied": ["q4_k_m"],
 }

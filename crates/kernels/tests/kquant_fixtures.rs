@@ -3,7 +3,8 @@
 //!   (`<t>.bin` / `<t>.f32`, tools/gen_ggufpy_quant_fixtures.py);
 //! - quantization equals ggml's `quantize_row_<t>_ref` byte for byte, and the
 //!   dot products match ggml's `ggml_vec_dot_<t>_q8_K_generic`
-//!   (`ggml_*`, tools/gen_kquant_ggml_fixtures.py).
+//!   (`ggml_*`, tools/gen_kquant_ggml_fixtures.py);
+//! - the x86 tables' row dots equal ggml's x86 (AVX2) ones bit for bit.
 
 mod kquant_common;
 
@@ -130,5 +131,41 @@ fn vec_dot_matches_ggml_generic() {
             t.name,
             expected.len()
         );
+    }
+}
+
+/// The x86 kernel tables (AVX2, and the default AVX-512 one, whose k-quant
+/// row dots are the AVX2 ones) against ggml's own x86 `ggml_vec_dot_<t>_q8_K`
+/// (`ggml_<t>.dot_native.f32`, made by llama.cpp's native x86 build, which
+/// runs its AVX2 kernels): bit for bit, at every block count.
+#[test]
+fn x86_vec_dot_matches_ggml_x86_bit_for_bit() {
+    use kernels::arch::{table, Isa};
+    let act: Vec<BlockQ8K> = read_blocks(&read_fixture("ggml_q8_k.q.bin"));
+    let tables: Vec<_> = [Isa::Avx2, Isa::Avx512]
+        .into_iter()
+        .filter_map(table)
+        .collect();
+    if tables.is_empty() {
+        println!("skipped: no x86 table on this CPU");
+    }
+    for k in tables {
+        for t in &KTYPES {
+            let w = read_fixture(&format!("ggml_{}.q.bin", t.name));
+            let expected = read_f32(&format!("ggml_{}.dot_native.f32", t.name));
+            let dot = k.dot(t.ty).unwrap();
+            for (i, &e) in expected.iter().enumerate() {
+                let nb = i + 1;
+                let a = bytemuck::cast_slice::<BlockQ8K, u8>(&act[..nb]);
+                let ours = dot(nb * QK_K, &w[..nb * t.block_bytes], a);
+                assert_eq!(
+                    ours.to_bits(),
+                    e.to_bits(),
+                    "{:?} {} nb={nb}: ours {ours} vs ggml x86 {e}",
+                    k.isa,
+                    t.name
+                );
+            }
+        }
     }
 }

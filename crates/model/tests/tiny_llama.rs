@@ -6,32 +6,57 @@ mod common;
 use common::{compare, greedy, json_ids, must_match_prefix, prompt_logits, read_json, workspace};
 use model::{AttentionBackend, CacheType, Model};
 
-const MODELS: [&str; 6] = [
+const MODELS: [&str; 9] = [
     "tiny-f16",
     "tiny-q8_0",
     "tiny-q4_0",
+    "tiny-q4_1",
+    "tiny-q5_1",
     "tiny-q4_k_m",
+    "tiny-q5_k_m",
     "tiny-mha-q4_k_m",
     "tiny-untied-q4_k_m",
 ];
 
-/// Greedy steps must agree until llama.cpp's first top-1/top-2 margin below this.
-/// Most prompts agree with llama.cpp to ~2e-6 in the logits, but float
-/// summation-order differences (attention, f32 dots) occasionally flip one
-/// Q8 activation rounding, which moves logits by up to ~0.2; one reference
-/// step (tiny-untied-q4_k_m/code, step 12, margin 0.028) falls in that band.
-const TIE_MARGIN: f64 = 0.05;
+/// Greedy steps must agree until llama.cpp's first top-1/top-2 margin below
+/// this, off llama.cpp's order (scalar, 512-bit row dots, flash attention).
+/// There float summation-order differences (attention, f32 dots)
+/// occasionally flip one Q8 activation rounding, which moves logits by up
+/// to ~0.2 (measured max |Δ| 0.14 .. 0.21 per model with the scalar table);
+/// reference steps in that band: tiny-untied-q4_k_m/code step 12 (margin
+/// 0.028), tiny-q5_1/once step 9 (0.131, flips with the scalar table).
+const TIE_MARGIN: f64 = 0.25;
 
 /// The near-tie margin where our kernels follow llama.cpp's x86 float order
 /// (the AVX2 / AVX-512 tables with the standard attention): the 0.02.
-/// Measured there: logits equal to llama.cpp's (max |Δ| 0 for Q8_0 / Q4_0,
-/// <= 4.8e-6 for the Q4_K_M models; F16 7e-3).
+/// Measured there: logits equal to llama.cpp's (max |Δ| 0 for Q8_0 / Q4_0 /
+/// Q4_1 / Q5_1, <= 4.8e-6 for the Q4_K_M / Q5_K_M models; F16 7e-3).
 const TIE_MARGIN_X86: f64 = 0.02;
 
-/// Whether `model` runs llama.cpp's x86 order (see `TIE_MARGIN_X86`).
+/// Bound on max |Δlogit| (all 512 logits) of a prompt of `tokens` tokens
+/// on llama.cpp's x86 order (`llama_cpp_order`), per model: 0
+/// (bit-identical) for the legacy types, and for the k-quant models on
+/// prompts short enough for the row dots (fewer than
+/// `quant::batched::MIN_TOKENS`); their batched prefill measures <= 4.8e-6
+/// on a few prompts. F16 weights are dotted in another order than
+/// llama.cpp's (7.5e-3).
+fn max_diff_x86(name: &str, tokens: usize) -> f32 {
+    match name {
+        "tiny-q8_0" | "tiny-q4_0" | "tiny-q4_1" | "tiny-q5_1" => 0.0,
+        "tiny-f16" => 1e-2,
+        _ if tokens < kernels::quant::batched::MIN_TOKENS => 0.0,
+        _ => 1e-5,
+    }
+}
+
+/// Whether `model` runs llama.cpp's x86 order (see `TIE_MARGIN_X86`): the
+/// AVX2 table, or the AVX-512 one without `WASM_CHORD_AVX512_WIDE=1`
+/// (512-bit row dots, another order), with the standard attention.
 fn llama_cpp_order(model: &Model) -> bool {
     use kernels::arch::Isa;
-    matches!(model.kernels().isa, Isa::Avx2 | Isa::Avx512)
+    let wide = std::env::var("WASM_CHORD_AVX512_WIDE").is_ok_and(|v| v.trim() == "1");
+    let isa = model.kernels().isa;
+    (isa == Isa::Avx2 || (isa == Isa::Avx512 && !wide))
         && model.attention() == AttentionBackend::Standard
 }
 
@@ -95,6 +120,13 @@ fn tiny_models_last_token_logits_match_llama_cpp() {
                 "{name}/{pname} {attn}: top-20 overlap {}",
                 c.top20_overlap
             );
+            if llama_cpp_order(&model) {
+                assert!(
+                    c.max_abs_diff <= max_diff_x86(name, ids.len()),
+                    "{name}/{pname} {attn}: max |Δ| {:e} on llama.cpp's order",
+                    c.max_abs_diff
+                );
+            }
             worst = worst.max(c.max_abs_diff);
             checked += 1;
         }

@@ -13,7 +13,7 @@ use std::arch::x86_64::*;
 
 use super::gemm::Tiles;
 use super::gemm_kquant::{chunk_sums, unpack_k4, unpack_q4_k, unpack_q6_k, Unpacked};
-use super::kquant::{load_bsums, load_u8x32};
+use super::kquant::{hsum_epi32x4, load_bsums, load_u8x32};
 use crate::blocks::{BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K};
 use crate::quant::batched::{fold, KSums};
 
@@ -23,15 +23,6 @@ use crate::quant::batched::{fold, KSums};
 fn hsum_epi32(v: __m256i) -> i32 {
     let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
     hsum_epi32x4(s)
-}
-
-/// Sum of the 4 i32 lanes (exact).
-#[inline]
-#[target_feature(enable = "avx2")]
-fn hsum_epi32x4(s: __m128i) -> i32 {
-    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
-    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
-    _mm_cvtsi128_si32(s)
 }
 
 /// Σ_j m[j] · (bsums[2j] + bsums[2j+1]): the min integer of Q4_K / Q5_K,

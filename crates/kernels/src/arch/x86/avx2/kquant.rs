@@ -99,6 +99,15 @@ pub(in crate::arch::x86) fn hsum_ps128(s: __m128) -> f32 {
     _mm_cvtss_f32(s)
 }
 
+/// Sum of the 4 i32 lanes (exact).
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(super) fn hsum_epi32x4(s: __m128i) -> i32 {
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+    _mm_cvtsi128_si32(s)
+}
+
 /// `[a, b, 0, 0]` as f32 (F16C).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -250,7 +259,7 @@ pub(super) unsafe fn vec_dot_q5_k_q8_k(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
     let m4 = _mm256_set1_epi8(0x0F);
     let b4 = _mm256_set1_epi8(16);
     let mut acc = _mm256_setzero_ps();
-    let mut acc_m = _mm_setzero_ps();
+    let mut summs = 0f32;
     for (bx, by) in x.iter().zip(y) {
         let (d, dmin) = d_dmin(by.d, bx.d, bx.dmin);
         let sm = k4_scales_mins(&bx.scales);
@@ -260,7 +269,10 @@ pub(super) unsafe fn vec_dot_q5_k_q8_k(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
             _mm256_extracti128_si256::<1>(bs),
         );
         let mins = _mm_madd_epi16(_mm256_extracti128_si256::<1>(sm), bs_pairs);
-        acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mins), acc_m);
+        // Unlike Q4_K's four lanes, llama.cpp sums the min integer first and
+        // folds it into one scalar: `summs += dmin * isum`, which GCC
+        // contracts into an FMA.
+        summs = dmin.mul_add(hsum_epi32x4(mins) as f32, summs);
 
         let scales = half_of(sm, 0);
         // qh[l] bit e / 32 is the fifth bit of element e (l = e % 32)
@@ -283,7 +295,7 @@ pub(super) unsafe fn vec_dot_q5_k_q8_k(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
-    hsum_ps(acc) + hsum_ps128(acc_m)
+    hsum_ps(acc) + summs
 }
 
 // ---------------------------------------------------------------- Q6_K
@@ -356,27 +368,27 @@ pub(super) unsafe fn vec_dot_q3_k_q8_k(x: &[BlockQ3K], y: &[BlockQ8K]) -> f32 {
     for (bx, by) in x.iter().zip(y) {
         let d = d_only(by.d, bx.d);
         let sc = q3_k_scales(&bx.scales);
-        // q = (low | 4·h) - 4, so sum q * q8 * sc = sum (low | 4·h) * q8 * sc
-        // - 4 * sum_j sc[j] * bsums[j]
-        let offset = _mm256_slli_epi32::<2>(_mm256_madd_epi16(sc, load_bsums(&by.bsums)));
         let hm = load_u8x32(&bx.hmask);
         let mut sumi = _mm256_setzero_si256();
         for n in 0..2 {
             let s = half_of(sc, n);
             // element 128n + 32k + l: bits 2k..2k+2 of qs[32n + l], and bit
-            // 4n + k of hmask[l] (high bit, worth 4)
+            // 4n + k of hmask[l] (high bit, worth 4); q = (low | 4·h) - 4.
+            // As llama.cpp, the -4 leaves each i16 pair sum before the
+            // scales: `maddubs(q + 4, q8) - maddubs(4, q8)` (the same i32
+            // lanes as its `maddubs(low, q8) - maddubs(4·!h, q8)`).
             let mut q2 = load_u8x32(at(&bx.qs, 32 * n));
             for k in 0..4 {
                 let bit = _mm256_set1_epi8((1u8 << (4 * n + k)) as i8);
                 let set = _mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), bit);
                 let q = _mm256_or_si256(_mm256_and_si256(q2, m3), _mm256_and_si256(set, four));
                 let q8 = load_i8x32(at(&by.qs, 128 * n + 32 * k));
-                let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q, q8), pair_scales(s, k));
-                sumi = _mm256_add_epi32(sumi, p);
+                let p =
+                    _mm256_sub_epi16(_mm256_maddubs_epi16(q, q8), _mm256_maddubs_epi16(four, q8));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, pair_scales(s, k)));
                 q2 = _mm256_srli_epi16::<2>(q2);
             }
         }
-        let sumi = _mm256_sub_epi32(sumi, offset);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
     hsum_ps(acc)
@@ -414,8 +426,9 @@ pub(super) unsafe fn vec_dot_q2_k_q8_k(x: &[BlockQ2K], y: &[BlockQ8K]) -> f32 {
                 q2 = _mm256_srli_epi16::<2>(q2);
             }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(dall), _mm256_cvtepi32_ps(sumi), acc);
+        // llama.cpp folds the mins in before the scales.
         acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(summs), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dall), _mm256_cvtepi32_ps(sumi), acc);
     }
     hsum_ps(acc)
 }

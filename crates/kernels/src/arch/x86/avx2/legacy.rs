@@ -203,8 +203,12 @@ rows4!(rows4_q4_0, BlockQ4_0, block_q4_0);
 rows4!(rows4_q5_0, BlockQ5_0, block_q5_0);
 rows4!(rows4_q8_0, BlockQ8_0, block_q8_0);
 
-/// Sums `dx * dy * sum(qx * qy) + m * s` over the blocks; `quants(x)` gives
-/// the unsigned weight quants, `dm(x, y)` the f32 lanes [dx, m, dy, s].
+/// Sums `dx * dy * sum(qx * qy) + m * s` over the blocks in llama.cpp's x86
+/// order (`ggml_vec_dot_q{4,5}_1_q8_1`): the lanes into one accumulator with
+/// `fma(lanes, dx * dy, acc)`, the mins into a scalar with `fma(m, s, mins)`
+/// (GCC contracts ggml's `summs += m * s`; the product of two f16 values is
+/// exact in f32, so an unfused multiply and add would give the same), then
+/// `hsum(acc) + mins`. `quants(x)` gives the unsigned weight quants.
 macro_rules! sum_blocks_q8_1 {
     ($x:expr, $y:expr, $quants:ident) => {{
         let (x, y) = ($x, $y);
@@ -212,12 +216,13 @@ macro_rules! sum_blocks_q8_1 {
         let mut acc = _mm256_setzero_ps();
         let mut mins = _mm_setzero_ps();
         for (bx, by) in x.iter().zip(y) {
+            // v = [dx, m, dy, s], hi = [dy, s, ..]
             let v = f16x4(bx.d, bx.m, by.d, by.s);
-            // [dx * dy, m * s, ..]
-            let p = _mm_mul_ps(v, _mm_movehl_ps(v, v));
-            mins = _mm_add_ss(mins, _mm_movehdup_ps(p));
+            let hi = _mm_movehl_ps(v, v);
+            mins = _mm_fmadd_ss(_mm_movehdup_ps(v), _mm_movehdup_ps(hi), mins);
             let lanes = dot_u8_i8($quants(bx), load32(&by.qs));
-            acc = _mm256_fmadd_ps(lanes, _mm256_broadcastss_ps(p), acc);
+            let d = _mm256_broadcastss_ps(_mm_mul_ss(v, hi));
+            acc = _mm256_fmadd_ps(lanes, d, acc);
         }
         hsum(acc) + _mm_cvtss_f32(mins)
     }};

@@ -2,8 +2,8 @@
 //! default AVX-512 table, per weight type, the table's own `rows` kernel
 //! first. Every one must equal the table's row dot (`dot`) bit for bit:
 //! here the llama.cpp-order types, whose row dot is the AVX2 one, so the
-//! plain row-by-row loop is always a candidate. Types whose row dot is a
-//! 512-bit kernel have no alternative of the same order yet.
+//! plain row-by-row loop is always a candidate. Types without a list here
+//! run the table's `rows` kernel (or the row dot) untimed.
 //!
 //! To offer a new kernel, add one `Candidate::rows("name", kernel)` line
 //! to its type (a new stable name: cached choices among the old set are
@@ -56,6 +56,22 @@ pub(super) fn lookup(w: GgmlType) -> &'static [Candidate] {
                 &[
                     Candidate::rows("avx512-vnni-pairs", rows_legacy::rows_q8_0),
                     QUARTERS[2],
+                    ROW_DOT,
+                ]
+            }
+        }
+        Q4_1 => {
+            const {
+                &[
+                    Candidate::rows("avx512-vnni-pairs", rows_legacy::rows_q4_1),
+                    ROW_DOT,
+                ]
+            }
+        }
+        Q5_1 => {
+            const {
+                &[
+                    Candidate::rows("avx512-vnni-pairs", rows_legacy::rows_q5_1),
                     ROW_DOT,
                 ]
             }

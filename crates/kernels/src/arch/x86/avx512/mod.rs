@@ -8,11 +8,13 @@
 //! aligned for their block type go to the scalar reference.
 //!
 //! llama.cpp order: llama.cpp's x86 build (even with AVX-512 enabled) dots
-//! Q4_0, Q5_0, Q8_0, Q4_K and Q6_K weights with its AVX2 kernels, and our
-//! AVX2 kernels for those types reproduce its float summation order bit for
-//! bit (see `avx2::legacy`, `crates/model/tests/gemma_fixtures.rs`). So the
-//! default AVX-512 table keeps those five types on the AVX2 row dots and
-//! AVX2 tile kernels: logits stay identical to llama.cpp's, and decode is
+//! every quantized type with its AVX2 kernels, and our AVX2 kernels for
+//! Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q2_K..Q6_K reproduce its float
+//! summation order bit for bit (see `avx2::legacy`, `avx2::kquant`,
+//! `crates/kernels/tests/kquant_fixtures.rs`,
+//! `crates/model/tests/{gemma_fixtures,tiny_llama}.rs`). So the default
+//! AVX-512 table keeps those types on the AVX2 row dots and AVX2 tile
+//! kernels: logits stay identical to llama.cpp's, and decode is
 //! memory-bound anyway (the 512-bit versions measured the same tg32 on
 //! Gemma 3 270M, and without tile kernels prefill was slower: pp64 61 vs
 //! 91 t/s). `WASM_CHORD_AVX512_WIDE=1` selects the table with 512-bit row
@@ -32,6 +34,9 @@ mod gemm_pack;
 mod kquant;
 mod legacy;
 mod packed_kquant;
+mod packed_legacy;
+#[cfg(test)]
+mod packed_legacy_tests;
 #[cfg(test)]
 mod packed_tests;
 mod rows;
@@ -63,7 +68,7 @@ static AVX512: Kernels = Kernels {
     batched_lookup: Some(gemm_batched::lookup),
     gemm_all_rows_lookup: Some(gemm_legacy::lookup),
     rows_lookup: Some(rows::lookup),
-    packing_lookup: Some(packed_kquant::lookup),
+    packing_lookup: Some(packing),
     decode_candidates: Some(candidates::lookup),
 };
 
@@ -94,7 +99,16 @@ pub(in crate::arch) fn table() -> Option<&'static Kernels> {
 /// Whether the default table keeps `w` on the AVX2 kernels (llama.cpp order).
 fn llama_cpp_order(w: GgmlType) -> bool {
     use GgmlType::*;
-    matches!(w, Q4_0 | Q5_0 | Q8_0 | Q4_K | Q6_K)
+    matches!(
+        w,
+        Q4_0 | Q4_1 | Q5_0 | Q5_1 | Q8_0 | Q2_K | Q3_K | Q4_K | Q5_K | Q6_K
+    )
+}
+
+/// The default table's repacked decode layouts (`packed_kquant`,
+/// `packed_legacy`).
+fn packing(w: GgmlType) -> Option<&'static crate::packed::Packing> {
+    packed_kquant::lookup(w).or_else(|| packed_legacy::lookup(w))
 }
 
 /// The default table's row dot for weights of type `w`.

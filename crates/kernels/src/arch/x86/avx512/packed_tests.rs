@@ -23,7 +23,7 @@ fn packed_types(k: &Kernels) -> Vec<GgmlType> {
 
 /// `matvec_rows` over packed `w` equals the row dot on every row of
 /// `ranges`, bit for bit.
-fn check(k: &Kernels, t: GgmlType, n: usize, nr: usize, w: &[u8], a: &[u8], what: &str) {
+pub(super) fn check(k: &Kernels, t: GgmlType, n: usize, nr: usize, w: &[u8], a: &[u8], what: &str) {
     let p = k.packing(t).unwrap();
     let file = QMatrix::new(t, nr, n, w);
     let packed = PackedMatrix::pack(p, file).unwrap();

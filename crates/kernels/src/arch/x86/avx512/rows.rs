@@ -1,8 +1,9 @@
 //! The default AVX-512 table's multi-row decode kernels (`Kernels::rows`):
 //! `y[i] = dot(row i)` for consecutive weight rows against one activation:
 //! two rows per 512-bit register, Q4_K / Q6_K (`rows_kquant`) and Q4_0 /
-//! Q5_0 / Q8_0 (`rows_legacy`, with `vpdpbusd`), each output equal bit for
-//! bit to the table's row dot (the AVX2 kernels, llama.cpp's x86 order).
+//! Q5_0 / Q8_0 / Q4_1 / Q5_1 (`rows_legacy`, with `vpdpbusd`), each output
+//! equal bit for bit to the table's row dot (the AVX2 kernels, llama.cpp's
+//! x86 order).
 //! Rows whose bytes are misaligned for their block type, and empty rows,
 //! take the row dot one row at a time.
 
@@ -28,6 +29,8 @@ pub(super) fn lookup(w: GgmlType) -> Option<RowsFn> {
         Q4_0 => rows_legacy::rows_q4_0,
         Q5_0 => rows_legacy::rows_q5_0,
         Q8_0 => rows_legacy::rows_q8_0,
+        Q4_1 => rows_legacy::rows_q4_1,
+        Q5_1 => rows_legacy::rows_q5_1,
         _ => return None,
     })
 }
