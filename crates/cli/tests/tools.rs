@@ -114,6 +114,48 @@ fn perplexity_equals_llama_cpp_within_half_a_percent() {
     }
 }
 
+/// SmolLM2-135M-Instruct (Q4_1) on the exact path, ctx 512 and 1024: the
+/// cumulative perplexity after a few chunks within 0.1% of llama.cpp's
+/// (measured over the whole text: 40.3441 and 40.3901, llama.cpp 40.34412
+/// and 40.39007).
+#[test]
+fn perplexity_of_smollm2_equals_llama_cpp() {
+    let p = root().join("models/smollm2-135m-instruct-q4_1.gguf");
+    if !p.exists() {
+        test_support::missing(p.display(), "scripts/fetch-model.sh smollm2-135m");
+        return;
+    }
+    let m = p.to_str().unwrap();
+    let text = root().join("tests/fixtures/text/devils-dictionary.txt");
+    let fx = fixture("smollm2-135m-instruct-q4_1.ppl.json");
+    for (run, chunks) in fx["runs"].as_array().unwrap().iter().zip([6usize, 3]) {
+        let ctx = run["n_ctx"].as_u64().unwrap().to_string();
+        let want = run["chunks"][chunks - 1]["ppl_cumulative"]
+            .as_f64()
+            .unwrap();
+        let n = chunks.to_string();
+        let out = ok(&[
+            "perplexity",
+            "-m",
+            m,
+            "-f",
+            text.to_str().unwrap(),
+            "-c",
+            &ctx,
+            "--chunks",
+            &n,
+            "--cache-type",
+            "f32",
+            "--attn",
+            "standard",
+        ]);
+        let (got, _) = ppl_of(&out);
+        let rel = (got - want).abs() / want;
+        eprintln!("smollm2 ctx {ctx}: PPL {got} vs llama.cpp {want} (rel {rel:.2e})");
+        assert!(rel < 1e-3, "ctx {ctx}: {got} vs {want}");
+    }
+}
+
 #[test]
 fn perplexity_tokenization_equals_the_fixture_ids() {
     // The reference stores the text's ids: our tokenizer must agree with them for the
