@@ -32,6 +32,7 @@ mod gemm_pack;
 mod kquant;
 mod legacy;
 mod packed_kquant;
+mod packed_q4_k;
 #[cfg(test)]
 mod packed_tests;
 mod rows;
