@@ -150,13 +150,19 @@ pub(super) fn scale_pairs(s: &[u8; 16]) -> __m512i {
 /// lane, as `[s, s]` (`sc`: `scale_pairs` of scales 0..4 and 4..8).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-pub(super) fn pick(sc: [__m512i; 2], j: usize) -> __m512i {
-    let s = sc[j / 4];
-    match j % 4 {
-        0 => _mm512_shuffle_epi32::<0x00>(s),
-        1 => _mm512_shuffle_epi32::<0x55>(s),
-        2 => _mm512_shuffle_epi32::<0xAA>(s),
-        _ => _mm512_shuffle_epi32::<0xFF>(s),
+fn pick(sc: [__m512i; 2], j: usize) -> __m512i {
+    pick4(sc[j / 4], j % 4)
+}
+
+/// i32 lane `j` (0..4) of each 128-bit lane of `v` in all four of its lanes.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn pick4(v: __m512i, j: usize) -> __m512i {
+    match j {
+        0 => _mm512_shuffle_epi32::<0x00>(v),
+        1 => _mm512_shuffle_epi32::<0x55>(v),
+        2 => _mm512_shuffle_epi32::<0xAA>(v),
+        _ => _mm512_shuffle_epi32::<0xFF>(v),
     }
 }
 
