@@ -33,6 +33,7 @@ mod kquant;
 mod legacy;
 mod packed_kquant;
 mod packed_q4_k;
+mod packed_q5_k;
 mod packed_q6_k;
 #[cfg(test)]
 mod packed_tests;

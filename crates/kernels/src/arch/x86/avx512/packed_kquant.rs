@@ -15,6 +15,8 @@ pub(super) fn lookup(w: GgmlType) -> Option<&'static Packing> {
     match w {
         GgmlType::Q4_K => Some(&super::packed_q4_k::Q4_K_X4),
         GgmlType::Q6_K => Some(&super::packed_q6_k::Q6_K_X4),
+        // only once the table's Q5_K row dot is the AVX2 one
+        GgmlType::Q5_K if super::llama_cpp_order(w) => Some(&super::packed_q5_k::Q5_K_X4),
         _ => None,
     }
 }
@@ -55,10 +57,10 @@ pub(super) fn by_groups<const G: usize>(
     true
 }
 
-/// One `Packing::rows` function per layout: `$name` runs `$kernel` over
-/// groups of `$g` rows and `$bytes(n)` bytes.
+/// One `Packing::rows` function per layout: `$name` runs
+/// `$kernel::<P $(, $c)?>` over groups of `$g` rows and `$bytes(n)` bytes.
 macro_rules! packed_rows {
-    ($name:ident, $g:literal, $bytes:ident, $kernel:ident) => {
+    ($name:ident, $g:literal, $bytes:ident, $kernel:ident $(, $c:literal)?) => {
         // groups: [y.len() / $g * $bytes(n)], act: [row_bytes(Q8_K, n)] -> y
         pub(super) fn $name(n: usize, groups: &[u8], act: &[u8], y: &mut [f32]) -> bool {
             $crate::arch::x86::avx512::packed_kquant::by_groups::<$g>(
@@ -70,9 +72,9 @@ macro_rules! packed_rows {
                 // SAFETY: AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C were
                 // detected before the AVX-512 table (the only owner of
                 // these layouts) was handed out.
-                |g, act, ahead| unsafe { $kernel::<2>(g, act, ahead) },
+                |g, act, ahead| unsafe { $kernel::<2 $(, $c)?>(g, act, ahead) },
                 // SAFETY: as above.
-                |g, act, ahead| unsafe { $kernel::<1>(g, act, ahead) },
+                |g, act, ahead| unsafe { $kernel::<1 $(, $c)?>(g, act, ahead) },
             )
         }
     };

@@ -51,33 +51,64 @@ pub(super) static Q4_K_X4: Packing = Packing {
 };
 
 fn q4_k_x4_bytes(cols: usize) -> usize {
-    (cols / QK_K * PACKED).div_ceil(ALIGN) * ALIGN
+    k4_x4_bytes(cols, 0)
+}
+
+/// Bytes of a `q4_k_x4` (`qh` = 0) or `q5_k_x4` (`qh` = 128) group.
+pub(super) fn k4_x4_bytes(cols: usize, qh: usize) -> usize {
+    (cols / QK_K * (PACKED + qh)).div_ceil(ALIGN) * ALIGN
 }
 
 /// Four Q4_K rows of `cols` columns (file layout) -> one `q4_k_x4` group.
 // rows: [4 * row_bytes(Q4_K, cols)] -> out: [q4_k_x4_bytes(cols)]
 fn pack_q4_k_x4(cols: usize, rows: &[u8], out: &mut [u8]) {
+    pack_k4_x4::<0>(cols, BLOCK, rows, out);
+}
+
+/// Four Q4_K / Q5_K rows of `cols` columns (file layout, `block` bytes a
+/// block) -> one `q4_k_x4` / `q5_k_x4` group. `QH` = 128: Q5_K, whose
+/// fifth bits go to two planes after the quants: bit t of byte `16r + p`
+/// of plane h is the fifth bit of row r's value at byte p of value
+/// register v = 8h + t (quant register v / 2, nibble v % 2).
+// rows: [4 * block * cols / QK_K] -> out: [k4_x4_bytes(cols, QH)]
+pub(super) fn pack_k4_x4<const QH: usize>(cols: usize, block: usize, rows: &[u8], out: &mut [u8]) {
     let nb = cols / QK_K;
-    let rb = nb * BLOCK;
+    let rb = nb * block;
+    let packed = PACKED + QH;
     for i in 0..nb {
-        let o = &mut out[i * PACKED..][..PACKED];
+        let o = &mut out[i * packed..][..packed];
         for r in 0..ROWS {
-            let b = &rows[r * rb + i * BLOCK..][..BLOCK];
+            let b = &rows[r * rb + i * block..][..block];
+            let qs = &b[block - 128..];
             for m in 0..8 {
-                o[64 * m + 16 * r..][..16].copy_from_slice(&b[16 + 16 * m..][..16]);
+                o[64 * m + 16 * r..][..16].copy_from_slice(&qs[16 * m..][..16]);
+            }
+            if QH > 0 {
+                // Q5_K: element 32j + pos has bit j of qh[pos] (b[16..48])
+                let fifth = |v: usize, p: usize| {
+                    let (m, nib) = (v / 2, v % 2);
+                    b[16 + 16 * (m % 2) + p] >> (2 * (m / 2) + nib) & 1
+                };
+                for h in 0..2 {
+                    for p in 0..16 {
+                        o[QS + 64 * h + 16 * r + p] =
+                            (0..8).fold(0, |a, t| a | fifth(8 * h + t, p) << t);
+                    }
+                }
             }
             let (sc, mn) = unpack_scales_mins_k4(at(b, 4));
-            o[QS + 4 * r..][..4].copy_from_slice(&sc[..4]);
-            o[QS + 16 + 4 * r..][..4].copy_from_slice(&sc[4..]);
-            o[QS + SC + 8 * r..][..8].copy_from_slice(&mn);
-            let heads = &mut o[QS + SC + MN..];
+            let sm = &mut o[QS + QH..];
+            sm[4 * r..][..4].copy_from_slice(&sc[..4]);
+            sm[16 + 4 * r..][..4].copy_from_slice(&sc[4..]);
+            sm[SC + 8 * r..][..8].copy_from_slice(&mn);
+            let heads = &mut sm[SC + MN..];
             heads[2 * r..][..2].copy_from_slice(&b[..2]);
             heads[8 + 2 * r..][..2].copy_from_slice(&b[2..4]);
         }
     }
 }
 
-packed_rows!(rows_q4_k_x4, 4, q4_k_x4_bytes, q4_k_x4);
+packed_rows!(rows_q4_k_x4, 4, q4_k_x4_bytes, k4_x4, 0);
 
 /// 64 bytes.
 #[inline]
@@ -103,15 +134,34 @@ pub(super) fn bcast16(q: &[i8; 16]) -> __m512i {
     _mm512_broadcast_i32x4(load16(q))
 }
 
-/// Hints the caches to fetch the `N` bytes `ahead` bytes past `x`.
+/// Hints the caches to fetch the bytes `ahead` bytes past `x`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-pub(super) fn prefetch_n<const N: usize>(x: &[u8; N], ahead: usize) {
+pub(super) fn prefetch(x: &[u8], ahead: usize) {
     let p = x.as_ptr().cast::<i8>().wrapping_add(ahead);
-    for off in (0..N).step_by(64) {
+    for off in (0..x.len()).step_by(64) {
         // A prefetch is a hint: it never faults, whatever the address.
         _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off));
     }
+}
+
+/// `q` (values 0..16 in bytes) with bit `t` of `plane`'s byte as its bit
+/// 4: the Q5_K value.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn fifth_bit(q: __m512i, plane: __m512i, t: usize) -> __m512i {
+    // bit t to bit 4 (16-bit shifts: what crosses bytes is masked off)
+    let b = match t {
+        0 => _mm512_slli_epi16::<4>(plane),
+        1 => _mm512_slli_epi16::<3>(plane),
+        2 => _mm512_slli_epi16::<2>(plane),
+        3 => _mm512_slli_epi16::<1>(plane),
+        4 => plane,
+        5 => _mm512_srli_epi16::<1>(plane),
+        6 => _mm512_srli_epi16::<2>(plane),
+        _ => _mm512_srli_epi16::<3>(plane),
+    };
+    _mm512_or_si512(q, _mm512_and_si512(b, _mm512_set1_epi8(0x10)))
 }
 
 /// The Q8_K block's pairwise bsum sums (`bsums[2j] + bsums[2j + 1]`, the
@@ -213,13 +263,20 @@ pub(super) fn x4_sums(acc: [__m512; 2], acc_m: Option<__m512>) -> [f32; 4] {
     [row(0), row(1), row(2), row(3)]
 }
 
-/// x: `P` `q4_k_x4` groups of `y.len()` blocks each, y: the Q8_K
+/// x: `P` `q4_k_x4` groups (`QH` = 0) or `q5_k_x4` groups (`QH` = 128:
+/// the fifth bits after the quants) of `y.len()` blocks each, y: the Q8_K
 /// activation -> the 4P dot products (`ahead`: prefetch distance in bytes)
 ///
 /// # Safety
 /// The CPU must support AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-unsafe fn q4_k_x4<const P: usize>(x: [&[u8]; P], y: &[BlockQ8K], ahead: usize) -> [[f32; 4]; P] {
+pub(super) unsafe fn k4_x4<const P: usize, const QH: usize>(
+    x: [&[u8]; P],
+    y: &[BlockQ8K],
+    ahead: usize,
+) -> [[f32; 4]; P] {
+    let packed = PACKED + QH;
+    let (sc_at, mn_at, heads_at) = (QS + QH, QS + QH + SC, QS + QH + SC + MN);
     let m4 = _mm512_set1_epi8(0x0F);
     let d_idx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
     let m_idx = _mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
@@ -230,28 +287,43 @@ unsafe fn q4_k_x4<const P: usize>(x: [&[u8]; P], y: &[BlockQ8K], ahead: usize) -
         let yd = _mm256_set1_ps(by.d);
         let bsp = bsum_pairs(by);
         for p in 0..P {
-            let blk: &[u8; PACKED] = at(x[p], i * PACKED);
-            prefetch_n(blk, ahead);
+            let blk = &x[p][i * packed..][..packed];
+            prefetch(blk, ahead);
             // [d0..d3, dmin0..dmin3] * y.d: the AVX2 `d_dmin` products
-            let dd = _mm256_mul_ps(_mm256_cvtph_ps(load16(at(blk, QS + SC + MN))), yd);
+            let dd = _mm256_mul_ps(_mm256_cvtph_ps(load16(at(blk, heads_at))), yd);
             let dd = _mm512_castps256_ps512(dd);
             let d = _mm512_permutexvar_ps(d_idx, dd);
             let dmin = _mm512_permutexvar_ps(m_idx, dd);
             // SAFETY: 32 readable bytes; `loadu` has no alignment requirement.
             let mins =
-                _mm512_cvtepu8_epi16(unsafe { _mm256_loadu_si256(blk[QS + SC..].as_ptr().cast()) });
+                _mm512_cvtepu8_epi16(unsafe { _mm256_loadu_si256(blk[mn_at..].as_ptr().cast()) });
             let mins = _mm512_cvtepi32_ps(_mm512_madd_epi16(mins, bsp));
             // -(dmin * mins) + acc_m: the AVX2 FMA with the negated dmin
             acc_m[p] = _mm512_fnmadd_ps(dmin, mins, acc_m[p]);
-            let sc = [scale_pairs(at(blk, QS)), scale_pairs(at(blk, QS + 16))];
+            let sc = [
+                scale_pairs(at(blk, sc_at)),
+                scale_pairs(at(blk, sc_at + 16)),
+            ];
+            // Q5_K: the fifth bits of value register v (quant register
+            // v / 2, low or high nibbles) are bit v % 8 of plane v / 8.
+            let qh = if QH > 0 {
+                [load64(at(blk, QS)), load64(at(blk, QS + 64))]
+            } else {
+                [zero; 2]
+            };
             // Four chains per row lane group g: (g, nibble).
             let mut part = [zero; 4];
             for c in 0..4 {
                 let (s_lo, s_hi) = (pick(sc, 2 * c), pick(sc, 2 * c + 1));
                 for g in 0..2 {
                     let q = load64(at(blk, 64 * (2 * c + g)));
-                    let lo = _mm512_and_si512(q, m4);
-                    let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(q), m4);
+                    let mut lo = _mm512_and_si512(q, m4);
+                    let mut hi = _mm512_and_si512(_mm512_srli_epi16::<4>(q), m4);
+                    if QH > 0 {
+                        let v = 2 * (2 * c + g);
+                        lo = fifth_bit(lo, qh[v / 8], v % 8);
+                        hi = fifth_bit(hi, qh[(v + 1) / 8], (v + 1) % 8);
+                    }
                     let a_lo = bcast16(at(&by.qs, 64 * c + 16 * g));
                     let a_hi = bcast16(at(&by.qs, 64 * c + 32 + 16 * g));
                     let p_lo = _mm512_maddubs_epi16(lo, a_lo);

@@ -21,7 +21,7 @@
 use std::arch::x86_64::*;
 
 use super::packed_kquant::packed_rows;
-use super::packed_q4_k::{bcast16, dpwssd, load64, pick4, prefetch_n, x4_sums};
+use super::packed_q4_k::{bcast16, dpwssd, load64, pick4, prefetch, x4_sums};
 use crate::arch::x86::avx2::kquant::at;
 use crate::blocks::{BlockQ8K, QK_K};
 use crate::packed::{Packing, ALIGN};
@@ -139,7 +139,7 @@ unsafe fn q6_k_x4<const P: usize>(x: [&[u8]; P], y: &[BlockQ8K], ahead: usize) -
         ];
         for p in 0..P {
             let blk: &[u8; PACKED] = at(x[p], i * PACKED);
-            prefetch_n(blk, ahead);
+            prefetch(blk, ahead);
             // SAFETY: 8 readable bytes; no alignment requirement.
             let h = unsafe { _mm_loadl_epi64(blk[QL + QH + SC..].as_ptr().cast()) };
             let d = _mm512_castps128_ps512(_mm_mul_ps(_mm_cvtph_ps(h), yd));
