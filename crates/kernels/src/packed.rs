@@ -30,7 +30,7 @@ pub type PackedRowsFn = fn(usize, &[u8], &[u8], &mut [f32]) -> bool;
 /// One repacked layout: how to build it and the decode kernel that reads it.
 #[derive(Debug)]
 pub struct Packing {
-    /// Name shown by `wasm-chord info --cpu` (e.g. `q4_k_x4`).
+    /// Name shown by `wasm-chord info --cpu` (e.g. `q4_k_x2`).
     pub name: &'static str,
     /// The weight type it packs.
     pub ty: GgmlType,

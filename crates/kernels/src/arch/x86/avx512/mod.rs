@@ -37,9 +37,6 @@ mod packed_kquant;
 mod packed_legacy;
 #[cfg(test)]
 mod packed_legacy_tests;
-mod packed_q4_k;
-mod packed_q5_k;
-mod packed_q6_k;
 #[cfg(test)]
 mod packed_tests;
 mod rows;

@@ -8,12 +8,9 @@
 use super::rows_tests::{avx512, extreme_cases, matrix, random_cases, skewed};
 use super::tests::{row, Data, Rng};
 use super::*;
-use crate::arch::RowDotFn;
-use crate::blocks::QK_K;
 use crate::ops::{matvec_rows, QMatrix};
-use crate::packed::{PackedMatrix, Packing};
+use crate::packed::PackedMatrix;
 use crate::quant::{row_bytes, vec_dot_type};
-use std::ops::Range;
 use GgmlType::*;
 
 /// The types the default table repacks.
@@ -35,36 +32,20 @@ pub(super) fn check(k: &Kernels, t: GgmlType, n: usize, nr: usize, w: &[u8], a: 
         ..file
     };
     let dot = k.dot(t).unwrap();
+    let rb = row_bytes(t, n);
     let g = p.group;
     for rows in [0..nr, 0..nr / g * g, g.min(nr)..nr, 0..1, nr - 1..nr] {
         let mut y = vec![f32::NAN; rows.len()];
         matvec_rows(k, m, a, rows.clone(), &mut y);
-        assert_rows(p, dot, n, w, a, rows, &y, nr, what);
-    }
-}
-
-/// `y` (rows `rows` of `nr`, by `p`'s kernel) equals `dot`, bit for bit.
-#[allow(clippy::too_many_arguments)]
-fn assert_rows(
-    p: &Packing,
-    dot: RowDotFn,
-    n: usize,
-    w: &[u8],
-    a: &[u8],
-    rows: Range<usize>,
-    y: &[f32],
-    nr: usize,
-    what: &str,
-) {
-    let rb = row_bytes(p.ty, n);
-    for (r, got) in rows.clone().zip(y) {
-        let want = dot(n, &w[r * rb..(r + 1) * rb], a);
-        assert_eq!(
-            got.to_bits(),
-            want.to_bits(),
-            "{} n={n} row {r} of {nr}, range {rows:?} ({what}): {got} vs row dot {want}",
-            p.name
-        );
+        for (r, got) in rows.clone().zip(&y) {
+            let want = dot(n, &w[r * rb..(r + 1) * rb], a);
+            assert_eq!(
+                got.to_bits(),
+                want.to_bits(),
+                "{} n={n} row {r} of {nr}, range {rows:?} ({what}): {got} vs row dot {want}",
+                p.name
+            );
+        }
     }
 }
 
@@ -109,55 +90,6 @@ fn packed_extreme_quants_and_misaligned_acts_equal_the_row_dot() {
         let a1 = skewed(&a);
         check(k, t, n, 6, w.bytes(), &a1.bytes()[1..], "misaligned act");
     }
-}
-
-/// The packed kernel of `p` run directly (`PackedView::matvec_rows`, as
-/// `ops::matvec_rows` runs it) equals `dot` on every row it does, bit for
-/// bit, and does every whole group of the range.
-fn check_direct(
-    p: &'static Packing,
-    dot: RowDotFn,
-    n: usize,
-    nr: usize,
-    w: &[u8],
-    a: &[u8],
-    what: &str,
-) {
-    let t = p.ty;
-    let packed = PackedMatrix::pack(p, QMatrix::new(t, nr, n, w)).unwrap();
-    let view = packed.view();
-    let g = p.group;
-    for rows in [0..nr, g.min(nr)..nr, 0..nr.min(2 * g + 1)] {
-        let mut y = vec![f32::NAN; rows.len()];
-        let done = view.matvec_rows(n, a, rows.clone(), &mut y);
-        let whole = if (a.as_ptr() as usize).is_multiple_of(4) && rows.start < nr / g * g {
-            (rows.end.min(nr / g * g) - rows.start) / g * g
-        } else {
-            0
-        };
-        assert_eq!(done, whole, "{} rows {rows:?} of {nr} ({what})", p.name);
-        assert_rows(p, dot, n, w, a, rows, &y[..done], nr, what);
-    }
-}
-
-/// Q5_K is repacked by the default table only once its row dot is the
-/// AVX2 one; the layout must equal that row dot already.
-#[test]
-fn q5_k_x4_equals_the_avx2_q5_k_row_dot() {
-    let Some(k) = avx512() else { return };
-    let p = &super::packed_q5_k::Q5_K_X4;
-    let dot = avx2::dot(Q5_K).unwrap();
-    random_cases(Q5_K, 0x55c4, |n, nr, w, a, what| {
-        check_direct(p, dot, n, nr, w, a, what)
-    });
-    extreme_cases(Q5_K, |n, w, a, what| check_direct(p, dot, n, 5, w, a, what));
-    let n = 3 * QK_K;
-    let mut rng = Rng(0x5a1);
-    let w = matrix(&mut rng, Q5_K, n, 9, Data::Quantized, 0);
-    let a = row(&mut rng, Q8_K, n, Data::Quantized);
-    let a1 = skewed(&a);
-    check_direct(p, dot, n, 9, w.bytes(), &a1.bytes()[1..], "misaligned act");
-    assert_eq!(k.packing(Q5_K).is_some(), llama_cpp_order(Q5_K));
 }
 
 #[test]
