@@ -127,10 +127,11 @@ fn by_groups(
 }
 
 /// One `Packing::rows` function per layout: `$name` runs `$kernel` over
-/// groups of `$bytes(n)` bytes.
+/// groups of `$bytes(n)` bytes through the `by_groups` of the module that
+/// invokes it (this one for the k-quants, `packed_legacy` for Q4_0).
 macro_rules! packed_rows {
     ($name:ident, $bytes:ident, $kernel:ident) => {
-        // groups: [y.len() / 2 * $bytes(n)], act: [row_bytes(Q8_K, n)] -> y
+        // groups: [y.len() / group * $bytes(n)], act: the activation row -> y
         fn $name(n: usize, groups: &[u8], act: &[u8], y: &mut [f32]) -> bool {
             by_groups(
                 n,
@@ -148,6 +149,7 @@ macro_rules! packed_rows {
         }
     };
 }
+pub(super) use packed_rows;
 
 packed_rows!(rows_q4_k_x2, q4_k_x2_bytes, q4_k_x2);
 packed_rows!(rows_q6_k_x2, q6_k_x2_bytes, q6_k_x2);

@@ -23,6 +23,7 @@
 
 use std::arch::x86_64::*;
 
+use super::packed_kquant::packed_rows;
 use super::rows::prefetch;
 use super::rows_legacy::has_i8_min;
 use crate::arch::x86::avx2::kquant::at;
@@ -221,29 +222,6 @@ fn by_groups(
         y[g * ROWS..][..ROWS].copy_from_slice(&one([group(g)], act, ahead)[0]);
     }
     true
-}
-
-/// One `Packing::rows` function per layout: `$name` runs `$kernel` over
-/// groups of `$bytes(n)` bytes.
-macro_rules! packed_rows {
-    ($name:ident, $bytes:ident, $kernel:ident) => {
-        // groups: [y.len() / 4 * $bytes(n)], act: [row_bytes(Q8_0, n)] -> y
-        fn $name(n: usize, groups: &[u8], act: &[u8], y: &mut [f32]) -> bool {
-            by_groups(
-                n,
-                $bytes(n),
-                groups,
-                act,
-                y,
-                // SAFETY: AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C were
-                // detected before the AVX-512 table (the only owner of
-                // these layouts) was handed out.
-                |g, act, ahead| unsafe { $kernel::<2>(g, act, ahead) },
-                // SAFETY: as above.
-                |g, act, ahead| unsafe { $kernel::<1>(g, act, ahead) },
-            )
-        }
-    };
 }
 
 packed_rows!(rows_q4_0_x4, q4_0_x4_bytes, q4_0_x4);
