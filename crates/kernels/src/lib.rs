@@ -10,6 +10,8 @@
 pub mod arch;
 pub mod attention;
 pub mod blocks;
+#[cfg(test)]
+mod conformance;
 pub mod error;
 pub mod exact;
 pub mod gemm;

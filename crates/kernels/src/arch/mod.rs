@@ -322,6 +322,24 @@ pub fn available() -> Vec<Isa> {
         .collect()
 }
 
+/// Every kernel table this machine runs, by name, the variants that an
+/// environment variable selects included (the conformance tests hold each
+/// against the scalar reference).
+#[cfg(test)]
+pub(crate) fn test_tables() -> Vec<(&'static str, &'static Kernels)> {
+    let mut v: Vec<(&'static str, &'static Kernels)> = vec![("scalar", &SCALAR)];
+    #[cfg(target_arch = "x86_64")]
+    {
+        v.extend(table(Isa::Avx2).map(|k| ("avx2", k)));
+        v.extend(x86::avx512::test_tables());
+    }
+    #[cfg(target_arch = "aarch64")]
+    v.extend(aarch64::test_tables());
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    v.extend(table(Isa::Simd128).map(|k| ("simd128", k)));
+    v
+}
+
 /// The process-wide kernel table: the one `WASM_CHORD_ISA` names if set and
 /// usable (otherwise a warning on stderr and the default), else the best
 /// available, tuned (`tune::prepare` then picks its decode kernels).

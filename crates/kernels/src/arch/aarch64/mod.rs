@@ -86,6 +86,20 @@ pub(in crate::arch) fn table() -> Option<&'static Kernels> {
     Some(if sdot { &NEON_DOTPROD } else { &NEON })
 }
 
+/// Both NEON tables this CPU runs, for the conformance tests
+/// (`crate::conformance`).
+#[cfg(test)]
+pub(in crate::arch) fn test_tables() -> Vec<(&'static str, &'static Kernels)> {
+    let mut v = Vec::new();
+    if Isa::Neon.detected() {
+        v.push(("neon", &NEON));
+        if has_dotprod() {
+            v.push(("neon-sdot", &NEON_DOTPROD));
+        }
+    }
+    v
+}
+
 /// `quant::vec_dot` through the baseline NEON kernels.
 // w_row: [row_bytes(w, n)], act_row: [row_bytes(vec_dot_type(w), n)] -> f32
 fn vec_dot_base(w: GgmlType, n: usize, w_row: &[u8], act_row: &[u8]) -> f32 {

@@ -5,19 +5,21 @@
 //! kernels are checked against the scalar reference in `tests`.)
 
 use super::kproducts::{Pairs, Products, Relaxed};
-use super::tests::{constant_acts, extreme_weights, quantized, raw, Buf, Gen};
+use super::tests::{constant_acts, extreme_weights, quantized, raw};
 use super::{kquant, rows_kquant};
 use crate::blocks::{BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K};
+use crate::conformance::data::Row;
+use crate::conformance::Rng;
 use bytemuck::Pod;
 use gguf::GgmlType::{self, *};
 
-fn blocks<B: Pod>(b: &Buf) -> &[B] {
-    bytemuck::cast_slice(b.get())
+fn blocks<B: Pod>(b: &Row) -> &[B] {
+    bytemuck::cast_slice(b.bytes())
 }
 
 /// The dot of `w` with `a` as type `t` through the products `p`; two rows
 /// `w` and `w2` through the two-row kernels where `t` has them.
-fn dots(t: GgmlType, w: &Buf, w2: &Buf, a: &Buf, p: impl Products) -> Vec<u32> {
+fn dots(t: GgmlType, w: &Row, w2: &Row, a: &Row, p: impl Products) -> Vec<u32> {
     let a: &[BlockQ8K] = blocks(a);
     let r = match t {
         Q2_K => vec![kquant::q2_k(blocks::<BlockQ2K>(w), a, p)],
@@ -44,7 +46,7 @@ const TYPES: [GgmlType; 5] = [Q2_K, Q3_K, Q4_K, Q5_K, Q6_K];
 
 #[test]
 fn relaxed_products_equal_pair_products_bit_for_bit() {
-    let mut g = Gen(0x5e1a);
+    let mut g = Rng(0x5e1a);
     for t in TYPES {
         for nb in [1, 2, 5, 1 + g.below(12)] {
             let n = nb * t.block_size();

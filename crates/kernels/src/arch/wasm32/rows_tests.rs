@@ -6,23 +6,25 @@
 //! at a time) and empty rows. The Q8_0-activation kernels also equal the
 //! scalar reference bit for bit (they take its f32 steps).
 
-use super::tests::{constant_acts, extreme_weights, quantized, raw, Buf, Gen};
+use super::tests::{constant_acts, extreme_weights, quantized, raw};
 use super::*;
+use crate::conformance::data::Row;
+use crate::conformance::Rng;
 use GgmlType::*;
 
 /// `rows` consecutive weight rows of `n` elements of type `t` (random
 /// bytes with finite scales when `raw_rows`), `skew` bytes into an
 /// aligned buffer.
-fn matrix(g: &mut Gen, t: GgmlType, n: usize, rows: usize, raw_rows: bool, skew: usize) -> Buf {
+fn matrix(g: &mut Rng, t: GgmlType, n: usize, rows: usize, raw_rows: bool, skew: usize) -> Row {
     let rb = row_bytes(t, n);
-    let mut m = Buf::new(skew + rows * rb);
+    let mut m = Row::zeroed(skew + rows * rb);
     for r in 0..rows {
         let one = if raw_rows {
             raw(g, t, n)
         } else {
             quantized(g, t, n)
         };
-        m.get_mut()[skew + r * rb..][..rb].copy_from_slice(one.get());
+        m.bytes_mut()[skew + r * rb..][..rb].copy_from_slice(one.bytes());
     }
     m
 }
@@ -50,7 +52,7 @@ fn rows_kernels_cover_the_decode_types() {
 #[test]
 fn rows_equal_the_row_dot_bit_for_bit() {
     for (i, t) in covered().into_iter().enumerate() {
-        let mut g = Gen(0x0057 + i as u64);
+        let mut g = Rng(0x0057 + i as u64);
         let at = vec_dot_type(t);
         let random_nb = 2 + g.below(40);
         // (150: more blocks than the Q8_0 kernels prepare at a time)
@@ -64,7 +66,7 @@ fn rows_equal_the_row_dot_bit_for_bit() {
                     } else {
                         quantized(&mut g, at, n)
                     };
-                    check(t, n, w.get(), a.get(), &format!("raw {raw_w}/{raw_a}"));
+                    check(t, n, w.bytes(), a.bytes(), &format!("raw {raw_w}/{raw_a}"));
                 }
             }
         }
@@ -81,7 +83,13 @@ fn rows_of_extreme_quants_equal_the_row_dot() {
         for (wbyte, afill) in [(0xffu8, 0x80u8), (0xff, 0x7f), (0x00, 0x80), (0x80, 0x80)] {
             let w = extreme_weights(t, n, 5, wbyte);
             let a = constant_acts(at, n, afill);
-            check(t, n, w.get(), a.get(), &format!("{wbyte:#x} x {afill:#x}"));
+            check(
+                t,
+                n,
+                w.bytes(),
+                a.bytes(),
+                &format!("{wbyte:#x} x {afill:#x}"),
+            );
         }
     }
 }
@@ -89,16 +97,16 @@ fn rows_of_extreme_quants_equal_the_row_dot() {
 #[test]
 fn misaligned_and_empty_rows_take_the_row_dot() {
     for t in covered() {
-        let mut g = Gen(0x0dd);
+        let mut g = Rng(0x0dd);
         let n = 2 * t.block_size();
         let at = vec_dot_type(t);
         let w = matrix(&mut g, t, n, 5, false, 1);
         let a = quantized(&mut g, at, n);
-        check(t, n, &w.get()[1..], a.get(), "misaligned weights");
+        check(t, n, &w.bytes()[1..], a.bytes(), "misaligned weights");
         let w = matrix(&mut g, t, n, 5, false, 0);
-        let mut a1 = Buf::new(a.get().len() + 1);
-        a1.get_mut()[1..].copy_from_slice(a.get());
-        check(t, n, w.get(), &a1.get()[1..], "misaligned activation");
+        let mut a1 = Row::zeroed(a.bytes().len() + 1);
+        a1.bytes_mut()[1..].copy_from_slice(a.bytes());
+        check(t, n, w.bytes(), &a1.bytes()[1..], "misaligned activation");
         let mut y = [f32::NAN; 3];
         table().unwrap().rows(t).unwrap()(0, &[], &[], &mut y);
         assert_eq!(y, [0.0; 3], "{t} empty rows");
@@ -112,27 +120,27 @@ fn misaligned_and_empty_rows_take_the_row_dot() {
 fn gemm_tiles_equal_the_row_dot_bit_for_bit() {
     let k = table().unwrap();
     for (i, t) in covered().into_iter().enumerate() {
-        let mut g = Gen(0x6e11 + i as u64);
+        let mut g = Rng(0x6e11 + i as u64);
         let at = vec_dot_type(t);
         assert!(k.gemm(t).unwrap().is_tiled(), "{t}");
         for (nb, rows, toks, skew) in [(1, 1, 1, 0), (3, 7, 5, 0), (2, 9, 3, 1)] {
             let n = nb * t.block_size();
             let (rb, ab) = (row_bytes(t, n), row_bytes(at, n));
             let w = matrix(&mut g, t, n, rows, true, skew);
-            let w = &w.get()[skew..];
-            let mut a = Buf::new(toks * ab);
+            let w = &w.bytes()[skew..];
+            let mut a = Row::zeroed(toks * ab);
             for tok in 0..toks {
-                a.get_mut()[tok * ab..][..ab].copy_from_slice(raw(&mut g, at, n).get());
+                a.bytes_mut()[tok * ab..][..ab].copy_from_slice(raw(&mut g, at, n).bytes());
             }
             let stride = rows + 2;
             let mut y = vec![f32::NAN; toks * stride];
             k.gemm(t)
                 .unwrap()
-                .run(n, w, rows, a.get(), toks, &mut y, stride);
+                .run(n, w, rows, a.bytes(), toks, &mut y, stride);
             let dot = k.dot(t).unwrap();
             for tok in 0..toks {
                 for r in 0..rows {
-                    let want = dot(n, &w[r * rb..(r + 1) * rb], &a.get()[tok * ab..][..ab]);
+                    let want = dot(n, &w[r * rb..(r + 1) * rb], &a.bytes()[tok * ab..][..ab]);
                     let got = y[tok * stride + r];
                     assert_eq!(
                         got.to_bits(),
@@ -148,7 +156,7 @@ fn gemm_tiles_equal_the_row_dot_bit_for_bit() {
 /// The Q8_0-activation row dots take the scalar reference's f32 steps.
 #[test]
 fn q8_0_activation_dots_equal_the_scalar_reference_bit_for_bit() {
-    let mut g = Gen(0x8080);
+    let mut g = Rng(0x8080);
     for t in [Q4_0, Q5_0, Q8_0] {
         for nb in [1, 7, 2 + g.below(60)] {
             let n = nb * t.block_size();
@@ -159,8 +167,8 @@ fn q8_0_activation_dots_equal_the_scalar_reference_bit_for_bit() {
                 } else {
                     quantized(&mut g, Q8_0, n)
                 };
-                let got = table().unwrap().dot(t).unwrap()(n, w.get(), a.get());
-                let want = quant::vec_dot(t, n, w.get(), a.get());
+                let got = table().unwrap().dot(t).unwrap()(n, w.bytes(), a.bytes());
+                let want = quant::vec_dot(t, n, w.bytes(), a.bytes());
                 assert_eq!(got.to_bits(), want.to_bits(), "{t} nb={nb} raw {raw_rows}");
             }
         }
@@ -173,7 +181,7 @@ fn q8_0_activation_dots_equal_the_scalar_reference_bit_for_bit() {
 #[ignore]
 fn time_rows_against_row_dots() {
     let k = table().unwrap();
-    let mut g = Gen(5);
+    let mut g = Rng(5);
     for (t, n, nr) in [
         (Q8_0, 640, 8192),
         (Q8_0, 640, 1 << 18),
@@ -191,12 +199,12 @@ fn time_rows_against_row_dots() {
         for round in 0..2 {
             let t0 = std::time::Instant::now();
             for _ in 0..reps {
-                k.rows(t).unwrap()(n, w.get(), a.get(), &mut y);
+                k.rows(t).unwrap()(n, w.bytes(), a.bytes(), &mut y);
             }
             let t1 = std::time::Instant::now();
             for _ in 0..reps {
                 for (r, yi) in y.iter_mut().enumerate() {
-                    *yi = dot(n, &w.get()[r * rb..(r + 1) * rb], a.get());
+                    *yi = dot(n, &w.bytes()[r * rb..(r + 1) * rb], a.bytes());
                 }
             }
             let t2 = std::time::Instant::now();

@@ -528,7 +528,3 @@ fn at_mut<T, const N: usize>(s: &mut [T], off: usize) -> &mut [T; N] {
         .try_into()
         .expect("sub-array in bounds")
 }
-
-#[cfg(test)]
-#[path = "kquant_tests.rs"]
-mod tests;

@@ -8,8 +8,8 @@
 //! To offer a new kernel, add one `Candidate::rows("name", kernel)` line
 //! to its type (a new stable name: cached choices among the old set are
 //! then timed again), and a test that it equals the row dot (see
-//! `rows_tests.rs`; `tests::candidates_equal_the_row_dot` checks all of
-//! them on random rows too).
+//! `rows_tests.rs`; the conformance test (`crate::conformance`) checks all
+//! of them on random rows too).
 
 use super::{rows, rows_legacy};
 use crate::arch::tune::Candidate;

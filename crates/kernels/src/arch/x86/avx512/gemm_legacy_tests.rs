@@ -2,20 +2,8 @@
 
 use super::*;
 use crate::arch::{Isa, Kernels};
+use crate::conformance::Rng;
 use crate::ops::{self, QMatrix};
-
-/// A pseudo-random stream (an LCG).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) as u32
-    }
-}
 
 /// An f16 scale: mostly in [2^-10, 2^-6], else zero, subnormal or large,
 /// either sign.

@@ -46,8 +46,6 @@ mod rows_legacy;
 mod rows_legacy_tests;
 #[cfg(test)]
 mod rows_tests;
-#[cfg(test)]
-mod tests;
 
 use super::avx2;
 use crate::arch::{GemmFn, Isa, Kernels, RowDotFn};
@@ -94,6 +92,15 @@ pub(in crate::arch) fn table() -> Option<&'static Kernels> {
     Isa::Avx512
         .detected()
         .then_some(if wide { &AVX512_WIDE } else { &AVX512 })
+}
+
+/// Both AVX-512 tables, for the conformance tests (`crate::conformance`).
+#[cfg(test)]
+pub(in crate::arch) fn test_tables() -> Vec<(&'static str, &'static Kernels)> {
+    if !Isa::Avx512.detected() {
+        return Vec::new();
+    }
+    vec![("avx512", &AVX512), ("avx512-wide", &AVX512_WIDE)]
 }
 
 /// Whether the default table keeps `w` on the AVX2 kernels (llama.cpp order).

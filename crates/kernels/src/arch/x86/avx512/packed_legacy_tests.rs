@@ -8,8 +8,9 @@
 use super::packed_tests::check;
 use super::rows_legacy_tests::acts;
 use super::rows_tests::{avx512, matrix};
-use super::tests::{constant_acts, unit_scales, Data, Rng, Row};
 use crate::blocks::QK;
+use crate::conformance::data::{constant_acts, unit_scales, Data, Row};
+use crate::conformance::Rng;
 use crate::quant::row_bytes;
 use gguf::GgmlType::{self, *};
 

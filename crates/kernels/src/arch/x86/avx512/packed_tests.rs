@@ -6,8 +6,9 @@
 //! extreme data, and a misaligned activation (which takes the row dot).
 
 use super::rows_tests::{avx512, extreme_cases, matrix, random_cases, skewed};
-use super::tests::{row, Data, Rng};
 use super::*;
+use crate::conformance::data::{row, Data};
+use crate::conformance::Rng;
 use crate::ops::{matvec_rows, QMatrix};
 use crate::packed::PackedMatrix;
 use crate::quant::{row_bytes, vec_dot_type};

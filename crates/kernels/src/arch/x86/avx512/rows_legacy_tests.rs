@@ -11,9 +11,10 @@
 //! checked too.
 
 use super::rows_tests::{avx512, matrix};
-use super::tests::{constant_acts, row, unit_scales, Data, Rng, Row};
 use crate::arch::rows::check_rows as check;
 use crate::blocks::QK;
+use crate::conformance::data::{constant_acts, row, unit_scales, Data, Row};
+use crate::conformance::Rng;
 use crate::quant::{row_bytes, vec_dot_type};
 use gguf::GgmlType::{self, *};
 

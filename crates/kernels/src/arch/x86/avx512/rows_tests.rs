@@ -5,9 +5,10 @@
 //! (Q8 activations of -128 included), extreme-scale and extreme-quant
 //! rows, and misaligned rows (which take the row dot one row at a time).
 
-use super::tests::{constant_acts, row, unit_scales, Data, Rng, Row};
 use super::*;
 use crate::arch::rows::check_rows as check;
+use crate::conformance::data::{constant_acts, row, unit_scales, Data, Row};
+use crate::conformance::Rng;
 use crate::quant::{row_bytes, vec_dot_type};
 use GgmlType::*;
 
