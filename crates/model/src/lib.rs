@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod arch;
+pub mod backend;
 pub mod batch;
 pub mod config;
 pub mod error;
@@ -14,11 +15,14 @@ mod model;
 mod scratch;
 pub mod weights;
 
+pub use backend::cpu::CpuBackend;
+pub use backend::reference::RefBackend;
+pub use backend::{Backend, ReadKind, Readout};
 pub use batch::{Batch, Span};
 pub use config::{Arch, Config};
 pub use error::ModelError;
 pub use forward::LogitsMode;
-pub use kernels::attention::AttentionBackend;
+pub use kernels::types::AttentionBackend;
 pub use kv_cache::{CacheType, KvCache};
 pub use layout::{Activation, Layout};
 pub use memory::{memory_limit, AllocFailure};
