@@ -1,7 +1,14 @@
 //! Activation registers in host memory (the CPU and reference backends'),
-//! and the top-k of logits rows.
+//! the element-wise ops both run on them (the single-threaded kernels of
+//! `kernels::reference`, which are the CPU tables' too), and the top-k of
+//! logits rows.
 
-use super::{Buf, Dims, ReadKind, Readout};
+use gguf::GgmlType;
+use kernels::reference as rk;
+use kernels::types::RopeParams;
+
+use super::{Buf, Dims, ReadKind, Readout, Rows};
+use crate::batch::Span;
 use crate::error::ModelError;
 use crate::memory::Budget;
 
@@ -64,6 +71,100 @@ impl HostBufs {
     /// Puts storage taken by `take` back.
     pub(crate) fn put(&mut self, b: Buf, v: Vec<f32>) {
         self.bufs[b as usize] = v;
+    }
+}
+
+/// The ops on registers that are the same on every host backend.
+impl HostBufs {
+    /// X[t] = table[tokens[t]] (* scale); table: [n_rows, cols] of `ty`.
+    pub(crate) fn embed(
+        &mut self,
+        name: &str,
+        ty: GgmlType,
+        table: &[u8],
+        tokens: &[u32],
+        scale: Option<f32>,
+    ) -> Result<(), ModelError> {
+        let e = Buf::X.width(&self.dims);
+        let x = self.get_mut(Buf::X, tokens.len());
+        for (xt, &tok) in x.chunks_exact_mut(e).zip(tokens) {
+            rk::get_rows(ty, table, tok as usize, xt).map_err(|source| ModelError::Kernel {
+                name: name.to_string(),
+                source,
+            })?;
+            if let Some(sc) = scale {
+                rk::scale(xt, sc);
+            }
+        }
+        Ok(())
+    }
+
+    /// dst = rmsnorm(src) * w over `n` rows (in place when `src == dst`;
+    /// `w` shorter than a row: per part of its length, e.g. per head).
+    pub(crate) fn rmsnorm(&mut self, src: Buf, dst: Buf, w: &[f32], eps: f32, n: usize) {
+        if src == dst {
+            rk::rmsnorm(self.get_mut(dst, n), w, eps);
+        } else {
+            let len = n * src.width(&self.dims);
+            let (x, y) = self.pair(src, dst);
+            rk::rmsnorm_into(&x[..len], w, eps, &mut y[..len]);
+        }
+    }
+
+    /// dst[j] = rmsnorm(src[r]) * w for the j-th row r of `rows`.
+    pub(crate) fn rmsnorm_rows(&mut self, src: Buf, dst: Buf, w: &[f32], eps: f32, rows: &Rows) {
+        let e = src.width(&self.dims);
+        let (x, y) = self.pair(src, dst);
+        rows.each(|j, r| {
+            rk::rmsnorm_into(&x[r * e..(r + 1) * e], w, eps, &mut y[j * e..(j + 1) * e])
+        });
+    }
+
+    /// RoPE of Q and K rows at their spans' positions; `cache: [head_dim]`.
+    pub(crate) fn rope(
+        &mut self,
+        rp: &RopeParams,
+        ff: Option<&[f32]>,
+        head_dim: usize,
+        spans: &[Span],
+        cache: &mut [f32],
+    ) {
+        let (qd, kd) = (Buf::Q.width(&self.dims), Buf::K.width(&self.dims));
+        for sp in spans {
+            for (i, t) in sp.rows().enumerate() {
+                rk::rope_cache(rp, sp.pos + i, ff, cache);
+                let q = &mut self.get_mut(Buf::Q, t + 1)[t * qd..];
+                rk::rope_apply(rp.mode, rp.n_dims, cache, head_dim, q);
+                let k = &mut self.get_mut(Buf::K, t + 1)[t * kd..];
+                rk::rope_apply(rp.mode, rp.n_dims, cache, head_dim, k);
+            }
+        }
+    }
+
+    /// buf[t] += b for `n` rows.
+    pub(crate) fn add_bias(&mut self, buf: Buf, b: &[f32], n: usize) {
+        for row in self.get_mut(buf, n).chunks_exact_mut(b.len()) {
+            rk::add(row, b);
+        }
+    }
+
+    /// dst += src over `n` rows.
+    pub(crate) fn add(&mut self, dst: Buf, src: Buf, n: usize) {
+        let len = n * dst.width(&self.dims);
+        let (y, x) = self.pair(src, dst);
+        rk::add(&mut x[..len], &y[..len]);
+    }
+
+    /// buf *= s over `n` rows.
+    pub(crate) fn scale(&mut self, buf: Buf, s: f32, n: usize) {
+        rk::scale(self.get_mut(buf, n), s);
+    }
+
+    /// buf = tanh(buf / cap) * cap over `n` rows.
+    pub(crate) fn softcap(&mut self, buf: Buf, cap: f32, n: usize) {
+        for l in self.get_mut(buf, n) {
+            *l = (*l * (1.0 / cap)).tanh() * cap;
+        }
     }
 }
 

@@ -108,27 +108,11 @@ impl Backend for CpuBackend {
         scale: Option<f32>,
     ) -> Result<(), ModelError> {
         let t = self.matrix_view(table);
-        let x = a.bufs.get_mut(Buf::X, tokens.len());
-        for (xt, &tok) in x.chunks_exact_mut(table.cols).zip(tokens) {
-            ops::get_rows(t.ty, t.data, tok as usize, xt).map_err(|source| ModelError::Kernel {
-                name: table.name.clone(),
-                source,
-            })?;
-            if let Some(sc) = scale {
-                ops::scale(xt, sc);
-            }
-        }
-        Ok(())
+        a.bufs.embed(&table.name, t.ty, t.data, tokens, scale)
     }
 
     fn rmsnorm(&self, a: &mut CpuActs, src: Buf, dst: Buf, w: &Vec<f32>, eps: f32, n: usize) {
-        if src == dst {
-            ops::rmsnorm(a.bufs.get_mut(dst, n), w, eps);
-        } else {
-            let len = n * src.width(&a.bufs.dims);
-            let (x, y) = a.bufs.pair(src, dst);
-            ops::rmsnorm_into(&x[..len], w, eps, &mut y[..len]);
-        }
+        a.bufs.rmsnorm(src, dst, w, eps, n);
     }
 
     fn rmsnorm_rows(
@@ -140,15 +124,11 @@ impl Backend for CpuBackend {
         eps: f32,
         rows: &Rows,
     ) {
-        let e = src.width(&a.bufs.dims);
-        let (x, y) = a.bufs.pair(src, dst);
-        rows.each(|j, r| {
-            ops::rmsnorm_into(&x[r * e..(r + 1) * e], w, eps, &mut y[j * e..(j + 1) * e])
-        });
+        a.bufs.rmsnorm_rows(src, dst, w, eps, rows);
     }
 
     fn head_norm(&self, a: &mut CpuActs, buf: Buf, w: &Vec<f32>, eps: f32, n: usize) {
-        ops::rmsnorm(a.bufs.get_mut(buf, n), w, eps);
+        a.bufs.rmsnorm(buf, buf, w, eps, n);
     }
 
     fn rope(
@@ -159,32 +139,20 @@ impl Backend for CpuBackend {
         head_dim: usize,
         spans: &[Span],
     ) {
-        let (qd, kd) = (Buf::Q.width(&a.bufs.dims), Buf::K.width(&a.bufs.dims));
-        for sp in spans {
-            for (i, t) in sp.rows().enumerate() {
-                ops::rope_cache(rp, sp.pos + i, ff.map(|f| f.as_slice()), &mut a.rope);
-                let q = &mut a.bufs.get_mut(Buf::Q, t + 1)[t * qd..];
-                ops::rope_apply(rp.mode, rp.n_dims, &a.rope, head_dim, q);
-                let k = &mut a.bufs.get_mut(Buf::K, t + 1)[t * kd..];
-                ops::rope_apply(rp.mode, rp.n_dims, &a.rope, head_dim, k);
-            }
-        }
+        let ff = ff.map(|f| f.as_slice());
+        a.bufs.rope(rp, ff, head_dim, spans, &mut a.rope);
     }
 
     fn add_bias(&self, a: &mut CpuActs, buf: Buf, b: &Vec<f32>, n: usize) {
-        for row in a.bufs.get_mut(buf, n).chunks_exact_mut(b.len()) {
-            ops::add(row, b);
-        }
+        a.bufs.add_bias(buf, b, n);
     }
 
     fn add(&self, a: &mut CpuActs, dst: Buf, src: Buf, n: usize) {
-        let len = n * dst.width(&a.bufs.dims);
-        let (y, x) = a.bufs.pair(src, dst);
-        ops::add(&mut x[..len], &y[..len]);
+        a.bufs.add(dst, src, n);
     }
 
     fn scale(&self, a: &mut CpuActs, buf: Buf, s: f32, n: usize) {
-        ops::scale(a.bufs.get_mut(buf, n), s);
+        a.bufs.scale(buf, s, n);
     }
 
     fn project(
@@ -285,9 +253,7 @@ impl Backend for CpuBackend {
     }
 
     fn softcap(&self, a: &mut CpuActs, buf: Buf, cap: f32, n: usize) {
-        for l in a.bufs.get_mut(buf, n) {
-            *l = (*l * (1.0 / cap)).tanh() * cap;
-        }
+        a.bufs.softcap(buf, cap, n);
     }
 
     fn peek<'a>(&self, a: &'a CpuActs, buf: Buf, n: usize) -> &'a [f32] {

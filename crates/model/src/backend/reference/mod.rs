@@ -153,29 +153,12 @@ impl Backend for RefBackend {
         tokens: &[u32],
         scale: Option<f32>,
     ) -> Result<(), ModelError> {
-        let x = a.bufs.get_mut(Buf::X, tokens.len());
-        for (xt, &tok) in x.chunks_exact_mut(table.cols).zip(tokens) {
-            rk::get_rows(table.m.ty, &table.m.data, tok as usize, xt).map_err(|source| {
-                ModelError::Kernel {
-                    name: table.name.clone(),
-                    source,
-                }
-            })?;
-            if let Some(sc) = scale {
-                rk::scale(xt, sc);
-            }
-        }
-        Ok(())
+        a.bufs
+            .embed(&table.name, table.m.ty, &table.m.data, tokens, scale)
     }
 
     fn rmsnorm(&self, a: &mut RefActs, src: Buf, dst: Buf, w: &Vec<f32>, eps: f32, n: usize) {
-        if src == dst {
-            rk::rmsnorm(a.bufs.get_mut(dst, n), w, eps);
-        } else {
-            let len = n * src.width(&a.bufs.dims);
-            let (x, y) = a.bufs.pair(src, dst);
-            rk::rmsnorm_into(&x[..len], w, eps, &mut y[..len]);
-        }
+        a.bufs.rmsnorm(src, dst, w, eps, n);
     }
 
     fn rmsnorm_rows(
@@ -187,15 +170,11 @@ impl Backend for RefBackend {
         eps: f32,
         rows: &Rows,
     ) {
-        let e = src.width(&a.bufs.dims);
-        let (x, y) = a.bufs.pair(src, dst);
-        rows.each(|j, r| {
-            rk::rmsnorm_into(&x[r * e..(r + 1) * e], w, eps, &mut y[j * e..(j + 1) * e])
-        });
+        a.bufs.rmsnorm_rows(src, dst, w, eps, rows);
     }
 
     fn head_norm(&self, a: &mut RefActs, buf: Buf, w: &Vec<f32>, eps: f32, n: usize) {
-        rk::rmsnorm(a.bufs.get_mut(buf, n), w, eps);
+        a.bufs.rmsnorm(buf, buf, w, eps, n);
     }
 
     fn rope(
@@ -206,32 +185,20 @@ impl Backend for RefBackend {
         head_dim: usize,
         spans: &[Span],
     ) {
-        for sp in spans {
-            for (i, t) in sp.rows().enumerate() {
-                rk::rope_cache(rp, sp.pos + i, ff.map(|f| f.as_slice()), &mut a.rope);
-                for buf in [Buf::Q, Buf::K] {
-                    let w = buf.width(&a.bufs.dims);
-                    let x = &mut a.bufs.get_mut(buf, t + 1)[t * w..];
-                    rk::rope_apply(rp.mode, rp.n_dims, &a.rope, head_dim, x);
-                }
-            }
-        }
+        let ff = ff.map(|f| f.as_slice());
+        a.bufs.rope(rp, ff, head_dim, spans, &mut a.rope);
     }
 
     fn add_bias(&self, a: &mut RefActs, buf: Buf, b: &Vec<f32>, n: usize) {
-        for row in a.bufs.get_mut(buf, n).chunks_exact_mut(b.len()) {
-            rk::add(row, b);
-        }
+        a.bufs.add_bias(buf, b, n);
     }
 
     fn add(&self, a: &mut RefActs, dst: Buf, src: Buf, n: usize) {
-        let len = n * dst.width(&a.bufs.dims);
-        let (y, x) = a.bufs.pair(src, dst);
-        rk::add(&mut x[..len], &y[..len]);
+        a.bufs.add(dst, src, n);
     }
 
     fn scale(&self, a: &mut RefActs, buf: Buf, s: f32, n: usize) {
-        rk::scale(a.bufs.get_mut(buf, n), s);
+        a.bufs.scale(buf, s, n);
     }
 
     fn project(
@@ -341,9 +308,7 @@ impl Backend for RefBackend {
     }
 
     fn softcap(&self, a: &mut RefActs, buf: Buf, cap: f32, n: usize) {
-        for l in a.bufs.get_mut(buf, n) {
-            *l = (*l * (1.0 / cap)).tanh() * cap;
-        }
+        a.bufs.softcap(buf, cap, n);
     }
 
     fn peek<'a>(&self, a: &'a RefActs, buf: Buf, n: usize) -> &'a [f32] {
