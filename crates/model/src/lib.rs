@@ -1,5 +1,7 @@
-//! Transformer models over GGUF weights: typed config, weight views, KV cache
-//! and the forward pass for `llama`, `gemma3` and `qwen2`.
+//! Transformer models over GGUF weights: typed config, weights, KV cache and
+//! the forward pass for `llama`, `gemma3` and `qwen2`, generic over the
+//! backend that owns the buffers and runs the ops (`backend`: the CPU
+//! backend by default, and a scalar reference backend).
 #![forbid(unsafe_code)]
 
 mod arch;

@@ -57,8 +57,8 @@ pub struct CpuActs {
     pub(crate) rope: Vec<f32>,
     /// The last read: its kind and rows.
     pub(crate) read: Option<(ReadKind, usize)>,
-    /// Top-k reads: ids and logits [rows, k] (grown on the first read of a
-    /// larger k).
+    /// Top-k reads: ids and logits [rows, k] (grown on the first read of
+    /// a k above 1).
     pub(crate) top_ids: Vec<u32>,
     pub(crate) top_vals: Vec<f32>,
 }
@@ -93,8 +93,9 @@ impl CpuActs {
             attn_work: budget.zeroed(threads * work_per_thread(d.n_ctx, d.head_dim))?,
             rope: budget.zeroed(d.head_dim)?,
             read: None,
-            top_ids: Vec::new(),
-            top_vals: Vec::new(),
+            // room for a top-1 read of every row (larger k grow them once)
+            top_ids: vec![0; d.logit_rows],
+            top_vals: vec![0.0; d.logit_rows],
         })
     }
 }

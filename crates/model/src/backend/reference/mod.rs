@@ -11,7 +11,7 @@
 mod reader;
 
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use gguf::{GgmlType, GgufFile};
 use kernels::quant;
@@ -50,7 +50,7 @@ pub struct RefActs {
     xq_ty: Option<GgmlType>,
     work: Vec<f32>,
     rope: Vec<f32>,
-    reader: Mutex<Reader>,
+    reader: Reader,
 }
 
 /// KV storage: f32 rows per layer (K, V), f16-rounded for f16 types.
@@ -129,7 +129,7 @@ impl Backend for RefBackend {
             xq_ty: None,
             work: budget.zeroed(work)?,
             rope: budget.zeroed(d.head_dim)?,
-            reader: Mutex::new(Reader::new()),
+            reader: Reader::new(),
         })
     }
 
@@ -317,21 +317,18 @@ impl Backend for RefBackend {
 
     fn read_begin(&self, a: &mut RefActs, rows: usize, what: ReadKind) {
         let logits = a.bufs.take(Buf::Logits);
-        let r = a.reader.get_mut().unwrap_or_else(|p| p.into_inner());
-        r.begin(logits, a.bufs.dims.n_vocab, rows, what);
+        a.reader.begin(logits, a.bufs.dims.n_vocab, rows, what);
     }
 
     fn read_ready(&self, a: &mut RefActs) -> bool {
-        let r = a.reader.get_mut().unwrap_or_else(|p| p.into_inner());
-        r.ready()
+        a.reader.ready()
     }
 
     fn read_wait<'a>(&self, a: &'a mut RefActs) -> Readout<'a> {
-        let r = a.reader.get_mut().unwrap_or_else(|p| p.into_inner());
-        if let Some(l) = r.finish() {
+        if let Some(l) = a.reader.finish() {
             a.bufs.put(Buf::Logits, l);
         }
         let logits = a.bufs.get(Buf::Logits, a.bufs.dims.logit_rows);
-        r.readout(logits)
+        a.reader.readout(logits)
     }
 }
