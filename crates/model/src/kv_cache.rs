@@ -9,10 +9,13 @@
 //! repeated. Sliding-window layers currently keep every position too (the
 //! window is applied as a mask), which costs memory but no copies.
 //!
-//! The buffers are allocated zeroed and fallibly (`memory::zeroed_vec`): a
-//! cache larger than memory is an error, never an abort, and its pages are
-//! committed only as positions are written, so a large `n_ctx` costs
-//! address space, not resident memory, until it is used.
+//! This type keeps the bookkeeping (slots, their lengths, the rows each
+//! position lives in); the storage is the backend's (`Backend::Kv`), written
+//! and read by its ops. The CPU backend's buffers are allocated zeroed and
+//! fallibly (`memory::zeroed_vec`): a cache larger than memory is an error,
+//! never an abort, and its pages are committed only as positions are
+//! written, so a large `n_ctx` costs address space, not resident memory,
+//! until it is used.
 
 use crate::backend::cpu::{CpuBackend, CpuKv};
 use crate::backend::{Backend, KvPlace, KvStore, KvWindow};
