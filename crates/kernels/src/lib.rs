@@ -20,6 +20,8 @@ pub mod packed;
 pub mod parallel;
 pub mod pool;
 pub mod quant;
+pub mod reference;
+pub mod types;
 
 pub use error::KernelError;
 pub use gguf::GgmlType;

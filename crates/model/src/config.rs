@@ -14,7 +14,7 @@
 //!   scale 1; norm weights in the file already include Gemma's `+1`.
 
 use gguf::{Metadata, Value};
-use kernels::ops::RopeParams;
+use kernels::types::RopeParams;
 
 use crate::error::ModelError;
 

@@ -100,5 +100,5 @@ pub enum ModelError {
     },
 
     #[error(transparent)]
-    Attention(#[from] kernels::attention::AttnError),
+    Attention(#[from] kernels::types::AttnError),
 }

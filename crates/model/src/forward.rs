@@ -1,23 +1,19 @@
-//! The forward pass: embeddings -> transformer blocks -> final norm -> logits.
+//! The forward pass: embeddings -> transformer blocks -> final norm -> logits,
+//! generic over the backend that runs its ops.
 //!
-//! Shared building blocks (projection, RoPE, attention over the cache) live
-//! here; the block (attention and feed-forward parts) is in `arch/`, shaped
-//! by each architecture's `layout::Layout`.
-
-use kernels::attention::{attention_with, AttnParams};
-use kernels::ops::{self, QMatrix};
-use kernels::parallel::{par_matmul_as_chunk, par_matvec, par_matvec_tokens};
-use kernels::quant::{self, batched::order_is_batched};
-
-use std::ops::Range;
+//! A step is encoded (`Model::encode`), then read (`Model::read_begin`,
+//! `read_ready`, `read_wait`); `forward` and `decode` do both. Shared
+//! building blocks (projection, RoPE, attention over the cache) live here;
+//! the block (attention and feed-forward parts) is in `arch/`, shaped by
+//! each architecture's `layout::Layout`.
 
 use crate::arch;
+use crate::backend::{fill_runs, AttnShape, Backend, Buf, ReadKind, Readout, Rows};
 use crate::batch::{self, Batch, Span};
 use crate::error::ModelError;
 use crate::kv_cache::KvCache;
 use crate::model::Model;
-use crate::scratch::{tap, ActBuf, Scratch};
-use crate::weights::Linear;
+use crate::scratch::{tap, Scratch};
 
 /// Which tokens of a batch get logits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,64 +26,7 @@ pub enum LogitsMode {
     None,
 }
 
-/// The rows of a forward pass that produce logits, in output order.
-#[derive(Clone, Debug)]
-enum Outputs<'a> {
-    Range(Range<usize>),
-    Flags(&'a [bool]),
-}
-
-impl Outputs<'_> {
-    fn count(&self) -> usize {
-        match self {
-            Outputs::Range(r) => r.len(),
-            Outputs::Flags(f) => f.iter().filter(|&&l| l).count(),
-        }
-    }
-
-    /// Calls `f(j, row)` for the j-th output row.
-    fn each(&self, mut f: impl FnMut(usize, usize)) {
-        match self {
-            Outputs::Range(r) => r.clone().enumerate().for_each(|(j, r)| f(j, r)),
-            Outputs::Flags(fl) => fl
-                .iter()
-                .enumerate()
-                .filter(|(_, &l)| l)
-                .enumerate()
-                .for_each(|(j, (r, _))| f(j, r)),
-        }
-    }
-}
-
-/// Consecutive rows of a batch whose products all take the order that a
-/// lone chunk of `chunk` tokens gets (`kernels::quant::batched`): each
-/// sequence's rows then equal those of the sequence run alone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Run {
-    pub start: usize,
-    pub len: usize,
-    pub chunk: usize,
-}
-
-/// Runs over rows given as consecutive groups of `lens` rows (a group: one
-/// sequence's chunk), merging neighbours that take the same order.
-fn fill_runs(runs: &mut Vec<Run>, lens: impl Iterator<Item = usize>) {
-    runs.clear();
-    let mut start = 0;
-    for len in lens.filter(|&l| l > 0) {
-        match runs.last_mut() {
-            Some(r) if order_is_batched(r.chunk) == order_is_batched(len) => r.len += len,
-            _ => runs.push(Run {
-                start,
-                len,
-                chunk: len,
-            }),
-        }
-        start += len;
-    }
-}
-
-impl Model {
+impl<B: Backend> Model<B> {
     /// Run `tokens` at positions `pos .. pos + tokens.len()` of the cache's
     /// slot 0, and return the requested logits.
     ///
@@ -96,10 +35,25 @@ impl Model {
         &self,
         tokens: &[u32],
         pos: usize,
-        kv: &mut KvCache,
-        s: &'s mut Scratch,
+        kv: &mut KvCache<B>,
+        s: &'s mut Scratch<B>,
         mode: LogitsMode,
     ) -> Result<&'s [f32], ModelError> {
+        self.encode_tokens(tokens, pos, kv, s, mode)?;
+        self.read_logits(s)
+    }
+
+    /// Encode the forward pass of `tokens` at positions `pos ..` of slot 0
+    /// (see [`Model::forward`]); returns the rows with logits, to read with
+    /// [`Model::read_begin`].
+    pub fn encode_tokens(
+        &self,
+        tokens: &[u32],
+        pos: usize,
+        kv: &mut KvCache<B>,
+        s: &mut Scratch<B>,
+        mode: LogitsMode,
+    ) -> Result<usize, ModelError> {
         let n = tokens.len();
         let span = [Span {
             seq: 0,
@@ -112,7 +66,7 @@ impl Model {
             LogitsMode::All => 0..n,
             LogitsMode::None => 0..0,
         };
-        self.run(tokens, &span, Outputs::Range(rows), kv, s)
+        self.run(tokens, &span, Rows::Range(rows), kv, s)
     }
 
     /// Run a batch of tokens of one or more sequences (KV cache slots) in
@@ -124,46 +78,93 @@ impl Model {
     pub fn decode<'s>(
         &self,
         batch: &Batch,
-        kv: &mut KvCache,
-        s: &'s mut Scratch,
+        kv: &mut KvCache<B>,
+        s: &'s mut Scratch<B>,
     ) -> Result<&'s [f32], ModelError> {
-        let rows = Outputs::Flags(batch.logits());
+        self.encode(batch, kv, s)?;
+        self.read_logits(s)
+    }
+
+    /// Encode the forward pass of `batch` (see [`Model::decode`]); returns
+    /// the rows with logits, to read with [`Model::read_begin`].
+    pub fn encode(
+        &self,
+        batch: &Batch,
+        kv: &mut KvCache<B>,
+        s: &mut Scratch<B>,
+    ) -> Result<usize, ModelError> {
+        let rows = Rows::Flags(batch.logits());
         self.run(batch.tokens(), batch.spans(), rows, kv, s)
     }
 
-    fn run<'s>(
+    /// Starts reading the last encoded step's outputs: every logit, or
+    /// each row's top-k (a GPU then reads back k tokens, not the
+    /// vocabulary).
+    pub fn read_begin(&self, s: &mut Scratch<B>, what: ReadKind) {
+        self.settle(s);
+        self.backend().read_begin(&mut s.acts, s.n_out, what);
+        s.reading = Some(what);
+    }
+
+    /// Whether the read started by [`Model::read_begin`] has completed
+    /// (never blocks; `true` when none is pending).
+    pub fn read_ready(&self, s: &mut Scratch<B>) -> bool {
+        s.reading.is_none() || self.backend().read_ready(&mut s.acts)
+    }
+
+    /// The result of the read started by [`Model::read_begin`], waiting for
+    /// it if needed: `[rows, n_vocab]` logits, or `[rows, k]` ids and logits.
+    pub fn read_wait<'s>(&self, s: &'s mut Scratch<B>) -> Readout<'s> {
+        if s.reading.take().is_none() {
+            // nothing pending: an empty read
+            self.backend().read_begin(&mut s.acts, 0, ReadKind::Logits);
+        }
+        self.backend().read_wait(&mut s.acts)
+    }
+
+    /// Completes a read left pending (its buffers are the backend's again).
+    fn settle(&self, s: &mut Scratch<B>) {
+        if s.reading.take().is_some() {
+            self.backend().read_wait(&mut s.acts);
+        }
+    }
+
+    /// Every logit of the last step: [rows, n_vocab].
+    fn read_logits<'s>(&self, s: &'s mut Scratch<B>) -> Result<&'s [f32], ModelError> {
+        if s.n_out == 0 {
+            return Ok(&[]);
+        }
+        self.read_begin(s, ReadKind::Logits);
+        match self.read_wait(s) {
+            Readout::Logits(l) => Ok(l),
+            Readout::TopK { .. } => unreachable!("a logits read returned top-k"),
+        }
+    }
+
+    /// Encodes one step; returns its rows with logits.
+    fn run(
         &self,
         tokens: &[u32],
         spans: &[Span],
-        outputs: Outputs,
-        kv: &mut KvCache,
-        s: &'s mut Scratch,
-    ) -> Result<&'s [f32], ModelError> {
+        outputs: Rows,
+        kv: &mut KvCache<B>,
+        s: &mut Scratch<B>,
+    ) -> Result<usize, ModelError> {
+        self.settle(s);
+        s.n_out = 0;
         self.check_call(tokens, spans, &outputs, kv, s)?;
         let c = self.config();
         let w = self.weights();
+        let b = self.backend();
         let n = tokens.len();
-        let e = c.n_embd;
 
         // token embeddings: x[t] = tok_embd[token] (* sqrt(n_embd) for Gemma)
-        let table = w.tok_embd.view(self.file());
-        for (t, &tok) in tokens.iter().enumerate() {
-            let xt = &mut s.x[t * e..(t + 1) * e];
-            ops::get_rows(table.ty, table.data, tok as usize, xt).map_err(|source| {
-                ModelError::Kernel {
-                    name: w.tok_embd.name.clone(),
-                    source,
-                }
-            })?;
-            if let Some(sc) = c.embed_scale {
-                ops::scale(xt, sc);
-            }
-        }
+        b.embed(&mut s.acts, &w.tok_embd, tokens, c.embed_scale)?;
 
         fill_runs(&mut s.runs, spans.iter().map(|sp| sp.len));
         match &outputs {
-            Outputs::Range(r) => fill_runs(&mut s.out_runs, [r.len()].into_iter()),
-            Outputs::Flags(f) => fill_runs(
+            Rows::Range(r) => fill_runs(&mut s.out_runs, [r.len()].into_iter()),
+            Rows::Flags(f) => fill_runs(
                 &mut s.out_runs,
                 spans
                     .iter()
@@ -171,7 +172,7 @@ impl Model {
             ),
         }
 
-        tap(&mut s.tap, "inp_scaled", 0, &s.x[..n * e]);
+        tap(b, s, "inp_scaled", 0, Buf::X, n);
         for il in 0..c.n_layer {
             arch::block(self, il, spans, n, kv, s)?;
         }
@@ -182,42 +183,37 @@ impl Model {
         // final norm and output head, only for the rows that need logits
         let m = outputs.count();
         if m == 0 {
-            return Ok(&[]);
+            return Ok(0);
         }
-        outputs.each(|j, r| {
-            ops::rmsnorm_into(
-                &s.x[r * e..(r + 1) * e],
-                &w.output_norm,
-                c.rms_eps,
-                &mut s.xb[j * e..(j + 1) * e],
-            )
-        });
-        tap(&mut s.tap, "result_norm", 0, &s.xb[..m * e]);
-        let logits = &mut s.logits[..m * c.n_vocab];
-        project(
-            self,
-            &w.output,
-            &s.xb,
+        b.rmsnorm_rows(
+            &mut s.acts,
+            Buf::X,
+            Buf::Xb,
+            &w.output_norm,
+            c.rms_eps,
+            &outputs,
+        );
+        tap(b, s, "result_norm", 0, Buf::Xb, m);
+        b.project(
+            &mut s.acts,
+            Buf::Xb,
+            &[(&w.output, Buf::Logits)],
             &s.out_runs,
-            &mut s.xq,
-            false,
-            logits,
         )?;
         if let Some(cap) = c.final_logit_softcap {
-            for l in logits.iter_mut() {
-                *l = (*l * (1.0 / cap)).tanh() * cap;
-            }
+            b.softcap(&mut s.acts, Buf::Logits, cap, m);
         }
-        Ok(&s.logits[..m * c.n_vocab])
+        s.n_out = m;
+        Ok(m)
     }
 
     fn check_call(
         &self,
         tokens: &[u32],
         spans: &[Span],
-        outputs: &Outputs,
-        kv: &KvCache,
-        s: &Scratch,
+        outputs: &Rows,
+        kv: &KvCache<B>,
+        s: &Scratch<B>,
     ) -> Result<(), ModelError> {
         let c = self.config();
         let n = tokens.len();
@@ -249,7 +245,7 @@ impl Model {
                 ),
             });
         }
-        if s.x.len() < s.max_batch * c.n_embd || s.logits.len() < s.logit_rows * c.n_vocab {
+        if !s.fits(c) {
             return Err(ModelError::StateMismatch {
                 what: "scratch",
                 detail: "buffer sizes do not fit this model".into(),
@@ -285,113 +281,38 @@ impl Model {
     }
 }
 
-/// y = x · wᵀ for the rows of `runs`: x: [n, w.cols] -> y: [n, w.rows].
-///
-/// `x` is quantized to the weight's activation type first, unless `reuse`
-/// is set and `xq` already holds it in that type. Each run takes its own
-/// kernel order (a single row: the matrix-vector kernels).
-pub(crate) fn project(
-    m: &Model,
-    w: &Linear,
-    x: &[f32],
-    runs: &[Run],
-    xq: &mut ActBuf,
-    reuse: bool,
-    y: &mut [f32],
-) -> Result<(), ModelError> {
-    let n = runs.last().map_or(0, |r| r.start + r.len);
-    let k = m.kernels();
-    let wm: QMatrix = w.view(m.file());
-    let pool = m.pool();
-    xq.quantize_for(pool, k, &wm, &x[..n * w.cols], reuse)
-        .map_err(|source| ModelError::Kernel {
-            name: w.name.clone(),
-            source,
-        })?;
-    let rb = quant::row_bytes(wm.act_type(), w.cols);
-    for r in runs {
-        let act = &xq.bytes[r.start * rb..(r.start + r.len) * rb];
-        let out = &mut y[r.start * w.rows..(r.start + r.len) * w.rows];
-        if r.len == 1 {
-            par_matvec(pool, k, wm, act, out);
-        } else if !order_is_batched(r.chunk) {
-            // rows in the row-dot order: the decode kernels, weights read once
-            par_matvec_tokens(pool, k, wm, act, r.len, out);
-        } else {
-            par_matmul_as_chunk(pool, k, wm, act, r.len, r.chunk, out);
-        }
-    }
-    Ok(())
-}
-
 /// Rotate q: [n, n_head * head_dim] and k: [n, n_kv_head * head_dim], each
 /// row at its span's position, with layer `il`'s RoPE.
-pub(crate) fn rope_qk(m: &Model, il: usize, spans: &[Span], s: &mut Scratch) {
+pub(crate) fn rope_qk<B: Backend>(m: &Model<B>, il: usize, spans: &[Span], s: &mut Scratch<B>) {
     let c = m.config();
     let rp = c.layer_rope(il);
-    let ff = m.weights().rope_freqs.as_deref();
-    let (qd, kd) = (c.q_dim(), c.kv_dim());
-    for sp in spans {
-        for (i, t) in sp.rows().enumerate() {
-            ops::rope_cache(&rp, sp.pos + i, ff, &mut s.rope);
-            ops::rope_apply(
-                rp.mode,
-                rp.n_dims,
-                &s.rope,
-                c.head_dim,
-                &mut s.q[t * qd..(t + 1) * qd],
-            );
-            ops::rope_apply(
-                rp.mode,
-                rp.n_dims,
-                &s.rope,
-                c.head_dim,
-                &mut s.k[t * kd..(t + 1) * kd],
-            );
-        }
-    }
+    let ff = m.weights().rope_freqs.as_ref();
+    m.backend().rope(&mut s.acts, &rp, ff, c.head_dim, spans);
 }
 
 /// Append each span's k/v to its cache slot and attend over that slot:
 /// s.q -> s.att, both [n, n_head * head_dim].
-pub(crate) fn attend(
-    m: &Model,
+pub(crate) fn attend<B: Backend>(
+    m: &Model<B>,
     il: usize,
     spans: &[Span],
-    kv: &mut KvCache,
-    s: &mut Scratch,
+    kv: &mut KvCache<B>,
+    s: &mut Scratch<B>,
 ) -> Result<(), ModelError> {
     let c = m.config();
-    let (qd, kd) = (c.q_dim(), c.kv_dim());
-    let p = AttnParams {
+    let b = m.backend();
+    let shape = AttnShape {
         n_head: c.n_head,
         n_kv_head: c.n_kv_head,
         head_dim: c.head_dim,
         scale: c.kq_scale,
         window: c.layer_window(il),
-        kv_start: 0,
     };
     for sp in spans {
-        let r = sp.rows();
-        let (k, v) = (
-            &s.k[r.start * kd..r.end * kd],
-            &s.v[r.start * kd..r.end * kd],
-        );
-        kv.write(il, sp.seq, sp.pos, k, v);
-        let (kc, vc, kv_start) = kv.layer(il, sp.seq, sp.pos);
-        attention_with(
-            m.attention(),
-            m.kernels().isa,
-            m.pool(),
-            &AttnParams { kv_start, ..p },
-            &s.q[r.start * qd..r.end * qd],
-            sp.pos,
-            sp.len,
-            kc,
-            vc,
-            &mut s.attn_work,
-            &mut s.att[r.start * qd..r.end * qd],
-        )?;
+        let place = kv.place(il, sp.seq);
+        b.kv_write(&s.acts, kv.store_mut(), il, place, sp.pos, sp.rows());
+        let win = kv.window(il, sp.seq, sp.pos);
+        b.attend(&mut s.acts, kv.store(), il, win, &shape, sp.pos, sp.rows())?;
     }
     Ok(())
 }

@@ -9,17 +9,20 @@
 //! repeated. Sliding-window layers currently keep every position too (the
 //! window is applied as a mask), which costs memory but no copies.
 //!
-//! The buffers are allocated zeroed and fallibly (`memory::zeroed_vec`): a
-//! cache larger than memory is an error, never an abort, and its pages are
-//! committed only as positions are written, so a large `n_ctx` costs
-//! address space, not resident memory, until it is used.
+//! This type keeps the bookkeeping (slots, their lengths, the rows each
+//! position lives in); the storage is the backend's (`Backend::Kv`), written
+//! and read by its ops. The CPU backend's buffers are allocated zeroed and
+//! fallibly (`memory::zeroed_vec`): a cache larger than memory is an error,
+//! never an abort, and its pages are committed only as positions are
+//! written, so a large `n_ctx` costs address space, not resident memory,
+//! until it is used.
 
-use half::f16;
-use kernels::attention::KvRef;
-
+use crate::backend::cpu::{CpuBackend, CpuKv};
+use crate::backend::{Backend, KvPlace, KvStore, KvWindow};
 use crate::config::Config;
 use crate::error::ModelError;
 use crate::memory::{AllocFailure, Budget};
+use crate::model::Model;
 
 /// Element type of the cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,61 +46,8 @@ impl CacheType {
     }
 }
 
-#[derive(Clone, Debug)]
-enum Store {
-    F32(Vec<f32>),
-    F16(Vec<f16>),
-    F16AsF32(Vec<f32>),
-}
-
-impl Store {
-    /// `n` zeroed elements, none of them written yet.
-    fn new(ty: CacheType, n: usize, budget: &Budget) -> Result<Store, ModelError> {
-        Ok(match ty {
-            CacheType::F32 => Store::F32(budget.zeroed(n)?),
-            CacheType::F16 => Store::F16(budget.zeroed(n)?),
-            CacheType::F16AsF32 => Store::F16AsF32(budget.zeroed(n)?),
-        })
-    }
-
-    fn write(&mut self, at: usize, x: &[f32]) {
-        match self {
-            Store::F32(s) => s[at..at + x.len()].copy_from_slice(x),
-            Store::F16(s) => {
-                for (d, v) in s[at..at + x.len()].iter_mut().zip(x) {
-                    *d = f16::from_f32(*v);
-                }
-            }
-            Store::F16AsF32(s) => {
-                for (d, v) in s[at..at + x.len()].iter_mut().zip(x) {
-                    *d = f16::from_f32(*v).to_f32();
-                }
-            }
-        }
-    }
-
-    /// Elements `r`.
-    fn view(&self, r: std::ops::Range<usize>) -> KvRef<'_> {
-        match self {
-            Store::F32(s) => KvRef::F32(&s[r]),
-            Store::F16(s) => KvRef::F16(&s[r]),
-            Store::F16AsF32(s) => KvRef::F16AsF32(&s[r]),
-        }
-    }
-
-    /// Copies elements `src` to `dst` (same length, not overlapping).
-    fn copy_within(&mut self, src: std::ops::Range<usize>, dst: usize) {
-        match self {
-            Store::F32(s) | Store::F16AsF32(s) => s.copy_within(src, dst),
-            Store::F16(s) => s.copy_within(src, dst),
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-struct LayerCache {
-    k: Store,
-    v: Store,
+#[derive(Clone, Copy, Debug)]
+struct LayerShape {
     /// Rows of one slot.
     slot_rows: usize,
     /// A sliding-window layer kept as a ring: (window, ring positions R).
@@ -106,26 +56,26 @@ struct LayerCache {
     ring: Option<(usize, usize)>,
 }
 
-impl LayerCache {
-    /// The row of slot `seq` holding position `p` (the first copy in a ring).
-    fn row_of(&self, seq: usize, p: usize) -> usize {
-        let base = seq * self.slot_rows;
-        match self.ring {
-            Some((_, r)) => base + p % r,
-            None => base + p,
+impl LayerShape {
+    /// Where slot `seq`'s positions live.
+    fn place(&self, seq: usize) -> KvPlace {
+        KvPlace {
+            base: seq * self.slot_rows,
+            ring: self.ring.map(|(_, r)| r),
         }
     }
 }
 
-/// K/V storage for every layer of one or more sequences.
-#[derive(Clone, Debug)]
-pub struct KvCache {
+/// K/V storage for every layer of one or more sequences, in backend `B`.
+#[derive(Debug)]
+pub struct KvCache<B: Backend = CpuBackend> {
     ty: CacheType,
     /// Positions per slot.
     n_ctx: usize,
     /// n_kv_head * head_dim
     row: usize,
-    layers: Vec<LayerCache>,
+    layers: Vec<LayerShape>,
+    store: B::Kv,
     /// Positions held by each slot.
     used: Vec<usize>,
     /// Most tokens per forward call and per sequence (ring layers are sized
@@ -133,7 +83,7 @@ pub struct KvCache {
     max_batch: usize,
 }
 
-impl KvCache {
+impl KvCache<CpuBackend> {
     /// Allocate a cache of one slot for `n_ctx` positions. Fails with
     /// [`ModelError::OutOfMemory`] (and the bytes asked for) when its size
     /// overflows, exceeds the memory ceiling ([`memory_limit`]) or is
@@ -152,7 +102,7 @@ impl KvCache {
         n_ctx: usize,
         ty: CacheType,
     ) -> Result<KvCache, ModelError> {
-        KvCache::build(cfg, n_seq, n_ctx, ty, None)
+        KvCache::build(cfg, n_seq, n_ctx, ty, None, CpuKv::new)
     }
 
     /// As [`KvCache::with_slots`], for forward calls of at most
@@ -167,7 +117,39 @@ impl KvCache {
         ty: CacheType,
         max_batch: usize,
     ) -> Result<KvCache, ModelError> {
-        KvCache::build(cfg, n_seq, n_ctx, ty, Some(max_batch.max(1)))
+        KvCache::build(cfg, n_seq, n_ctx, ty, Some(max_batch.max(1)), CpuKv::new)
+    }
+
+    /// Bytes a cache of `n_layer` layers, `n_ctx` positions of `row`
+    /// elements (K and V each) and type `ty` holds; `None` when that
+    /// overflows the address space.
+    pub fn bytes_for(n_layer: usize, n_ctx: usize, row: usize, ty: CacheType) -> Option<u64> {
+        let per_store = n_ctx.checked_mul(row)?.checked_mul(ty.element_bytes())?;
+        let total = per_store.checked_mul(n_layer)?.checked_mul(2)?;
+        u64::try_from(total).ok()
+    }
+}
+
+impl<B: Backend> KvCache<B> {
+    /// [`KvCache::with_rings`] (`max_batch: Some`) or
+    /// [`KvCache::with_slots`] (`None`) in `model`'s backend.
+    pub fn for_model(
+        model: &Model<B>,
+        n_seq: usize,
+        n_ctx: usize,
+        ty: CacheType,
+        max_batch: Option<usize>,
+    ) -> Result<KvCache<B>, ModelError> {
+        let b = model.backend();
+        let max_batch = max_batch.map(|m| m.max(1));
+        KvCache::build(
+            model.config(),
+            n_seq,
+            n_ctx,
+            ty,
+            max_batch,
+            |ty, row, rows| b.kv(ty, row, rows),
+        )
     }
 
     fn build(
@@ -176,7 +158,8 @@ impl KvCache {
         n_ctx: usize,
         ty: CacheType,
         max_batch: Option<usize>,
-    ) -> Result<KvCache, ModelError> {
+        alloc: impl FnOnce(CacheType, usize, &[usize]) -> Result<B::Kv, AllocFailure>,
+    ) -> Result<KvCache<B>, ModelError> {
         let row = cfg.kv_dim();
         let n_seq = n_seq.max(1);
         // per layer: its ring, and the rows of one slot (a ring stores R twice)
@@ -195,27 +178,27 @@ impl KvCache {
             .try_fold(0usize, |acc, &(_, rows)| acc.checked_add(rows))
             .and_then(|p| p.checked_mul(n_seq));
         let total = positions
-            .and_then(|p| KvCache::bytes_for(1, p, row, ty))
+            .and_then(|p| KvCache::<CpuBackend>::bytes_for(1, p, row, ty))
             .ok_or(AllocFailure::Overflow);
         let budget = Budget::new("the KV cache", n_ctx, total)?;
         let mut layers = Vec::new();
         layers
             .try_reserve_exact(cfg.n_layer)
             .map_err(|_| budget.error(AllocFailure::Refused))?;
+        let mut rows = Vec::new();
+        rows.try_reserve_exact(cfg.n_layer)
+            .map_err(|_| budget.error(AllocFailure::Refused))?;
         for (ring, slot_rows) in shapes {
-            let n = n_seq * slot_rows * row; // part of `total`
-            layers.push(LayerCache {
-                k: Store::new(ty, n, &budget)?,
-                v: Store::new(ty, n, &budget)?,
-                slot_rows,
-                ring,
-            });
+            layers.push(LayerShape { slot_rows, ring });
+            rows.push(n_seq * slot_rows); // part of `total`
         }
+        let store = alloc(ty, row, &rows).map_err(|why| budget.error(why))?;
         Ok(KvCache {
             ty,
             n_ctx,
             row,
             layers,
+            store,
             used: vec![0; n_seq],
             max_batch: max_batch.unwrap_or(usize::MAX),
         })
@@ -279,16 +262,14 @@ impl KvCache {
             )));
         }
         if src != dst {
-            let row = self.row;
-            for l in &mut self.layers {
+            for (il, l) in self.layers.iter().enumerate() {
                 // a ring copies its whole slot; a full layer the prefix
                 let n = match l.ring {
                     Some(_) => l.slot_rows,
                     None => len,
                 };
-                let (from, to) = (src * l.slot_rows * row, dst * l.slot_rows * row);
-                l.k.copy_within(from..from + n * row, to);
-                l.v.copy_within(from..from + n * row, to);
+                let (from, to) = (src * l.slot_rows, dst * l.slot_rows);
+                self.store.copy_rows(il, from..from + n, to);
             }
         }
         self.used[dst] = len;
@@ -318,31 +299,19 @@ impl KvCache {
         2 * (self.n_seq() * rows * self.row * self.ty.element_bytes()) as u64
     }
 
-    /// Bytes a cache of `n_layer` layers, `n_ctx` positions of `row`
-    /// elements (K and V each) and type `ty` holds; `None` when that
-    /// overflows the address space.
-    pub fn bytes_for(n_layer: usize, n_ctx: usize, row: usize, ty: CacheType) -> Option<u64> {
-        let per_store = n_ctx.checked_mul(row)?.checked_mul(ty.element_bytes())?;
-        let total = per_store.checked_mul(n_layer)?.checked_mul(2)?;
-        u64::try_from(total).ok()
+    /// Where slot `seq` keeps its positions in layer `layer`.
+    pub(crate) fn place(&self, layer: usize, seq: usize) -> KvPlace {
+        self.layers[layer].place(seq)
     }
 
-    /// Store keys and values of slot `seq` at consecutive positions
-    /// `pos ..` (`set_len` records them once every layer has).
-    ///
-    /// k, v: [n_tok, n_kv_head * head_dim]; the caller checks the bounds.
-    pub(crate) fn write(&mut self, layer: usize, seq: usize, pos: usize, k: &[f32], v: &[f32]) {
-        let row = self.row;
-        let l = &mut self.layers[layer];
-        for (i, (kr, vr)) in k.chunks_exact(row).zip(v.chunks_exact(row)).enumerate() {
-            let at = l.row_of(seq, pos + i);
-            l.k.write(at * row, kr);
-            l.v.write(at * row, vr);
-            if let Some((_, r)) = l.ring {
-                l.k.write((at + r) * row, kr);
-                l.v.write((at + r) * row, vr);
-            }
-        }
+    /// The storage (for the backend's ops).
+    pub(crate) fn store(&self) -> &B::Kv {
+        &self.store
+    }
+
+    /// The storage, mutably.
+    pub(crate) fn store_mut(&mut self) -> &mut B::Kv {
+        &mut self.store
     }
 
     /// Slot `seq` now holds `len` positions (after a forward pass wrote
@@ -351,23 +320,20 @@ impl KvCache {
         self.used[seq] = len;
     }
 
-    /// Slot `seq`'s K and V of layer `layer` for a call whose first query
-    /// is at `pos0`, and the position of their first row (`kv_start` of
-    /// the attention): all `n_ctx` positions from 0, or a ring's rows from
-    /// the first key visible from `pos0`.
-    pub(crate) fn layer(
-        &self,
-        layer: usize,
-        seq: usize,
-        pos0: usize,
-    ) -> (KvRef<'_>, KvRef<'_>, usize) {
+    /// The rows of slot `seq` in layer `layer` that a call whose first
+    /// query is at `pos0` attends to, and the position of their first row
+    /// (`kv_start` of the attention): all `n_ctx` positions from 0, or a
+    /// ring's rows from the first key visible from `pos0`.
+    pub(crate) fn window(&self, layer: usize, seq: usize, pos0: usize) -> KvWindow {
         let l = &self.layers[layer];
         let (start, rows) = match l.ring {
             Some((w, r)) => ((pos0 + 1).saturating_sub(w), r),
             None => (0, l.slot_rows),
         };
-        let first = l.row_of(seq, start) * self.row;
-        let range = first..first + rows * self.row;
-        (l.k.view(range.clone()), l.v.view(range), start)
+        KvWindow {
+            first: l.place(seq).row(start),
+            rows,
+            kv_start: start,
+        }
     }
 }

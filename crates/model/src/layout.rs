@@ -10,7 +10,7 @@
 //! pieces the layout leaves out. Facts follow llama.cpp's graph builders
 //! (`src/models/{llama,gemma3,qwen2}.cpp`).
 
-use kernels::ops::RopeMode;
+use kernels::types::RopeMode;
 
 use crate::config::Arch;
 

@@ -1,8 +1,11 @@
-//! Transformer models over GGUF weights: typed config, weight views, KV cache
-//! and the forward pass for `llama`, `gemma3` and `qwen2`.
+//! Transformer models over GGUF weights: typed config, weights, KV cache and
+//! the forward pass for `llama`, `gemma3` and `qwen2`, generic over the
+//! backend that owns the buffers and runs the ops (`backend`: the CPU
+//! backend by default, and a scalar reference backend).
 #![forbid(unsafe_code)]
 
 mod arch;
+pub mod backend;
 pub mod batch;
 pub mod config;
 pub mod error;
@@ -14,11 +17,14 @@ mod model;
 mod scratch;
 pub mod weights;
 
+pub use backend::cpu::CpuBackend;
+pub use backend::reference::RefBackend;
+pub use backend::{Backend, ReadKind, Readout};
 pub use batch::{Batch, Span};
 pub use config::{Arch, Config};
 pub use error::ModelError;
 pub use forward::LogitsMode;
-pub use kernels::attention::AttentionBackend;
+pub use kernels::types::AttentionBackend;
 pub use kv_cache::{CacheType, KvCache};
 pub use layout::{Activation, Layout};
 pub use memory::{memory_limit, AllocFailure};

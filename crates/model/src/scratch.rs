@@ -1,48 +1,12 @@
-//! Preallocated activations for a batch of up to `max_batch` tokens, so that
-//! `Model::forward` allocates nothing.
+//! Preallocated working memory for a batch of up to `max_batch` tokens, so
+//! that `Model::forward` allocates nothing: the backend's activations plus
+//! the row bookkeeping of the current step.
 
-use gguf::GgmlType;
-use kernels::arch::Kernels;
-use kernels::attention::work_per_thread;
-use kernels::error::KernelError;
-use kernels::ops::QMatrix;
-use kernels::quant;
-use kernels::ThreadPool;
-
+use crate::backend::cpu::CpuBackend;
+use crate::backend::{Backend, Buf, Dims, ReadKind, Run};
+use crate::config::Config;
 use crate::error::ModelError;
-use crate::forward::Run;
-use crate::memory::{self, AllocFailure, Budget};
 use crate::model::Model;
-
-/// Quantized activations, remembering which type they were quantized to.
-#[derive(Debug)]
-pub(crate) struct ActBuf {
-    pub(crate) bytes: Vec<u8>,
-    ty: Option<GgmlType>,
-}
-
-impl ActBuf {
-    /// Quantize `x: [n, w.cols]` for weights like `w` unless `keep` is set and
-    /// the buffer already holds `x` in the right type (same input, several
-    /// weights: Q/K/V, gate/up).
-    pub(crate) fn quantize_for(
-        &mut self,
-        pool: &ThreadPool,
-        k: &Kernels,
-        w: &QMatrix,
-        x: &[f32],
-        keep: bool,
-    ) -> Result<(), KernelError> {
-        let act = w.act_type();
-        if keep && self.ty == Some(act) {
-            return Ok(());
-        }
-        self.ty = None;
-        kernels::parallel::par_quantize_acts(pool, k, w.ty, w.cols, x, &mut self.bytes)?;
-        self.ty = Some(act);
-        Ok(())
-    }
-}
 
 /// A debug hook called at named points of the forward pass with
 /// `(name, layer, tensor)`; names follow llama.cpp's graph (`attn_norm`,
@@ -59,126 +23,78 @@ impl std::fmt::Debug for Tap {
     }
 }
 
-/// Call the tap, if any, with `x`.
+/// Calls the tap, if any, with the first `n` rows of `buf` (read from the
+/// backend only then).
 #[inline]
-pub(crate) fn tap(t: &mut Option<Tap>, name: &str, layer: usize, x: &[f32]) {
-    if let Some(Tap(f)) = t {
-        f(name, layer, x);
+pub(crate) fn tap<B: Backend>(
+    b: &B,
+    s: &mut Scratch<B>,
+    name: &str,
+    layer: usize,
+    buf: Buf,
+    n: usize,
+) {
+    if let Some(Tap(f)) = &mut s.tap {
+        f(name, layer, b.peek(&s.acts, buf, n));
     }
 }
 
-/// Working memory of one sequence's forward pass.
+/// Working memory of one forward pass (of one or more sequences).
 #[derive(Debug)]
-pub struct Scratch {
+pub struct Scratch<B: Backend = CpuBackend> {
     pub(crate) max_batch: usize,
     pub(crate) n_ctx: usize,
     pub(crate) logit_rows: usize,
-    /// Residual stream [max_batch, n_embd].
-    pub(crate) x: Vec<f32>,
-    /// Normed input of a sub-block [max_batch, n_embd].
-    pub(crate) xb: Vec<f32>,
-    /// Output of a sub-block [max_batch, n_embd].
-    pub(crate) xb2: Vec<f32>,
-    /// [max_batch, n_head * head_dim]
-    pub(crate) q: Vec<f32>,
-    /// [max_batch, n_kv_head * head_dim]
-    pub(crate) k: Vec<f32>,
-    pub(crate) v: Vec<f32>,
-    /// Attention output [max_batch, n_head * head_dim].
-    pub(crate) att: Vec<f32>,
-    /// FFN hidden [max_batch, n_ff] (gate, then the activation).
-    pub(crate) hb: Vec<f32>,
-    /// FFN up projection [max_batch, n_ff].
-    pub(crate) hb2: Vec<f32>,
-    /// Quantized activations [max_batch, largest activation row in bytes].
-    pub(crate) xq: ActBuf,
-    /// Attention scratch, per thread: scores [n_ctx] + f16-rounded query
-    /// head [head_dim] (`attention::work_per_thread`).
-    pub(crate) attn_work: Vec<f32>,
-    /// RoPE cos/sin [head_dim].
-    pub(crate) rope: Vec<f32>,
-    /// Logits [logit_rows, n_vocab].
-    pub(crate) logits: Vec<f32>,
-    /// Row runs of the current batch's projections (`forward::Run`).
+    /// The sizes the activations were made for.
+    dims: Dims,
+    /// The backend's activation registers.
+    pub(crate) acts: B::Acts,
+    /// Row runs of the current batch's projections (`backend::Run`).
     pub(crate) runs: Vec<Run>,
     /// Row runs of its output head.
     pub(crate) out_runs: Vec<Run>,
+    /// Rows with logits of the last step.
+    pub(crate) n_out: usize,
+    /// A read started and not yet waited for.
+    pub(crate) reading: Option<ReadKind>,
     /// Debug hook (none by default).
     pub(crate) tap: Option<Tap>,
 }
 
-impl Scratch {
+impl<B: Backend> Scratch<B> {
     /// Buffers for batches of up to `max_batch` tokens, positions below
-    /// `n_ctx`, and logits for up to `logit_rows` tokens per call; attention
-    /// scratch for `model.threads()` threads. Allocated zeroed and fallibly
-    /// like the KV cache: sizes beyond memory are a
+    /// `n_ctx`, and logits for up to `logit_rows` tokens per call (the CPU
+    /// backend: attention scratch for `model.threads()` threads). Allocated
+    /// zeroed and fallibly like the KV cache: sizes beyond memory are a
     /// [`ModelError::OutOfMemory`], and pages are committed as used.
     pub fn new(
-        model: &Model,
+        model: &Model<B>,
         max_batch: usize,
         n_ctx: usize,
         logit_rows: usize,
-    ) -> Result<Scratch, ModelError> {
-        const WHAT: &str = "the forward-pass scratch buffers";
+    ) -> Result<Scratch<B>, ModelError> {
         let c = model.config();
-        let b = max_batch.max(1);
-        let rows = logit_rows.max(1);
-        let act_bytes = model
-            .weights()
-            .matrices()
-            .map(|w| quant::row_bytes(quant::vec_dot_type(w.ty), w.cols))
-            .max()
-            .unwrap_or(0);
-        let work = n_ctx.checked_add(c.head_dim).and_then(|_| {
-            model
-                .threads()
-                .checked_mul(work_per_thread(n_ctx, c.head_dim))
-        });
-        // Element counts of the f32 buffers (None: overflow), then the bytes.
-        let f32_lens = [
-            b.checked_mul(c.n_embd),   // x, xb, xb2
-            b.checked_mul(c.q_dim()),  // q, att
-            b.checked_mul(c.kv_dim()), // k, v
-            b.checked_mul(c.n_ff),     // hb, hb2
-            work,
-            rows.checked_mul(c.n_vocab),
-        ];
-        let copies = [3, 2, 2, 2, 1, 1];
-        let xq_len = b.checked_mul(act_bytes);
-        let total = f32_lens
-            .iter()
-            .zip(copies)
-            .map(|(n, k)| n.and_then(|n| n.checked_mul(k)).map(|n| (n, 4)))
-            .chain([xq_len.map(|n| (n, 1)), Some((c.head_dim, 4))])
-            .collect::<Option<Vec<_>>>()
-            .ok_or(AllocFailure::Overflow)
-            .and_then(memory::checked_bytes);
-        let budget = Budget::new(WHAT, n_ctx, total)?;
-        // Every length below is part of `total`, so none overflows.
-        let f = |n: usize| budget.zeroed::<f32>(n);
-        let (embd, q, kv, ff) = (b * c.n_embd, b * c.q_dim(), b * c.kv_dim(), b * c.n_ff);
-        Ok(Scratch {
-            max_batch: b,
+        let d = Dims {
+            n_embd: c.n_embd,
+            q_dim: c.q_dim(),
+            kv_dim: c.kv_dim(),
+            n_ff: c.n_ff,
+            n_vocab: c.n_vocab,
+            head_dim: c.head_dim,
+            max_batch: max_batch.max(1),
             n_ctx,
-            logit_rows: rows,
-            x: f(embd)?,
-            xb: f(embd)?,
-            xb2: f(embd)?,
-            q: f(q)?,
-            k: f(kv)?,
-            v: f(kv)?,
-            att: f(q)?,
-            hb: f(ff)?,
-            hb2: f(ff)?,
-            xq: ActBuf {
-                bytes: budget.zeroed(b * act_bytes)?,
-                ty: None,
-            },
-            attn_work: f(model.threads() * work_per_thread(n_ctx, c.head_dim))?,
-            rope: f(c.head_dim)?,
-            logits: f(rows * c.n_vocab)?,
-            runs: Vec::with_capacity(b),
-            out_runs: Vec::with_capacity(rows),
+            logit_rows: logit_rows.max(1),
+        };
+        Ok(Scratch {
+            max_batch: d.max_batch,
+            n_ctx,
+            logit_rows: d.logit_rows,
+            dims: d,
+            acts: model.backend().acts(&d, model.weights())?,
+            runs: Vec::with_capacity(d.max_batch),
+            out_runs: Vec::with_capacity(d.logit_rows),
+            n_out: 0,
+            reading: None,
             tap: None,
         })
     }
@@ -196,8 +112,29 @@ impl Scratch {
         self.tap = tap;
     }
 
+    /// Whether the activations have the widths of a model of config `c`.
+    pub(crate) fn fits(&self, c: &Config) -> bool {
+        let d = &self.dims;
+        (d.n_embd, d.q_dim, d.kv_dim, d.n_ff, d.n_vocab, d.head_dim)
+            == (
+                c.n_embd,
+                c.q_dim(),
+                c.kv_dim(),
+                c.n_ff,
+                c.n_vocab,
+                c.head_dim,
+            )
+    }
+
+    /// The backend's activations.
+    pub fn acts(&self) -> &B::Acts {
+        &self.acts
+    }
+}
+
+impl Scratch<CpuBackend> {
     /// Hidden state of the last forward call: [n_tokens, n_embd].
     pub fn hidden(&self) -> &[f32] {
-        &self.x
+        self.acts.bufs.get(Buf::X, self.max_batch)
     }
 }

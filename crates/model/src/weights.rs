@@ -1,23 +1,22 @@
-//! Per-layer tensor views into the GGUF file, checked against the config.
+//! Per-layer weights, found in the GGUF file and checked against the config.
 //!
-//! Matrices stay quantized in the file (a view is type, shape and the
-//! tensor's index); only small vectors (norm weights, RoPE frequency factors)
-//! are converted to f32 at load time.
-
-use std::sync::Arc;
+//! This file maps GGUF tensors to layers (names, shapes, layout checks); the
+//! backend loads each one into its own handle (`Backend::matrix`,
+//! `Backend::vector`), possibly transcoding it into its own layout.
 
 use gguf::{GgmlType, GgufFile, TensorInfo};
-use kernels::arch::Kernels;
-use kernels::ops::QMatrix;
-use kernels::packed::PackedMatrix;
 
+use crate::backend::cpu::CpuBackend;
+use crate::backend::Backend;
 use crate::config::Config;
 use crate::error::ModelError;
 
-/// A weight matrix `w: [rows, cols]` row-major (ggml dims `[cols, rows]`).
+/// A weight matrix `w: [rows, cols]` row-major (ggml dims `[cols, rows]`)
+/// and the backend's handle `m` of it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Linear {
+pub struct Linear<M> {
     pub name: String,
+    /// The type in the file.
     pub ty: GgmlType,
     pub rows: usize,
     pub cols: usize,
@@ -26,179 +25,89 @@ pub struct Linear {
     /// Byte range relative to the file's data section.
     pub offset: u64,
     pub n_bytes: u64,
-    /// The matrix re-encoded at load time (`Weights::repack_q5_0`), used
-    /// instead of the file's bytes; `ty` stays the file's type.
-    pub repacked: Option<Repacked>,
-    /// The same matrix in a repacked decode layout (`Weights::pack`), read
-    /// by one-token products; prefill keeps reading the bytes above.
-    pub packed: Option<Arc<PackedMatrix>>,
-}
-
-/// A weight matrix re-encoded at load time: its type and bytes.
-#[derive(Clone)]
-pub struct Repacked {
-    pub ty: GgmlType,
-    pub data: Arc<Vec<u8>>,
-}
-
-impl std::fmt::Debug for Repacked {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Repacked({}, {} bytes)", self.ty, self.data.len())
-    }
-}
-
-impl PartialEq for Repacked {
-    fn eq(&self, other: &Repacked) -> bool {
-        self.ty == other.ty && self.data == other.data
-    }
-}
-
-impl Linear {
-    /// Borrow the matrix bytes from `file` (or from the load-time copy).
-    pub fn view<'a>(&'a self, file: &'a GgufFile) -> QMatrix<'a> {
-        let (ty, data) = match &self.repacked {
-            Some(r) => (r.ty, r.data.as_slice()),
-            None => (self.ty, file.tensor_data(&file.tensors()[self.index])),
-        };
-        QMatrix {
-            ty,
-            rows: self.rows,
-            cols: self.cols,
-            data,
-            packed: self.packed.as_deref().map(PackedMatrix::view),
-        }
-    }
-
-    /// Re-encodes a Q5_0 matrix as Q8_0 (same values, faster kernels on some
-    /// engines); returns the bytes allocated (0 for other types).
-    fn repack_q5_0(&mut self, file: &GgufFile) -> Result<usize, ModelError> {
-        if self.ty != GgmlType::Q5_0 || self.repacked.is_some() {
-            return Ok(0);
-        }
-        let n = self.rows * self.cols;
-        let mut data = vec![0u8; kernels::quant::row_bytes(GgmlType::Q8_0, n)];
-        let src = file.tensor_data(&file.tensors()[self.index]);
-        kernels::quant::repack_q5_0_as_q8_0(n, src, &mut data).map_err(|source| {
-            ModelError::Kernel {
-                name: self.name.clone(),
-                source,
-            }
-        })?;
-        let bytes = data.len();
-        self.repacked = Some(Repacked {
-            ty: GgmlType::Q8_0,
-            data: Arc::new(data),
-        });
-        Ok(bytes)
-    }
-}
-
-impl Linear {
-    /// The bytes `pack` would allocate with table `k` (0: no layout for
-    /// this matrix's type, or already packed).
-    fn pack_bytes(&self, k: &Kernels) -> usize {
-        let ty = self.repacked.as_ref().map_or(self.ty, |r| r.ty);
-        match k.packing(ty) {
-            Some(p) if self.packed.is_none() => self.rows / p.group * (p.group_bytes)(self.cols),
-            _ => 0,
-        }
-    }
-
-    /// Builds the repacked decode layout of table `k` for this matrix (if
-    /// the table has one for its type); returns the bytes allocated.
-    fn pack(&mut self, file: &GgufFile, k: &Kernels) -> Result<usize, ModelError> {
-        let w = self.view(file);
-        let Some(p) = k.packing(w.ty).filter(|_| self.packed.is_none()) else {
-            return Ok(0);
-        };
-        let m = PackedMatrix::pack(p, w).map_err(|source| ModelError::Kernel {
-            name: self.name.clone(),
-            source,
-        })?;
-        let bytes = m.bytes();
-        self.packed = Some(Arc::new(m));
-        Ok(bytes)
-    }
+    /// The backend's copy or view of the matrix.
+    pub m: M,
 }
 
 /// The attention part of a block.
-#[derive(Clone, Debug)]
-pub struct AttnWeights {
+#[derive(Debug)]
+pub struct AttnWeights<B: Backend = CpuBackend> {
     /// Pre-norm, [n_embd].
-    pub norm: Vec<f32>,
+    pub norm: B::Vector,
     /// [n_head * head_dim, n_embd]
-    pub wq: Linear,
+    pub wq: Linear<B::Matrix>,
     /// [n_kv_head * head_dim, n_embd]
-    pub wk: Linear,
+    pub wk: Linear<B::Matrix>,
     /// [n_kv_head * head_dim, n_embd]
-    pub wv: Linear,
+    pub wv: Linear<B::Matrix>,
     /// [n_embd, n_head * head_dim]
-    pub wo: Linear,
+    pub wo: Linear<B::Matrix>,
     /// Biases of the q, k, v projections (`Layout::qkv_bias`).
-    pub qkv_bias: Option<QkvBias>,
+    pub qkv_bias: Option<QkvBias<B>>,
     /// Per-head RMS norms of queries and keys (`Layout::qk_norm`).
-    pub qk_norm: Option<QkNorm>,
+    pub qk_norm: Option<QkNorm<B>>,
     /// Norm of the output before the residual add (`Layout::post_norms`), [n_embd].
-    pub post_norm: Option<Vec<f32>>,
+    pub post_norm: Option<B::Vector>,
 }
 
 /// Biases of the query [n_head * head_dim], key and value
 /// [n_kv_head * head_dim] projections.
-#[derive(Clone, Debug)]
-pub struct QkvBias {
-    pub q: Vec<f32>,
-    pub k: Vec<f32>,
-    pub v: Vec<f32>,
+#[derive(Debug)]
+pub struct QkvBias<B: Backend = CpuBackend> {
+    pub q: B::Vector,
+    pub k: B::Vector,
+    pub v: B::Vector,
 }
 
 /// Per-head RMS norm weights of queries and keys, [head_dim] each.
-#[derive(Clone, Debug)]
-pub struct QkNorm {
-    pub q: Vec<f32>,
-    pub k: Vec<f32>,
+#[derive(Debug)]
+pub struct QkNorm<B: Backend = CpuBackend> {
+    pub q: B::Vector,
+    pub k: B::Vector,
 }
 
 /// The gated feed-forward part of a block.
-#[derive(Clone, Debug)]
-pub struct FfnWeights {
+#[derive(Debug)]
+pub struct FfnWeights<B: Backend = CpuBackend> {
     /// Pre-norm, [n_embd].
-    pub norm: Vec<f32>,
+    pub norm: B::Vector,
     /// [n_ff, n_embd]
-    pub gate: Linear,
+    pub gate: Linear<B::Matrix>,
     /// [n_ff, n_embd]
-    pub up: Linear,
+    pub up: Linear<B::Matrix>,
     /// [n_embd, n_ff]
-    pub down: Linear,
+    pub down: Linear<B::Matrix>,
     /// Norm of the output before the residual add (`Layout::post_norms`), [n_embd].
-    pub post_norm: Option<Vec<f32>>,
+    pub post_norm: Option<B::Vector>,
 }
 
 /// The weights of one transformer block: attention, then feed-forward.
-#[derive(Clone, Debug)]
-pub struct LayerWeights {
-    pub attn: AttnWeights,
-    pub ffn: FfnWeights,
+#[derive(Debug)]
+pub struct LayerWeights<B: Backend = CpuBackend> {
+    pub attn: AttnWeights<B>,
+    pub ffn: FfnWeights<B>,
 }
 
 /// All weights of a model.
-#[derive(Clone, Debug)]
-pub struct Weights {
+#[derive(Debug)]
+pub struct Weights<B: Backend = CpuBackend> {
     /// Token embeddings [n_vocab, n_embd].
-    pub tok_embd: Linear,
+    pub tok_embd: Linear<B::Matrix>,
     /// [n_embd]
-    pub output_norm: Vec<f32>,
+    pub output_norm: B::Vector,
     /// [n_vocab, n_embd]; the embedding table when tied.
-    pub output: Linear,
+    pub output: Linear<B::Matrix>,
     pub tied_output: bool,
     /// llama 3 RoPE frequency factors, [n_rot / 2].
-    pub rope_freqs: Option<Vec<f32>>,
-    pub layers: Vec<LayerWeights>,
+    pub rope_freqs: Option<B::Vector>,
+    pub layers: Vec<LayerWeights<B>>,
 }
 
-impl Weights {
-    /// Find every tensor the architecture needs and check its shape.
-    pub fn from_gguf(file: &GgufFile, cfg: &Config) -> Result<Weights, ModelError> {
-        let l = Loader { file };
+impl<B: Backend> Weights<B> {
+    /// Find every tensor the architecture needs, check its shape and have
+    /// `backend` load it.
+    pub fn from_gguf(file: &GgufFile, cfg: &Config, backend: &B) -> Result<Weights<B>, ModelError> {
+        let l = Loader { file, backend };
         let (e, v) = (cfg.n_embd as u64, cfg.n_vocab as u64);
         let tok_embd = l.linear("token_embd.weight", e, v)?;
         let (output, tied_output) = match l.find("output.weight") {
@@ -238,7 +147,7 @@ impl Weights {
             } else {
                 None
             };
-            let post_norm = |s: &str| -> Result<Option<Vec<f32>>, ModelError> {
+            let post_norm = |s: &str| -> Result<Option<B::Vector>, ModelError> {
                 match layout.post_norms {
                     true => l.vector(&n(s), e).map(Some),
                     false => Ok(None),
@@ -274,7 +183,7 @@ impl Weights {
     }
 
     /// Every matrix of the model (for sizing activation buffers).
-    pub fn matrices(&self) -> impl Iterator<Item = &Linear> {
+    pub fn matrices(&self) -> impl Iterator<Item = &Linear<B::Matrix>> {
         let per_layer = self.layers.iter().flat_map(|l| {
             let (a, f) = (&l.attn, &l.ffn);
             [&a.wq, &a.wk, &a.wv, &a.wo, &f.gate, &f.up, &f.down].into_iter()
@@ -282,34 +191,8 @@ impl Weights {
         [&self.output].into_iter().chain(per_layer)
     }
 
-    /// The bytes `repack_q5_0` would allocate: Q8_0 copies of the Q5_0
-    /// matrices (34 bytes per 32 weights instead of 22).
-    pub fn q5_0_repack_bytes(&self) -> usize {
-        self.matrices()
-            .filter(|w| w.ty == GgmlType::Q5_0 && w.repacked.is_none())
-            .map(|w| kernels::quant::row_bytes(GgmlType::Q8_0, w.rows * w.cols))
-            .sum()
-    }
-
-    /// The bytes `pack` would allocate with table `k`.
-    pub fn pack_bytes(&self, k: &Kernels) -> usize {
-        self.matrices().map(|w| w.pack_bytes(k)).sum()
-    }
-
-    /// Repacks every matrix whose type has a decode layout in table `k`
-    /// (`kernels::packed`), kept beside the file's bytes (which prefill
-    /// still reads); one-token products then read the packed copy, with
-    /// the same results bit for bit. Returns the bytes allocated.
-    pub fn pack(&mut self, file: &GgufFile, k: &Kernels) -> Result<usize, ModelError> {
-        let mut total = 0;
-        for w in self.matrices_mut() {
-            total += w.pack(file, k)?;
-        }
-        Ok(total)
-    }
-
     /// Every weight matrix, mutably (the output head first).
-    fn matrices_mut(&mut self) -> impl Iterator<Item = &mut Linear> {
+    pub(crate) fn matrices_mut(&mut self) -> impl Iterator<Item = &mut Linear<B::Matrix>> {
         let per_layer = self.layers.iter_mut().flat_map(|l| {
             let (a, f) = (&mut l.attn, &mut l.ffn);
             [
@@ -324,27 +207,14 @@ impl Weights {
         });
         [&mut self.output].into_iter().chain(per_layer)
     }
-
-    /// Re-encodes every Q5_0 matrix as Q8_0 of the same values, kept beside
-    /// the file (whose bytes stay mapped): the products are unchanged (the
-    /// same integer block sums and scales; bit for bit on the scalar and x86
-    /// kernels), and engines whose Q8_0 kernels run faster than their Q5_0
-    /// ones (wasm simd128: no byte shuffles to rebuild the fifth bit) decode
-    /// faster. Returns the bytes allocated.
-    pub fn repack_q5_0(&mut self, file: &GgufFile) -> Result<usize, ModelError> {
-        let mut total = 0;
-        for w in self.matrices_mut() {
-            total += w.repack_q5_0(file)?;
-        }
-        Ok(total)
-    }
 }
 
-struct Loader<'a> {
+struct Loader<'a, B> {
     file: &'a GgufFile,
+    backend: &'a B,
 }
 
-impl<'a> Loader<'a> {
+impl<'a, B: Backend> Loader<'a, B> {
     fn find(&self, name: &str) -> Option<(usize, &'a TensorInfo)> {
         self.file
             .tensors()
@@ -376,7 +246,7 @@ impl<'a> Loader<'a> {
     }
 
     /// A matrix with ggml dims `[cols, rows]`.
-    fn linear(&self, name: &str, cols: u64, rows: u64) -> Result<Linear, ModelError> {
+    fn linear(&self, name: &str, cols: u64, rows: u64) -> Result<Linear<B::Matrix>, ModelError> {
         let (index, t) = self.get(name, &[cols, rows])?;
         if !kernels::quant::has_vec_dot(t.ggml_type) {
             return Err(ModelError::TensorType {
@@ -385,21 +255,21 @@ impl<'a> Loader<'a> {
                 why: "has no matrix-vector kernel",
             });
         }
+        let (r, c) = (rows as usize, cols as usize);
         Ok(Linear {
             name: name.to_string(),
             ty: t.ggml_type,
-            rows: rows as usize,
-            cols: cols as usize,
+            rows: r,
+            cols: c,
             index,
             offset: t.offset,
             n_bytes: t.n_bytes,
-            repacked: None,
-            packed: None,
+            m: self.backend.matrix(self.file, index, t.ggml_type, r, c)?,
         })
     }
 
     /// A small vector converted to f32.
-    fn vector(&self, name: &str, len: u64) -> Result<Vec<f32>, ModelError> {
+    fn vector(&self, name: &str, len: u64) -> Result<B::Vector, ModelError> {
         let (_, t) = self.get(name, &[len])?;
         let mut out = vec![0f32; len as usize];
         kernels::quant::dequantize_row(t.ggml_type, self.file.tensor_data(t), &mut out).map_err(
@@ -408,6 +278,6 @@ impl<'a> Loader<'a> {
                 source,
             },
         )?;
-        Ok(out)
+        Ok(self.backend.vector(out))
     }
 }

@@ -14,6 +14,8 @@ mod tests;
 
 use std::collections::VecDeque;
 
+use model::ReadKind;
+
 pub use rng::SplitMix64;
 pub use stages::{Candidate, Candidates};
 
@@ -168,13 +170,42 @@ impl Sampler {
         self.cands.as_slice()
     }
 
+    /// Whether sampling is the argmax of the logits: every stage keeps the
+    /// best candidate.
+    fn is_argmax(&self) -> bool {
+        let p = &self.params;
+        p.temperature <= 0.0 && !p.penalties_active() && p.typical_p >= 1.0
+    }
+
+    /// What this sampler needs the backend to read back of a row: only the
+    /// argmax (`TopK(1)`: a GPU reads back one token) when it is greedy and
+    /// no log-probability is wanted, else every logit.
+    pub fn read_kind(&self, want_logprob: bool) -> ReadKind {
+        match self.is_argmax() && !want_logprob {
+            true => ReadKind::TopK(1),
+            false => ReadKind::Logits,
+        }
+    }
+
+    /// Samples one token from a row read as [`Sampler::read_kind`] asked;
+    /// does not [`accept`](Sampler::accept) it.
+    pub fn sample_row(&mut self, row: Row, want_logprob: bool) -> Result<Sampled, SamplerError> {
+        match row {
+            Row::Logits(l) => self.sample(l, want_logprob),
+            Row::Argmax(id) => {
+                debug_assert!(self.is_argmax(), "an argmax row for a sampler that draws");
+                self.cands.fill(&[]);
+                Ok(Sampled { id, logprob: None })
+            }
+        }
+    }
+
     /// Samples one token from `logits: [n_vocab]`; does not [`accept`](Sampler::accept) it.
     pub fn sample(&mut self, logits: &[f32], want_logprob: bool) -> Result<Sampled, SamplerError> {
         if logits.is_empty() {
             return Err(SamplerError::EmptyLogits);
         }
-        let p = &self.params;
-        let id = if p.temperature <= 0.0 && !p.penalties_active() && p.typical_p >= 1.0 {
+        let id = if self.is_argmax() {
             // Every remaining stage keeps the best candidate, so this is the argmax.
             self.cands.fill(&[]);
             argmax(logits)
@@ -210,6 +241,15 @@ impl Sampler {
         // The list is never empty here: `logits` was not, and every stage keeps one.
         c.pick(u).unwrap_or(0)
     }
+}
+
+/// One row of a step's output, as read back from the backend.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Row<'a> {
+    /// Every logit, [n_vocab].
+    Logits(&'a [f32]),
+    /// Only the argmax (the backend's top-1).
+    Argmax(u32),
 }
 
 /// Index of the largest value (first one on ties); NaN never wins.

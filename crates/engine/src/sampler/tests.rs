@@ -376,3 +376,28 @@ fn huge_penalty_window_reserves_a_bounded_buffer() {
     assert_eq!(s.history().count(), 10);
     assert!(s.sample(&[0.0, 1.0], false).unwrap().id < 2);
 }
+
+/// A greedy sampler asks the backend for the argmax only (unless it wants
+/// log-probabilities), and sampling that argmax gives what sampling the
+/// logits gives.
+#[test]
+fn greedy_samplers_read_back_the_argmax_only() {
+    let logits = [0.5, 2.0, -1.0, 2.0];
+    let mut g = Sampler::new(SamplerParams::greedy());
+    assert_eq!(g.read_kind(false), ReadKind::TopK(1));
+    assert_eq!(g.read_kind(true), ReadKind::Logits);
+    let full = g.sample(&logits, false).unwrap();
+    let row = g.sample_row(Row::Argmax(argmax(&logits)), false).unwrap();
+    assert_eq!((full.id, row.id, row.logprob), (1, 1, None));
+    let d = Sampler::new(SamplerParams::default());
+    assert_eq!(d.read_kind(false), ReadKind::Logits);
+    let pen = Sampler::new(SamplerParams {
+        repeat_penalty: 1.3,
+        ..SamplerParams::greedy()
+    });
+    assert_eq!(
+        pen.read_kind(false),
+        ReadKind::Logits,
+        "penalties need logits"
+    );
+}

@@ -16,10 +16,11 @@ mod tests;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use model::{Batch, CacheType, KvCache, Model, Scratch};
+use model::{Batch, CacheType, KvCache, Model, ReadKind, Readout, Scratch};
 use tokenizer::Tokenizer;
 
 use crate::error::EngineError;
+use crate::sampler::Row;
 use crate::session::{FinishReason, GenerateParams, TokenPiece};
 use seq::{Phase, Seq};
 
@@ -188,15 +189,32 @@ impl Scheduler {
         self.admit(&mut on_event);
         self.fill_batch();
         if !self.batch.is_empty() {
-            let logits = self
-                .model
-                .decode(&self.batch, &mut self.kv, &mut self.scratch)?;
-            let v = self.model.config().n_vocab;
+            let m = &self.model;
+            m.encode(&self.batch, &mut self.kv, &mut self.scratch)?;
+            // the argmax of each row when every sampler is greedy, else all logits
+            let slots = &self.slots;
+            let greedy = self.rows.iter().all(|&slot| {
+                slots[slot]
+                    .as_ref()
+                    .is_none_or(|s| s.read_kind() == ReadKind::TopK(1))
+            });
+            let kind = if greedy {
+                ReadKind::TopK(1)
+            } else {
+                ReadKind::Logits
+            };
+            m.read_begin(&mut self.scratch, kind);
+            let out = m.read_wait(&mut self.scratch);
+            let v = m.config().n_vocab;
             for (j, &slot) in self.rows.iter().enumerate() {
                 let Some(s) = self.slots[slot].as_mut() else {
                     continue;
                 };
-                match s.on_logits(&self.tok, &logits[j * v..(j + 1) * v]) {
+                let row = match out {
+                    Readout::Logits(l) => Row::Logits(&l[j * v..(j + 1) * v]),
+                    Readout::TopK { ids, .. } => Row::Argmax(ids[j]),
+                };
+                match s.on_logits(&self.tok, row) {
                     Ok(Some(piece)) => on_event(s.id, Event::Piece(piece)),
                     Ok(None) => {}
                     Err(e) => s.fail(e),

@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
+use model::ReadKind;
 use tokenizer::Tokenizer;
 
 use super::{Event, Request, RequestId};
 use crate::error::EngineError;
+use crate::sampler::Row;
 use crate::session::turn::Turn;
 use crate::session::{FinishReason, TokenPiece};
 
@@ -90,19 +92,19 @@ impl Seq {
         }
     }
 
-    /// Samples from this sequence's logits row: the piece to stream, if
+    /// Samples from this sequence's row (logits or argmax): the piece to stream, if
     /// the sequence was waiting for it.
     pub fn on_logits(
         &mut self,
         tok: &Tokenizer,
-        logits: &[f32],
+        row: Row,
     ) -> Result<Option<TokenPiece>, EngineError> {
         let pos = match self.phase {
             Phase::Prompt { done } if done == self.prompt.len() => done,
             Phase::Running { pos, .. } => pos + 1,
             _ => return Ok(None),
         };
-        let piece = self.turn.next_piece(tok, logits)?;
+        let piece = self.turn.next_piece(tok, row)?;
         self.phase = match self.turn.finish {
             Some(f) => {
                 self.end = Some(Ok(f));
@@ -114,6 +116,11 @@ impl Seq {
             },
         };
         Ok(Some(piece))
+    }
+
+    /// What its next sample needs read back.
+    pub fn read_kind(&self) -> ReadKind {
+        self.turn.read_kind()
     }
 
     pub fn cancel(&mut self) {

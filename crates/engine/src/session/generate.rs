@@ -2,12 +2,13 @@
 
 use std::ops::ControlFlow;
 
-use model::LogitsMode;
+use model::{LogitsMode, Readout};
 
 use super::params::{Completion, FinishReason, GenerateParams, TokenPiece};
 use super::turn::Turn;
 use super::Session;
 use crate::error::EngineError;
+use crate::sampler::Row;
 
 #[derive(Debug)]
 enum State {
@@ -160,7 +161,7 @@ impl<'s> Generation<'s> {
     fn step(&mut self, pending: Option<u32>) -> Result<TokenPiece, EngineError> {
         let s = &mut *self.s;
         let t0 = (s.clock)();
-        let logits = match pending {
+        let row = match pending {
             Some(id) => {
                 let pos = s.cached.len();
                 if pos >= s.n_ctx {
@@ -170,16 +171,20 @@ impl<'s> Generation<'s> {
                         n_ctx: s.n_ctx,
                     });
                 }
-                let l = s
-                    .model
-                    .forward(&[id], pos, &mut s.kv, &mut s.scratch, LogitsMode::Last)?;
+                let m = &s.model;
+                m.encode_tokens(&[id], pos, &mut s.kv, &mut s.scratch, LogitsMode::Last)?;
                 s.cached.push(id);
-                l
+                // only what the sampler needs: the argmax when greedy
+                m.read_begin(&mut s.scratch, self.g.turn.read_kind());
+                match m.read_wait(&mut s.scratch) {
+                    Readout::Logits(l) => Row::Logits(l),
+                    Readout::TopK { ids, .. } => Row::Argmax(ids[0]),
+                }
             }
             // Right after prefill: the logits of the last prompt token.
-            None => &s.logits,
+            None => Row::Logits(&s.logits),
         };
-        let piece = self.g.turn.next_piece(&s.tok, logits)?;
+        let piece = self.g.turn.next_piece(&s.tok, row)?;
         s.timings.generated_tokens = self.g.turn.generated;
         s.timings.generate_ms += (s.clock)() - t0;
         self.g.state = match self.g.turn.finish {

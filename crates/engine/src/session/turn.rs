@@ -6,12 +6,13 @@
 
 use std::sync::Arc;
 
+use model::ReadKind;
 use tokenizer::{StreamDecoder, Tokenizer};
 
 use super::params::{FinishReason, GenerateParams, TokenPiece};
 use super::stop::StopMatcher;
 use crate::error::EngineError;
-use crate::sampler::Sampler;
+use crate::sampler::{Row, Sampler};
 
 #[derive(Debug)]
 pub(crate) struct Turn {
@@ -60,6 +61,11 @@ impl Turn {
         }
     }
 
+    /// What the next sample needs read back (`Sampler::read_kind`).
+    pub(crate) fn read_kind(&self) -> ReadKind {
+        self.sampler.read_kind(self.logprobs)
+    }
+
     /// The prompt's tokens enter the repetition-penalty window.
     pub(crate) fn accept_prompt(&mut self, prompt: &[u32]) {
         for &t in prompt {
@@ -67,14 +73,15 @@ impl Turn {
         }
     }
 
-    /// Samples the next token from `logits` and returns its piece; sets
+    /// Samples the next token from `row` (logits, or the argmax when
+    /// `read_kind` asked for it) and returns its piece; sets
     /// `finish` when the generation ends with it.
     pub(crate) fn next_piece(
         &mut self,
         tok: &Tokenizer,
-        logits: &[f32],
+        row: Row,
     ) -> Result<TokenPiece, EngineError> {
-        let sampled = self.sampler.sample(logits, self.logprobs)?;
+        let sampled = self.sampler.sample_row(row, self.logprobs)?;
         self.sampler.accept(sampled.id);
         self.generated += 1;
         let id = sampled.id;

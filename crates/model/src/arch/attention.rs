@@ -1,10 +1,9 @@
 //! The attention part of a block: `x += post_norm(attn(q, k, v) · Wo)`.
 
-use kernels::ops;
-
+use crate::backend::{Backend, Buf};
 use crate::batch::Span;
 use crate::error::ModelError;
-use crate::forward::{attend, project, rope_qk};
+use crate::forward::{attend, rope_qk};
 use crate::kv_cache::KvCache;
 use crate::model::Model;
 use crate::scratch::{tap, Scratch};
@@ -12,95 +11,55 @@ use crate::scratch::{tap, Scratch};
 use super::{add_to_residual, OutputTaps};
 
 /// The attention part of layer `il` over the `n` rows of a batch.
-pub(super) fn part(
-    m: &Model,
+pub(super) fn part<B: Backend>(
+    m: &Model<B>,
     il: usize,
     spans: &[Span],
     n: usize,
-    kv: &mut KvCache,
-    s: &mut Scratch,
+    kv: &mut KvCache<B>,
+    s: &mut Scratch<B>,
 ) -> Result<(), ModelError> {
     let c = m.config();
+    let b = m.backend();
     let a = &m.weights().layers[il].attn;
-    let (e, qd, kd) = (c.n_embd, c.q_dim(), c.kv_dim());
 
     // xb = rmsnorm(x) * norm; q, k, v = xb · Wq/Wk/Wv (one activation
     // quantization when the types agree)
-    ops::rmsnorm_into(&s.x[..n * e], &a.norm, c.rms_eps, &mut s.xb[..n * e]);
-    tap(&mut s.tap, "attn_norm", il, &s.xb[..n * e]);
-    project(
-        m,
-        &a.wq,
-        &s.xb,
-        &s.runs,
-        &mut s.xq,
-        false,
-        &mut s.q[..n * qd],
-    )?;
-    project(
-        m,
-        &a.wk,
-        &s.xb,
-        &s.runs,
-        &mut s.xq,
-        true,
-        &mut s.k[..n * kd],
-    )?;
-    project(
-        m,
-        &a.wv,
-        &s.xb,
-        &s.runs,
-        &mut s.xq,
-        true,
-        &mut s.v[..n * kd],
-    )?;
-    if let Some(b) = &a.qkv_bias {
-        add_rows(&mut s.q[..n * qd], &b.q);
-        add_rows(&mut s.k[..n * kd], &b.k);
-        add_rows(&mut s.v[..n * kd], &b.v);
+    b.rmsnorm(&mut s.acts, Buf::X, Buf::Xb, &a.norm, c.rms_eps, n);
+    tap(b, s, "attn_norm", il, Buf::Xb, n);
+    let qkv = [(&a.wq, Buf::Q), (&a.wk, Buf::K), (&a.wv, Buf::V)];
+    b.project(&mut s.acts, Buf::Xb, &qkv, &s.runs)?;
+    if let Some(bias) = &a.qkv_bias {
+        b.add_bias(&mut s.acts, Buf::Q, &bias.q, n);
+        b.add_bias(&mut s.acts, Buf::K, &bias.k, n);
+        b.add_bias(&mut s.acts, Buf::V, &bias.v, n);
     }
-    tap(&mut s.tap, "Qcur_mm", il, &s.q[..n * qd]);
-    tap(&mut s.tap, "Kcur_mm", il, &s.k[..n * kd]);
+    tap(b, s, "Qcur_mm", il, Buf::Q, n);
+    tap(b, s, "Kcur_mm", il, Buf::K, n);
     if let Some(norm) = &a.qk_norm {
         // per-head RMS norm (weights of one head's width)
-        ops::rmsnorm(&mut s.q[..n * qd], &norm.q, c.rms_eps);
-        ops::rmsnorm(&mut s.k[..n * kd], &norm.k, c.rms_eps);
-        tap(&mut s.tap, "Qcur_normed", il, &s.q[..n * qd]);
-        tap(&mut s.tap, "Kcur_normed", il, &s.k[..n * kd]);
+        b.head_norm(&mut s.acts, Buf::Q, &norm.q, c.rms_eps, n);
+        b.head_norm(&mut s.acts, Buf::K, &norm.k, c.rms_eps, n);
+        tap(b, s, "Qcur_normed", il, Buf::Q, n);
+        tap(b, s, "Kcur_normed", il, Buf::K, n);
     }
     rope_qk(m, il, spans, s);
-    tap(&mut s.tap, "Qcur", il, &s.q[..n * qd]);
-    tap(&mut s.tap, "Kcur", il, &s.k[..n * kd]);
-    tap(&mut s.tap, "Vcur", il, &s.v[..n * kd]);
+    tap(b, s, "Qcur", il, Buf::Q, n);
+    tap(b, s, "Kcur", il, Buf::K, n);
+    tap(b, s, "Vcur", il, Buf::V, n);
     if let Some(qs) = c.q_scale {
-        ops::scale(&mut s.q[..n * qd], qs);
+        b.scale(&mut s.acts, Buf::Q, qs, n);
     }
     attend(m, il, spans, kv, s)?;
-    tap(&mut s.tap, "kqv_out", il, &s.att[..n * qd]);
+    tap(b, s, "kqv_out", il, Buf::Att, n);
 
     // x += post_norm(att · Wo)
-    project(
-        m,
-        &a.wo,
-        &s.att,
-        &s.runs,
-        &mut s.xq,
-        false,
-        &mut s.xb2[..n * e],
-    )?;
+    b.project(&mut s.acts, Buf::Att, &[(&a.wo, Buf::Xb2)], &s.runs)?;
     let taps = OutputTaps {
         out: "attn_out",
         normed: "attn_post_norm",
         residual: "sa_out",
     };
-    add_to_residual(c, il, n, a.post_norm.as_deref(), taps, s);
+    add_to_residual(m, il, n, a.post_norm.as_ref(), taps, s);
     Ok(())
-}
-
-/// x[t] += b for every row t of x: [n, b.len()].
-fn add_rows(x: &mut [f32], b: &[f32]) {
-    for row in x.chunks_exact_mut(b.len()) {
-        ops::add(row, b);
-    }
 }

@@ -16,24 +16,22 @@
 mod attention;
 mod ffn;
 
-use kernels::ops;
-
+use crate::backend::{Backend, Buf};
 use crate::batch::Span;
-use crate::config::Config;
 use crate::error::ModelError;
 use crate::kv_cache::KvCache;
 use crate::model::Model;
 use crate::scratch::{tap, Scratch};
 
 /// Layer `il` over the `n` rows of a batch (its sequences' `spans`),
-/// updating `s.x` in place.
-pub(crate) fn block(
-    m: &Model,
+/// updating the residual stream `X` in place.
+pub(crate) fn block<B: Backend>(
+    m: &Model<B>,
     il: usize,
     spans: &[Span],
     n: usize,
-    kv: &mut KvCache,
-    s: &mut Scratch,
+    kv: &mut KvCache<B>,
+    s: &mut Scratch<B>,
 ) -> Result<(), ModelError> {
     attention::part(m, il, spans, n, kv, s)?;
     ffn::part(m, il, n, s)
@@ -47,21 +45,21 @@ struct OutputTaps {
     residual: &'static str,
 }
 
-/// `x += post_norm(o)` for a part's output `o` in `s.xb2`, for `n` tokens.
-fn add_to_residual(
-    c: &Config,
+/// `x += post_norm(o)` for a part's output `o` in `Xb2`, for `n` tokens.
+fn add_to_residual<B: Backend>(
+    m: &Model<B>,
     il: usize,
     n: usize,
-    post_norm: Option<&[f32]>,
+    post_norm: Option<&B::Vector>,
     taps: OutputTaps,
-    s: &mut Scratch,
+    s: &mut Scratch<B>,
 ) {
-    let e = c.n_embd;
-    tap(&mut s.tap, taps.out, il, &s.xb2[..n * e]);
+    let b = m.backend();
+    tap(b, s, taps.out, il, Buf::Xb2, n);
     if let Some(w) = post_norm {
-        ops::rmsnorm(&mut s.xb2[..n * e], w, c.rms_eps);
-        tap(&mut s.tap, taps.normed, il, &s.xb2[..n * e]);
+        b.rmsnorm(&mut s.acts, Buf::Xb2, Buf::Xb2, w, m.config().rms_eps, n);
+        tap(b, s, taps.normed, il, Buf::Xb2, n);
     }
-    ops::add(&mut s.x[..n * e], &s.xb2[..n * e]);
-    tap(&mut s.tap, taps.residual, il, &s.x[..n * e]);
+    b.add(&mut s.acts, Buf::X, Buf::Xb2, n);
+    tap(b, s, taps.residual, il, Buf::X, n);
 }
