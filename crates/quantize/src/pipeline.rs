@@ -217,8 +217,7 @@ pub fn quantize_file(
         BufWriter::with_capacity(4 << 20, f),
         progress,
     )
-    .and_then(|w| w.into_inner().map_err(|e| e.into_error().into()))
-    .and_then(|f| Ok(f.sync_all()?));
+    .and_then(|w| w.into_inner().map(drop).map_err(|e| e.into_error().into()));
     match result {
         Ok(()) => Ok(plan),
         Err(e) => {
