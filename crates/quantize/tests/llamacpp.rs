@@ -37,10 +37,18 @@ fn tensor_diffs(ours: &[u8], want: &Json) -> Vec<String> {
     let want = want.as_array().unwrap();
     let mut out = Vec::new();
     if f.tensors().len() != want.len() {
-        out.push(format!("{} tensors, want {}", f.tensors().len(), want.len()));
+        out.push(format!(
+            "{} tensors, want {}",
+            f.tensors().len(),
+            want.len()
+        ));
     }
     for (t, w) in f.tensors().iter().zip(want) {
-        let (name, ty, sha) = (w[0].as_str().unwrap(), w[1].as_str().unwrap(), w[2].as_str().unwrap());
+        let (name, ty, sha) = (
+            w[0].as_str().unwrap(),
+            w[1].as_str().unwrap(),
+            w[2].as_str().unwrap(),
+        );
         if t.name != name || t.ggml_type.name() != ty {
             out.push(format!("{} {} / want {name} {ty}", t.name, t.ggml_type));
         } else if common::sha256_hex(f.tensor_data(t)) != sha {
@@ -71,15 +79,23 @@ fn every_file_type_is_byte_identical_to_llama_quantize() {
             let opts = options(want);
             let p = plan(&file, &opts).unwrap();
             // 1 to 3 threads: the bytes must not depend on it.
-            let ours = write_quantized(&file, &p, opts.ftype, 1 + i % 3, Vec::new(), |_, _| {})
-                .unwrap();
+            let ours =
+                write_quantized(&file, &p, opts.ftype, 1 + i % 3, Vec::new(), |_, _| {}).unwrap();
             n_cases += 1;
             if common::sha256_hex(&ours) != want["sha256"].as_str().unwrap() {
                 let diffs = tensor_diffs(&ours, &want["tensors"]);
-                failures.push(format!("{name} {case}: {}", diffs[..diffs.len().min(6)].join("; ")));
+                failures.push(format!(
+                    "{name} {case}: {}",
+                    diffs[..diffs.len().min(6)].join("; ")
+                ));
             }
         }
     }
     assert!(n_cases >= 38, "only {n_cases} cases in the fixture");
-    assert!(failures.is_empty(), "{} of {n_cases} differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {n_cases} differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

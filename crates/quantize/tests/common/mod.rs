@@ -134,8 +134,13 @@ pub fn model_bytes(m: &Shape) -> Vec<u8> {
                 .iter()
                 .map(|&x| 1.0 + 0.2 * x)
                 .collect();
-            w.add_tensor(&name, GgmlType::F32, &dims, bytemuck::cast_slice(&v).to_vec())
-                .unwrap();
+            w.add_tensor(
+                &name,
+                GgmlType::F32,
+                &dims,
+                bytemuck::cast_slice(&v).to_vec(),
+            )
+            .unwrap();
         }
     }
     w.to_bytes()
