@@ -60,13 +60,13 @@ fn values(k: usize, rows: usize, cols: usize, scale: f32) -> Vec<f32> {
     let base = (k as u64 + 1) * 0x100_0000;
     (0..rows * cols)
         .map(|i| {
-            if (i / cols * 7 + k) % 23 == 0 {
+            if (i / cols * 7 + k).is_multiple_of(23) {
                 return 0.0;
             }
             let z = splitmix64(base + i as u64);
             let u = (z >> 40) as f32 * (1.0 / (1u32 << 24) as f32);
             let v = (u - 0.5) * scale;
-            if z % 61 == 0 {
+            if z.is_multiple_of(61) {
                 v * 6.0
             } else {
                 v
