@@ -1,13 +1,14 @@
 //! The whole conversion: every tensor's type planned in llama.cpp's order,
 //! then the header (metadata copied, file type set) and tensor infos, then
-//! one tensor at a time converted and streamed out. Memory is one output
-//! tensor plus a float row per thread; the input is memory-mapped.
+//! one tensor at a time read, converted and streamed out. Memory is one input
+//! and one output tensor plus a float row per thread (the input's header is
+//! memory-mapped, its tensors are read with plain reads).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
-use gguf::{GgmlType, GgufFile, GgufStreamWriter, Metadata, TensorInfo, Value};
+use gguf::{GgmlType, GgufError, GgufFile, GgufStreamWriter, Metadata, TensorInfo, Value};
 
 use crate::category::{ggml_n_dims, layer_of};
 use crate::config::{ModelParams, FILE_TYPE_KEY, QUANTIZATION_VERSION_KEY, SPLIT_KEYS};
@@ -133,8 +134,49 @@ pub fn output_metadata(md: &Metadata, ftype: FileType) -> Metadata {
     out
 }
 
+/// Where tensor bytes come from: a validated file in memory (or mapped), or
+/// reads from the file on disk, one tensor at a time, so the process holds
+/// one input tensor rather than every page of the mapping it touched.
+enum Source<'a> {
+    Memory,
+    Reads(&'a File),
+}
+
+impl Source<'_> {
+    fn bytes<'b>(
+        &self,
+        file: &'b GgufFile,
+        t: &TensorInfo,
+        buf: &'b mut Vec<u8>,
+    ) -> io::Result<&'b [u8]> {
+        match self {
+            Source::Memory => Ok(file.tensor_data(t)),
+            Source::Reads(mut f) => {
+                use std::io::{Read, Seek, SeekFrom};
+                buf.clear();
+                buf.resize(t.n_bytes as usize, 0);
+                f.seek(SeekFrom::Start(file.data_offset() + t.offset))?;
+                f.read_exact(buf)?;
+                Ok(buf)
+            }
+        }
+    }
+}
+
 /// Writes the converted file to `w`; `progress(i, tensor)` after each tensor.
 pub fn write_quantized<W: Write>(
+    file: &GgufFile,
+    plan: &[PlannedTensor],
+    ftype: FileType,
+    n_threads: usize,
+    w: W,
+    progress: impl FnMut(usize, &PlannedTensor),
+) -> Result<W, QuantizeError> {
+    write_from(&Source::Memory, file, plan, ftype, n_threads, w, progress)
+}
+
+fn write_from<W: Write>(
+    source: &Source<'_>,
     file: &GgufFile,
     plan: &[PlannedTensor],
     ftype: FileType,
@@ -147,29 +189,29 @@ pub fn write_quantized<W: Write>(
         head.add_tensor(&t.name, t.to, &t.dims)?;
     }
     let mut out = head.start(w)?;
-    let mut buf = Vec::new();
+    let (mut input, mut output) = (Vec::new(), Vec::new());
     for (i, t) in plan.iter().enumerate() {
         let info = &file.tensors()[t.source];
-        let src = file.tensor_data(info);
+        let src = source.bytes(file, info, &mut input)?;
         if t.from == t.to {
             out.write_data(src)?;
         } else {
-            buf.clear();
-            buf.resize(t.bytes_out as usize, 0);
+            output.clear();
+            output.resize(t.bytes_out as usize, 0);
             let row_len = info.row_len() as usize;
-            convert_rows(t.from, t.to, row_len, src, &mut buf, n_threads).map_err(|source| {
+            convert_rows(t.from, t.to, row_len, src, &mut output, n_threads).map_err(|source| {
                 QuantizeError::Kernel {
                     name: t.name.clone(),
                     source,
                 }
             })?;
-            if !is_finite(t.to, &buf) {
+            if !is_finite(t.to, &output) {
                 return Err(QuantizeError::NonFinite {
                     name: t.name.clone(),
                     ty: t.to,
                 });
             }
-            out.write_data(&buf)?;
+            out.write_data(&output)?;
         }
         progress(i, t);
     }
@@ -208,8 +250,13 @@ pub fn quantize_file(
         path: output.display().to_string(),
         source,
     };
+    let reads = File::open(input).map_err(|source| GgufError::Io {
+        path: input.display().to_string(),
+        source,
+    })?;
     let f = File::create(output).map_err(write_err)?;
-    let result = write_quantized(
+    let result = write_from(
+        &Source::Reads(&reads),
         &file,
         &plan,
         opts.types.ftype,
