@@ -3,7 +3,14 @@
 //! as llama-quantize's for the same file type and options: the same
 //! per-tensor types (`rules`), the same reference quantizers (ggml's
 //! `quantize_row_*_ref`, ported in the kernels crate), the same tensor order
-//! and metadata.
+//! and metadata (checked for every file type in `tests/llamacpp.rs`).
+//!
+//! Not supported (llama-quantize options): `--imatrix`, `--tensor-type`,
+//! `--allow-requantize` (quantized inputs are refused, naming the tensor),
+//! `--leave-output-tensor`, `--keep-split`, `--prune-layers`,
+//! `--override-kv`. One deliberate difference: an input with a non-default
+//! `general.alignment` keeps it and the output is aligned to it (llama.cpp
+//! copies the key but pads to 32, so its offsets do not follow the key).
 #![forbid(unsafe_code)]
 
 mod category;
