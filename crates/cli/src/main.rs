@@ -9,6 +9,7 @@ mod info;
 mod limits;
 mod perplexity;
 mod printable;
+mod quantize;
 mod run;
 mod thread_timing;
 mod tokenize;
@@ -45,6 +46,8 @@ enum Command {
     BatchedBench(batched_bench::BatchedBenchArgs),
     /// Describe a GGUF file: metadata, tensors, bytes per type.
     Info(info::InfoArgs),
+    /// Convert an F32/F16/BF16 GGUF to a quantized one, as llama.cpp's llama-quantize.
+    Quantize(quantize::QuantizeArgs),
 }
 
 /// Where `scripts/fetch-model.sh` puts the default model (Gemma 3 270M Q4_K_M):
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::BatchedBench(args) => batched_bench::run(args),
         Command::Info(args) => info::run(args),
+        Command::Quantize(args) => quantize::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,7 +3,8 @@
 //! [`GgufFile`] validates a whole file up front (header, typed metadata,
 //! tensor infos, tensor placement) without panicking or allocating more than
 //! the file's size can justify, then hands out zero-copy tensor views.
-//! [`GgufWriter`] writes files with the same conventions as gguf-py and
+//! [`GgufWriter`] (in memory) and [`GgufStreamWriter`] (header first, then
+//! each tensor's data as it is produced) write files with the same conventions as gguf-py and
 //! llama.cpp (tensors in order, each padded to the alignment with zeros); a
 //! file from gguf-py or llama.cpp read and written back is byte-identical.
 //!
@@ -30,11 +31,13 @@ mod cursor;
 mod error;
 mod file;
 mod infos;
+mod layout;
 mod metadata;
 #[cfg(not(target_arch = "wasm32"))]
 mod open;
 mod reader;
 mod storage;
+mod stream;
 mod tensor;
 mod types;
 mod value;
@@ -48,6 +51,7 @@ pub use metadata::Metadata;
 #[cfg(not(target_arch = "wasm32"))]
 pub use open::file_kind;
 pub use reader::{ALIGNMENT_KEY, DEFAULT_ALIGNMENT, MAGIC, MAX_ARRAY_DEPTH};
+pub use stream::{GgufStreamWriter, TensorDataWriter};
 pub use tensor::TensorInfo;
 pub use types::GgmlType;
 pub use value::{Array, Value};

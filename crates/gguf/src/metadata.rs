@@ -33,11 +33,23 @@ impl Metadata {
     }
 
     /// Replaces the value of `key` in place, or appends the pair.
-    pub(crate) fn insert(&mut self, key: &str, value: Value) {
+    pub fn insert(&mut self, key: &str, value: Value) {
         match self.position(key) {
             Some(i) => self.entries[i].1 = value,
             None => self.push(key.to_owned(), value),
         }
+    }
+
+    /// Removes `key` (later pairs move up one place); returns its value.
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        let i = self.index.remove(key)?;
+        let (_, value) = self.entries.remove(i);
+        for (k, _) in &self.entries[i..] {
+            if let Some(p) = self.index.get_mut(k) {
+                *p -= 1;
+            }
+        }
+        Some(value)
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {

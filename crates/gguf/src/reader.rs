@@ -140,7 +140,7 @@ fn read_metadata(cur: &mut Cursor<'_>, kv_count: u64) -> Result<Metadata, GgufEr
 }
 
 /// The alignment declared by `general.alignment` (a u32, like llama.cpp requires).
-fn alignment_of(md: &Metadata) -> Result<u64, GgufError> {
+pub(crate) fn alignment_of(md: &Metadata) -> Result<u64, GgufError> {
     let alignment = match md.get(ALIGNMENT_KEY) {
         None => DEFAULT_ALIGNMENT,
         Some(Value::U32(a)) => u64::from(*a),

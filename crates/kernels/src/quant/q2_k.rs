@@ -5,7 +5,7 @@
 //! bits `2k..2k+2` of `qs[32n + l]`; sub-block of element `e` is `e / 16`.
 
 use super::batched::{sub_dot, KSums};
-use super::ksearch::{make_qkx2_quants, max_c, nearest_int};
+use super::ksearch::{group, group_mut, make_qkx2_quants, max_c, nearest_int};
 use super::q8_k::{lane_dot, sub};
 use crate::blocks::{BlockQ2K, BlockQ8K, QK_K};
 use half::f16;
@@ -52,7 +52,6 @@ pub fn quantize(x: &[f32], y: &mut [BlockQ2K]) {
 fn quantize_block(x: &[f32], b: &mut BlockQ2K) {
     const Q4SCALE: f32 = 15.0;
     let mut l_all = [0u8; QK_K];
-    let mut laux = [0u8; 16];
     let mut weights = [0.0f32; 16];
     let mut scales = [0.0f32; 16];
     let mut mins = [0.0f32; 16];
@@ -64,11 +63,10 @@ fn quantize_block(x: &[f32], b: &mut BlockQ2K) {
             *w = v.abs();
         }
         (scales[j], mins[j]) = make_qkx2_quants(
-            &x[r.clone()],
+            group(&x[r.clone()]),
             &weights,
             3,
-            &mut l_all[r],
-            &mut laux,
+            group_mut(&mut l_all[r]),
             -0.5,
             0.1,
             15,

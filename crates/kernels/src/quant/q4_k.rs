@@ -6,7 +6,7 @@
 
 use super::batched::{k4_sums, KSums};
 use super::kscales::{get_scale_min_k4, pack_scales_mins_k4, unpack_scales_mins_k4};
-use super::ksearch::{make_qkx2_quants, max_c, nearest_int};
+use super::ksearch::{group, group_mut, make_qkx2_quants, max_c, nearest_int};
 use super::q8_k::{lane_dot, sub};
 use crate::blocks::{BlockQ4K, BlockQ8K, QK_K};
 use half::f16;
@@ -42,7 +42,6 @@ pub fn quantize(x: &[f32], y: &mut [BlockQ4K]) {
 
 fn quantize_block(x: &[f32], b: &mut BlockQ4K) {
     let mut l_all = [0u8; QK_K];
-    let mut laux = [0u8; 32];
     let mut weights = [0.0f32; 32];
     let mut scales = [0.0f32; 8];
     let mut mins = [0.0f32; 8];
@@ -57,7 +56,7 @@ fn quantize_block(x: &[f32], b: &mut BlockQ4K) {
         }
         let ls = &mut l_all[32 * j..32 * j + 32];
         (scales[j], mins[j]) =
-            make_qkx2_quants(xs, &weights, 15, ls, &mut laux, -1.0, 0.1, 20, false);
+            make_qkx2_quants(group(xs), &weights, 15, group_mut(ls), -1.0, 0.1, 20, false);
         max_scale = max_c(max_scale, scales[j]);
         max_min = max_c(max_min, mins[j]);
     }

@@ -7,7 +7,7 @@
 //! high 2 bits at bits `2k..2k+2` of `qh[32n + l]`.
 
 use super::batched::{sub_dot, KSums};
-use super::ksearch::{make_qx_quants_rmse1, nearest_int, GROUP_MAX_EPS};
+use super::ksearch::{group, group_mut, make_qx_quants_rmse1, nearest_int, GROUP_MAX_EPS};
 use super::q8_k::{lane_dot, sub};
 use crate::blocks::{BlockQ6K, BlockQ8K, QK_K};
 use bytemuck::Zeroable;
@@ -58,7 +58,7 @@ fn quantize_block(x: &[f32], b: &mut BlockQ6K) {
     let mut max_abs_scale = 0.0f32;
     for (ib, s) in scales.iter_mut().enumerate() {
         let r = 16 * ib..16 * ib + 16;
-        let scale = make_qx_quants_rmse1(&x[r.clone()], 32, &mut l_all[r]);
+        let scale = make_qx_quants_rmse1::<16>(group(&x[r.clone()]), 32, group_mut(&mut l_all[r]));
         *s = scale;
         let abs_scale = scale.abs();
         if abs_scale > max_abs_scale {
