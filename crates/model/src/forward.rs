@@ -325,11 +325,12 @@ pub(crate) fn project(
 }
 
 /// Rotate q: [n, n_head * head_dim] and k: [n, n_kv_head * head_dim], each
-/// row at its span's position, with layer `il`'s RoPE.
-pub(crate) fn rope_qk(m: &Model, il: usize, spans: &[Span], s: &mut Scratch) {
+/// row at its span's position, with layer `il`'s RoPE and the frequency
+/// factors of a context of `n_ctx` positions per sequence.
+pub(crate) fn rope_qk(m: &Model, il: usize, spans: &[Span], n_ctx: usize, s: &mut Scratch) {
     let c = m.config();
     let rp = c.layer_rope(il);
-    let ff = m.weights().rope_freqs.as_deref();
+    let ff = m.weights().rope_factors.for_context(n_ctx, c.n_ctx_orig);
     let (qd, kd) = (c.q_dim(), c.kv_dim());
     for sp in spans {
         for (i, t) in sp.rows().enumerate() {

@@ -1,5 +1,5 @@
 //! Transformer models over GGUF weights: typed config, weight views, KV cache
-//! and the forward pass for `llama`, `gemma3` and `qwen2`.
+//! and the forward pass for `llama`, `gemma3`, `qwen2`, `qwen3` and `phi3`.
 #![forbid(unsafe_code)]
 
 mod arch;
@@ -20,7 +20,7 @@ pub use error::ModelError;
 pub use forward::LogitsMode;
 pub use kernels::attention::AttentionBackend;
 pub use kv_cache::{CacheType, KvCache};
-pub use layout::{Activation, Layout};
+pub use layout::{Activation, Layout, RopeFactors};
 pub use memory::{memory_limit, AllocFailure};
 pub use model::Model;
 pub use scratch::{Scratch, Tap};

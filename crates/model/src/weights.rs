@@ -1,8 +1,9 @@
 //! Per-layer tensor views into the GGUF file, checked against the config.
 //!
-//! Matrices stay quantized in the file (a view is type, shape and the
-//! tensor's index); only small vectors (norm weights, RoPE frequency factors)
-//! are converted to f32 at load time.
+//! Matrices stay quantized in the file (a view is type, shape, the tensor's
+//! index and a range of its rows: a fused matrix such as `attn_qkv` is seen
+//! as one view per part); only small vectors (norm weights, biases, RoPE
+//! frequency factors) are converted to f32 at load time.
 
 use std::sync::Arc;
 
@@ -13,8 +14,11 @@ use kernels::packed::PackedMatrix;
 
 use crate::config::Config;
 use crate::error::ModelError;
+use crate::layout::RopeFactors;
 
-/// A weight matrix `w: [rows, cols]` row-major (ggml dims `[cols, rows]`).
+/// A weight matrix `w: [rows, cols]` row-major: rows `row_start ..
+/// row_start + rows` of a tensor with ggml dims `[cols, n]` (all of them
+/// unless the tensor is a fused matrix).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Linear {
     pub name: String,
@@ -23,7 +27,9 @@ pub struct Linear {
     pub cols: usize,
     /// Index into `GgufFile::tensors()`.
     pub index: usize,
-    /// Byte range relative to the file's data section.
+    /// First row of this matrix in the tensor.
+    pub row_start: usize,
+    /// Byte range (of these rows) relative to the file's data section.
     pub offset: u64,
     pub n_bytes: u64,
     /// The matrix re-encoded at load time (`Weights::repack_q5_0`), used
@@ -58,7 +64,7 @@ impl Linear {
     pub fn view<'a>(&'a self, file: &'a GgufFile) -> QMatrix<'a> {
         let (ty, data) = match &self.repacked {
             Some(r) => (r.ty, r.data.as_slice()),
-            None => (self.ty, file.tensor_data(&file.tensors()[self.index])),
+            None => (self.ty, self.file_bytes(file)),
         };
         QMatrix {
             ty,
@@ -69,6 +75,13 @@ impl Linear {
         }
     }
 
+    /// This matrix's rows in the file.
+    fn file_bytes<'a>(&self, file: &'a GgufFile) -> &'a [u8] {
+        let rb = kernels::quant::row_bytes(self.ty, self.cols);
+        let all = file.tensor_data(&file.tensors()[self.index]);
+        &all[self.row_start * rb..(self.row_start + self.rows) * rb]
+    }
+
     /// Re-encodes a Q5_0 matrix as Q8_0 (same values, faster kernels on some
     /// engines); returns the bytes allocated (0 for other types).
     fn repack_q5_0(&mut self, file: &GgufFile) -> Result<usize, ModelError> {
@@ -77,13 +90,12 @@ impl Linear {
         }
         let n = self.rows * self.cols;
         let mut data = vec![0u8; kernels::quant::row_bytes(GgmlType::Q8_0, n)];
-        let src = file.tensor_data(&file.tensors()[self.index]);
-        kernels::quant::repack_q5_0_as_q8_0(n, src, &mut data).map_err(|source| {
-            ModelError::Kernel {
+        kernels::quant::repack_q5_0_as_q8_0(n, self.file_bytes(file), &mut data).map_err(
+            |source| ModelError::Kernel {
                 name: self.name.clone(),
                 source,
-            }
-        })?;
+            },
+        )?;
         let bytes = data.len();
         self.repacked = Some(Repacked {
             ty: GgmlType::Q8_0,
@@ -126,7 +138,7 @@ impl Linear {
 pub struct AttnWeights {
     /// Pre-norm, [n_embd].
     pub norm: Vec<f32>,
-    /// [n_head * head_dim, n_embd]
+    /// [n_head * head_dim, n_embd] (`attn_q`, or the first rows of `attn_qkv`)
     pub wq: Linear,
     /// [n_kv_head * head_dim, n_embd]
     pub wk: Linear,
@@ -163,9 +175,9 @@ pub struct QkNorm {
 pub struct FfnWeights {
     /// Pre-norm, [n_embd].
     pub norm: Vec<f32>,
-    /// [n_ff, n_embd]
+    /// [n_ff, n_embd] (`ffn_gate`, or the first half of a fused `ffn_up`)
     pub gate: Linear,
-    /// [n_ff, n_embd]
+    /// [n_ff, n_embd] (`ffn_up`, or its second half when fused)
     pub up: Linear,
     /// [n_embd, n_ff]
     pub down: Linear,
@@ -190,9 +202,36 @@ pub struct Weights {
     /// [n_vocab, n_embd]; the embedding table when tied.
     pub output: Linear,
     pub tied_output: bool,
-    /// llama 3 RoPE frequency factors, [n_rot / 2].
-    pub rope_freqs: Option<Vec<f32>>,
+    /// Per-dimension RoPE frequency divisors.
+    pub rope_factors: RopeFactorWeights,
     pub layers: Vec<LayerWeights>,
+}
+
+/// RoPE frequency factors from the file, [n_rot / 2] each.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RopeFactorWeights {
+    None,
+    /// `rope_freqs.weight` (llama 3).
+    Freqs(Vec<f32>),
+    /// `rope_factors_long.weight` and `rope_factors_short.weight` (LongRoPE).
+    LongShort {
+        long: Vec<f32>,
+        short: Vec<f32>,
+    },
+}
+
+impl RopeFactorWeights {
+    /// The factors a context of `n_ctx` positions per sequence uses: the
+    /// long ones when `n_ctx > n_ctx_orig` (llama.cpp compares its context
+    /// size, which it rounds up to a multiple of 256, the same way).
+    pub fn for_context(&self, n_ctx: usize, n_ctx_orig: usize) -> Option<&[f32]> {
+        match self {
+            RopeFactorWeights::None => None,
+            RopeFactorWeights::Freqs(f) => Some(f),
+            RopeFactorWeights::LongShort { long, .. } if n_ctx > n_ctx_orig => Some(long),
+            RopeFactorWeights::LongShort { short, .. } => Some(short),
+        }
+    }
 }
 
 impl Weights {
@@ -206,10 +245,7 @@ impl Weights {
             None => (tok_embd.clone(), true),
         };
         let output_norm = l.vector("output_norm.weight", e)?;
-        let rope_freqs = match l.find("rope_freqs.weight") {
-            Some(_) => Some(l.vector("rope_freqs.weight", cfg.rope.n_dims as u64 / 2)?),
-            None => None,
-        };
+        let rope_factors = l.rope_factors(cfg)?;
         let (q, kv, ff, hd) = (
             cfg.q_dim() as u64,
             cfg.kv_dim() as u64,
@@ -221,14 +257,28 @@ impl Weights {
         for i in 0..cfg.n_layer {
             let n = |s: &str| format!("blk.{i}.{s}.weight");
             let bias = |s: &str| format!("blk.{i}.{s}.bias");
-            let qkv_bias = if layout.qkv_bias {
-                Some(QkvBias {
+            let fused_qkv = l.find(&n("attn_qkv")).is_some();
+            let [wq, wk, wv] = match fused_qkv {
+                true => l.split_rows(&n("attn_qkv"), e, [q, kv, kv])?,
+                false => [
+                    l.linear(&n("attn_q"), e, q)?,
+                    l.linear(&n("attn_k"), e, kv)?,
+                    l.linear(&n("attn_v"), e, kv)?,
+                ],
+            };
+            let qkv_bias = match layout.qkv_bias {
+                true if fused_qkv && l.find(&bias("attn_qkv")).is_some() => {
+                    let mut b = l.vector(&bias("attn_qkv"), q + 2 * kv)?;
+                    let v = b.split_off((q + kv) as usize);
+                    let k = b.split_off(q as usize);
+                    Some(QkvBias { q: b, k, v })
+                }
+                true => Some(QkvBias {
                     q: l.vector(&bias("attn_q"), q)?,
                     k: l.vector(&bias("attn_k"), kv)?,
                     v: l.vector(&bias("attn_v"), kv)?,
-                })
-            } else {
-                None
+                }),
+                false => None,
             };
             let qk_norm = if layout.qk_norm {
                 Some(QkNorm {
@@ -246,18 +296,25 @@ impl Weights {
             };
             let attn = AttnWeights {
                 norm: l.vector(&n("attn_norm"), e)?,
-                wq: l.linear(&n("attn_q"), e, q)?,
-                wk: l.linear(&n("attn_k"), e, kv)?,
-                wv: l.linear(&n("attn_v"), e, kv)?,
+                wq,
+                wk,
+                wv,
                 wo: l.linear(&n("attn_output"), q, e)?,
                 qkv_bias,
                 qk_norm,
                 post_norm: post_norm("post_attention_norm")?,
             };
+            let [gate, up] = match layout.fused_gate_up {
+                true => l.split_rows(&n("ffn_up"), e, [ff, ff])?,
+                false => [
+                    l.linear(&n("ffn_gate"), e, ff)?,
+                    l.linear(&n("ffn_up"), e, ff)?,
+                ],
+            };
             let ffn = FfnWeights {
                 norm: l.vector(&n("ffn_norm"), e)?,
-                gate: l.linear(&n("ffn_gate"), e, ff)?,
-                up: l.linear(&n("ffn_up"), e, ff)?,
+                gate,
+                up,
                 down: l.linear(&n("ffn_down"), ff, e)?,
                 post_norm: post_norm("post_ffw_norm")?,
             };
@@ -268,7 +325,7 @@ impl Weights {
             output_norm,
             output,
             tied_output,
-            rope_freqs,
+            rope_factors,
             layers,
         })
     }
@@ -377,7 +434,19 @@ impl<'a> Loader<'a> {
 
     /// A matrix with ggml dims `[cols, rows]`.
     fn linear(&self, name: &str, cols: u64, rows: u64) -> Result<Linear, ModelError> {
-        let (index, t) = self.get(name, &[cols, rows])?;
+        let [w] = self.split_rows(name, cols, [rows])?;
+        Ok(w)
+    }
+
+    /// The consecutive row blocks of a fused matrix with ggml dims
+    /// `[cols, sum(rows)]`, as one view each.
+    fn split_rows<const N: usize>(
+        &self,
+        name: &str,
+        cols: u64,
+        rows: [u64; N],
+    ) -> Result<[Linear; N], ModelError> {
+        let (index, t) = self.get(name, &[cols, rows.iter().sum()])?;
         if !kernels::quant::has_vec_dot(t.ggml_type) {
             return Err(ModelError::TensorType {
                 name: name.to_string(),
@@ -385,16 +454,58 @@ impl<'a> Loader<'a> {
                 why: "has no matrix-vector kernel",
             });
         }
-        Ok(Linear {
-            name: name.to_string(),
-            ty: t.ggml_type,
-            rows: rows as usize,
-            cols: cols as usize,
-            index,
-            offset: t.offset,
-            n_bytes: t.n_bytes,
-            repacked: None,
-            packed: None,
+        let rb = kernels::quant::row_bytes(t.ggml_type, cols as usize) as u64;
+        let mut start = 0;
+        Ok(rows.map(|r| {
+            let w = Linear {
+                name: name.to_string(),
+                ty: t.ggml_type,
+                rows: r as usize,
+                cols: cols as usize,
+                index,
+                row_start: start as usize,
+                offset: t.offset + start * rb,
+                n_bytes: r * rb,
+                repacked: None,
+                packed: None,
+            };
+            start += r;
+            w
+        }))
+    }
+
+    /// The RoPE frequency factors `cfg.rope_factors` names, if the file has
+    /// them ([n_rot / 2] each).
+    fn rope_factors(&self, cfg: &Config) -> Result<RopeFactorWeights, ModelError> {
+        let half = cfg.rope.n_dims as u64 / 2;
+        let opt = |name: &str| -> Result<Option<Vec<f32>>, ModelError> {
+            match self.find(name) {
+                Some(_) => self.vector(name, half).map(Some),
+                None => Ok(None),
+            }
+        };
+        Ok(match cfg.rope_factors {
+            RopeFactors::None => RopeFactorWeights::None,
+            RopeFactors::Freqs => match opt("rope_freqs.weight")? {
+                Some(f) => RopeFactorWeights::Freqs(f),
+                None => RopeFactorWeights::None,
+            },
+            RopeFactors::LongShort => match (
+                opt("rope_factors_long.weight")?,
+                opt("rope_factors_short.weight")?,
+            ) {
+                (Some(long), Some(short)) => RopeFactorWeights::LongShort { long, short },
+                (None, None) => RopeFactorWeights::None,
+                (long, _) => {
+                    return Err(ModelError::MissingTensor {
+                        name: match long {
+                            Some(_) => "rope_factors_short.weight",
+                            None => "rope_factors_long.weight",
+                        }
+                        .to_string(),
+                    })
+                }
+            },
         })
     }
 

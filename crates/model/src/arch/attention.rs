@@ -69,7 +69,7 @@ pub(super) fn part(
         tap(&mut s.tap, "Qcur_normed", il, &s.q[..n * qd]);
         tap(&mut s.tap, "Kcur_normed", il, &s.k[..n * kd]);
     }
-    rope_qk(m, il, spans, s);
+    rope_qk(m, il, spans, kv.n_ctx(), s);
     tap(&mut s.tap, "Qcur", il, &s.q[..n * qd]);
     tap(&mut s.tap, "Kcur", il, &s.k[..n * kd]);
     tap(&mut s.tap, "Vcur", il, &s.v[..n * kd]);
