@@ -1,0 +1,198 @@
+//! Fused matrices and RoPE factor tensors on small synthetic files: a fused
+//! `attn_qkv` gives the logits of the same rows as `attn_q/k/v`; phi3 loads
+//! with or without LongRoPE factors, but not with half of the pair.
+
+use std::sync::Arc;
+
+use gguf::{GgmlType, GgufFile, GgufWriter, Value};
+use model::{CacheType, KvCache, LogitsMode, Model, ModelError, Scratch};
+
+const E: u64 = 32;
+const FF: u64 = 64;
+const V: u64 = 16;
+/// Rows of q (4 heads of 8) and of k and v (2 KV heads of 8).
+const Q: u64 = 32;
+const KV: u64 = 16;
+const LONG: &str = "rope_factors_long.weight";
+const SHORT: &str = "rope_factors_short.weight";
+
+/// `n` pseudo-random f32s in [-0.25, 0.25) from `seed`.
+fn values(n: u64, seed: u32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(2654435761).wrapping_add(1);
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+            ((s >> 8) as f32 / (1 << 24) as f32 - 0.5) * 0.5
+        })
+        .collect()
+}
+
+fn put(w: &mut GgufWriter, name: &str, dims: &[u64], v: &[f32]) {
+    let bytes = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    w.add_tensor(name, GgmlType::F32, dims, bytes)
+        .expect("add tensor");
+}
+
+/// How the file stores its matrices.
+struct Spec {
+    arch: &'static str,
+    fused_qkv: bool,
+    /// LongRoPE factor tensors to write.
+    factors: &'static [&'static str],
+}
+
+fn build(spec: &Spec) -> Arc<GgufFile> {
+    let mut w = GgufWriter::new();
+    let a = spec.arch;
+    w.add_kv("general.architecture", Value::String(a.into()));
+    for (k, v) in [
+        ("embedding_length", E as u32),
+        ("block_count", 1),
+        ("feed_forward_length", FF as u32),
+        ("attention.head_count", 4),
+        ("attention.head_count_kv", 2),
+        ("context_length", 64),
+        ("vocab_size", V as u32),
+    ] {
+        w.add_kv(&format!("{a}.{k}"), Value::U32(v));
+    }
+    w.add_kv(
+        &format!("{a}.attention.layer_norm_rms_epsilon"),
+        Value::F32(1e-5),
+    );
+    put(&mut w, "token_embd.weight", &[E, V], &values(E * V, 1));
+    put(&mut w, "output_norm.weight", &[E], &values(E, 2));
+    put(&mut w, "blk.0.attn_norm.weight", &[E], &values(E, 3));
+    let (q, k, v) = (values(E * Q, 4), values(E * KV, 5), values(E * KV, 6));
+    if spec.fused_qkv {
+        let qkv: Vec<f32> = [q, k, v].concat();
+        put(&mut w, "blk.0.attn_qkv.weight", &[E, Q + 2 * KV], &qkv);
+    } else {
+        put(&mut w, "blk.0.attn_q.weight", &[E, Q], &q);
+        put(&mut w, "blk.0.attn_k.weight", &[E, KV], &k);
+        put(&mut w, "blk.0.attn_v.weight", &[E, KV], &v);
+    }
+    put(
+        &mut w,
+        "blk.0.attn_output.weight",
+        &[Q, E],
+        &values(Q * E, 7),
+    );
+    put(&mut w, "blk.0.ffn_norm.weight", &[E], &values(E, 8));
+    let (gate, up) = (values(E * FF, 9), values(E * FF, 10));
+    if a == "phi3" {
+        put(
+            &mut w,
+            "blk.0.ffn_up.weight",
+            &[E, 2 * FF],
+            &[gate, up].concat(),
+        );
+    } else {
+        put(&mut w, "blk.0.ffn_gate.weight", &[E, FF], &gate);
+        put(&mut w, "blk.0.ffn_up.weight", &[E, FF], &up);
+    }
+    put(
+        &mut w,
+        "blk.0.ffn_down.weight",
+        &[FF, E],
+        &values(FF * E, 11),
+    );
+    for (i, name) in spec.factors.iter().enumerate() {
+        let f: Vec<f32> = values(4, 12 + i as u32)
+            .iter()
+            .map(|x| 1.0 + 8.0 * x.abs())
+            .collect();
+        put(&mut w, name, &[4], &f);
+    }
+    Arc::new(GgufFile::from_bytes(&w.to_bytes()).expect("valid gguf"))
+}
+
+/// Logits of every position of a 5-token prompt, then of one more token.
+fn run(m: &Model) -> Vec<f32> {
+    let c = m.config();
+    let mut kv = KvCache::new(c, 8, CacheType::F32).unwrap();
+    let mut s = Scratch::new(m, 5, 8, 5).unwrap();
+    let mut out = m
+        .forward(&[1, 5, 2, 9, 3], 0, &mut kv, &mut s, LogitsMode::All)
+        .unwrap()
+        .to_vec();
+    let l = m
+        .forward(&[7], 5, &mut kv, &mut s, LogitsMode::Last)
+        .unwrap();
+    out.extend_from_slice(l);
+    assert!(out.iter().all(|v| v.is_finite()));
+    out
+}
+
+#[test]
+fn fused_qkv_equals_separate_projections() {
+    for arch in ["llama", "phi3"] {
+        let load = |fused_qkv| {
+            Model::from_file(build(&Spec {
+                arch,
+                fused_qkv,
+                factors: &[],
+            }))
+            .unwrap_or_else(|e| panic!("{arch}: {e}"))
+        };
+        let (split, fused) = (load(false), load(true));
+        let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(run(&split)), bits(run(&fused)), "{arch}");
+        let w = &fused.weights().layers[0].attn;
+        assert_eq!(
+            (w.wq.row_start, w.wk.row_start, w.wv.row_start),
+            (0, Q as usize, (Q + KV) as usize)
+        );
+    }
+}
+
+#[test]
+fn phi3_longrope_factors_are_optional_but_paired() {
+    for factors in [&[][..], &[LONG, SHORT][..]] {
+        let m = Model::from_file(build(&Spec {
+            arch: "phi3",
+            fused_qkv: true,
+            factors,
+        }))
+        .expect("phi3 loads");
+        run(&m);
+    }
+    for (factors, missing) in [(&[LONG][..], SHORT), (&[SHORT][..], LONG)] {
+        let e = Model::from_file(build(&Spec {
+            arch: "phi3",
+            fused_qkv: true,
+            factors,
+        }))
+        .unwrap_err();
+        assert!(
+            matches!(&e, ModelError::MissingTensor { name } if name == missing),
+            "{e}"
+        );
+    }
+}
+
+/// Different LongRoPE factor sets give different logits, and the set
+/// follows the context size (context_length 64 is the original one here).
+#[test]
+fn phi3_factors_follow_the_context() {
+    let m = Model::from_file(build(&Spec {
+        arch: "phi3",
+        fused_qkv: true,
+        factors: &[LONG, SHORT],
+    }))
+    .unwrap();
+    let c = m.config();
+    let last = |n_ctx: usize| {
+        let mut kv = KvCache::new(c, n_ctx, CacheType::F32).unwrap();
+        let mut s = Scratch::new(&m, 5, n_ctx, 1).unwrap();
+        m.forward(&[1, 5, 2, 9, 3], 0, &mut kv, &mut s, LogitsMode::Last)
+            .unwrap()
+            .to_vec()
+    };
+    assert_eq!(
+        last(8),
+        last(64),
+        "short factors up to the original context"
+    );
+    assert_ne!(last(64), last(65), "long factors beyond it");
+}
