@@ -39,12 +39,24 @@ def init_backend(verbose: bool = False) -> None:
     _backend_ready = True
 
 
+def host_isa() -> str:
+    """The widest x86 vector ISA of this CPU, which the native llama.cpp build uses: its f32
+    reductions (vec_dot_f32, tinyBLAS, softmax) sum in AVX-512 or AVX2 lane order."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((ln.split(":", 1)[1].split() for ln in f if ln.startswith("flags")), [])
+    except OSError:
+        return "unknown"
+    return "avx512" if "avx512f" in flags else "avx2" if "avx2" in flags else "other"
+
+
 def provenance(**settings) -> dict:
     """The block every fixture file carries."""
     return {
         "generator": "wasm-chord tools/ (see tools/README.md)",
         "llama_cpp_python": L.__version__,
         "llama_cpp_commit": LLAMA_CPP_COMMIT,
+        "host_isa": host_isa(),
         "settings": {
             "n_threads": 1,
             "n_threads_batch": 1,

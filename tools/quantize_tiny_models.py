@@ -61,7 +61,7 @@ def f32_model(shape_name: str, vocab_gguf: str) -> str:
     vocab = syn.subset_vocab(syn.read_spm_vocab(vocab_gguf), shape.vocab)
     tensors = syn.make_weights(shape, len(vocab.tokens), SEED, syn.np.float32)
     extra = {"general.description": f"wasm-chord synthetic {shape.arch}, shape={shape_name} seed={SEED}"}
-    syn.write_gguf(path, f"synthetic-{shape_name}", shape, vocab, tensors, 0, extra)
+    syn.write_gguf(path, syn.model_name(shape_name), shape, vocab, tensors, 0, extra)
     return path
 
 
@@ -92,7 +92,9 @@ def main() -> None:
     shapes = a.shapes.split(",") if a.shapes else list(PLAN)
     if a.shapes and os.path.exists(manifest_path):
         with open(manifest_path) as f:
-            manifest["models"] = json.load(f)["models"]
+            old = json.load(f)
+        # the quantizers are scalar reference code: the same bytes on any host
+        manifest["provenance"], manifest["models"] = old["provenance"], old["models"]
     for shape_name in shapes:
         ftypes = PLAN[shape_name]
         src = f32_model(shape_name, a.vocab_gguf)
