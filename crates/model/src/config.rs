@@ -180,9 +180,9 @@ impl Config {
                 key("rope.scaling.attn_factor")
             )));
         }
+        // as llama.cpp's hparams.n_ctx_orig_yarn (0 stays 0: long factors)
         let n_ctx_orig = r
             .opt_usize(&key("rope.scaling.original_context_length"))?
-            .filter(|&n| n > 0)
             .unwrap_or(n_ctx_train);
         let layout = arch.layout();
         let rope_factors = match layout.rope_factors {
