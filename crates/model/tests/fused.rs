@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use gguf::{GgmlType, GgufFile, GgufWriter, Value};
+use model::weights::RopeFactorWeights;
 use model::{CacheType, KvCache, LogitsMode, Model, ModelError, Scratch};
 
 const E: u64 = 32;
@@ -37,8 +38,10 @@ fn put(w: &mut GgufWriter, name: &str, dims: &[u64], v: &[f32]) {
 struct Spec {
     arch: &'static str,
     fused_qkv: bool,
-    /// LongRoPE factor tensors to write.
+    /// RoPE factor tensors to write.
     factors: &'static [&'static str],
+    /// `{arch}.rope.scaling.type`, if any.
+    scaling: Option<&'static str>,
 }
 
 fn build(spec: &Spec) -> Arc<GgufFile> {
@@ -60,6 +63,12 @@ fn build(spec: &Spec) -> Arc<GgufFile> {
         &format!("{a}.attention.layer_norm_rms_epsilon"),
         Value::F32(1e-5),
     );
+    if let Some(kind) = spec.scaling {
+        w.add_kv(
+            &format!("{a}.rope.scaling.type"),
+            Value::String(kind.into()),
+        );
+    }
     put(&mut w, "token_embd.weight", &[E, V], &values(E * V, 1));
     put(&mut w, "output_norm.weight", &[E], &values(E, 2));
     put(&mut w, "blk.0.attn_norm.weight", &[E], &values(E, 3));
@@ -78,6 +87,10 @@ fn build(spec: &Spec) -> Arc<GgufFile> {
         &[Q, E],
         &values(Q * E, 7),
     );
+    if a == "qwen3" {
+        put(&mut w, "blk.0.attn_q_norm.weight", &[8], &values(8, 20));
+        put(&mut w, "blk.0.attn_k_norm.weight", &[8], &values(8, 21));
+    }
     put(&mut w, "blk.0.ffn_norm.weight", &[E], &values(E, 8));
     let (gate, up) = (values(E * FF, 9), values(E * FF, 10));
     if a == "phi3" {
@@ -132,6 +145,7 @@ fn fused_qkv_equals_separate_projections() {
                 arch,
                 fused_qkv,
                 factors: &[],
+                scaling: None,
             }))
             .unwrap_or_else(|e| panic!("{arch}: {e}"))
         };
@@ -153,6 +167,7 @@ fn phi3_longrope_factors_are_optional_but_paired() {
             arch: "phi3",
             fused_qkv: true,
             factors,
+            scaling: None,
         }))
         .expect("phi3 loads");
         run(&m);
@@ -162,6 +177,7 @@ fn phi3_longrope_factors_are_optional_but_paired() {
             arch: "phi3",
             fused_qkv: true,
             factors,
+            scaling: None,
         }))
         .unwrap_err();
         assert!(
@@ -179,6 +195,7 @@ fn phi3_factors_follow_the_context() {
         arch: "phi3",
         fused_qkv: true,
         factors: &[LONG, SHORT],
+        scaling: None,
     }))
     .unwrap();
     let c = m.config();
@@ -195,4 +212,40 @@ fn phi3_factors_follow_the_context() {
         "short factors up to the original context"
     );
     assert_ne!(last(64), last(65), "long factors beyond it");
+}
+
+/// Which factor tensors each architecture reads (llama.cpp's loaders):
+/// llama `rope_freqs`, or the LongRoPE pair with scaling type `longrope`;
+/// qwen3 none (its graph passes no factors).
+#[test]
+fn rope_factor_tensors_per_architecture() {
+    const FREQS: &str = "rope_freqs.weight";
+    let cases: [(&str, Option<&str>, &'static [&'static str], &str); 5] = [
+        ("llama", None, &[FREQS, LONG, SHORT], "freqs"),
+        ("llama", Some("linear"), &[LONG, SHORT], "none"),
+        (
+            "llama",
+            Some("longrope"),
+            &[FREQS, LONG, SHORT],
+            "long/short",
+        ),
+        ("phi3", None, &[FREQS, LONG, SHORT], "long/short"),
+        ("qwen3", None, &[FREQS, LONG, SHORT], "none"),
+    ];
+    for (arch, scaling, factors, want) in cases {
+        let file = build(&Spec {
+            arch,
+            fused_qkv: arch == "phi3",
+            factors,
+            scaling,
+        });
+        let m = Model::from_file(file).unwrap_or_else(|e| panic!("{arch}: {e}"));
+        run(&m);
+        let got = match &m.weights().rope_factors {
+            RopeFactorWeights::None => "none",
+            RopeFactorWeights::Freqs(_) => "freqs",
+            RopeFactorWeights::LongShort { .. } => "long/short",
+        };
+        assert_eq!(got, want, "{arch} {scaling:?}");
+    }
 }
