@@ -39,7 +39,8 @@ if want native; then
     for f in $flags; do grep -qw "$f" /proc/cpuinfo 2>/dev/null || have=0; done
     if [ "$have" = 1 ]; then
       step "llama.cpp parity with WASM_CHORD_ISA=$isa"
-      WASM_CHORD_ISA=$isa cargo test -p model --test gemma_fixtures --test real_models --test tiny_llama "$@"
+      WASM_CHORD_ISA=$isa cargo test -p model --test gemma_fixtures --test real_models --test tiny_llama \
+        --test archs "$@"
     fi
   done
 fi

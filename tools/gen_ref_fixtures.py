@@ -13,6 +13,8 @@ Settings: n_threads 1, flash attention off, F32 KV cache, CPU only (llamacpp_ref
 Usage:
   gen_ref_fixtures.py MODEL.gguf [MODEL.gguf ...] [--only tokens,logits,greedy,ppl,meta]
       [--tokens-name NAME] [--ppl-ctx 512,1024] [--text tests/fixtures/text/devils-dictionary.txt]
+      [--n-ctx 1024 --suffix .ctx1024]   logits / greedy in another context size (LongRoPE files pick
+      their factors by it), written as NAME.ctx1024.{logits,greedy}.json
   gen_ref_fixtures.py --vocab-only VOCAB.gguf [...]   tokens only, from vocab-only files such as
       llama.cpp's tests/fixtures/_cache/vocab/ggml-vocab-{llama-bpe,qwen2}.gguf (NAME.tokens.json)
 """
@@ -78,7 +80,8 @@ def prompt_set(m: R.Model, text: str) -> list[dict]:
     prompts = [(n, t, False) for n, t in PROMPTS]
     long_text = text[: 2600]
     ids = m.tokenize(long_text, True, False)
-    while len(ids) > 1500:  # tiny vocabularies give many more tokens per character
+    # tiny vocabularies give many more tokens per character; greedy steps must fit the context
+    while len(ids) > min(1500, m.n_ctx - GREEDY_STEPS - 1):
         long_text = long_text[: len(long_text) * 3 // 4]
         ids = m.tokenize(long_text, True, False)
     prompts.append(("long", long_text, False))
@@ -181,6 +184,8 @@ def main() -> None:
     ap.add_argument("--ppl-ctx", default="512,1024")
     ap.add_argument("--text", default=DEFAULT_TEXT)
     ap.add_argument("--vocab-only", action="store_true", help="load only the vocab; writes NAME.tokens.json")
+    ap.add_argument("--n-ctx", type=int, default=EVAL_CTX, help="context size of the logits / greedy fixtures")
+    ap.add_argument("--suffix", default="", help="appended to NAME in the logits / greedy file names")
     a = ap.parse_args()
     what = {"tokens"} if a.vocab_only else set(a.only.split(","))
     with open(os.path.join(REF, "corpus.json"), encoding="utf-8") as f:
@@ -192,8 +197,9 @@ def main() -> None:
         name = os.path.splitext(os.path.basename(path))[0]
         print(f"{name}:")
         t0 = time.time()
-        m = R.Model(path, n_ctx=EVAL_CTX, vocab_only=a.vocab_only)
-        base = {"model": name, "model_file": rel(path), "provenance": R.provenance()}
+        m = R.Model(path, n_ctx=a.n_ctx, vocab_only=a.vocab_only)
+        base = {"model": name, "model_file": rel(path), "provenance": R.provenance(),
+                "n_ctx": a.n_ctx}
         if "meta" in what:
             write_json(os.path.join(REF, f"{name}.meta.json"), {**base, **gen_meta(m, path)})
         if "tokens" in what:
@@ -204,10 +210,10 @@ def main() -> None:
             continue
         prompts = prompt_set(m, text)
         if "logits" in what:
-            write_json(os.path.join(REF, f"{name}.logits.json"),
+            write_json(os.path.join(REF, f"{name}{a.suffix}.logits.json"),
                        {**base, "prompts": gen_logits(m, prompts)})
         if "greedy" in what:
-            write_json(os.path.join(REF, f"{name}.greedy.json"),
+            write_json(os.path.join(REF, f"{name}{a.suffix}.greedy.json"),
                        {**base, "steps": GREEDY_STEPS, "eos": m.eos(),
                         "note": "no stop on EOS; each step after the prompt decodes one token",
                         "prompts": gen_greedy(m, prompts)})

@@ -39,12 +39,24 @@ def init_backend(verbose: bool = False) -> None:
     _backend_ready = True
 
 
+def host_isa() -> str:
+    """The widest x86 vector ISA of this CPU, which the native llama.cpp build uses: its f32
+    reductions (vec_dot_f32, tinyBLAS, softmax) sum in AVX-512 or AVX2 lane order."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((ln.split(":", 1)[1].split() for ln in f if ln.startswith("flags")), [])
+    except OSError:
+        return "unknown"
+    return "avx512" if "avx512f" in flags else "avx2" if "avx2" in flags else "other"
+
+
 def provenance(**settings) -> dict:
     """The block every fixture file carries."""
     return {
         "generator": "wasm-chord tools/ (see tools/README.md)",
         "llama_cpp_python": L.__version__,
         "llama_cpp_commit": LLAMA_CPP_COMMIT,
+        "host_isa": host_isa(),
         "settings": {
             "n_threads": 1,
             "n_threads_batch": 1,
@@ -58,10 +70,46 @@ def provenance(**settings) -> dict:
     }
 
 
+class GgmlTensor(ctypes.Structure):
+    """struct ggml_tensor of ggml 0c1e57098 (GGML_MAX_DIMS 4, GGML_MAX_SRC 10, name[64])."""
+    _fields_ = [("type", ctypes.c_int), ("buffer", ctypes.c_void_p), ("ne", ctypes.c_int64 * 4),
+                ("nb", ctypes.c_size_t * 4), ("op", ctypes.c_int), ("op_params", ctypes.c_int32 * 16),
+                ("flags", ctypes.c_int32), ("src", ctypes.c_void_p * 10), ("view_src", ctypes.c_void_p),
+                ("view_offs", ctypes.c_size_t), ("data", ctypes.c_void_p), ("name", ctypes.c_char * 64),
+                ("extra", ctypes.c_void_p), ("padding", ctypes.c_char * 8)]
+
+
+class Capture:
+    """A `cb_eval` callback keeping every contiguous F32 graph tensor named NAME-<layer> (or
+    NAME) for NAME in `names`: `got[tensor name]` = list of float32 arrays, one per graph node
+    carrying that name, in evaluation order (e.g. Qcur: matmul output, then after RoPE)."""
+
+    def __init__(self, names: list[str]):
+        self.names = names
+        self.got: dict[str, list[np.ndarray]] = {}
+        proto = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_bool, ctypes.c_void_p)
+        self.callback = proto(self._cb)
+
+    def _wanted(self, name: str) -> bool:
+        return any(name == w or (name.startswith(w + "-") and name[len(w) + 1:].isdigit()) for w in self.names)
+
+    def _cb(self, ptr, ask, _user):
+        t = GgmlTensor.from_address(ptr)
+        name = t.name.decode()
+        if ask:
+            return self._wanted(name)
+        n = t.ne[0] * t.ne[1] * t.ne[2] * t.ne[3]
+        if t.type == GGML_TYPE_F32 and t.nb[0] == 4 and t.nb[1] == 4 * t.ne[0]:
+            a = np.ctypeslib.as_array((ctypes.c_float * n).from_address(t.data)).copy()
+            self.got.setdefault(name, []).append(a)
+        return True
+
+
 class Model:
     """A loaded model plus one context with the reference settings."""
 
-    def __init__(self, path: str, n_ctx: int = 2048, n_batch: int | None = None, vocab_only: bool = False):
+    def __init__(self, path: str, n_ctx: int = 2048, n_batch: int | None = None, vocab_only: bool = False,
+                 capture: Capture | None = None):
         init_backend()
         if not os.path.exists(path):
             raise FileNotFoundError(path)
@@ -94,6 +142,8 @@ class Model:
             cp.offload_kqv = False
             cp.op_offload = False
             cp.no_perf = True
+            if capture is not None:
+                cp.cb_eval = ctypes.cast(capture.callback, type(cp.cb_eval))
             self.ctx = L.llama_init_from_model(self.model, cp)
             if not self.ctx:
                 raise RuntimeError(f"llama.cpp could not create a context for {path}")

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Generate the tiny synthetic F32 llama models and quantize them with llama.cpp's own quantizer.
+"""Generate the tiny synthetic F32 models and quantize them with llama.cpp's own quantizer.
 
 For each (shape, ftype) in PLAN: gen_synthetic_llama.py writes the F32 model (seed 1) into
 tests/fixtures/_cache/ (git-ignored), then `llama_model_quantize` with
 `llama_model_quantize_default_params()` (only `ftype` and `nthread = 1` changed) writes
-tests/fixtures/models/<shape>-<ftype>.gguf.
+tests/fixtures/models/<shape>-<ftype>.gguf (ftype f32: the generated file itself).
 
 Usage: quantize_tiny_models.py --vocab-gguf .../vendor/llama.cpp/models/ggml-vocab-llama-spm.gguf
+       [--shapes tiny-qwen3,micro-qwen3]   (only these; other manifest entries are kept)
 Needs: numpy, gguf, llama-cpp-python 0.3.36.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 
 import gguf
 import llama_cpp as L
@@ -42,6 +44,13 @@ PLAN = {
     "tiny": ["q4_k_m", "q8_0", "q4_0", "f16", "q4_1", "q5_1", "q5_k_m"],
     "tiny-mha": ["q4_k_m"],
     "tiny-untied": ["q4_k_m"],
+    # other architectures: Q4_K_M at dim 256, F32 at dim 128 (gen_synthetic_llama.SHAPES)
+    "tiny-llama3": ["q4_k_m"],
+    "tiny-qwen3": ["q4_k_m"],
+    "tiny-phi3": ["q4_k_m"],
+    "micro-llama3": ["f32"],
+    "micro-qwen3": ["f32"],
+    "micro-phi3": ["f32"],
 }
 
 
@@ -51,8 +60,8 @@ def f32_model(shape_name: str, vocab_gguf: str) -> str:
     shape = syn.SHAPES[shape_name]
     vocab = syn.subset_vocab(syn.read_spm_vocab(vocab_gguf), shape.vocab)
     tensors = syn.make_weights(shape, len(vocab.tokens), SEED, syn.np.float32)
-    extra = {"general.description": f"wasm-chord synthetic llama, shape={shape_name} seed={SEED}"}
-    syn.write_gguf(path, f"synthetic-{shape_name}", shape, vocab, tensors, 0, extra)
+    extra = {"general.description": f"wasm-chord synthetic {shape.arch}, shape={shape_name} seed={SEED}"}
+    syn.write_gguf(path, syn.model_name(shape_name), shape, vocab, tensors, 0, extra)
     return path
 
 
@@ -74,16 +83,28 @@ def tensor_types(path: str) -> dict[str, str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--vocab-gguf", required=True)
+    ap.add_argument("--shapes", help="comma-separated shapes of PLAN to (re)generate; default: all")
     a = ap.parse_args()
     os.makedirs(MODELS, exist_ok=True)
+    manifest_path = os.path.join(MODELS, "manifest.json")
     manifest = {"provenance": llamacpp_ref.provenance(quantize_params="llama_model_quantize_default_params(), nthread=1"),
                 "seed": SEED, "models": {}}
-    for shape_name, ftypes in PLAN.items():
+    shapes = a.shapes.split(",") if a.shapes else list(PLAN)
+    if a.shapes and os.path.exists(manifest_path):
+        with open(manifest_path) as f:
+            old = json.load(f)
+        # the quantizers are scalar reference code: the same bytes on any host
+        manifest["provenance"], manifest["models"] = old["provenance"], old["models"]
+    for shape_name in shapes:
+        ftypes = PLAN[shape_name]
         src = f32_model(shape_name, a.vocab_gguf)
         for ft in ftypes:
             name = f"{shape_name}-{ft}"
             dst = os.path.join(MODELS, name + ".gguf")
-            quantize(src, dst, FTYPES[ft])
+            if ft == "f32":
+                shutil.copyfile(src, dst)
+            else:
+                quantize(src, dst, FTYPES[ft])
             types = tensor_types(dst)
             manifest["models"][name] = {
                 "file": f"tests/fixtures/models/{name}.gguf",
@@ -95,7 +116,7 @@ def main() -> None:
                 "tensors": types,
             }
             print(f"{dst}: {os.path.getsize(dst)} bytes, types {sorted(set(types.values()))}")
-    with open(os.path.join(MODELS, "manifest.json"), "w") as f:
+    with open(manifest_path, "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")
 

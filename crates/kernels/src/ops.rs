@@ -286,13 +286,15 @@ pub struct RopeParams {
     pub base: f32,
     /// 1 / linear scaling factor.
     pub freq_scale: f32,
-    /// Magnitude scale applied to cos/sin (1 unless YaRN-style scaling).
+    /// Magnitude scale applied to cos/sin (1 unless the file sets
+    /// `rope.scaling.attn_factor`, as LongRoPE files do).
     pub attn_factor: f32,
 }
 
 /// Fill `cache: [n_dims]` with interleaved (cos, sin) for position `pos`.
 ///
-/// freq_factors: optional [n_dims / 2] divisors of each pair's angle (llama 3).
+/// freq_factors: optional [n_dims / 2] divisors of each pair's angle (llama 3's
+/// `rope_freqs`, LongRoPE's long or short factors).
 pub fn rope_cache(p: &RopeParams, pos: usize, freq_factors: Option<&[f32]>, cache: &mut [f32]) {
     let theta_scale = p.base.powf(-2.0 / p.n_dims as f32);
     let mut theta = pos as f32;
@@ -614,6 +616,48 @@ pub(crate) mod tests {
         let a1 = 3.0f32 * 0.1 / 2.0 * 0.5;
         assert!((x[0] - a0.cos()).abs() < 1e-6 && (x[1] - a0.sin()).abs() < 1e-6);
         assert!((x[2] - a1.cos()).abs() < 1e-6 && (x[3] - a1.sin()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn rope_factors_divide_angles_and_attn_factor_scales() {
+        // ggml_rope_cache_init's order: theta_i = pos * theta_scale^i by
+        // repeated products, cos/sin(freq_scale * (theta_i / factor_i)) * attn_factor
+        let p = RopeParams {
+            mode: RopeMode::Neox,
+            n_dims: 8,
+            base: 500000.0,
+            freq_scale: 0.25,
+            attn_factor: 1.0954,
+        };
+        let ff = [1.0, 3.5, 7.25, 40.0];
+        let mut cache = vec![0.0; 8];
+        rope_cache(&p, 1234, Some(&ff), &mut cache);
+        let theta_scale = 500000f32.powf(-2.0 / 8.0);
+        let mut theta = 1234f32;
+        for (i, f) in ff.iter().enumerate() {
+            let t = 0.25 * (theta / f);
+            assert_eq!(
+                cache[2 * i].to_bits(),
+                (t.cos() * 1.0954).to_bits(),
+                "cos {i}"
+            );
+            assert_eq!(
+                cache[2 * i + 1].to_bits(),
+                (t.sin() * 1.0954).to_bits(),
+                "sin {i}"
+            );
+            theta *= theta_scale;
+        }
+        // every pair's norm grows by attn_factor
+        let x0 = pseudo(16, 43);
+        let mut x = x0.clone();
+        rope_apply(p.mode, 8, &cache, 8, &mut x);
+        for i in 0..4 {
+            let n = |v: &[f32], h: usize| (v[h + i].powi(2) + v[h + i + 4].powi(2)).sqrt();
+            for h in [0, 8] {
+                assert!((n(&x, h) - 1.0954 * n(&x0, h)).abs() < 1e-5, "pair {i}");
+            }
+        }
     }
 
     #[test]

@@ -3,7 +3,12 @@
 //! Facts follow llama.cpp (`src/llama-model.cpp`, `src/models/{llama,gemma3}.cpp`):
 //! - llama: normal (adjacent-pair) RoPE, `1/sqrt(head_dim)` attention scale,
 //!   vocabulary size from `llama.vocab_size` or the token list, llama 3 frequency
-//!   factors from a `rope_freqs.weight` tensor (handled by `weights`).
+//!   factors from a `rope_freqs.weight` tensor (handled by `weights`), or
+//!   LongRoPE factors when `rope.scaling.type` is `longrope`.
+//! - phi3: LongRoPE factors (`rope_factors_{long,short}.weight`) chosen by
+//!   the context size against `rope.scaling.original_context_length`
+//!   (default: the training context); `rope.scaling.attn_factor` scales
+//!   cos/sin of every layer; queries scaled by `1/sqrt(head_dim)` after RoPE.
 //! - gemma3: NeoX RoPE; embeddings scaled by `sqrt(n_embd)`; when
 //!   `gemma3.attention.sliding_window` is set, layer `il` is a sliding-window
 //!   layer unless `il % 6 == 5` (pattern 6, overridable by
@@ -17,6 +22,7 @@ use gguf::{Metadata, Value};
 use kernels::types::RopeParams;
 
 use crate::error::ModelError;
+use crate::layout::RopeFactors;
 
 /// The tokenizer's token list.
 const KEY_TOKENS: &str = "tokenizer.ggml.tokens";
@@ -33,6 +39,10 @@ pub enum Arch {
     Gemma3,
     /// Qwen2 / Qwen2.5 (dense).
     Qwen2,
+    /// Qwen3 (dense).
+    Qwen3,
+    /// Phi-3 / Phi-3.5 (dense).
+    Phi3,
 }
 
 /// Everything the forward pass needs to know about a model.
@@ -53,6 +63,12 @@ pub struct Config {
     pub rms_eps: f32,
     /// RoPE of global (full-attention) layers.
     pub rope: RopeParams,
+    /// Which RoPE frequency factor tensors `weights` loads.
+    pub rope_factors: RopeFactors,
+    /// The training context RoPE was extended from
+    /// (`rope.scaling.original_context_length`, else `n_ctx_train`): LongRoPE
+    /// uses its long factors in contexts longer than this.
+    pub n_ctx_orig: usize,
     /// RoPE of sliding-window layers (equal to `rope` when there are none).
     pub rope_swa: RopeParams,
     /// Window size of sliding-window layers.
@@ -80,7 +96,8 @@ impl Config {
         }
     }
 
-    /// Read and check the configuration of a `llama` or `gemma3` model.
+    /// Read and check the configuration of a model of a supported
+    /// architecture.
     pub fn from_gguf(md: &Metadata) -> Result<Config, ModelError> {
         let r = Reader { md };
         let arch_name = r.str("general.architecture")?;
@@ -88,6 +105,8 @@ impl Config {
             "llama" => Arch::Llama,
             "gemma3" => Arch::Gemma3,
             "qwen2" => Arch::Qwen2,
+            "qwen3" => Arch::Qwen3,
+            "phi3" => Arch::Phi3,
             other => {
                 return Err(ModelError::UnsupportedArch {
                     arch: other.to_string(),
@@ -142,9 +161,9 @@ impl Config {
                 "rope dimension count {n_rot} must be even and in 2..={head_dim}"
             )));
         }
-        if arch == Arch::Llama && n_rot != head_dim {
+        if matches!(arch, Arch::Llama | Arch::Qwen3) && n_rot != head_dim {
             return Err(ModelError::InvalidConfig(format!(
-                "llama: rope dimension count {n_rot} must equal the head size {head_dim}"
+                "{a}: rope dimension count {n_rot} must equal the head size {head_dim}"
             )));
         }
         let n_vocab = match r.opt_usize(&key("vocab_size"))? {
@@ -153,9 +172,23 @@ impl Config {
         };
 
         let rope_base = r.opt_f32(&key("rope.freq_base"))?.unwrap_or(10000.0);
-        let freq_scale = rope_freq_scale(&r, a)?;
+        let (freq_scale, longrope) = rope_scaling(&r, a)?;
         let attn_factor = r.opt_f32(&key("rope.scaling.attn_factor"))?.unwrap_or(1.0);
+        if !attn_factor.is_finite() || attn_factor <= 0.0 {
+            return Err(ModelError::InvalidConfig(format!(
+                "'{}' is {attn_factor}, must be finite and > 0",
+                key("rope.scaling.attn_factor")
+            )));
+        }
+        // as llama.cpp's hparams.n_ctx_orig_yarn (0 stays 0: long factors)
+        let n_ctx_orig = r
+            .opt_usize(&key("rope.scaling.original_context_length"))?
+            .unwrap_or(n_ctx_train);
         let layout = arch.layout();
+        let rope_factors = match layout.rope_factors {
+            RopeFactors::Freqs if longrope => RopeFactors::LongShort,
+            f => f,
+        };
         let rope = RopeParams {
             mode: layout.rope,
             n_dims: n_rot,
@@ -177,6 +210,8 @@ impl Config {
             n_ff,
             rms_eps,
             rope,
+            rope_factors,
+            n_ctx_orig,
             rope_swa: rope,
             sliding_window: None,
             swa_layers: vec![false; n_layer],
@@ -190,7 +225,7 @@ impl Config {
         }
         if layout.scale_queries {
             // Gemma 3 27B (62 layers) scales by 1/sqrt(n_embd / n_head).
-            let q_scale = if n_layer == 62 {
+            let q_scale = if arch == Arch::Gemma3 && n_layer == 62 {
                 1.0 / ((n_embd / n_head) as f32).sqrt()
             } else {
                 1.0 / (head_dim as f32).sqrt()
@@ -250,16 +285,18 @@ impl Config {
     }
 }
 
-/// 1 / linear factor; unsupported scaling kinds are refused.
-fn rope_freq_scale(r: &Reader, a: &str) -> Result<f32, ModelError> {
+/// 1 / linear factor, and whether the scaling type is `longrope`;
+/// unsupported scaling kinds are refused. As in llama.cpp, a `longrope`
+/// file's linear factor still applies (its converters write none) and the
+/// per-dimension factors come from tensors.
+fn rope_scaling(r: &Reader, a: &str) -> Result<(f32, bool), ModelError> {
     let type_key = format!("{a}.rope.scaling.type");
-    if let Some(kind) = r.opt_str(&type_key)? {
-        if !matches!(kind, "none" | "linear") {
-            return Err(ModelError::UnsupportedRopeScaling {
-                key: type_key,
-                kind: kind.to_string(),
-            });
-        }
+    let kind = r.opt_str(&type_key)?.unwrap_or("linear");
+    if !matches!(kind, "none" | "linear" | "longrope") {
+        return Err(ModelError::UnsupportedRopeScaling {
+            key: type_key,
+            kind: kind.to_string(),
+        });
     }
     let factor = match r.opt_f32(&format!("{a}.rope.scaling.factor"))? {
         Some(f) => f,
@@ -270,7 +307,13 @@ fn rope_freq_scale(r: &Reader, a: &str) -> Result<f32, ModelError> {
             "rope scaling factor {factor} must be finite and >= 0"
         )));
     }
-    Ok(if factor == 0.0 { 1.0 } else { 1.0 / factor })
+    // llama.cpp never scales with type `none`
+    let scale = if factor == 0.0 || kind == "none" {
+        1.0
+    } else {
+        1.0 / factor
+    };
+    Ok((scale, kind == "longrope"))
 }
 
 /// Layer `il` is sliding-window unless `il % n == n - 1`; an array of bools

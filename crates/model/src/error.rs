@@ -11,7 +11,9 @@ pub enum ModelError {
     #[error(transparent)]
     Gguf(#[from] gguf::GgufError),
 
-    #[error("unsupported model architecture '{arch}' (supported: llama, gemma3, qwen2)")]
+    #[error(
+        "unsupported model architecture '{arch}' (supported: llama, gemma3, qwen2, qwen3, phi3)"
+    )]
     UnsupportedArch { arch: String },
 
     #[error("missing metadata key '{key}'")]
@@ -27,7 +29,7 @@ pub enum ModelError {
     #[error("invalid model config: {0}")]
     InvalidConfig(String),
 
-    #[error("unsupported rope scaling type '{kind}' in '{key}' (supported: none, linear; llama3 via rope_freqs.weight)")]
+    #[error("unsupported rope scaling type '{kind}' in '{key}' (supported: none, linear, longrope; llama 3 via rope_freqs.weight)")]
     UnsupportedRopeScaling { key: String, kind: String },
 
     #[error("missing tensor '{name}'")]

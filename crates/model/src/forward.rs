@@ -282,11 +282,18 @@ impl<B: Backend> Model<B> {
 }
 
 /// Rotate q: [n, n_head * head_dim] and k: [n, n_kv_head * head_dim], each
-/// row at its span's position, with layer `il`'s RoPE.
-pub(crate) fn rope_qk<B: Backend>(m: &Model<B>, il: usize, spans: &[Span], s: &mut Scratch<B>) {
+/// row at its span's position, with layer `il`'s RoPE and the frequency
+/// factors of a context of `n_ctx` positions per sequence.
+pub(crate) fn rope_qk<B: Backend>(
+    m: &Model<B>,
+    il: usize,
+    spans: &[Span],
+    n_ctx: usize,
+    s: &mut Scratch<B>,
+) {
     let c = m.config();
     let rp = c.layer_rope(il);
-    let ff = m.weights().rope_freqs.as_ref();
+    let ff = m.weights().rope_factors.for_context(n_ctx, c.n_ctx_orig);
     m.backend().rope(&mut s.acts, &rp, ff, c.head_dim, spans);
 }
 

@@ -7,8 +7,10 @@
 //! post-norms, the activation, the RoPE kind, ...). `weights` loads exactly
 //! the tensors the layout names (a missing one is a load error) and
 //! `arch::block` runs the same code for every architecture, skipping the
-//! pieces the layout leaves out. Facts follow llama.cpp's graph builders
-//! (`src/models/{llama,gemma3,qwen2}.cpp`).
+//! pieces the layout leaves out. As in llama.cpp, any architecture may
+//! store Q, K and V as one matrix (`attn_qkv`) instead of three. Facts
+//! follow llama.cpp's graph builders
+//! (`src/models/{llama,gemma3,qwen2,qwen3,phi3}.cpp`).
 
 use kernels::types::RopeMode;
 
@@ -23,12 +25,30 @@ pub enum Activation {
     GeluTanh,
 }
 
+/// Per-dimension RoPE frequency divisors an architecture reads from the
+/// file (each pair's angle `theta_i` becomes `theta_i / factor_i`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RopeFactors {
+    /// None: the file's factor tensors, if any, are ignored.
+    None,
+    /// Optional `rope_freqs.weight` (llama 3), or with a `longrope`
+    /// scaling type the `rope_factors_long/short` pair.
+    Freqs,
+    /// Optional `rope_factors_long.weight` and `rope_factors_short.weight`
+    /// (LongRoPE): the long ones when the context exceeds the training
+    /// context the model was extended from.
+    LongShort,
+}
+
 /// How one architecture builds its blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {
     /// Biases added to the query, key and value projections
     /// (`attn_q.bias`, `attn_k.bias`, `attn_v.bias`).
     pub qkv_bias: bool,
+    /// Gate and up projections in one matrix (`ffn_up`: `2 * n_ff` rows,
+    /// the gate's first).
+    pub fused_gate_up: bool,
     /// Per-head RMS norm of queries and keys before RoPE
     /// (`attn_q_norm`, `attn_k_norm`: `[head_dim]`).
     pub qk_norm: bool,
@@ -39,6 +59,8 @@ pub struct Layout {
     pub activation: Activation,
     /// RoPE pairing.
     pub rope: RopeMode,
+    /// RoPE frequency factor tensors the architecture reads.
+    pub rope_factors: RopeFactors,
     /// Token embeddings multiplied by `sqrt(n_embd)`.
     pub embed_scale: bool,
     /// Queries scaled before attention (attention scale 1) instead of
@@ -54,10 +76,12 @@ pub struct Layout {
 /// Llama 2/3, TinyLlama, Mistral (dense), SmolLM2.
 const LLAMA: Layout = Layout {
     qkv_bias: false,
+    fused_gate_up: false,
     qk_norm: false,
     post_norms: false,
     activation: Activation::Silu,
     rope: RopeMode::Normal,
+    rope_factors: RopeFactors::Freqs,
     embed_scale: false,
     scale_queries: false,
     sliding_window: false,
@@ -67,10 +91,12 @@ const LLAMA: Layout = Layout {
 /// Gemma 3 (text).
 const GEMMA3: Layout = Layout {
     qkv_bias: false,
+    fused_gate_up: false,
     qk_norm: true,
     post_norms: true,
     activation: Activation::GeluTanh,
     rope: RopeMode::Neox,
+    rope_factors: RopeFactors::None,
     embed_scale: true,
     scale_queries: true,
     sliding_window: true,
@@ -81,6 +107,27 @@ const GEMMA3: Layout = Layout {
 const QWEN2: Layout = Layout {
     qkv_bias: true,
     rope: RopeMode::Neox,
+    rope_factors: RopeFactors::None,
+    ..LLAMA
+};
+
+/// Qwen3 (dense): llama with per-head query/key RMS norms before NeoX RoPE.
+const QWEN3: Layout = Layout {
+    qk_norm: true,
+    rope: RopeMode::Neox,
+    rope_factors: RopeFactors::None,
+    ..LLAMA
+};
+
+/// Phi-3 / Phi-3.5 (dense): a fused gate/up matrix (and, as its files
+/// have, a fused QKV one, which every architecture accepts), NeoX RoPE with
+/// optional LongRoPE factors, queries scaled by `1/sqrt(head_dim)` after
+/// RoPE (attention scale 1).
+const PHI3: Layout = Layout {
+    fused_gate_up: true,
+    rope: RopeMode::Neox,
+    rope_factors: RopeFactors::LongShort,
+    scale_queries: true,
     ..LLAMA
 };
 
@@ -91,6 +138,8 @@ impl Arch {
             Arch::Llama => &LLAMA,
             Arch::Gemma3 => &GEMMA3,
             Arch::Qwen2 => &QWEN2,
+            Arch::Qwen3 => &QWEN3,
+            Arch::Phi3 => &PHI3,
         }
     }
 }

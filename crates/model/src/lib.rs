@@ -1,7 +1,7 @@
 //! Transformer models over GGUF weights: typed config, weights, KV cache and
-//! the forward pass for `llama`, `gemma3` and `qwen2`, generic over the
-//! backend that owns the buffers and runs the ops (`backend`: the CPU
-//! backend by default, and a scalar reference backend).
+//! the forward pass for `llama`, `gemma3`, `qwen2`, `qwen3` and `phi3`,
+//! generic over the backend that owns the buffers and runs the ops
+//! (`backend`: the CPU backend by default, and a scalar reference backend).
 #![forbid(unsafe_code)]
 
 mod arch;
@@ -26,7 +26,7 @@ pub use error::ModelError;
 pub use forward::LogitsMode;
 pub use kernels::types::AttentionBackend;
 pub use kv_cache::{CacheType, KvCache};
-pub use layout::{Activation, Layout};
+pub use layout::{Activation, Layout, RopeFactors};
 pub use memory::{memory_limit, AllocFailure};
 pub use model::Model;
 pub use scratch::{Scratch, Tap};

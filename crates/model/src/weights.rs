@@ -2,7 +2,9 @@
 //!
 //! This file maps GGUF tensors to layers (names, shapes, layout checks); the
 //! backend loads each one into its own handle (`Backend::matrix`,
-//! `Backend::vector`), possibly transcoding it into its own layout.
+//! `Backend::vector`), possibly transcoding it into its own layout. A fused
+//! matrix such as `attn_qkv` is seen as one `Linear` per part, each a range
+//! of the tensor's rows.
 
 use gguf::{GgmlType, GgufFile, TensorInfo};
 
@@ -10,9 +12,11 @@ use crate::backend::cpu::CpuBackend;
 use crate::backend::Backend;
 use crate::config::Config;
 use crate::error::ModelError;
+use crate::layout::RopeFactors;
 
-/// A weight matrix `w: [rows, cols]` row-major (ggml dims `[cols, rows]`)
-/// and the backend's handle `m` of it.
+/// A weight matrix `w: [rows, cols]` row-major: rows `row_start ..
+/// row_start + rows` of a tensor with ggml dims `[cols, n]` (all of them
+/// unless the tensor is a fused matrix), and the backend's handle `m` of it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Linear<M> {
     pub name: String,
@@ -22,7 +26,9 @@ pub struct Linear<M> {
     pub cols: usize,
     /// Index into `GgufFile::tensors()`.
     pub index: usize,
-    /// Byte range relative to the file's data section.
+    /// First row of this matrix in the tensor.
+    pub row_start: usize,
+    /// Byte range (of these rows) relative to the file's data section.
     pub offset: u64,
     pub n_bytes: u64,
     /// The backend's copy or view of the matrix.
@@ -34,7 +40,7 @@ pub struct Linear<M> {
 pub struct AttnWeights<B: Backend = CpuBackend> {
     /// Pre-norm, [n_embd].
     pub norm: B::Vector,
-    /// [n_head * head_dim, n_embd]
+    /// [n_head * head_dim, n_embd] (`attn_q`, or the first rows of `attn_qkv`)
     pub wq: Linear<B::Matrix>,
     /// [n_kv_head * head_dim, n_embd]
     pub wk: Linear<B::Matrix>,
@@ -71,9 +77,9 @@ pub struct QkNorm<B: Backend = CpuBackend> {
 pub struct FfnWeights<B: Backend = CpuBackend> {
     /// Pre-norm, [n_embd].
     pub norm: B::Vector,
-    /// [n_ff, n_embd]
+    /// [n_ff, n_embd] (`ffn_gate`, or the first half of a fused `ffn_up`)
     pub gate: Linear<B::Matrix>,
-    /// [n_ff, n_embd]
+    /// [n_ff, n_embd] (`ffn_up`, or its second half when fused)
     pub up: Linear<B::Matrix>,
     /// [n_embd, n_ff]
     pub down: Linear<B::Matrix>,
@@ -98,9 +104,37 @@ pub struct Weights<B: Backend = CpuBackend> {
     /// [n_vocab, n_embd]; the embedding table when tied.
     pub output: Linear<B::Matrix>,
     pub tied_output: bool,
-    /// llama 3 RoPE frequency factors, [n_rot / 2].
-    pub rope_freqs: Option<B::Vector>,
+    /// Per-dimension RoPE frequency divisors.
+    pub rope_factors: RopeFactorWeights<B::Vector>,
     pub layers: Vec<LayerWeights<B>>,
+}
+
+/// RoPE frequency factors from the file, [n_rot / 2] each, as backend
+/// vectors `V`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RopeFactorWeights<V> {
+    None,
+    /// `rope_freqs.weight` (llama 3).
+    Freqs(V),
+    /// `rope_factors_long.weight` and `rope_factors_short.weight` (LongRoPE).
+    LongShort {
+        long: V,
+        short: V,
+    },
+}
+
+impl<V> RopeFactorWeights<V> {
+    /// The factors a context of `n_ctx` positions per sequence uses: the
+    /// long ones when `n_ctx > n_ctx_orig` (llama.cpp compares its context
+    /// size, which it rounds up to a multiple of 256, the same way).
+    pub fn for_context(&self, n_ctx: usize, n_ctx_orig: usize) -> Option<&V> {
+        match self {
+            RopeFactorWeights::None => None,
+            RopeFactorWeights::Freqs(f) => Some(f),
+            RopeFactorWeights::LongShort { long, .. } if n_ctx > n_ctx_orig => Some(long),
+            RopeFactorWeights::LongShort { short, .. } => Some(short),
+        }
+    }
 }
 
 impl<B: Backend> Weights<B> {
@@ -115,10 +149,7 @@ impl<B: Backend> Weights<B> {
             None => (tok_embd.clone(), true),
         };
         let output_norm = l.vector("output_norm.weight", e)?;
-        let rope_freqs = match l.find("rope_freqs.weight") {
-            Some(_) => Some(l.vector("rope_freqs.weight", cfg.rope.n_dims as u64 / 2)?),
-            None => None,
-        };
+        let rope_factors = l.rope_factors(cfg)?;
         let (q, kv, ff, hd) = (
             cfg.q_dim() as u64,
             cfg.kv_dim() as u64,
@@ -130,14 +161,33 @@ impl<B: Backend> Weights<B> {
         for i in 0..cfg.n_layer {
             let n = |s: &str| format!("blk.{i}.{s}.weight");
             let bias = |s: &str| format!("blk.{i}.{s}.bias");
-            let qkv_bias = if layout.qkv_bias {
-                Some(QkvBias {
+            let fused_qkv = l.find(&n("attn_qkv")).is_some();
+            let [wq, wk, wv] = match fused_qkv {
+                true => l.split_rows(&n("attn_qkv"), e, [q, kv, kv])?,
+                false => [
+                    l.linear(&n("attn_q"), e, q)?,
+                    l.linear(&n("attn_k"), e, kv)?,
+                    l.linear(&n("attn_v"), e, kv)?,
+                ],
+            };
+            let qkv_bias = match layout.qkv_bias {
+                true if fused_qkv && l.find(&bias("attn_qkv")).is_some() => {
+                    let mut b = l.values(&bias("attn_qkv"), q + 2 * kv)?;
+                    let v = b.split_off((q + kv) as usize);
+                    let k = b.split_off(q as usize);
+                    let be = l.backend;
+                    Some(QkvBias {
+                        q: be.vector(b),
+                        k: be.vector(k),
+                        v: be.vector(v),
+                    })
+                }
+                true => Some(QkvBias {
                     q: l.vector(&bias("attn_q"), q)?,
                     k: l.vector(&bias("attn_k"), kv)?,
                     v: l.vector(&bias("attn_v"), kv)?,
-                })
-            } else {
-                None
+                }),
+                false => None,
             };
             let qk_norm = if layout.qk_norm {
                 Some(QkNorm {
@@ -155,18 +205,25 @@ impl<B: Backend> Weights<B> {
             };
             let attn = AttnWeights {
                 norm: l.vector(&n("attn_norm"), e)?,
-                wq: l.linear(&n("attn_q"), e, q)?,
-                wk: l.linear(&n("attn_k"), e, kv)?,
-                wv: l.linear(&n("attn_v"), e, kv)?,
+                wq,
+                wk,
+                wv,
                 wo: l.linear(&n("attn_output"), q, e)?,
                 qkv_bias,
                 qk_norm,
                 post_norm: post_norm("post_attention_norm")?,
             };
+            let [gate, up] = match layout.fused_gate_up {
+                true => l.split_rows(&n("ffn_up"), e, [ff, ff])?,
+                false => [
+                    l.linear(&n("ffn_gate"), e, ff)?,
+                    l.linear(&n("ffn_up"), e, ff)?,
+                ],
+            };
             let ffn = FfnWeights {
                 norm: l.vector(&n("ffn_norm"), e)?,
-                gate: l.linear(&n("ffn_gate"), e, ff)?,
-                up: l.linear(&n("ffn_up"), e, ff)?,
+                gate,
+                up,
                 down: l.linear(&n("ffn_down"), ff, e)?,
                 post_norm: post_norm("post_ffw_norm")?,
             };
@@ -177,7 +234,7 @@ impl<B: Backend> Weights<B> {
             output_norm,
             output,
             tied_output,
-            rope_freqs,
+            rope_factors,
             layers,
         })
     }
@@ -247,7 +304,19 @@ impl<'a, B: Backend> Loader<'a, B> {
 
     /// A matrix with ggml dims `[cols, rows]`.
     fn linear(&self, name: &str, cols: u64, rows: u64) -> Result<Linear<B::Matrix>, ModelError> {
-        let (index, t) = self.get(name, &[cols, rows])?;
+        let [w] = self.split_rows(name, cols, [rows])?;
+        Ok(w)
+    }
+
+    /// The consecutive row blocks of a fused matrix with ggml dims
+    /// `[cols, sum(rows)]`, as one matrix each.
+    fn split_rows<const N: usize>(
+        &self,
+        name: &str,
+        cols: u64,
+        rows: [u64; N],
+    ) -> Result<[Linear<B::Matrix>; N], ModelError> {
+        let (index, t) = self.get(name, &[cols, rows.iter().sum()])?;
         if !kernels::quant::has_vec_dot(t.ggml_type) {
             return Err(ModelError::TensorType {
                 name: name.to_string(),
@@ -255,21 +324,71 @@ impl<'a, B: Backend> Loader<'a, B> {
                 why: "has no matrix-vector kernel",
             });
         }
-        let (r, c) = (rows as usize, cols as usize);
-        Ok(Linear {
-            name: name.to_string(),
-            ty: t.ggml_type,
-            rows: r,
-            cols: c,
-            index,
-            offset: t.offset,
-            n_bytes: t.n_bytes,
-            m: self.backend.matrix(self.file, index, t.ggml_type, r, c)?,
+        let c = cols as usize;
+        let rb = kernels::quant::row_bytes(t.ggml_type, c);
+        let mut start = 0;
+        let mut out = Vec::with_capacity(N);
+        for r in rows.map(|r| r as usize) {
+            out.push(Linear {
+                name: name.to_string(),
+                ty: t.ggml_type,
+                rows: r,
+                cols: c,
+                index,
+                row_start: start,
+                offset: t.offset + (start * rb) as u64,
+                n_bytes: (r * rb) as u64,
+                m: self
+                    .backend
+                    .matrix(self.file, index, t.ggml_type, start..start + r, c)?,
+            });
+            start += r;
+        }
+        Ok(out.try_into().unwrap_or_else(|_| unreachable!("N views")))
+    }
+
+    /// The RoPE frequency factors `cfg.rope_factors` names, if the file has
+    /// them ([n_rot / 2] each).
+    fn rope_factors(&self, cfg: &Config) -> Result<RopeFactorWeights<B::Vector>, ModelError> {
+        let half = cfg.rope.n_dims as u64 / 2;
+        let opt = |name: &str| -> Result<Option<B::Vector>, ModelError> {
+            match self.find(name) {
+                Some(_) => self.vector(name, half).map(Some),
+                None => Ok(None),
+            }
+        };
+        Ok(match cfg.rope_factors {
+            RopeFactors::None => RopeFactorWeights::None,
+            RopeFactors::Freqs => match opt("rope_freqs.weight")? {
+                Some(f) => RopeFactorWeights::Freqs(f),
+                None => RopeFactorWeights::None,
+            },
+            RopeFactors::LongShort => match (
+                opt("rope_factors_long.weight")?,
+                opt("rope_factors_short.weight")?,
+            ) {
+                (Some(long), Some(short)) => RopeFactorWeights::LongShort { long, short },
+                (None, None) => RopeFactorWeights::None,
+                (long, _) => {
+                    let missing = match long {
+                        Some(_) => "rope_factors_short.weight",
+                        None => "rope_factors_long.weight",
+                    };
+                    return Err(ModelError::MissingTensor {
+                        name: missing.to_string(),
+                    });
+                }
+            },
         })
     }
 
-    /// A small vector converted to f32.
+    /// A small vector, loaded by the backend.
     fn vector(&self, name: &str, len: u64) -> Result<B::Vector, ModelError> {
+        Ok(self.backend.vector(self.values(name, len)?))
+    }
+
+    /// A small vector converted to f32.
+    fn values(&self, name: &str, len: u64) -> Result<Vec<f32>, ModelError> {
         let (_, t) = self.get(name, &[len])?;
         let mut out = vec![0f32; len as usize];
         kernels::quant::dequantize_row(t.ggml_type, self.file.tensor_data(t), &mut out).map_err(
@@ -278,6 +397,6 @@ impl<'a, B: Backend> Loader<'a, B> {
                 source,
             },
         )?;
-        Ok(self.backend.vector(out))
+        Ok(out)
     }
 }

@@ -2,7 +2,9 @@
 //! its own weights, KV storage and registers, reads completed on another
 //! thread) runs the same forward code as the CPU backend and gives the CPU
 //! backend's scalar-table logits bit for bit, for a prefill, greedy steps
-//! read as top-1 (asynchronously) and a batch of two sequences.
+//! read as top-1 (asynchronously) and a batch of two sequences, for every
+//! committed tiny model (llama, llama 3 `rope_freqs`, qwen2, qwen3, phi3
+//! with a fused QKV and gate/up, gemma3) and phi3's long LongRoPE factors.
 
 mod common;
 
@@ -41,10 +43,15 @@ fn top1(r: Readout) -> Vec<u32> {
 
 /// Prefill logits, then `steps` greedy steps: the CPU's by argmax of its
 /// logits, the reference's by an asynchronous top-1 read (polled until it
-/// completes), each step's logits compared too. Returns the times a poll
-/// found the read still in flight.
-fn prefill_and_greedy(cpu: &Model, rf: &Model<RefBackend>, prompt: &[u32], steps: usize) -> usize {
-    let n_ctx = prompt.len() + steps + 1;
+/// completes), each step's logits compared too, in caches of `n_ctx`
+/// positions. Returns the times a poll found the read still in flight.
+fn prefill_and_greedy(
+    cpu: &Model,
+    rf: &Model<RefBackend>,
+    prompt: &[u32],
+    steps: usize,
+    n_ctx: usize,
+) -> usize {
     let cache = CacheType::F16;
     let mut kv_c = KvCache::new(cpu.config(), n_ctx, cache).unwrap();
     let mut s_c = Scratch::new(cpu, prompt.len(), n_ctx, prompt.len()).unwrap();
@@ -140,7 +147,7 @@ fn reference_backend_equals_the_scalar_cpu_backend() {
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
         let (cpu, rf) = both(&path);
         let prompt = [1, 15, 300, 42, 7, 99, 250, 3, 64];
-        in_flight += prefill_and_greedy(&cpu, &rf, &prompt, 10);
+        in_flight += prefill_and_greedy(&cpu, &rf, &prompt, 10, prompt.len() + 11);
         batch_of_two(&cpu, &rf);
         eprintln!("{name}: reference backend equals the CPU backend");
     }
@@ -157,5 +164,15 @@ fn reference_backend_runs_gemma() {
         return;
     }
     let (cpu, rf) = both(&path);
-    prefill_and_greedy(&cpu, &rf, &[2, 818, 5279, 529, 7001, 563], 3);
+    prefill_and_greedy(&cpu, &rf, &[2, 818, 5279, 529, 7001, 563], 3, 10);
+}
+
+/// Phi-3 in a context longer than the one it was extended from: the long
+/// LongRoPE factors (the test above runs the short ones).
+#[test]
+fn reference_backend_runs_phi3_long_factors() {
+    let path = workspace().join("tests/fixtures/models/tiny-phi3-q4_k_m.gguf");
+    let (cpu, rf) = both(&path);
+    let n_ctx = cpu.config().n_ctx_orig + 1;
+    prefill_and_greedy(&cpu, &rf, &[1, 15, 300, 42, 7], 3, n_ctx);
 }

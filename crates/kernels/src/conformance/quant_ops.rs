@@ -334,8 +334,7 @@ fn candidates(k: &Kernels, t: GgmlType, seed: u64) -> Outcome {
     let list = (k.decode_candidates.unwrap())(t);
     for c in list {
         if let Some(f) = c.rows {
-            rows_fn(k, t, seed, f)
-                .map_err(|e| format!("{}: {e}", c.name))?;
+            rows_fn(k, t, seed, f).map_err(|e| format!("{}: {e}", c.name))?;
         }
     }
     let names: Vec<_> = list.iter().map(|c| c.name).collect();

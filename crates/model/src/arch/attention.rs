@@ -43,7 +43,7 @@ pub(super) fn part<B: Backend>(
         tap(b, s, "Qcur_normed", il, Buf::Q, n);
         tap(b, s, "Kcur_normed", il, Buf::K, n);
     }
-    rope_qk(m, il, spans, s);
+    rope_qk(m, il, spans, kv.n_ctx(), s);
     tap(b, s, "Qcur", il, Buf::Q, n);
     tap(b, s, "Kcur", il, Buf::K, n);
     tap(b, s, "Vcur", il, Buf::V, n);

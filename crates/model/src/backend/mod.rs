@@ -17,7 +17,9 @@
 //!   register, made only while a tap is installed.
 //! * **Weights** are loaded through the backend: `weights.rs` keeps the
 //!   GGUF-to-layer mapping (names, shapes, layout checks) and asks
-//!   [`Backend::matrix`] / [`Backend::vector`] for a handle of each tensor,
+//!   [`Backend::matrix`] / [`Backend::vector`] for a handle of each tensor
+//!   (of each row range of a fused one: `attn_qkv`, phi3's gate/up `ffn_up`;
+//!   RoPE factors are vectors, picked per context size by `forward`),
 //!   which the backend may transcode into its own layout (the CPU backend's
 //!   Q5_0-to-Q8_0 repack and packed decode layouts are such transcodings,
 //!   done later on request).
@@ -278,15 +280,16 @@ pub trait Backend: Debug + Send + Sync + Sized + 'static {
 
     // ---- loading ----
 
-    /// The handle of tensor `index` of `file`: a matrix `[rows, cols]` of
-    /// type `ty` (called once per tensor; a tied output head reuses the
-    /// embedding's handle).
+    /// The handle of rows `rows` of tensor `index` of `file`: a matrix
+    /// `[rows.len(), cols]` of type `ty` (called once per view: a fused
+    /// tensor such as `attn_qkv` gives one matrix per row range; a tied
+    /// output head reuses the embedding's handle).
     fn matrix(
         &self,
         file: &GgufFile,
         index: usize,
         ty: GgmlType,
-        rows: usize,
+        rows: Range<usize>,
         cols: usize,
     ) -> Result<Self::Matrix, ModelError>;
 

@@ -19,15 +19,6 @@ sys.path.insert(0, "tools")
 import llamacpp_ref as R  # noqa: E402
 
 
-class GgmlTensor(ctypes.Structure):
-    # struct ggml_tensor of ggml 0c1e57098 (GGML_MAX_DIMS 4, GGML_MAX_SRC 10, name[64])
-    _fields_ = [("type", ctypes.c_int), ("buffer", ctypes.c_void_p), ("ne", ctypes.c_int64 * 4),
-                ("nb", ctypes.c_size_t * 4), ("op", ctypes.c_int), ("op_params", ctypes.c_int32 * 16),
-                ("flags", ctypes.c_int32), ("src", ctypes.c_void_p * 10), ("view_src", ctypes.c_void_p),
-                ("view_offs", ctypes.c_size_t), ("data", ctypes.c_void_p), ("name", ctypes.c_char * 64),
-                ("extra", ctypes.c_void_p), ("padding", ctypes.c_char * 8)]
-
-
 def main():
     model, out_dir, names = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
     ids = [int(x) for x in sys.argv[4:]]
@@ -39,7 +30,7 @@ def main():
         return any(name == w or (name.startswith(w + "-") and name[len(w) + 1:].isdigit()) for w in names)
 
     def callback(ptr, ask, _user):
-        t = GgmlTensor.from_address(ptr)
+        t = R.GgmlTensor.from_address(ptr)
         name = t.name.decode()
         if ask:
             return wanted(name)

@@ -75,10 +75,10 @@ impl Backend for CpuBackend {
         _file: &GgufFile,
         _index: usize,
         _ty: GgmlType,
-        _rows: usize,
+        _rows: Range<usize>,
         _cols: usize,
     ) -> Result<CpuMatrix, ModelError> {
-        // zero-copy: the file's bytes, found by index when used
+        // zero-copy: the file's bytes, found by index and first row when used
         Ok(CpuMatrix {
             repacked: None,
             packed: None,

@@ -1,4 +1,5 @@
-//! The CPU backend's weight handles: the file's bytes (zero-copy), and the
+//! The CPU backend's weight handles: the file's bytes (zero-copy: a fused
+//! tensor's part is a sub-slice from its first row), and the
 //! load-time transcodings into its own layouts: Q5_0 re-encoded as Q8_0
 //! (`Model::repack_q5_0`) and the kernel table's packed decode layouts
 //! (`Model::pack_for_decode`).
@@ -49,7 +50,7 @@ impl Linear<CpuMatrix> {
     pub fn view<'a>(&'a self, file: &'a GgufFile) -> QMatrix<'a> {
         let (ty, data) = match &self.m.repacked {
             Some(r) => (r.ty, r.data.as_slice()),
-            None => (self.ty, file.tensor_data(&file.tensors()[self.index])),
+            None => (self.ty, self.file_bytes(file)),
         };
         QMatrix {
             ty,
@@ -58,6 +59,13 @@ impl Linear<CpuMatrix> {
             data,
             packed: self.m.packed.as_deref().map(PackedMatrix::view),
         }
+    }
+
+    /// This matrix's rows in the file (a fused tensor's part: a sub-slice).
+    fn file_bytes<'a>(&self, file: &'a GgufFile) -> &'a [u8] {
+        let rb = kernels::quant::row_bytes(self.ty, self.cols);
+        let all = file.tensor_data(&file.tensors()[self.index]);
+        &all[self.row_start * rb..(self.row_start + self.rows) * rb]
     }
 
     /// The type the kernels read (the file's, or the repacked one).
@@ -73,13 +81,12 @@ impl Linear<CpuMatrix> {
         }
         let n = self.rows * self.cols;
         let mut data = vec![0u8; kernels::quant::row_bytes(GgmlType::Q8_0, n)];
-        let src = file.tensor_data(&file.tensors()[self.index]);
-        kernels::quant::repack_q5_0_as_q8_0(n, src, &mut data).map_err(|source| {
-            ModelError::Kernel {
+        kernels::quant::repack_q5_0_as_q8_0(n, self.file_bytes(file), &mut data).map_err(
+            |source| ModelError::Kernel {
                 name: self.name.clone(),
                 source,
-            }
-        })?;
+            },
+        )?;
         let bytes = data.len();
         self.m.repacked = Some(Repacked {
             ty: GgmlType::Q8_0,

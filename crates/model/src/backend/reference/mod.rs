@@ -81,18 +81,20 @@ impl Backend for RefBackend {
         file: &GgufFile,
         index: usize,
         ty: GgmlType,
-        rows: usize,
+        rows: Range<usize>,
         cols: usize,
     ) -> Result<RefMatrix, ModelError> {
+        // a copy of these rows (a fused tensor's part: its row range)
         let t = &file.tensors()[index];
-        let src = file.tensor_data(t);
+        let rb = quant::row_bytes(ty, cols);
+        let src = &file.tensor_data(t)[rows.start * rb..rows.end * rb];
         if ty != GgmlType::Q5_0 {
             return Ok(RefMatrix {
                 ty,
                 data: Arc::new(src.to_vec()),
             });
         }
-        let n = rows * cols;
+        let n = rows.len() * cols;
         let mut data = vec![0u8; quant::row_bytes(GgmlType::Q8_0, n)];
         quant::repack_q5_0_as_q8_0(n, src, &mut data).map_err(|source| ModelError::Kernel {
             name: t.name.clone(),
