@@ -226,7 +226,7 @@ fn render_within_deadline(session: &Session, messages: &[ChatMessage]) -> Result
             }
         }
     });
-    let rendered = session.render_chat(messages, true);
+    let rendered = session.render_chat(messages, None, true);
     let _ = done.send(());
     let _ = watchdog.join();
     rendered
@@ -253,7 +253,7 @@ fn answer(
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut reply = String::new();
-    for item in session.chat(messages, params) {
+    for item in session.chat(messages, None, params) {
         match item {
             Ok(piece) => {
                 reply.push_str(&piece.text);

@@ -100,7 +100,7 @@ impl Runner {
     pub fn chat_start(&mut self, messages: &str, options: &str) -> Result<(), WasmError> {
         let m = params::messages(messages)?;
         let p = params::generate_params(options)?;
-        self.generation = Some(self.session.chat(&m, &p).detach());
+        self.generation = Some(self.session.chat(&m, None, &p).detach());
         Ok(())
     }
 
