@@ -248,7 +248,11 @@ export class WorkerCore {
         this.requireEngine().generate_start(msg.prompt, JSON.stringify(msg.params ?? {}));
         return this.stream(msg.id);
       case 'chat':
-        this.requireEngine().chat_start(JSON.stringify(msg.messages), JSON.stringify(msg.params ?? {}));
+        this.requireEngine().chat_start(
+          JSON.stringify(msg.messages),
+          JSON.stringify(msg.params ?? {}),
+          msg.tools == null ? '' : (JSON.stringify(msg.tools) ?? 'null'),
+        );
         return this.stream(msg.id);
       case 'tokenize':
         return Array.from(this.requireEngine().tokenize(msg.text, msg.addSpecial !== false));

@@ -69,9 +69,41 @@ export interface GenerateOptions {
   onToken?: (token: { text: string; token: number | null }) => void;
 }
 
+/** A tool the model may call, in OpenAI's form (templates receive it as is). */
+export interface ToolDefinition {
+  type: 'function';
+  function: {
+    name: string;
+    description?: string;
+    /** JSON schema of the arguments. */
+    parameters?: Record<string, unknown>;
+  };
+  [key: string]: unknown;
+}
+
+/** One call in an assistant message's `tool_calls` (templates receive it as is). */
+export interface ToolCall {
+  type?: 'function';
+  function: { name: string; arguments: Record<string, unknown> | string };
+  [key: string]: unknown;
+}
+
 export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant' | string;
+  /** `tool` for the result of a tool call (Qwen2.5's template shows it to the model
+   *  as a `<tool_response>`). */
+  role: 'system' | 'user' | 'assistant' | 'tool' | string;
   content: string;
+  /** The tool calls of an assistant turn, as the model wrote them. */
+  tool_calls?: ToolCall[];
+}
+
+export interface ChatOptions extends GenerateOptions {
+  /**
+   * Tools the model may call: the chat template's `tools`, as transformers'
+   * `apply_chat_template(tools=...)` passes them (a JSON array of at most 1 MiB).
+   * Templates without a tools branch ignore them.
+   */
+  tools?: ToolDefinition[];
 }
 
 export interface GenerationStats {
@@ -134,7 +166,7 @@ export declare class WasmChord {
   /** Streams the continuation of `prompt`, one text piece per token as produced. */
   generate(prompt: string, options?: GenerateOptions): AsyncGenerator<string, void, undefined>;
   /** Streams the assistant's reply to the whole conversation, reusing the KV cache. */
-  chat(messages: ChatMessage[], options?: GenerateOptions): AsyncGenerator<string, void, undefined>;
+  chat(messages: ChatMessage[], options?: ChatOptions): AsyncGenerator<string, void, undefined>;
   /** Token ids of `text` (BOS added unless addSpecial is false). */
   tokenize(text: string, options?: { addSpecial?: boolean }): Promise<number[]>;
   /** Text of token ids. */

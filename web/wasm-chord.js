@@ -148,11 +148,12 @@ export class WasmChord {
   }
 
   /**
-   * Streams the assistant's reply to `messages` ([{role, content}], the whole
+   * Streams the assistant's reply to `messages` ([{role, content, tool_calls?}], the whole
    * conversation) using the model's chat template; earlier turns come from the KV cache.
+   * `options.tools` (an array of tool definitions) becomes the template's `tools`.
    */
   chat(messages, options = {}) {
-    return this._stream({ type: 'chat', messages }, options);
+    return this._stream({ type: 'chat', messages, tools: options.tools ?? null }, options);
   }
 
   async *_stream(msg, options) {

@@ -1,7 +1,8 @@
 // The wasm engine under Node: every build (web/pkg/{relaxed,simd,base}) generates greedily
 // from a tiny synthetic model exactly as the native CLI does, through the same WorkerCore
 // the browser worker runs (streamed load from a Blob and over HTTP from web/serve.mjs,
-// piece streaming, abort, chat); a truncated or oversized GGUF gives a readable error.
+// piece streaming, abort, chat, chat with tools); a truncated or oversized GGUF gives a
+// readable error.
 //
 //   node --test web/test/node-generate.mjs      (scripts/test-web.sh builds first)
 // Env: WASM_CHORD_CLI (native binary, default target/release/wasm-chord),
@@ -11,8 +12,9 @@
 //      build are set here (core.js relaxedSimdNodeFlags).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, openAsBlob } from 'node:fs';
+import { existsSync, openAsBlob, unlinkSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -89,13 +91,40 @@ function nativeText(prompt) {
   return r.stdout;
 }
 
+const TOOLS = [{
+  type: 'function',
+  function: {
+    name: 'get_weather',
+    description: 'Wetter in °C <jetzt> & \'später\'',
+    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+  },
+}];
+const TOOLS_QUESTION = 'Weather in Paris?';
+
+/** The native CLI's greedy answer with `chat --tools` (stdout: the answer and a newline). */
+function nativeChatWithTools() {
+  const file = join(tmpdir(), `wc-node-tools-${process.pid}.json`);
+  writeFileSync(file, JSON.stringify(TOOLS));
+  const args = ['chat', '-m', MODEL, '--chat-template', 'qwen2', '--tools', file, '-n', '8', '--temp', '0', '-t', '1'];
+  const r = spawnSync(CLI, args, {
+    input: Buffer.from(`${TOOLS_QUESTION}\n`),
+    encoding: 'buffer',
+    env: { ...process.env, WASM_CHORD_ISA: NATIVE_ISA },
+  });
+  unlinkSync(file);
+  assert.equal(r.status, 0, `native CLI failed: ${r.stderr}`);
+  return r.stdout;
+}
+
 const native = new Map();
+let nativeToolsChat;
 let server;
 let baseUrl;
 
 before(async () => {
   assert.ok(existsSync(CLI), `native CLI not found at ${CLI} (cargo build --release -p wasm-chord)`);
   for (const p of PROMPTS) native.set(p, nativeText(p));
+  nativeToolsChat = nativeChatWithTools();
   server = await startServer({ port: 0, models: FIXTURES });
   baseUrl = `http://127.0.0.1:${server.address().port}`;
 });
@@ -171,6 +200,31 @@ for (const variant of VARIANTS) {
       } else {
         assert.match(res.message, /chat template/);
       }
+    });
+
+    test('chat with tools renders them as the native CLI does (built-in qwen2 template)', async () => {
+      const blob = await openAsBlob(MODEL);
+      await client.load({ blob }, { chatTemplate: 'qwen2' });
+      const messages = [{ role: 'user', content: TOOLS_QUESTION }];
+      const params = { maxTokens: 8, temperature: 0 };
+      const withTools = await client.call({ type: 'chat', messages, tools: TOOLS, params });
+      assert.equal(withTools.value.text, nativeToolsChat.toString().replace(/\n$/, ''));
+      await client.call({ type: 'reset' });
+      const plain = await client.call({ type: 'chat', messages, params });
+      // The tool list (about 250 bytes of JSON plus its instructions) is in the prompt.
+      const extra = withTools.value.stats.promptTokens - plain.value.stats.promptTokens;
+      assert.ok(extra > 100, `${extra} more prompt tokens with tools`);
+      // A tool call and its result, then a list that is not an array.
+      const call = { name: 'get_weather', arguments: { city: 'Paris' } };
+      const turn = [...messages,
+        { role: 'assistant', content: '', tool_calls: [{ type: 'function', function: call }] },
+        { role: 'tool', content: '{"temperature": 21}' }];
+      const after = await client.call({ type: 'chat', messages: turn, tools: TOOLS, params });
+      assert.ok(after.value.stats.cachedTokens > 0, 'the tool turn reuses the KV cache');
+      await assert.rejects(
+        client.call({ type: 'chat', messages, tools: { type: 'function' }, params }),
+        /invalid tools: expected a JSON array of tool definitions, found an object/,
+      );
     });
 
     // Issue 13: sizes past the limits used to abort the worker (a capacity overflow or a

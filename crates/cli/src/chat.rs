@@ -4,7 +4,9 @@
 //! quits. The KV cache is kept between turns: each turn re-renders the conversation and
 //! the session evaluates only what follows the cached common prefix. Answers stream to
 //! stdout, one line break after each; prompts, notes and statistics go to stderr. When
-//! stdin is not a terminal (piped), the same loop answers each line in turn.
+//! stdin is not a terminal (piped), the same loop answers each line in turn. `--tools`
+//! hands a list of tool definitions to the template (its `tools`), as transformers'
+//! `apply_chat_template(tools=...)` does; `--verbose-prompt` shows each rendered prompt.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -13,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use engine::{ChatMessage, EngineError, GenerateParams, Session};
+use engine::{ChatMessage, EngineError, GenerateParams, Session, Tools};
 
 use crate::common::{self, ContextArgs, ModelArgs, SamplingArgs};
 
@@ -28,6 +30,14 @@ pub struct ChatArgs {
     /// qwen2) or a file holding a Jinja template [default: the model's, else by architecture].
     #[arg(long = "chat-template", value_name = "NAME|FILE")]
     chat_template: Option<String>,
+    /// Tools the model may call: a JSON file holding an array of tool definitions, e.g.
+    /// [{"type": "function", "function": {"name": ..., "description": ..., "parameters":
+    /// {JSON schema}}}], passed to the chat template as `tools`.
+    #[arg(long = "tools", value_name = "FILE")]
+    tools: Option<std::path::PathBuf>,
+    /// Print each rendered prompt (the chat template's output) to stderr.
+    #[arg(long = "verbose-prompt")]
+    verbose_prompt: bool,
     /// Maximum tokens per answer; -1 = until the end of the turn or a full context.
     #[arg(short = 'n', long = "n-predict", default_value_t = -1, allow_negative_numbers = true)]
     n_predict: i64,
@@ -82,12 +92,29 @@ fn template_option(t: &str) -> Result<String> {
     }
 }
 
+/// `--tools FILE`: a JSON array of tool definitions, at most [`Tools::MAX_BYTES`].
+fn tools_option(path: &Path) -> Result<Tools> {
+    let what = || format!("reading tools file {}", path.display());
+    let meta = std::fs::metadata(path).with_context(what)?;
+    if !meta.is_file() {
+        bail!(
+            "--tools {} is a {}, not a JSON file",
+            path.display(),
+            gguf::file_kind(&meta)
+        );
+    }
+    let bytes = common::read_capped(path, Tools::MAX_BYTES as u64).with_context(what)?;
+    let text = String::from_utf8(bytes).with_context(what)?;
+    Tools::from_json(&text).with_context(|| format!("--tools {}", path.display()))
+}
+
 pub fn run(args: &ChatArgs) -> Result<()> {
     let template = args
         .chat_template
         .as_deref()
         .map(template_option)
         .transpose()?;
+    let tools = args.tools.as_deref().map(tools_option).transpose()?;
     let path = args.model.path()?;
     let file = common::open_model(&path, args.model.no_mmap)?;
     let mut session = args.ctx.session(file, &path, template)?;
@@ -98,6 +125,9 @@ pub fn run(args: &ChatArgs) -> Result<()> {
             path.display(),
             session.meta().architecture
         );
+    }
+    if tools.is_some() && !session.chat_template().is_some_and(|t| t.contains("tools")) {
+        eprintln!("warning: the chat template does not read `tools`: --tools has no effect");
     }
     let params = GenerateParams {
         sampler,
@@ -142,7 +172,11 @@ pub fn run(args: &ChatArgs) -> Result<()> {
             Input::Message(t) => t.to_string(),
         };
         messages.push(ChatMessage::user(text));
-        match answer(&mut session, &messages, &params)? {
+        let prompt = render_within_deadline(&session, &messages, tools.as_ref())?;
+        if args.verbose_prompt {
+            eprintln!("{prompt}");
+        }
+        match answer(&mut session, &messages, tools.as_ref(), &params)? {
             Some(reply) => {
                 messages.push(ChatMessage::assistant(reply));
                 if interactive {
@@ -194,7 +228,11 @@ const RENDER_POLL: Duration = Duration::from_millis(5);
 /// [`RENDER_GROWTH`], the process ends with an error, since a running render cannot be
 /// stopped. The memory watch reads `/proc/self/status` (Linux; elsewhere only the
 /// deadline applies).
-fn render_within_deadline(session: &Session, messages: &[ChatMessage]) -> Result<()> {
+fn render_within_deadline(
+    session: &Session,
+    messages: &[ChatMessage],
+    tools: Option<&Tools>,
+) -> Result<String> {
     let (done, wait) = std::sync::mpsc::channel::<()>();
     let watchdog = std::thread::spawn(move || {
         let start = std::time::Instant::now();
@@ -226,12 +264,10 @@ fn render_within_deadline(session: &Session, messages: &[ChatMessage]) -> Result
             }
         }
     });
-    let rendered = session.render_chat(messages, true);
+    let rendered = session.render_chat(messages, tools, true);
     let _ = done.send(());
     let _ = watchdog.join();
-    rendered
-        .map(drop)
-        .context("rendering the conversation (--chat-template picks another template)")
+    rendered.context("rendering the conversation (--chat-template picks another template)")
 }
 
 /// This process's resident memory (`VmRSS`), where the OS tells it.
@@ -247,13 +283,13 @@ fn resident_bytes() -> Option<u64> {
 fn answer(
     session: &mut Session,
     messages: &[ChatMessage],
+    tools: Option<&Tools>,
     params: &GenerateParams,
 ) -> Result<Option<String>> {
-    render_within_deadline(session, messages)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut reply = String::new();
-    for item in session.chat(messages, params) {
+    for item in session.chat(messages, tools, params) {
         match item {
             Ok(piece) => {
                 reply.push_str(&piece.text);

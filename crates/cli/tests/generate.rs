@@ -212,3 +212,117 @@ fn chat_gemma_if_present() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.ends_with('\n') && text.trim().len() > 1, "{text:?}");
 }
+
+/// A file in the temporary directory, unique to this process.
+fn temp_file(name: &str, contents: &[u8]) -> String {
+    let p = std::env::temp_dir().join(format!("wc-{}-{name}", std::process::id()));
+    std::fs::write(&p, contents).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+/// What `tools/render_chat_templates.py`'s environment (jinja2 with transformers' `tojson`)
+/// renders from the built-in qwen2 template with TOOLS and one user message.
+const TOOLS: &str = r#"[{"type": "function", "function": {"name": "get_weather", "description": "Wetter in °C <jetzt> & 'später'", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]"#;
+const TOOLS_PROMPT: &str = "<|im_start|>system\nYou are a helpful assistant.\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>\n{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": \"Wetter in °C <jetzt> & 'später'\", \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}}, \"required\": [\"city\"]}}}\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n<|im_start|>user\nWeather in Paris?<|im_end|>\n<|im_start|>assistant\n";
+
+#[test]
+fn chat_tools_reach_the_template_as_transformers_renders_them() {
+    let m = tiny("tiny-q4_k_m");
+    let tools = temp_file("tools.json", TOOLS.as_bytes());
+    let args = [
+        "chat",
+        "-m",
+        &m,
+        "-n",
+        "2",
+        "--temp",
+        "0",
+        "-c",
+        "2048",
+        "--chat-template",
+        "qwen2",
+        "--verbose-prompt",
+    ];
+    let out = wc_stdin(
+        &[&args[..], &["--tools", &tools]].concat(),
+        "Weather in Paris?\n",
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(TOOLS_PROMPT), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    // Without --tools the same template renders no tools section.
+    let out = wc_stdin(&args, "Weather in Paris?\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nWeather in Paris?<|im_end|>\n<|im_start|>assistant\n"),
+        "{err}"
+    );
+    assert!(!err.contains("<tools>"), "{err}");
+    // A template that does not read `tools` renders as before, with a warning.
+    let out = wc_stdin(
+        &[
+            "chat",
+            "-m",
+            &m,
+            "-n",
+            "1",
+            "--chat-template",
+            "gemma",
+            "--tools",
+            &tools,
+        ],
+        "Hi\n",
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("does not read `tools`"), "{err}");
+    std::fs::remove_file(&tools).unwrap();
+}
+
+#[test]
+fn chat_tools_file_errors_name_the_problem() {
+    let m = tiny("tiny-q4_k_m");
+    let cases: [(&str, &[u8], &str); 5] = [
+        (
+            "object.json",
+            br#"{"type": "function"}"#,
+            "expected a JSON array of tool definitions, found an object",
+        ),
+        (
+            "item.json",
+            br#"[{"type": "function"}, "get_weather"]"#,
+            "tool 1 is a string, not an object",
+        ),
+        ("broken.json", b"[{\"type\": }]", "not valid JSON"),
+        ("latin1.json", b"[{\"d\": \"caf\xe9\"}]", "invalid utf-8"),
+        (
+            "big.json",
+            &[b' '; (1 << 20) + 1],
+            "more than the limit of 1 MiB",
+        ),
+    ];
+    for (name, contents, needle) in cases {
+        let path = temp_file(name, contents);
+        let err = fails(&[
+            "chat",
+            "-m",
+            &m,
+            "--chat-template",
+            "qwen2",
+            "--tools",
+            &path,
+        ]);
+        assert!(err.contains(needle) && err.contains(&path), "{name}: {err}");
+        std::fs::remove_file(&path).unwrap();
+    }
+    let err = fails(&["chat", "-m", &m, "--tools", "no/such/tools.json"]);
+    assert!(
+        err.contains("reading tools file no/such/tools.json"),
+        "{err}"
+    );
+    let dir = std::env::temp_dir();
+    let err = fails(&["chat", "-m", &m, "--tools", dir.to_str().unwrap()]);
+    assert!(err.contains("is a directory, not a JSON file"), "{err}");
+}

@@ -4,7 +4,7 @@
 //! use engine::{ChatMessage, GenerateParams, Session, SessionOptions};
 //! # fn main() -> Result<(), engine::EngineError> {
 //! let mut s = Session::load("model.gguf", SessionOptions::default())?;
-//! for piece in s.chat(&[ChatMessage::user("Hi!")], &GenerateParams::default()) {
+//! for piece in s.chat(&[ChatMessage::user("Hi!")], None, &GenerateParams::default()) {
 //!     print!("{}", piece?.text);
 //! }
 //! println!("\n{:.1} tok/s", s.timings().gen_tok_per_s());
@@ -19,7 +19,7 @@ pub mod sampler;
 pub mod scheduler;
 pub mod session;
 
-pub use chat::{BuiltinTemplate, ChatError, ChatMessage};
+pub use chat::{BuiltinTemplate, ChatError, ChatMessage, Json, Tools};
 pub use config::EngineMeta;
 pub use error::EngineError;
 pub use model::{AttentionBackend, CacheType};

@@ -136,10 +136,11 @@ impl Engine {
         self.runner.generate_start(prompt, params).map_err(js)
     }
 
-    /// Starts the assistant's reply to `messages` (JSON `[{role, content}, ...]`, the whole
-    /// conversation; the cached prefix of earlier turns is reused).
-    pub fn chat_start(&mut self, messages: &str, params: &str) -> Result<(), JsError> {
-        self.runner.chat_start(messages, params).map_err(js)
+    /// Starts the assistant's reply to `messages` (JSON `[{role, content, tool_calls?},
+    /// ...]`, the whole conversation; the cached prefix of earlier turns is reused).
+    /// `tools`: JSON array of tool definitions for the template's `tools`, or `""`.
+    pub fn chat_start(&mut self, messages: &str, params: &str, tools: &str) -> Result<(), JsError> {
+        self.runner.chat_start(messages, params, tools).map_err(js)
     }
 
     /// One decode step (the prompt too, on the first call). JSON `{id, text, done}`, plus

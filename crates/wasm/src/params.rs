@@ -1,6 +1,8 @@
 //! JSON options from JavaScript (camelCase, unknown fields rejected) to engine types.
 
-use engine::{CacheType, ChatMessage, GenerateParams, SamplerParams, SessionOptions, MAX_CTX};
+use engine::{
+    CacheType, ChatMessage, GenerateParams, Json, SamplerParams, SessionOptions, Tools, MAX_CTX,
+};
 use serde::Deserialize;
 
 use crate::error::WasmError;
@@ -44,12 +46,15 @@ pub struct GenerateOptions {
     pub special: bool,
 }
 
-/// One chat message as JSON: `{"role": "user", "content": "Hi"}`.
+/// One chat message as JSON: `{"role": "user", "content": "Hi"}`, and for an assistant
+/// turn that called tools, `tool_calls` (any JSON, handed to the template as is).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Message {
     role: String,
     content: String,
+    #[serde(default)]
+    tool_calls: Option<Json>,
 }
 
 fn parse<'a, T: Deserialize<'a> + Default>(
@@ -135,12 +140,28 @@ fn penalty_last_n(n: i64) -> Result<usize, WasmError> {
     }
 }
 
-/// Chat messages from a JSON array of `{role, content}` objects.
+/// Chat messages from a JSON array of `{role, content, tool_calls?}` objects.
 pub fn messages(json: &str) -> Result<Vec<ChatMessage>, WasmError> {
     let m: Vec<Message> = serde_json::from_str(json).map_err(|e| WasmError::json("messages", e))?;
     Ok(m.into_iter()
-        .map(|m| ChatMessage::new(m.role, m.content))
+        .map(|m| {
+            let msg = ChatMessage::new(m.role, m.content);
+            match m.tool_calls {
+                Some(calls) => msg.with_tool_calls(calls),
+                None => msg,
+            }
+        })
         .collect())
+}
+
+/// Tool definitions from a JSON array (empty string: none).
+pub fn tools(json: &str) -> Result<Option<Tools>, WasmError> {
+    if json.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        Tools::from_json(json).map_err(engine::EngineError::from)?,
+    ))
 }
 
 #[cfg(test)]
@@ -221,5 +242,36 @@ mod tests {
             "{e}"
         );
         assert!(messages("{}").is_err());
+        // An assistant turn with tool calls, then the tool's result.
+        let m = messages(
+            r#"[{"role":"assistant","content":"","tool_calls":[{"type":"function","function":{"name":"f","arguments":{"b":1,"a":2}}}]},
+                {"role":"tool","content":"42"}]"#,
+        )
+        .unwrap();
+        let want = r#"[{"type":"function","function":{"name":"f","arguments":{"b":1,"a":2}}}]"#;
+        assert_eq!(m[0].tool_calls, Some(Json::parse(want).unwrap()));
+        assert_eq!(m[1], ChatMessage::new("tool", "42"));
+    }
+
+    #[test]
+    fn tools_parse_and_name_what_is_wrong() {
+        assert_eq!(tools("").unwrap(), None);
+        let t = tools(r#"[{"type":"function","function":{"name":"f"}}]"#).unwrap();
+        assert_eq!(t.map(|t| t.len()), Some(1));
+        for (bad, needle) in [
+            (
+                "{}",
+                "expected a JSON array of tool definitions, found an object",
+            ),
+            ("[1]", "tool 0 is a number, not an object"),
+            ("null", "found null"),
+            ("[", "not valid JSON"),
+        ] {
+            let e = tools(bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with("invalid tools: ") && e.contains(needle),
+                "{bad}: {e}"
+            );
+        }
     }
 }

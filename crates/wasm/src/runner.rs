@@ -95,12 +95,19 @@ impl Runner {
         Ok(())
     }
 
-    /// Starts the assistant's reply to `messages` (JSON array of `{role, content}`),
-    /// reusing the KV cache of the conversation's earlier turns.
-    pub fn chat_start(&mut self, messages: &str, options: &str) -> Result<(), WasmError> {
+    /// Starts the assistant's reply to `messages` (JSON array of `{role, content,
+    /// tool_calls?}`) with `tools` (JSON array of tool definitions; empty: none), reusing
+    /// the KV cache of the conversation's earlier turns.
+    pub fn chat_start(
+        &mut self,
+        messages: &str,
+        options: &str,
+        tools: &str,
+    ) -> Result<(), WasmError> {
         let m = params::messages(messages)?;
         let p = params::generate_params(options)?;
-        self.generation = Some(self.session.chat(&m, &p).detach());
+        let t = params::tools(tools)?;
+        self.generation = Some(self.session.chat(&m, t.as_ref(), &p).detach());
         Ok(())
     }
 

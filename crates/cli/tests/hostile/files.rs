@@ -112,17 +112,24 @@ fn model_paths_that_are_not_regular_files_are_refused() {
 }
 
 #[test]
-fn chat_template_paths_that_are_not_regular_files_are_refused() {
+fn chat_template_and_tools_paths_that_are_not_regular_files_are_refused() {
     let dir = tmp_dir();
     let fifo = mkfifo(&dir);
     let m = tiny("tiny-q4_0");
-    for (path, kind) in [(&fifo, "named pipe"), (&dir, "directory")] {
-        Probe::new(&["chat", "-m", &m, "--chat-template", path.to_str().unwrap()])
-            .stdin("hi\n")
-            .timeout_secs(10)
-            .run()
-            .clean_error(kind);
+    for flag in ["--chat-template", "--tools"] {
+        for (path, kind) in [(&fifo, "named pipe"), (&dir, "directory")] {
+            Probe::new(&["chat", "-m", &m, flag, path.to_str().unwrap()])
+                .stdin("hi\n")
+                .timeout_secs(10)
+                .run()
+                .clean_error(kind);
+        }
     }
+    Probe::new(&["chat", "-m", &m, "--tools", "/dev/zero"])
+        .stdin("hi\n")
+        .timeout_secs(10)
+        .run()
+        .clean_error("device");
 }
 
 #[test]

@@ -34,8 +34,8 @@ pub const BASE_FUEL: u64 = 1_000_000;
 /// Fuel per message handed to the template.
 pub const FUEL_PER_MESSAGE: u64 = 256;
 
-/// Fuel per byte of message text (role and content), BOS and EOS text: each input byte
-/// may be copied about 64 times.
+/// Fuel per byte of message text (role, content and tool calls), tool definitions, BOS
+/// and EOS text: each input byte may be copied about 64 times.
 pub const FUEL_PER_BYTE: u64 = 1;
 
 /// Bytes of data one fuel pays for (minijinja's accounting).
@@ -55,9 +55,13 @@ pub const RECURSION_LIMIT: usize = 200;
 pub fn fuel_for(messages: &[ChatMessage], opts: &RenderOptions<'_>) -> u64 {
     let text: u64 = messages
         .iter()
-        .map(|m| (m.role.len() + m.content.len()) as u64)
-        .sum::<u64>()
-        + (opts.bos_token.len() + opts.eos_token.len()) as u64;
+        .map(|m| {
+            let calls = m.tool_calls.as_ref().map_or(0, |c| c.size());
+            ((m.role.len() + m.content.len()) as u64).saturating_add(calls)
+        })
+        .fold(0u64, u64::saturating_add)
+        .saturating_add(opts.tools.map_or(0, |t| t.json().size()))
+        .saturating_add((opts.bos_token.len() + opts.eos_token.len()) as u64);
     BASE_FUEL
         .saturating_add(FUEL_PER_MESSAGE.saturating_mul(messages.len() as u64))
         .saturating_add(FUEL_PER_BYTE.saturating_mul(text))

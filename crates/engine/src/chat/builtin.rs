@@ -2,7 +2,7 @@
 //! (e.g. base models such as Gemma 3 270M) or when the user picks one by name.
 //!
 //! The template texts (in `templates/`) are written from the published prompt formats of
-//! each model family; `tools/render_chat_templates.py` renders them with Python jinja2 to
+//! each model family (`qwen2` is Qwen2.5's template with Qwen 2's default system prompt); `tools/render_chat_templates.py` renders them with Python jinja2 to
 //! produce the fixtures the tests compare against.
 
 /// A built-in chat template.
@@ -20,7 +20,8 @@ pub enum BuiltinTemplate {
     Zephyr,
     /// Mistral instruct v0.1: `<s>[INST] … [/INST]…</s>` (no system role).
     Mistral,
-    /// Qwen 2: ChatML with a default system prompt.
+    /// Qwen 2 / 2.5: ChatML with a default system prompt; with `tools`, Qwen2.5's tool
+    /// format (`<tools>` in the system turn, `<tool_call>`, `<tool_response>`).
     Qwen2,
 }
 

@@ -1,19 +1,20 @@
 //! Guards for template features whose output size minijinja 3.1 only charges after the
-//! fact: `str.format` with a huge width or precision (pycompat) and `tojson` with a huge
-//! indent (or a deeply nested value) would allocate gigabytes before the fuel check sees
-//! the result.
+//! fact: `str.format` with a huge width or precision (pycompat), `join` or `string` of a
+//! value that holds one big part many times, and `tojson` with a huge indent (or of a
+//! deeply nested value) would allocate gigabytes before the fuel check sees the result.
 
-use minijinja::value::{Kwargs, StringInput, ValueKind};
+use minijinja::value::{Kwargs, Rest, StringInput, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, State, Value};
 
 use super::budget::BYTES_PER_FUEL;
+use super::pyjson::{self, DumpOptions};
 
 /// Bytes of JSON per fuel, as minijinja charges its own `tojson` (16/64 fuel a byte).
 const JSON_BYTES_PER_FUEL: u64 = 4;
 
-/// Installs the guarded `tojson` filter and the Python-method callback, and removes
-/// `pprint` and `debug()`: Rust's pretty printer takes cubic time in the nesting depth
-/// of a value and chat templates do not use them.
+/// Installs transformers' `tojson`, the guarded `string` and `join` filters and the
+/// Python-method callback, and removes `pprint` and `debug()`: Rust's pretty printer
+/// takes cubic time in the nesting depth of a value and chat templates do not use them.
 pub fn install(env: &mut Environment<'_>) {
     env.add_filter("tojson", tojson);
     env.add_filter("string", string);
@@ -138,64 +139,16 @@ fn join(
     minijinja::filters::join(state, value, joiner, attribute, kwargs)
 }
 
-/// `tojson` that first pays for the largest output its indent can make: an indented
-/// dump of a deeply nested value grows with the depth times the indent on every line.
-fn tojson(
-    state: &State,
-    value: &Value,
-    indent: Option<Value>,
-    kwargs: Kwargs,
-) -> Result<Value, Error> {
-    ensure_printable(state, std::slice::from_ref(value))?;
-    let width = indent
-        .clone()
-        .or_else(|| kwargs.peek::<Value>("indent").ok());
-    if let Some(width) = width.filter(|w| w.kind() == ValueKind::Number) {
-        let no_args = Kwargs::from_iter(std::iter::empty::<(&str, Value)>());
-        let compact = minijinja::filters::tojson(value, None, no_args)?;
-        let compact = compact.as_str().unwrap_or("");
-        state.consume_fuel(compact.len() as u64 / JSON_BYTES_PER_FUEL)?;
-        let width = width.as_usize().unwrap_or(usize::MAX) as u64;
-        state.consume_fuel(pretty_json_bound(compact, width) / BYTES_PER_FUEL)?;
-    }
-    let json = minijinja::filters::tojson(value, indent, kwargs)?;
-    let len = json.as_str().map_or(0, str::len) as u64;
-    state.consume_fuel(len / JSON_BYTES_PER_FUEL)?;
-    Ok(json)
-}
-
-/// Upper bound of the size of `compact` JSON pretty-printed with `indent`: each
-/// structural character may start a line indented by the nesting depth.
-fn pretty_json_bound(compact: &str, indent: u64) -> u64 {
-    let (mut depth, mut max_depth, mut marks) = (0u64, 0u64, 0u64);
-    let (mut in_string, mut escaped) = (false, false);
-    for b in compact.bytes() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                max_depth = max_depth.max(depth);
-                marks += 1;
-            }
-            b']' | b'}' => {
-                depth = depth.saturating_sub(1);
-                marks += 1;
-            }
-            b',' | b':' => marks += 1,
-            _ => {}
-        }
-    }
-    let line = indent.saturating_mul(max_depth).saturating_add(2);
-    (compact.len() as u64).saturating_add(marks.saturating_mul(line))
+/// transformers' `tojson` ([`pyjson`]), writing at most the JSON bytes the remaining fuel
+/// pays for, then charged like minijinja's own `tojson`.
+fn tojson(state: &State, value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    let opts = DumpOptions::from_args(&args, &kwargs)?;
+    let cap = state.fuel_levels().map_or(u64::MAX, |(_, remaining)| {
+        remaining.saturating_mul(JSON_BYTES_PER_FUEL)
+    });
+    let json = pyjson::dumps(value, &opts, usize::try_from(cap).unwrap_or(usize::MAX))?;
+    state.consume_fuel(json.len() as u64 / JSON_BYTES_PER_FUEL)?;
+    Ok(Value::from_safe_string(json))
 }
 
 #[cfg(test)]
@@ -209,16 +162,5 @@ mod tests {
         assert_eq!(format_spec_bytes("{:>1000000000}"), 1_000_000_000);
         assert_eq!(format_spec_bytes("{:99999999999999999999999}"), u64::MAX);
         assert_eq!(format_spec_bytes("{:5"), 5);
-    }
-
-    #[test]
-    fn pretty_json_bound_covers_the_indented_output() {
-        assert_eq!(pretty_json_bound("1", 4), 1);
-        // Two marks ('[' and ']') at depth 1: 2 * (4 + 2) more bytes.
-        assert_eq!(pretty_json_bound("[1]", 4), 3 + 12);
-        // Brackets inside strings are text.
-        assert_eq!(pretty_json_bound(r#""[\"{""#, 4), 6);
-        let nested = "[".repeat(100) + &"]".repeat(100);
-        assert_eq!(pretty_json_bound(&nested, 2), 200 + 200 * 202);
     }
 }

@@ -93,6 +93,7 @@ fn opts() -> RenderOptions<'static> {
         bos_token: "<s>",
         eos_token: "</s>",
         now_unix_secs: Some(1_722_000_896),
+        tools: None,
     }
 }
 

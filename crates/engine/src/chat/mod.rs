@@ -13,26 +13,31 @@
 pub mod budget;
 mod builtin;
 mod guards;
+mod json;
 #[cfg(test)]
 mod limit_tests;
+mod pyjson;
 mod strftime;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
-
 use minijinja::{syntax::SyntaxConfig, Environment, Error, ErrorKind, Value};
 
 pub use builtin::BuiltinTemplate;
+pub use json::{Json, Tools};
 pub use strftime::DateTime;
 
 /// One message of a conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatMessage {
-    /// `system`, `user` or `assistant` (templates may accept others, e.g. `tool`).
+    /// `system`, `user` or `assistant` (templates may accept others, e.g. `tool` for the
+    /// result of a tool call).
     pub role: String,
     /// Plain-text content.
     pub content: String,
+    /// The tool calls of an assistant message, as the template reads them: usually
+    /// `[{"type": "function", "function": {"name": ..., "arguments": {...}}}]`.
+    pub tool_calls: Option<Json>,
 }
 
 impl ChatMessage {
@@ -41,6 +46,14 @@ impl ChatMessage {
         Self {
             role: role.into(),
             content: content.into(),
+            tool_calls: None,
+        }
+    }
+    /// The message with `tool_calls`.
+    pub fn with_tool_calls(self, tool_calls: Json) -> Self {
+        Self {
+            tool_calls: Some(tool_calls),
+            ..self
         }
     }
     /// A `system` message.
@@ -77,6 +90,9 @@ pub enum ChatError {
     /// Any other failure while rendering.
     #[error("chat template failed at line {line}: {detail}")]
     Render { line: usize, detail: String },
+    /// A tool list is not a JSON array of objects (or is too long).
+    #[error("invalid tools: {0}")]
+    InvalidTools(String),
     /// No template of that name is built in.
     #[error("unknown built-in chat template {0:?} (known: gemma, llama2, llama3, chatml, zephyr, mistral, qwen2)")]
     UnknownBuiltin(String),
@@ -94,6 +110,8 @@ pub struct RenderOptions<'a> {
     /// Clock for `strftime_now`, in seconds since the Unix epoch; `None` reads the system
     /// clock (on `wasm32-unknown-unknown`, which has none, the epoch is used).
     pub now_unix_secs: Option<i64>,
+    /// Tool definitions, the template's `tools` (`none` when absent, as in transformers).
+    pub tools: Option<&'a Tools>,
 }
 
 /// Renders `messages` with the Jinja chat `template`.
@@ -112,6 +130,7 @@ pub fn render(
             bos_token,
             eos_token,
             now_unix_secs: None,
+            tools: None,
         },
     )
 }
@@ -144,17 +163,10 @@ fn render_fueled(
             line: e.line().unwrap_or(0),
             detail: describe(&e),
         })?;
-    let messages: Vec<Value> = messages
-        .iter()
-        .map(|m| {
-            let mut map = BTreeMap::new();
-            map.insert("role".to_string(), Value::from(m.role.as_str()));
-            map.insert("content".to_string(), Value::from(m.content.as_str()));
-            Value::from(map)
-        })
-        .collect();
+    let messages: Vec<Value> = messages.iter().map(json::message_value).collect();
     let ctx = minijinja::context! {
         messages => messages,
+        tools => opts.tools.map_or(Value::from(()), |t| t.json().value().clone()),
         add_generation_prompt => opts.add_generation_prompt,
         bos_token => opts.bos_token,
         eos_token => opts.eos_token,

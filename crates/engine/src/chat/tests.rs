@@ -8,61 +8,103 @@ fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/chat")
 }
 
-#[test]
-fn matches_python_jinja2_fixtures() {
+/// One fixture file of `tools/render_chat_templates.py`.
+#[derive(serde::Deserialize)]
+struct Fixture {
+    name: String,
+    template: String,
+    /// The model file the template was read from, if any.
+    gguf: Option<String>,
+    cases: Vec<Case>,
+}
+
+#[derive(serde::Deserialize)]
+struct Case {
+    messages: Vec<Message>,
+    /// `None`: the template's `tools` is none.
+    tools: Option<Json>,
+    add_generation_prompt: bool,
+    bos_token: String,
+    eos_token: String,
+    expected: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct Message {
+    role: String,
+    content: String,
+    tool_calls: Option<Json>,
+}
+
+fn fixtures() -> Vec<Fixture> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(fixture_dir())
         .expect("tests/fixtures/chat exists (run tools/render_chat_templates.py)")
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
-    let names: Vec<String> = files
+    files
         .iter()
-        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
-        .collect();
+        .map(|p| {
+            let text = std::fs::read_to_string(p).unwrap();
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        })
+        .collect()
+}
+
+#[test]
+fn matches_python_jinja2_fixtures() {
+    let fixtures = fixtures();
     for t in BuiltinTemplate::ALL {
         assert!(
-            names.iter().any(|n| n == t.name()),
+            fixtures.iter().any(|f| f.name == t.name()),
             "no fixture for {}",
             t.name()
         );
     }
-    let mut checked = 0;
-    for path in &files {
-        let text = std::fs::read_to_string(path).unwrap();
-        let fx: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let name = fx["name"].as_str().unwrap();
-        let template = fx["template"].as_str().unwrap();
+    let (mut checked, mut with_tools, mut with_calls) = (0, 0, 0);
+    for fx in &fixtures {
+        let name = &fx.name;
         if let Some(b) = BuiltinTemplate::from_name(name) {
             assert_eq!(
                 b.source(),
-                template,
+                fx.template,
                 "{name}: fixture is stale, re-run the tool"
             );
         }
-        for (i, case) in fx["cases"].as_array().unwrap().iter().enumerate() {
-            let messages: Vec<ChatMessage> = case["messages"]
-                .as_array()
-                .unwrap()
+        for (i, case) in fx.cases.iter().enumerate() {
+            let messages: Vec<ChatMessage> = case
+                .messages
                 .iter()
                 .map(|m| {
-                    ChatMessage::new(m["role"].as_str().unwrap(), m["content"].as_str().unwrap())
+                    let msg = ChatMessage::new(&m.role, &m.content);
+                    match &m.tool_calls {
+                        Some(calls) => {
+                            with_calls += 1;
+                            msg.with_tool_calls(calls.clone())
+                        }
+                        None => msg,
+                    }
                 })
                 .collect();
-            let got = render(
-                template,
-                &messages,
-                case["add_generation_prompt"].as_bool().unwrap(),
-                case["bos_token"].as_str().unwrap(),
-                case["eos_token"].as_str().unwrap(),
-            );
-            match (case.get("expected"), case.get("error")) {
+            let tools = case.tools.clone().map(|t| Tools::try_from(t).unwrap());
+            with_tools += usize::from(tools.is_some());
+            let opts = RenderOptions {
+                add_generation_prompt: case.add_generation_prompt,
+                bos_token: &case.bos_token,
+                eos_token: &case.eos_token,
+                now_unix_secs: None,
+                tools: tools.as_ref(),
+            };
+            let got = render_with(&fx.template, &messages, &opts);
+            match (&case.expected, &case.error) {
                 (Some(want), _) => {
                     let got = got.unwrap_or_else(|e| panic!("{name} case {i}: {e}"));
-                    assert_eq!(got, want.as_str().unwrap(), "{name} case {i}");
+                    assert_eq!(&got, want, "{name} case {i}");
                 }
                 (None, Some(err)) => match got {
-                    Err(ChatError::Raised(msg)) => assert_eq!(msg, err.as_str().unwrap()),
+                    Err(ChatError::Raised(msg)) => assert_eq!(&msg, err),
                     other => panic!("{name} case {i}: expected raise, got {other:?}"),
                 },
                 _ => panic!("{name} case {i}: malformed fixture"),
@@ -70,7 +112,34 @@ fn matches_python_jinja2_fixtures() {
             checked += 1;
         }
     }
-    assert!(checked >= 50, "only {checked} cases checked");
+    assert!(checked >= 90, "only {checked} cases checked");
+    assert!(with_tools >= 16, "only {with_tools} cases with tools");
+    assert!(
+        with_calls >= 8,
+        "only {with_calls} messages with tool calls"
+    );
+}
+
+/// The fixtures of real model templates hold the file's `tokenizer.chat_template`.
+#[test]
+fn gguf_fixtures_hold_the_model_files_templates() {
+    let mut n = 0;
+    for fx in fixtures() {
+        let Some(model) = &fx.gguf else { continue };
+        n += 1;
+        let path = fixture_dir().join("../../..").join(model);
+        let Some(path) = test_support::require(&path, "run scripts/fetch-model.sh NAME") else {
+            continue;
+        };
+        let file = gguf::GgufFile::open(&path).unwrap();
+        let meta = crate::EngineMeta::from_gguf(file.metadata());
+        assert_eq!(
+            meta.chat_template.as_deref(),
+            Some(fx.template.as_str()),
+            "{model}"
+        );
+    }
+    assert!(n >= 2, "{n}");
 }
 
 #[test]

@@ -26,7 +26,7 @@ use gguf::GgufFile;
 use model::{CacheType, KvCache, Model, Scratch};
 use tokenizer::Tokenizer;
 
-use crate::chat::{self, BuiltinTemplate, ChatMessage, RenderOptions};
+use crate::chat::{self, BuiltinTemplate, ChatMessage, RenderOptions, Tools};
 use crate::config::EngineMeta;
 use crate::error::EngineError;
 
@@ -170,10 +170,15 @@ impl Session {
     }
 
     /// Streams the assistant's reply to a conversation: renders the chat template with a
-    /// generation prompt, reuses the cached prefix of earlier turns, and also stops at the
-    /// template's end-of-turn marker.
-    pub fn chat(&mut self, messages: &[ChatMessage], params: &GenerateParams) -> Generation<'_> {
-        let (tokens, end_of_turn) = match self.chat_tokens(messages) {
+    /// generation prompt (and `tools`, the template's `tools`, when given), reuses the
+    /// cached prefix of earlier turns, and also stops at the template's end-of-turn marker.
+    pub fn chat(
+        &mut self,
+        messages: &[ChatMessage],
+        tools: Option<&Tools>,
+        params: &GenerateParams,
+    ) -> Generation<'_> {
+        let (tokens, end_of_turn) = match self.chat_tokens(messages, tools) {
             Ok((t, e)) => (Ok(t), e),
             Err(e) => (Err(e), None),
         };
@@ -184,16 +189,18 @@ impl Session {
     pub fn chat_with(
         &mut self,
         messages: &[ChatMessage],
+        tools: Option<&Tools>,
         params: &GenerateParams,
         on_piece: impl FnMut(&TokenPiece) -> ControlFlow<()>,
     ) -> Result<Completion, EngineError> {
-        self.chat(messages, params).run(on_piece)
+        self.chat(messages, tools, params).run(on_piece)
     }
 
-    /// Renders a conversation with the session's chat template.
+    /// Renders a conversation (and its tool definitions) with the session's chat template.
     pub fn render_chat(
         &self,
         messages: &[ChatMessage],
+        tools: Option<&Tools>,
         add_generation_prompt: bool,
     ) -> Result<String, EngineError> {
         let t = self
@@ -208,6 +215,7 @@ impl Session {
             bos_token: text(self.tok.bos()),
             eos_token: text(self.tok.eos()),
             now_unix_secs: None,
+            tools,
         };
         Ok(chat::render_with(&t.source, messages, &opts)?)
     }
@@ -217,8 +225,9 @@ impl Session {
     fn chat_tokens(
         &self,
         messages: &[ChatMessage],
+        tools: Option<&Tools>,
     ) -> Result<(Vec<u32>, Option<&'static str>), EngineError> {
-        let text = self.render_chat(messages, true)?;
+        let text = self.render_chat(messages, tools, true)?;
         self.check_prompt_length(&text, self.tok.add_bos())?;
         let mut ids = self.tok.encode(&text, false, true);
         if let (true, Some(bos)) = (self.tok.add_bos(), self.tok.bos()) {

@@ -325,17 +325,17 @@ fn chat_uses_builtin_template_and_reuses_previous_turns() {
     );
     let mut msgs = vec![ChatMessage::user("Hello there")];
     let first = s
-        .chat(&msgs, &greedy(8))
+        .chat(&msgs, None, &greedy(8))
         .map(|p| p.unwrap().text)
         .collect::<String>();
     msgs.push(ChatMessage::assistant(first));
     msgs.push(ChatMessage::user("Tell me more"));
-    let rendered = s.render_chat(&msgs, true).unwrap();
+    let rendered = s.render_chat(&msgs, None, true).unwrap();
     assert!(
         rendered.starts_with("<s>[INST] Hello there [/INST]"),
         "{rendered:?}"
     );
-    collect(s.chat(&msgs, &greedy(4)));
+    collect(s.chat(&msgs, None, &greedy(4)));
     let t = s.timings();
     assert!(t.cached_tokens >= 8, "previous turn not reused: {t:?}");
     // Exactly one BOS at the start of a chat prompt.
@@ -412,7 +412,7 @@ fn gemma3_chat_prompt_tokens_match_llama_cpp() {
         Some(crate::BuiltinTemplate::Gemma.source())
     );
     let (ids, eot) = s
-        .chat_tokens(&[ChatMessage::user("Write a haiku about the sea.")])
+        .chat_tokens(&[ChatMessage::user("Write a haiku about the sea.")], None)
         .unwrap();
     assert_eq!(ids, want);
     assert_eq!(eot, Some("<end_of_turn>"));
