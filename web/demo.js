@@ -1,11 +1,12 @@
 // The demo page's logic (plain JS, no build step). Element ids are a stable contract for
-// the browser tests: #model-url #model-file #load #progress #load-status #info #prompt
-// #generate #stop #reset #output #n-tokens #tps #ticker #error; body[data-state] is one of
-// idle | loading | ready | generating | error.
+// the browser tests: #model-choice #model-url #model-file #load #progress #load-status
+// #info #chat-template #prompt #generate #stop #reset #output #n-tokens #tps #ticker #error;
+// body[data-state] is one of idle | loading | ready | generating | error.
 import { WasmChord } from './wasm-chord.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
+  choice: $('model-choice'),
   url: $('model-url'),
   file: $('model-file'),
   cache: $('cache'),
@@ -14,6 +15,9 @@ const ui = {
   progress: $('progress'),
   loadStatus: $('load-status'),
   info: $('info'),
+  templateDetails: $('template-details'),
+  chatTemplate: $('chat-template'),
+  templateSource: $('chat-template-source'),
   prompt: $('prompt'),
   generate: $('generate'),
   stop: $('stop'),
@@ -59,6 +63,46 @@ function showError(err) {
 
 const mib = (n) => (n / 2 ** 20).toFixed(1);
 
+// Marker strings of the common chat formats, to name the template a model file carries.
+const TEMPLATE_FAMILIES = [
+  ['ChatML', '<|im_start|>'],
+  ['Gemma', '<start_of_turn>'],
+  ['Llama 3', '<|start_header_id|>'],
+  ['Llama 2 / Mistral', '[INST]'],
+  ['Zephyr', '<|assistant|>'],
+];
+
+/** Which chat template the engine uses: the file's own (named by its format) or a built-in. */
+function describeTemplate(info) {
+  if (!info.chatTemplate) return 'none (chat mode is unavailable)';
+  if (info.chatTemplateBuiltin) return `built-in "${info.chatTemplateBuiltin}" (the file has none)`;
+  const family = TEMPLATE_FAMILIES.find(([, marker]) => info.chatTemplateSource?.includes(marker));
+  return `${family ? family[0] : 'custom'}, from the model file`;
+}
+
+const DEFAULT_PROMPTS = {
+  complete: 'The three primary colors are',
+  chat: 'What are the three primary colors?',
+};
+const mode = () => document.querySelector('input[name=mode]:checked').value;
+
+/** An untouched default prompt follows the mode (there are two). */
+function promptFollows(next) {
+  const prev = next === 'chat' ? 'complete' : 'chat';
+  if (ui.prompt.value === DEFAULT_PROMPTS[prev]) ui.prompt.value = DEFAULT_PROMPTS[next];
+}
+
+function setMode(next) {
+  document.querySelector(`input[name=mode][value=${next}]`).checked = true;
+  promptFollows(next);
+}
+
+/** Shows `url` in the chooser: its entry when listed, else "other URL". */
+function syncChoice(url) {
+  const listed = [...ui.choice.options].some((o) => o.value && o.value === url);
+  ui.choice.value = listed ? url : '';
+}
+
 async function load(source, label) {
   showError(null);
   controller?.abort();
@@ -66,6 +110,7 @@ async function load(source, label) {
   engine = null;
   conversation = [];
   ui.info.textContent = '';
+  ui.templateDetails.hidden = true;
   ui.progress.value = 0;
   ui.loadStatus.textContent = `Loading ${label}…`;
   setState('loading');
@@ -86,7 +131,12 @@ async function load(source, label) {
     ui.info.textContent =
       `${info.name ?? info.arch} (${info.arch}) · ${(info.nParams / 1e6).toFixed(0)}M params · ` +
       `${mib(info.fileBytes)} MiB · context ${info.nCtx} · ${types} · ` +
-      `chat template: ${info.chatTemplate ? 'yes' : 'no'} · kernels: ${info.isa} (${info.variant} build)`;
+      `kernels: ${info.isa} (${info.variant} build)`;
+    ui.chatTemplate.textContent = describeTemplate(info);
+    ui.templateSource.textContent = info.chatTemplateSource ?? '';
+    ui.templateDetails.hidden = false;
+    // A file with its own template is an instruct model: start in chat mode.
+    if (info.chatTemplate && !info.chatTemplateBuiltin) setMode('chat');
     window.demo.engine = engine;
     setState('ready');
   } catch (e) {
@@ -121,7 +171,7 @@ function appendSpan(cls, text) {
 async function generate() {
   if (!engine) return;
   showError(null);
-  const chat = document.querySelector('input[name=mode]:checked').value === 'chat';
+  const chat = mode() === 'chat';
   const prompt = ui.prompt.value;
   controller = new AbortController();
   let n = 0;
@@ -137,6 +187,7 @@ async function generate() {
   if (chat) {
     conversation.push({ role: 'user', content: prompt });
     if (conversation.length > 1) ui.output.append('\n\n');
+    else ui.output.textContent = '';
     appendSpan('role', 'user: ');
     appendSpan('prompt', prompt);
     ui.output.append('\n');
@@ -177,9 +228,19 @@ async function generate() {
   }
 }
 
+ui.choice.addEventListener('change', () => {
+  if (ui.choice.value) ui.url.value = ui.choice.value;
+  else ui.url.select();
+});
+ui.url.addEventListener('input', () => syncChoice(ui.url.value.trim()));
+for (const radio of document.querySelectorAll('input[name=mode]')) {
+  radio.addEventListener('change', () => radio.checked && promptFollows(radio.value));
+}
 ui.load.addEventListener('click', () => {
   const url = ui.url.value.trim();
-  if (url) load(url, url.split('/').pop());
+  if (!url) return;
+  ui.file.value = '';
+  load(url, url.split('/').pop());
 });
 ui.file.addEventListener('change', () => {
   const f = ui.file.files?.[0];
@@ -203,6 +264,7 @@ ui.prompt.addEventListener('keydown', (e) => {
 // ?model=URL presets the URL; &autoload loads it at once.
 const query = new URLSearchParams(location.search);
 if (query.get('model')) ui.url.value = query.get('model');
+syncChoice(ui.url.value);
 window.demo = { WasmChord, engine: null, load: (src) => load(src, String(src)) };
 setState('idle');
 if (query.has('autoload')) ui.load.click();

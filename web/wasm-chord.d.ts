@@ -141,6 +141,10 @@ export interface ModelInfo {
   tensorTypes: Record<string, number>;
   /** Whether chat() can be used (the file's template or a built-in one). */
   chatTemplate: boolean;
+  /** The built-in template in use ("gemma", "chatml", ...); null for the file's own. */
+  chatTemplateBuiltin: string | null;
+  /** Jinja source of the template in use; null when there is none. */
+  chatTemplateSource: string | null;
   /** Kernel instruction set: "simd128" or "scalar". */
   isa: string;
   /** The wasm build in use. */

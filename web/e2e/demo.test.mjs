@@ -5,16 +5,24 @@
 //      a screenshot goes to web/e2e/out/generate.png;
 //   2. the Stop button ends a long generation promptly (finish: cancelled);
 //   3. a truncated GGUF (file picker) and a bad-magic GGUF (URL) show a readable #error
-//      within a few seconds.
+//      within a few seconds;
+//   4. SmolLM2-135M-Instruct, picked in #model-choice and loaded by URL, chats two greedy
+//      turns with its own ChatML template (shown in #chat-template): each reply ends at
+//      <|im_end|> (finish: eog) and the transcript equals the native `wasm-chord chat`'s;
+//      a screenshot goes to web/e2e/out/chat.png;
+//   5. the same file from the file picker gives the same first reply.
+//   E2E_CHAT_MODELS="smollm2 qwen" runs 4 on Qwen2.5-Coder-0.5B-Instruct too (491 MB, slow).
 //
 //   scripts/test-e2e.sh    (installs/builds what is missing, then runs this file)
 // Env: E2E_BASE_URL (the server, required), CHROMIUM (default /usr/bin/chromium),
 //      WASM_CHORD_CLI (native binary), NATIVE_ISA (kernel table of the native run,
 //      default scalar: the summation order the wasm builds match), E2E_MODEL (path under
-//      the repo's models/, default gemma-3-270m-q4_k_m.gguf).
+//      the repo's models/, default gemma-3-270m-q4_k_m.gguf), E2E_CHAT_MODELS (keys of
+//      CHAT_MODELS, default smollm2). A missing chat model skips its tests, or fails them
+//      when CI is set.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -32,6 +40,27 @@ const NATIVE_ISA = process.env.NATIVE_ISA ?? 'scalar';
 const MODEL = process.env.E2E_MODEL ?? 'gemma-3-270m-q4_k_m.gguf';
 const PROMPT = 'The capital of France is';
 const N = 16;
+
+// Instruct models with their own chat template, as listed in #model-choice; `fetch` is
+// the scripts/fetch-model.sh name. Both templates are ChatML ending a turn with <|im_end|>.
+const CHAT_MODELS = {
+  smollm2: {
+    file: 'smollm2-135m-instruct-q4_1.gguf',
+    fetch: 'smollm2-135m',
+    template: /^ChatML, from the model file$/,
+  },
+  qwen: {
+    file: 'qwen2.5-coder-0.5b-instruct-q4_k_m.gguf',
+    fetch: 'qwen2.5-coder-0.5b',
+    template: /^ChatML, from the model file$/,
+  },
+};
+const CHAT_KEYS = (process.env.E2E_CHAT_MODELS ?? 'smollm2').split(/\s+/).filter(Boolean);
+// Two turns, the second one following the first in the conversation; short greedy replies
+// that end with the end-of-turn token well before CHAT_MAX_TOKENS (longer ones can part
+// from the scalar CLI at a near tie: web/README.md, "Matching native output").
+const CHAT_TURNS = ['What is 2+2?', 'And what is 3+3?'];
+const CHAT_MAX_TOKENS = 48;
 
 const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -54,6 +83,33 @@ function nativeText() {
   return r.stdout;
 }
 
+/**
+ * The native CLI's greedy `chat` over CHAT_TURNS (stdout: each reply then a line break),
+ * with the file's own template, as the page's chat mode does.
+ */
+function nativeChat(file, turns) {
+  const r = spawnSync(
+    CLI,
+    ['chat', '-m', join(ROOT, 'models', file), '-n', String(CHAT_MAX_TOKENS), '--temp', '0'],
+    {
+      encoding: 'utf8',
+      input: turns.map((t) => `${t}\n`).join(''),
+      env: { ...process.env, WASM_CHORD_ISA: NATIVE_ISA },
+    },
+  );
+  assert.equal(r.status, 0, `native CLI chat failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Whether models/`file` is there; when not, skips the test `t` (fails it when CI is set). */
+function haveModel(t, { file, fetch }) {
+  if (existsSync(join(ROOT, 'models', file))) return true;
+  const why = `models/${file} is missing (scripts/fetch-model.sh ${fetch})`;
+  assert.ok(!process.env.CI, why);
+  t.skip(why);
+  return false;
+}
+
 /** Where two strings first differ, with a little context, for a readable failure. */
 function divergence(a, b) {
   let i = 0;
@@ -69,6 +125,34 @@ async function waitState(page, states, timeout) {
 }
 
 const ticker = (page) => page.$eval('#ticker', (e) => Number(e.textContent));
+
+/** Waits for a load started on the page; fails with the page's #error. */
+async function waitLoaded(page) {
+  const state = await waitState(page, ['ready', 'error'], 180_000);
+  assert.equal(state, 'ready', `load failed: ${await page.textContent('#error')}`);
+}
+
+/** Fills the prompt and greedy settings, clicks Generate and waits until it has started. */
+async function startGreedy(page, prompt, maxTokens) {
+  await page.fill('#prompt', prompt);
+  await page.fill('#max-tokens', String(maxTokens));
+  await page.fill('#temperature', '0');
+  await page.fill('#repeat-penalty', '1');
+  await page.click('#generate');
+  await waitState(page, ['generating', 'ready'], 10_000);
+}
+
+/** Sends `message` in chat mode with greedy sampling; returns the reply and lastResult. */
+async function chatTurn(page, message) {
+  assert.ok(await page.isChecked('input[name=mode][value=chat]'), 'chat mode is not selected');
+  await startGreedy(page, message, CHAT_MAX_TOKENS);
+  assert.equal(await waitState(page, ['ready'], 120_000), 'ready');
+  assert.equal(await page.textContent('#error'), '');
+  const replies = await page.$$eval('#output .answer', (els) => els.map((e) => e.textContent));
+  const result = await page.evaluate(() => window.demo.engine.lastResult);
+  assert.equal(replies.at(-1), result.text);
+  return { reply: result.text, result };
+}
 
 describe('demo page in headless Chromium', () => {
   let context;
@@ -103,16 +187,13 @@ describe('demo page in headless Chromium', () => {
     await page.fill('#model-url', `models/${MODEL}`);
     const t0 = Date.now();
     await page.click('#load');
-    const loaded = await waitState(page, ['ready', 'error'], 180_000);
-    assert.equal(loaded, 'ready', `load failed: ${await page.textContent('#error')}`);
+    await waitLoaded(page);
     console.log(`# load: ${Date.now() - t0} ms; ${await page.textContent('#info')}`);
+    // The base model's file has no template: chat mode would use the built-in one.
+    assert.equal(await page.textContent('#chat-template'), 'built-in "gemma" (the file has none)');
+    assert.ok(await page.isChecked('input[name=mode][value=complete]'));
 
-    await page.fill('#prompt', PROMPT);
-    await page.fill('#max-tokens', String(N));
-    await page.fill('#temperature', '0');
-    await page.fill('#repeat-penalty', '1');
-    await page.click('#generate');
-    await waitState(page, ['generating', 'ready'], 10_000);
+    await startGreedy(page, PROMPT, N);
     // Sample the ticker while the worker computes: it must move between samples.
     const samples = [await ticker(page)];
     const t1 = Date.now();
@@ -185,5 +266,58 @@ describe('demo page in headless Chromium', () => {
     console.log(`# bad magic: ${Date.now() - t0} ms, state ${state}, error ${JSON.stringify(error)}`);
     assert.equal(state, 'error');
     assert.match(error, /magic|model file|gguf/i);
+  });
+
+  for (const key of CHAT_KEYS) {
+    const model = CHAT_MODELS[key];
+    assert.ok(model, `E2E_CHAT_MODELS: unknown model ${key} (${Object.keys(CHAT_MODELS).join(', ')})`);
+    test(`${model.file} from #model-choice: greedy chat with its own template equals the native CLI`, async (t) => {
+      if (!haveModel(t, model)) return;
+      const expected = nativeChat(model.file, CHAT_TURNS);
+      await page.selectOption('#model-choice', `models/${model.file}`);
+      assert.equal(await page.inputValue('#model-url'), `models/${model.file}`);
+      const t0 = Date.now();
+      await page.click('#load');
+      await waitLoaded(page);
+      const template = await page.textContent('#chat-template');
+      console.log(
+        `# ${key} load: ${Date.now() - t0} ms; ${await page.textContent('#info')}; template: ${template}`,
+      );
+      assert.match(template, model.template);
+      assert.match(await page.textContent('#chat-template-source'), /<\|im_start\|>/);
+
+      let transcript = '';
+      for (const message of CHAT_TURNS) {
+        const t1 = Date.now();
+        const { reply, result } = await chatTurn(page, message);
+        console.log(
+          `# ${key} turn: ${Date.now() - t1} ms, ${result.finish}, ${result.tokens.length} tokens: ${JSON.stringify(reply)}`,
+        );
+        // The end-of-turn token ended the reply, and no template marker leaked into it.
+        assert.equal(result.finish, 'eog', `reply did not end with <|im_end|>: ${JSON.stringify(reply)}`);
+        assert.doesNotMatch(reply, /<\|im_(start|end)\|>|<\|endoftext\|>/);
+        assert.ok(reply.trim().length > 0, 'empty reply');
+        transcript += `${reply}\n`;
+      }
+      await page.screenshot({ path: join(OUT, `chat-${key}.png`), fullPage: true });
+      console.log(`# browser: ${JSON.stringify(transcript)}\n# native:  ${JSON.stringify(expected)}`);
+      assert.equal(transcript, expected, divergence(transcript, expected));
+    });
+  }
+
+  test('SmolLM2 from the file picker: the same first reply', async (t) => {
+    const model = CHAT_MODELS.smollm2;
+    if (!haveModel(t, model)) return;
+    const expected = nativeChat(model.file, CHAT_TURNS.slice(0, 1));
+    const t0 = Date.now();
+    await page.setInputFiles('#model-file', join(ROOT, 'models', model.file));
+    await waitLoaded(page);
+    console.log(`# file picker load: ${Date.now() - t0} ms`);
+    const status = await page.textContent('#load-status');
+    assert.ok(status.startsWith(`Loaded ${model.file} `), status);
+    assert.match(await page.textContent('#chat-template'), model.template);
+    const { reply, result } = await chatTurn(page, CHAT_TURNS[0]);
+    assert.equal(result.finish, 'eog');
+    assert.equal(`${reply}\n`, expected, divergence(`${reply}\n`, expected));
   });
 });

@@ -27,6 +27,11 @@ pub struct Info {
     pub tensor_types: BTreeMap<&'static str, usize>,
     /// Whether a chat template is available (the file's or a built-in).
     pub chat_template: bool,
+    /// Name of the built-in template in use (`gemma`, `chatml`, ...); `None` when the
+    /// template is the file's own Jinja source (or the `chatTemplate` load option's).
+    pub chat_template_builtin: Option<&'static str>,
+    /// Jinja source of the template in use, if any.
+    pub chat_template_source: Option<String>,
     /// Kernel instruction set in use (`simd128` or `scalar` in a browser).
     pub isa: &'static str,
 }
@@ -54,6 +59,8 @@ impl Info {
             n_embd: cfg.n_embd,
             tensor_types,
             chat_template: s.chat_template().is_some(),
+            chat_template_builtin: s.chat_template_builtin().map(|b| b.name()),
+            chat_template_source: s.chat_template().map(str::to_string),
             isa: model.kernels().isa.name(),
         }
     }

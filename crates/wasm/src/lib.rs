@@ -167,7 +167,7 @@ impl Engine {
     }
 
     /// JSON description: arch, name, nParams, fileBytes, nCtx, nCtxTrain, nVocab, nLayer,
-    /// nEmbd, tensorTypes, chatTemplate, isa.
+    /// nEmbd, tensorTypes, chatTemplate, chatTemplateBuiltin, chatTemplateSource, isa.
     pub fn info(&self) -> String {
         self.runner.info()
     }

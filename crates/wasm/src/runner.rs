@@ -243,6 +243,10 @@ mod tests {
         let info: serde_json::Value = serde_json::from_str(&r.info()).unwrap();
         assert_eq!(info["arch"], "llama");
         assert_eq!(info["nCtx"], 256);
+        // The tiny file has no template: the built-in one chosen by architecture.
+        assert_eq!(info["chatTemplate"], true);
+        assert_eq!(info["chatTemplateBuiltin"], "llama2");
+        assert_eq!(info["chatTemplateSource"].as_str(), native.chat_template());
         r.reset();
         assert!(r.generate_start("x", r#"{"bogus":1}"#).is_err());
     }

@@ -321,6 +321,12 @@ impl Session {
     pub fn chat_template(&self) -> Option<&str> {
         self.template.as_ref().map(|t| t.source.as_str())
     }
+
+    /// The built-in chat template in use; `None` when the template is Jinja source from
+    /// the file or the `chat_template` option (or when there is none).
+    pub fn chat_template_builtin(&self) -> Option<BuiltinTemplate> {
+        self.template.as_ref().and_then(|t| t.builtin)
+    }
 }
 
 /// The context of a session asking for `n_ctx` tokens (0: the default) from a model

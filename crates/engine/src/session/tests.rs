@@ -323,6 +323,10 @@ fn chat_uses_builtin_template_and_reuses_previous_turns() {
         s.chat_template(),
         Some(crate::BuiltinTemplate::Llama2.source())
     );
+    assert_eq!(
+        s.chat_template_builtin(),
+        Some(crate::BuiltinTemplate::Llama2)
+    );
     let mut msgs = vec![ChatMessage::user("Hello there")];
     let first = s
         .chat(&msgs, None, &greedy(8))
@@ -377,6 +381,18 @@ fn logprobs_timings_and_load_bytes() {
             ..
         })
     ));
+    // Jinja source given as the option is used as is, and is not a built-in.
+    let jinja = "{{ messages[0].content }}";
+    let own = Session::load_bytes(
+        &bytes,
+        SessionOptions {
+            chat_template: Some(jinja.into()),
+            ..SessionOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(own.chat_template(), Some(jinja));
+    assert_eq!(own.chat_template_builtin(), None);
     assert!(matches!(
         Session::load_bytes(&bytes[..100], SessionOptions::default()),
         Err(EngineError::Gguf(_))
