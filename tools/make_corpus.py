@@ -116,6 +116,12 @@ SPECIAL = [
     "text <start_of_turn> more text", "<start_of_turn", "start_of_turn>", "<start_of_image>",
     "<end_of_image>", "<image_soft_token>", "<|endoftext|>", "<|im_start|>user\nhi<|im_end|>",
     "[INST] hello [/INST]", "<0x41>", "<0x0A>", "▁", "▁Hello", "▁▁▁", "<<SYS>>\nsystem\n<</SYS>>",
+    # ChatML / Qwen2.5 added tokens (tool calls, fill-in-the-middle, repository context)
+    "<|im_start|>system\nYou are Qwen.<|im_end|>\n<|im_start|>assistant\n",
+    "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>",
+    "<|fim_prefix|>def add(a, b):\n<|fim_suffix|>\n    return c<|fim_middle|>",
+    "<|repo_name|>wasm-chord\n<|file_sep|>src/main.rs\nfn main() {}", "<|endoftext|><|im_end|>",
+    "<|im_start|><|im_start|>", "<|im_end", "im_end|>", "<tools>\n</tools>",
 ]
 
 PROSE = [

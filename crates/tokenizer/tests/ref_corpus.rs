@@ -3,8 +3,9 @@
 //! parse_special) for Gemma 3 and the synthetic tiny model (SentencePiece) and
 //! for llama.cpp's llama-bpe and qwen2 test vocabularies (GPT-2 byte-level BPE;
 //! `tools/fetch_llamacpp_vocabs.py` puts them in `tests/fixtures/_cache/vocab/`),
-//! plus a long text tokenized whole (`tiny.text_ids.json`). Skips when a file
-//! is absent.
+//! plus the real models of `scripts/fetch-model.sh NAME` (SmolLM2, Qwen2.5)
+//! and a long text tokenized whole (`tiny.text_ids.json`). A missing file is
+//! reported by `test_support::missing` (a failure when `CI` is set).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -115,6 +116,24 @@ fn llama_bpe_corpus_matches_llamacpp() {
 #[test]
 fn qwen2_corpus_matches_llamacpp() {
     check_corpus("ggml-vocab-qwen2.tokens.json");
+}
+
+/// The real models of `scripts/fetch-model.sh NAME` (GPT-2 byte-level BPE
+/// with the `smollm` and `qwen2` pre-tokenizers, ChatML and Qwen added
+/// tokens): the corpus on each file's own vocabulary.
+#[test]
+fn smollm2_corpus_matches_llamacpp() {
+    check_corpus("smollm2-135m-instruct-q4_1.tokens.json");
+}
+
+#[test]
+fn qwen2_5_coder_0_5b_corpus_matches_llamacpp() {
+    check_corpus("qwen2.5-coder-0.5b-instruct-q4_k_m.tokens.json");
+}
+
+#[test]
+fn qwen2_5_coder_1_5b_corpus_matches_llamacpp() {
+    check_corpus("qwen2.5-coder-1.5b-instruct-q4_k_m.tokens.json");
 }
 
 /// A 300 KB text tokenized in one call (perplexity-style), against llama.cpp.
