@@ -24,6 +24,7 @@ step() { echo; echo "=== test.sh: $1 ($(date +%T))"; }
 scripts/fetch-model.sh >/dev/null
 scripts/fetch-model.sh qwen2.5-coder-0.5b >/dev/null
 scripts/fetch-model.sh smollm2-135m >/dev/null
+scripts/fetch-model.sh qwen2.5-coder-1.5b >/dev/null
 "$PY" tools/fetch_llamacpp_vocabs.py
 if want native; then
   step "workspace tests"
