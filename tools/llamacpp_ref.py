@@ -1,7 +1,7 @@
 """Shared helpers around llama-cpp-python's low-level API (the reference implementation).
 
 One place fixes the reference settings so every fixture is produced the same way:
-n_threads = n_threads_batch = 1, flash attention disabled, F32 K and V cache, no GPU offload,
+n_threads = n_threads_batch = 1 (or REF_THREADS), flash attention disabled, F32 K and V cache, no GPU offload,
 no extra buffer types (no AMX / repacked weights).
 Imported by gen_ref_fixtures.py, quantize_tiny_models.py and gen_quant_fixtures.py.
 """
@@ -17,6 +17,10 @@ import llama_cpp as L
 # Commit of ggml-org/llama.cpp vendored in llama-cpp-python 0.3.36 (its CHANGELOG:
 # "update llama.cpp to ggml-org/llama.cpp@0c1e57098"); the sdist ships no .git to get the full hash.
 LLAMA_CPP_COMMIT = "0c1e57098"
+# Threads of every evaluation: 1 unless REF_THREADS says otherwise. ggml computes each output of a
+# matrix product, norm or softmax row on one thread over the whole row, so the bits do not depend
+# on it; more threads only make the long perplexity runs of the larger models shorter.
+THREADS = int(os.environ.get("REF_THREADS", "1"))
 GGML_TYPE_F32 = 0
 
 _backend_ready = False
@@ -58,8 +62,8 @@ def provenance(**settings) -> dict:
         "llama_cpp_commit": LLAMA_CPP_COMMIT,
         "host_isa": host_isa(),
         "settings": {
-            "n_threads": 1,
-            "n_threads_batch": 1,
+            "n_threads": THREADS,
+            "n_threads_batch": THREADS,
             "flash_attn": False,
             "type_k": "f32",
             "type_v": "f32",
@@ -134,8 +138,8 @@ class Model:
             cp.n_batch = self.n_batch
             cp.n_ubatch = min(self.n_batch, 512)
             cp.n_seq_max = 1
-            cp.n_threads = 1
-            cp.n_threads_batch = 1
+            cp.n_threads = THREADS
+            cp.n_threads_batch = THREADS
             cp.flash_attn_type = L.LLAMA_FLASH_ATTN_TYPE_DISABLED
             cp.type_k = GGML_TYPE_F32
             cp.type_v = GGML_TYPE_F32

