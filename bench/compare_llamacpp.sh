@@ -9,7 +9,8 @@
 # Usage: bench/compare_llamacpp.sh [--quick] [--rounds N] [--reps R] [--threads "1 2"]
 #                                  [--models "path ..."] [--pp N] [--tg N] [--out FILE]
 #   default: 3 rounds x 3 reps, threads 1 and 2, Gemma 3 270M Q4_K_M + the TinyLlama-1.1B files of
-#   bench/make_models.sh (Q4_K_M, Q4_0, Q8_0; 32000- and 1024-token vocabularies)
+#   bench/make_models.sh (Q4_K_M, Q4_0, Q8_0; 32000- and 1024-token vocabularies), then the real
+#   models of scripts/fetch-model.sh NAME (SmolLM2-135M Q4_1, Qwen2.5-Coder-0.5B/1.5B Q4_K_M)
 #   --quick: 2 rounds x 1 rep (< 10 min on an idle 2-core box)
 # Env: LLAMA_BENCH (default $ROOT/bench/build/llamacpp/build/bin/llama-bench; built by
 #      bench/build_llamacpp.sh if missing), WASM_CHORD_BIN (default target/release/wasm-chord,

@@ -7,7 +7,13 @@ default_models() {
     for v in tinyllama-1.1b tinyllama-1.1b-v1k; do
         for q in q4_k_m q4_0 q8_0; do m+=" bench/models/$v-$q.gguf"; done
     done
-    echo "$m"
+    echo "$m $(real_models)"
+}
+
+# The other real models of scripts/fetch-model.sh (SmolLM2 Q4_1, Qwen2.5-Coder Q4_K_M).
+real_models() {
+    echo "models/smollm2-135m-instruct-q4_1.gguf models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" \
+        "models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 }
 
 # Sets LLAMA_BENCH (built by bench/build_llamacpp.sh if missing) and WASM_CHORD_BIN (built
