@@ -114,22 +114,30 @@ fn perplexity_equals_llama_cpp_within_half_a_percent() {
     }
 }
 
-/// SmolLM2-135M-Instruct (Q4_1) on the exact path, ctx 512 and 1024: the
-/// cumulative perplexity after a few chunks within 0.1% of llama.cpp's
-/// (measured over the whole text: 40.3441 and 40.3901, llama.cpp 40.34412
-/// and 40.39007).
-#[test]
-fn perplexity_of_smollm2_equals_llama_cpp() {
-    let p = root().join("models/smollm2-135m-instruct-q4_1.gguf");
+/// The real models on the exact path (f32 cache, standard attention), ctx
+/// 512 and 1024: the cumulative perplexity after the first chunks within
+/// 0.1% of llama.cpp's (the whole text is compared by
+/// `bench/check_perplexity.sh`).
+fn perplexity_of_real_model_equals_llama_cpp(stem: &str, fetch: &str, chunks: [usize; 2]) {
+    let p = root().join(format!("models/{stem}.gguf"));
     if !p.exists() {
-        test_support::missing(p.display(), "scripts/fetch-model.sh smollm2-135m");
+        test_support::missing(p.display(), &format!("scripts/fetch-model.sh {fetch}"));
         return;
     }
-    let m = p.to_str().unwrap();
+    perplexity_equals_llama_cpp_at_512_and_1024(p.to_str().unwrap(), stem, chunks);
+}
+
+/// `chunks` at ctx 512 and 1024 (0: the whole text) within 0.1% of
+/// llama.cpp's cumulative perplexity after as many chunks.
+fn perplexity_equals_llama_cpp_at_512_and_1024(m: &str, stem: &str, chunks: [usize; 2]) {
     let text = root().join("tests/fixtures/text/devils-dictionary.txt");
-    let fx = fixture("smollm2-135m-instruct-q4_1.ppl.json");
-    for (run, chunks) in fx["runs"].as_array().unwrap().iter().zip([6usize, 3]) {
+    let fx = fixture(&format!("{stem}.ppl.json"));
+    let runs = fx["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{stem}: runs at ctx 512 and 1024");
+    for (run, chunks) in runs.iter().zip(chunks) {
         let ctx = run["n_ctx"].as_u64().unwrap().to_string();
+        let all = run["chunks"].as_array().unwrap().len();
+        let chunks = if chunks == 0 { all } else { chunks };
         let want = run["chunks"][chunks - 1]["ppl_cumulative"]
             .as_f64()
             .unwrap();
@@ -151,9 +159,37 @@ fn perplexity_of_smollm2_equals_llama_cpp() {
         ]);
         let (got, _) = ppl_of(&out);
         let rel = (got - want).abs() / want;
-        eprintln!("smollm2 ctx {ctx}: PPL {got} vs llama.cpp {want} (rel {rel:.2e})");
-        assert!(rel < 1e-3, "ctx {ctx}: {got} vs {want}");
+        eprintln!("{stem} ctx {ctx}: PPL {got} vs llama.cpp {want} (rel {rel:.2e})");
+        assert!(rel < 1e-3, "{stem} ctx {ctx}: {got} vs {want}");
     }
+}
+
+/// The synthetic qwen3, phi3 and llama-3 (`rope_freqs`) models, F32 and
+/// Q4_K_M, over the whole text for the F32 ones.
+#[test]
+fn perplexity_of_synthetic_archs_equals_llama_cpp() {
+    for arch in ["llama3", "qwen3", "phi3"] {
+        for (stem, chunks) in [
+            (format!("micro-{arch}-f32"), [0, 0]),
+            (format!("tiny-{arch}-q4_k_m"), [8, 4]),
+        ] {
+            perplexity_equals_llama_cpp_at_512_and_1024(&tiny(&stem), &stem, chunks);
+        }
+    }
+}
+
+#[test]
+fn perplexity_of_smollm2_equals_llama_cpp() {
+    perplexity_of_real_model_equals_llama_cpp("smollm2-135m-instruct-q4_1", "smollm2-135m", [6, 3]);
+}
+
+#[test]
+fn perplexity_of_qwen2_5_coder_0_5b_equals_llama_cpp() {
+    perplexity_of_real_model_equals_llama_cpp(
+        "qwen2.5-coder-0.5b-instruct-q4_k_m",
+        "qwen2.5-coder-0.5b",
+        [4, 2],
+    );
 }
 
 #[test]

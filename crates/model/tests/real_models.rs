@@ -2,8 +2,8 @@
 //! `tests/fixtures/ref/NAME.{logits,greedy}.json` (llama.cpp 0c1e57098
 //! through llama-cpp-python, f32 KV cache, 1 thread, flash attention off;
 //! `tools/gen_ref_fixtures.py`):
-//! - Qwen2.5-Coder-0.5B-Instruct (arch `qwen2`: QKV biases, NeoX RoPE;
-//!   Q5_0 / Q8_0 / Q4_K / Q6_K);
+//! - Qwen2.5-Coder-0.5B and 1.5B-Instruct (arch `qwen2`: QKV biases, NeoX
+//!   RoPE; Q5_0 / Q8_0 / Q4_K / Q6_K);
 //! - SmolLM2-135M-Instruct (arch `llama`, Q4_1 / Q6_K ...).
 //!
 //! * logits: every prompt's last-position top-1 equals llama.cpp's (unless
@@ -23,8 +23,9 @@ use kernels::arch::Isa;
 use model::{AttentionBackend, CacheType, KvCache, LogitsMode, Model, Scratch};
 
 /// (file stem under models/ and tests/fixtures/ref/, fetch-model.sh name)
-const MODELS: [(&str, &str); 2] = [
+const MODELS: [(&str, &str); 3] = [
     ("qwen2.5-coder-0.5b-instruct-q4_k_m", "qwen2.5-coder-0.5b"),
+    ("qwen2.5-coder-1.5b-instruct-q4_k_m", "qwen2.5-coder-1.5b"),
     ("smollm2-135m-instruct-q4_1", "smollm2-135m"),
 ];
 /// llama.cpp's micro-batch.
