@@ -203,7 +203,10 @@ fn logits_match_llama_cpp() {
                 same += usize::from(d == 0.0);
             }
             eprintln!("{stem}{suffix} {attn}: worst max|Δ| {worst:.2e}, {same} prompts exact");
-            assert!(flips <= 1, "{stem}{suffix} {attn}: {flips} prompts past the exact bound");
+            assert!(
+                flips <= 1,
+                "{stem}{suffix} {attn}: {flips} prompts past the exact bound"
+            );
         }
     }
 }
