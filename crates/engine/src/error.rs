@@ -46,6 +46,9 @@ pub enum EngineError {
         generated: usize,
         n_ctx: usize,
     },
+    /// Another sequence's batch failed; this one was dropped with it.
+    #[error("dropped: the batch it ran in failed ({0})")]
+    BatchFailed(String),
     /// The scheduler's queue is full.
     #[error("too many requests waiting (the queue holds {max})")]
     QueueFull { max: usize },

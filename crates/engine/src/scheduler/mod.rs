@@ -4,10 +4,16 @@
 //! sequences (decode tokens of running ones, prompt chunks of new ones),
 //! then samples each sequence and streams its piece to the caller.
 //!
-//! Each sequence's tokens are those it would get alone in a
-//! [`Session`](crate::Session) with the same `n_batch`: its prompt is
-//! evaluated in the same chunks, and the model gives each row of a batch
-//! the results of its own sequence (`model::Model::decode`).
+//! Each sequence's tokens are those it would get alone with the same
+//! `n_batch`: its prompt is evaluated in the same chunks, and the model gives
+//! each row of a batch the results of its own sequence
+//! (`model::Model::decode`).
+//!
+//! A slot keeps the tokens of its last sequence in the cache after it ends:
+//! a request with `cache_prompt` goes to the free slot whose tokens share the
+//! longest prefix with its prompt and evaluates only the rest (a chat's
+//! earlier turns, a shared system prompt). A [`Session`](crate::Session) is
+//! the one-slot case.
 
 mod seq;
 #[cfg(test)]
@@ -34,6 +40,9 @@ pub struct Request {
     pub params: GenerateParams,
     /// The chat template's end-of-turn text, if any (ends the turn).
     pub end_of_turn: Option<String>,
+    /// Reuse the longest prefix of the prompt some free slot still holds
+    /// (otherwise the slot is cleared first).
+    pub cache_prompt: bool,
 }
 
 /// What a step produced for one request.
@@ -45,6 +54,8 @@ pub enum Event {
     Done {
         finish: FinishReason,
         prompt_tokens: usize,
+        /// Prompt tokens found in the slot's cache (not evaluated again).
+        cached_tokens: usize,
         generated: usize,
     },
     /// The request failed; nothing more comes for it.
@@ -88,6 +99,9 @@ pub struct Scheduler {
     batch: Batch,
     /// One entry per KV slot.
     slots: Vec<Option<Seq>>,
+    /// Per slot: the tokens whose keys and values it holds, at positions
+    /// `0..len`.
+    cached: Vec<Vec<u32>>,
     queue: VecDeque<(RequestId, Request)>,
     next_id: RequestId,
     opts: SchedulerOptions,
@@ -109,6 +123,18 @@ impl Scheduler {
         let kv = KvCache::with_rings(model.config(), n_seq, opts.n_ctx, opts.cache_type, n_batch)?;
         // a step holds every sequence's decode token plus one prompt chunk
         let scratch = Scratch::new(&model, n_batch + n_seq, opts.n_ctx, n_seq)?;
+        let mut cached = Vec::with_capacity(n_seq);
+        for _ in 0..n_seq {
+            let mut c = Vec::new();
+            c.try_reserve_exact(opts.n_ctx)
+                .map_err(|_| model::ModelError::OutOfMemory {
+                    what: "the token history",
+                    n_ctx: opts.n_ctx,
+                    bytes: Some(opts.n_ctx as u64 * 4),
+                    why: model::AllocFailure::Refused,
+                })?;
+            cached.push(c);
+        }
         Ok(Scheduler {
             model,
             tok,
@@ -116,6 +142,7 @@ impl Scheduler {
             scratch,
             batch: Batch::with_capacity(n_batch + n_seq),
             slots: (0..n_seq).map(|_| None).collect(),
+            cached,
             queue: VecDeque::new(),
             next_id: 0,
             rows: Vec::with_capacity(n_seq),
@@ -178,6 +205,7 @@ impl Scheduler {
                 Event::Done {
                     finish: FinishReason::Cancelled,
                     prompt_tokens,
+                    cached_tokens: 0,
                     generated: 0,
                 },
             );
@@ -190,7 +218,10 @@ impl Scheduler {
         self.fill_batch();
         if !self.batch.is_empty() {
             let m = &self.model;
-            m.encode(&self.batch, &mut self.kv, &mut self.scratch)?;
+            if let Err(e) = m.encode(&self.batch, &mut self.kv, &mut self.scratch) {
+                self.drop_all(&e.to_string(), &mut on_event);
+                return Err(e.into());
+            }
             // the argmax of each row when every sampler is greedy, else all logits
             let slots = &self.slots;
             let greedy = self.rows.iter().all(|&slot| {
@@ -225,27 +256,95 @@ impl Scheduler {
         Ok(self.pending())
     }
 
-    /// Reports and frees the sequences that ended.
+    /// The model.
+    pub fn model(&self) -> &Arc<Model> {
+        &self.model
+    }
+
+    /// Positions per sequence.
+    pub fn n_ctx(&self) -> usize {
+        self.opts.n_ctx
+    }
+
+    /// The tokens slot `slot` holds in the cache (empty for no such slot).
+    pub fn cached(&self, slot: usize) -> &[u32] {
+        self.cached.get(slot).map_or(&[], Vec::as_slice)
+    }
+
+    /// Empties the cache of every slot that runs no sequence.
+    pub fn forget(&mut self) {
+        for (slot, c) in self.cached.iter_mut().enumerate() {
+            if self.slots[slot].is_none() {
+                c.clear();
+                self.kv.clear(slot);
+            }
+        }
+    }
+
+    /// Reports and frees the sequences that ended; their slots keep their
+    /// tokens for a later request's prefix.
     fn retire(&mut self, on_event: &mut impl FnMut(RequestId, Event)) {
-        for (slot, entry) in self.slots.iter_mut().enumerate() {
+        for entry in self.slots.iter_mut() {
             let Some(s) = entry else { continue };
             let Some(event) = s.take_end() else { continue };
             on_event(s.id, event);
             *entry = None;
+        }
+    }
+
+    /// After a failed forward pass (the cache contents are unknown): every
+    /// sequence fails and every slot is emptied.
+    fn drop_all(&mut self, why: &str, on_event: &mut impl FnMut(RequestId, Event)) {
+        for (slot, entry) in self.slots.iter_mut().enumerate() {
+            if let Some(s) = entry.take() {
+                on_event(
+                    s.id,
+                    Event::Failed(EngineError::BatchFailed(why.to_string())),
+                );
+            }
+            self.cached[slot].clear();
             self.kv.clear(slot);
+        }
+    }
+
+    /// The free slot for `prompt`: with `cache_prompt`, the one holding the
+    /// longest prefix of it, and how many of its tokens match; else the one
+    /// holding the fewest tokens (kept for others), to be emptied. The
+    /// first such slot on a tie.
+    fn pick_slot(&self, prompt: &[u32], cache_prompt: bool) -> Option<(usize, usize)> {
+        let common = |i: usize| {
+            let c = &self.cached[i];
+            c.iter().zip(prompt).take_while(|(a, b)| a == b).count()
+        };
+        let free = (0..self.slots.len()).filter(|&i| self.slots[i].is_none());
+        match cache_prompt {
+            true => free
+                .map(|i| (i, common(i)))
+                .min_by_key(|&(i, n)| (std::cmp::Reverse(n), i)),
+            false => free
+                .min_by_key(|&i| (self.cached[i].len(), i))
+                .map(|i| (i, 0)),
         }
     }
 
     /// Moves queued requests into free slots; a request that cannot run
     /// (empty prompt, longer than the context) fails at once.
     fn admit(&mut self, on_event: &mut impl FnMut(RequestId, Event)) {
-        while let Some(slot) = self.slots.iter().position(Option::is_none) {
+        while self.slots.iter().any(Option::is_none) {
             let Some((id, req)) = self.queue.pop_front() else {
                 return;
             };
+            let (slot, common) = self
+                .pick_slot(&req.prompt, req.cache_prompt)
+                .expect("a free slot");
+            // always evaluate the last prompt token: its logits are sampled
+            let keep = common.min(req.prompt.len().saturating_sub(1));
             match Seq::new(id, req, &self.tok, self.opts.n_ctx) {
-                Ok(s) => {
-                    self.kv.clear(slot);
+                Ok(mut s) => {
+                    // (a slot with rings may keep less: it says what)
+                    let kept = self.kv.truncate(slot, keep);
+                    self.cached[slot].truncate(kept);
+                    s.reuse(kept);
                     self.slots[slot] = Some(s);
                 }
                 Err(e) => on_event(id, Event::Failed(e)),
@@ -263,6 +362,7 @@ impl Scheduler {
             if let Some((token, pos)) = s.as_ref().and_then(Seq::decode_token) {
                 self.batch.push(token, pos, slot, true);
                 self.rows.push(slot);
+                self.cached[slot].push(token);
             }
         }
         let budget = self.opts.n_batch + self.opts.n_seq;
@@ -278,6 +378,7 @@ impl Scheduler {
             let last = done + n == s.prompt.len();
             self.batch
                 .push_seq(&s.prompt[done..done + n], done, slot, last);
+            self.cached[slot].extend_from_slice(&s.prompt[done..done + n]);
             if last {
                 self.rows.push(slot);
             }

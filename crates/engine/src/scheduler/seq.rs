@@ -29,6 +29,8 @@ pub(super) struct Seq {
     pub phase: Phase,
     turn: Turn,
     n_ctx: usize,
+    /// Prompt tokens the slot already held.
+    cached_tokens: usize,
     /// Why it ended, once it has (an error ends it too).
     end: Option<Result<FinishReason, EngineError>>,
     reported: bool,
@@ -61,6 +63,7 @@ impl Seq {
             phase: Phase::Prompt { done: 0 },
             turn,
             n_ctx,
+            cached_tokens: 0,
             end: None,
             reported: false,
         };
@@ -68,6 +71,15 @@ impl Seq {
             s.finish(FinishReason::MaxTokens);
         }
         Ok(s)
+    }
+
+    /// Its slot already holds the first `kept` prompt tokens (fewer than
+    /// the prompt's): evaluation starts after them.
+    pub fn reuse(&mut self, kept: usize) {
+        if let Phase::Prompt { .. } = self.phase {
+            self.phase = Phase::Prompt { done: kept };
+            self.cached_tokens = kept;
+        }
     }
 
     /// The token this sequence adds to the next batch, if it is running
@@ -152,6 +164,7 @@ impl Seq {
             Ok(finish) => Event::Done {
                 finish,
                 prompt_tokens: self.prompt.len(),
+                cached_tokens: self.cached_tokens,
                 generated: self.turn.generated,
             },
             Err(e) => Event::Failed(e),

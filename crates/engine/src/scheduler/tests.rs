@@ -7,9 +7,45 @@ use std::sync::Arc;
 use model::{CacheType, Model};
 use tokenizer::Tokenizer;
 
+use model::{KvCache, LogitsMode, Scratch};
+
 use super::*;
 use crate::sampler::SamplerParams;
-use crate::session::{Session, SessionOptions};
+use crate::session::turn::Turn;
+
+/// What a request gets alone: its prompt in chunks of `N_BATCH` through
+/// `Model::forward` on a fresh cache, then one token per forward pass.
+struct Alone {
+    tokens: Vec<u32>,
+    finish: FinishReason,
+}
+
+fn alone(m: &Model, tok: &Arc<Tokenizer>, req: &Request) -> Alone {
+    let mut kv = KvCache::new(m.config(), N_CTX, CacheType::F32).unwrap();
+    let mut s = Scratch::new(m, N_BATCH, N_CTX, 1).unwrap();
+    let mut turn = Turn::new(tok, &req.params, req.end_of_turn.as_deref(), N_CTX);
+    turn.accept_prompt(&req.prompt);
+    let mut logits = Vec::new();
+    for (i, c) in req.prompt.chunks(N_BATCH).enumerate() {
+        let l = m
+            .forward(c, i * N_BATCH, &mut kv, &mut s, LogitsMode::Last)
+            .unwrap();
+        logits = l.to_vec();
+    }
+    let mut tokens = Vec::new();
+    loop {
+        let p = turn.next_piece(tok, Row::Logits(&logits)).unwrap();
+        tokens.push(p.id);
+        if let Some(finish) = turn.finish {
+            return Alone { tokens, finish };
+        }
+        let pos = req.prompt.len() + tokens.len() - 1;
+        logits = m
+            .forward(&[p.id], pos, &mut kv, &mut s, LogitsMode::Last)
+            .unwrap()
+            .to_vec();
+    }
+}
 
 const N_CTX: usize = 96;
 const N_BATCH: usize = 8;
@@ -97,19 +133,14 @@ fn every_request_gets_what_it_gets_alone() {
             prompt: prompt(i, n_vocab),
             params: params(i),
             end_of_turn: None,
+            cache_prompt: false,
         })
         .collect();
     let ids: Vec<RequestId> = reqs.iter().map(|r| s.submit(r.clone()).unwrap()).collect();
     // request 4 is cancelled while it waits or runs
     let got = drain(&mut s, Some((ids[4], 3)));
-    let opts = SessionOptions {
-        n_ctx: N_CTX,
-        n_batch: N_BATCH,
-        cache_type: CacheType::F32,
-        threads: 1,
-        ..SessionOptions::default()
-    };
-    let mut alone = Session::load(tiny(name), opts).unwrap();
+    let m = Model::load(tiny(name)).unwrap();
+    let tok = Arc::new(Tokenizer::from_gguf(m.file().metadata()).unwrap());
     for (i, (id, req)) in ids.iter().zip(&reqs).enumerate() {
         let (tokens, end) = &got[id];
         if i == 4 {
@@ -125,16 +156,13 @@ fn every_request_gets_what_it_gets_alone() {
             );
             continue;
         }
-        alone.reset();
-        let c = alone
-            .generate_ids(&req.prompt, &req.params)
-            .run(|_| std::ops::ControlFlow::Continue(()))
-            .unwrap();
+        let c = alone(&m, &tok, req);
         assert_eq!(tokens, &c.tokens, "request {i}");
         match end {
             Event::Done {
                 finish,
                 prompt_tokens,
+                cached_tokens: 0,
                 generated,
             } => {
                 assert_eq!(*finish, c.finish, "request {i}");
@@ -159,6 +187,7 @@ fn queue_bounds_and_bad_requests() {
             ..GenerateParams::default()
         },
         end_of_turn: None,
+        cache_prompt: false,
     };
     let empty = s.submit(req(vec![], 4)).unwrap();
     let zero = s.submit(req(vec![1, 2], 0)).unwrap();
@@ -195,4 +224,82 @@ fn queue_bounds_and_bad_requests() {
     assert_eq!(got[&fills].0.len(), 4);
     // cancelling a request that is not pending
     assert!(!s.cancel(fills));
+}
+
+/// A slot keeps its last sequence's tokens: a request with `cache_prompt`
+/// whose prompt extends them goes to that slot and evaluates only the new
+/// tokens, with the tokens it would get alone; a request without it takes
+/// the other slot; a prompt that diverges keeps the common prefix.
+#[test]
+fn a_slot_keeps_its_tokens_for_the_next_prompt() {
+    let name = "tiny-q4_k_m";
+    let mut s = scheduler(name, 2, 4);
+    let m = Model::load(tiny(name)).unwrap();
+    let tok = Arc::new(Tokenizer::from_gguf(m.file().metadata()).unwrap());
+    let n_vocab = m.config().n_vocab as u32;
+    let req = |prompt: Vec<u32>, i: usize, cache_prompt: bool| Request {
+        prompt,
+        params: params(i),
+        end_of_turn: None,
+        cache_prompt,
+    };
+    let first = req(prompt(5, n_vocab), 0, true);
+    let id = s.submit(first.clone()).unwrap();
+    let gen = drain(&mut s, None)[&id].0.clone();
+    // the prompt and every generated token but the last (never evaluated)
+    let mut held = first.prompt.clone();
+    held.extend_from_slice(&gen[..gen.len() - 1]);
+    let slot = (0..2).find(|&i| !s.cached(i).is_empty()).expect("a slot");
+    assert_eq!(s.cached(slot), &held[..]);
+    assert!(s.cached(1 - slot).is_empty());
+
+    let mut longer = held.clone();
+    longer.extend_from_slice(&[7, 8, 9]);
+    let mut diverging = held[..10].to_vec();
+    diverging.extend_from_slice(&[11, 12]);
+    let cases = [
+        (req(longer, 1, true), held.len()),
+        (req(prompt(3, n_vocab), 2, false), 0),
+    ];
+    let ids: Vec<_> = cases
+        .iter()
+        .map(|(r, _)| s.submit(r.clone()).unwrap())
+        .collect();
+    let got = drain(&mut s, None);
+    for ((r, want_cached), id) in cases.iter().zip(&ids) {
+        let (tokens, end) = &got[id];
+        assert_eq!(tokens, &alone(&m, &tok, r).tokens);
+        let Event::Done { cached_tokens, .. } = end else {
+            panic!("{end:?}")
+        };
+        assert_eq!(cached_tokens, want_cached);
+    }
+    // the first slot still holds the longer prompt's tokens: keep 10
+    let r = req(diverging, 3, true);
+    let id = s.submit(r.clone()).unwrap();
+    let got = drain(&mut s, None);
+    assert_eq!(got[&id].0, alone(&m, &tok, &r).tokens);
+    assert!(matches!(
+        got[&id].1,
+        Event::Done {
+            cached_tokens: 10,
+            ..
+        }
+    ));
+    // the same prompt again keeps all but its last token, whose logits it needs
+    let again = s.cached(slot)[..12].to_vec();
+    let r = req(again, 4, true);
+    let id = s.submit(r.clone()).unwrap();
+    let got = drain(&mut s, None);
+    assert_eq!(got[&id].0, alone(&m, &tok, &r).tokens);
+    assert!(matches!(
+        got[&id].1,
+        Event::Done {
+            cached_tokens: 11,
+            ..
+        }
+    ));
+    // forget empties the slots
+    s.forget();
+    assert!(s.cached(0).is_empty() && s.cached(1).is_empty());
 }

@@ -1,21 +1,24 @@
-//! The streaming generation loop.
+//! The streaming generation loop: one request of the session's one-slot
+//! [`Scheduler`](crate::scheduler::Scheduler), stepped until its next piece.
 
 use std::ops::ControlFlow;
 
-use model::{LogitsMode, Readout};
-
 use super::params::{Completion, FinishReason, GenerateParams, TokenPiece};
-use super::turn::Turn;
 use super::Session;
 use crate::error::EngineError;
-use crate::sampler::Row;
+use crate::scheduler::{Event, Request, RequestId};
 
 #[derive(Debug)]
 enum State {
-    /// Prompt tokens (or the error that prevented building them) not yet evaluated.
-    Start(Result<Vec<u32>, EngineError>),
-    /// `Some(id)`: the last sampled token, to be evaluated before the next sample.
-    Running(Option<u32>),
+    /// Not submitted yet: the prompt tokens (or the error that prevented
+    /// building them), the parameters and the template's end-of-turn text.
+    Start {
+        prompt: Result<Vec<u32>, EngineError>,
+        params: GenerateParams,
+        end_of_turn: Option<String>,
+    },
+    /// Running as this request of the session's scheduler.
+    Running(RequestId),
     Done,
 }
 
@@ -36,21 +39,24 @@ pub struct Generation<'s> {
 #[derive(Debug)]
 pub struct Detached {
     state: State,
-    turn: Turn,
-    prompt_len: usize,
+    finish: Option<FinishReason>,
+    /// Session clock when the request was submitted.
+    started_ms: f64,
+    /// Pieces yielded so far.
+    pieces: usize,
 }
 
 impl Detached {
     /// Resumes the generation on `s`, which must be the session it was detached from and
-    /// must not have generated or been reset since (another session gives wrong text,
-    /// though never undefined behaviour).
+    /// must not have generated or been reset since (another session, or a newer
+    /// generation of this one, ends it as cancelled).
     pub fn attach(self, s: &mut Session) -> Generation<'_> {
         Generation { s, g: self }
     }
 
     /// Why the generation ended (`None` while it is still running).
     pub fn finish_reason(&self) -> Option<FinishReason> {
-        self.turn.finish
+        self.finish
     }
 }
 
@@ -61,11 +67,17 @@ impl<'s> Generation<'s> {
         params: &GenerateParams,
         end_of_turn: Option<&str>,
     ) -> Self {
+        s.end_active();
         s.timings = Default::default();
         let g = Detached {
-            state: State::Start(prompt),
-            turn: Turn::new(&s.tok, params, end_of_turn, s.n_ctx),
-            prompt_len: 0,
+            state: State::Start {
+                prompt,
+                params: params.clone(),
+                end_of_turn: end_of_turn.map(str::to_string),
+            },
+            finish: None,
+            started_ms: 0.0,
+            pieces: 0,
         };
         Self { s, g }
     }
@@ -77,7 +89,7 @@ impl<'s> Generation<'s> {
 
     /// Why the generation ended (`None` while it is still running).
     pub fn finish_reason(&self) -> Option<FinishReason> {
-        self.g.turn.finish
+        self.g.finish
     }
 
     /// Drives the generation to the end, calling `on_piece` for every piece.
@@ -91,8 +103,9 @@ impl<'s> Generation<'s> {
             let piece = piece?;
             text.push_str(&piece.text);
             tokens.push(piece.id);
-            if on_piece(&piece).is_break() {
-                self.g.turn.finish = Some(FinishReason::Cancelled);
+            if on_piece(&piece).is_break() && self.g.finish.is_none() {
+                self.s.end_active();
+                self.g.finish = Some(FinishReason::Cancelled);
                 self.g.state = State::Done;
                 break;
             }
@@ -100,98 +113,89 @@ impl<'s> Generation<'s> {
         Ok(Completion {
             text,
             tokens,
-            finish: self.g.turn.finish.unwrap_or(FinishReason::Cancelled),
+            finish: self.g.finish.unwrap_or(FinishReason::Cancelled),
             timings: self.s.timings,
         })
     }
 
-    /// Evaluates the prompt, reusing the cached common prefix; leaves the logits of the
-    /// last prompt token in the scratch buffers.
-    fn prefill(&mut self, prompt: Vec<u32>) -> Result<(), EngineError> {
+    /// Submits the request (after `max_tokens` 0 or a prompt error, ends at once).
+    fn submit(
+        &mut self,
+        prompt: Result<Vec<u32>, EngineError>,
+        params: GenerateParams,
+        end_of_turn: Option<String>,
+    ) -> Result<Option<RequestId>, EngineError> {
+        if params.max_tokens == 0 {
+            self.g.finish = Some(FinishReason::MaxTokens);
+            return prompt.map(|_| None);
+        }
+        let req = Request {
+            prompt: prompt?,
+            params,
+            end_of_turn,
+            cache_prompt: true,
+        };
         let s = &mut *self.s;
-        let n = prompt.len();
-        if n == 0 {
-            return Err(EngineError::EmptyPrompt);
-        }
-        if n >= s.n_ctx {
-            return Err(EngineError::PromptTooLong {
-                prompt_tokens: n,
-                n_ctx: s.n_ctx,
-            });
-        }
-        let t0 = (s.clock)();
-        // Reuse the common prefix, but always evaluate at least the last token: its
-        // logits are needed.
-        let common = s
-            .cached
-            .iter()
-            .zip(&prompt)
-            .take_while(|(a, b)| a == b)
-            .count();
-        // (a cache with sliding-window rings may keep less: it says what)
-        let reuse = s.kv.truncate(0, common.min(n - 1));
-        s.cached.truncate(reuse);
-        let mut pos = reuse;
-        for chunk in prompt[reuse..].chunks(s.n_batch) {
-            let last = pos + chunk.len() == n;
-            let mode = if last {
-                LogitsMode::Last
-            } else {
-                LogitsMode::None
-            };
-            let logits = s
-                .model
-                .forward(chunk, pos, &mut s.kv, &mut s.scratch, mode)?;
-            if last {
-                s.logits.clear();
-                s.logits.extend_from_slice(logits);
-            }
-            s.cached.extend_from_slice(chunk);
-            pos += chunk.len();
-        }
-        self.g.turn.accept_prompt(&prompt);
-        self.g.prompt_len = n;
-        s.timings.cached_tokens = reuse;
-        s.timings.prompt_tokens = n - reuse;
-        s.timings.prompt_ms = (s.clock)() - t0;
-        Ok(())
+        self.g.started_ms = (s.clock)();
+        let id = s.sched.submit(req)?;
+        s.active = Some(id);
+        Ok(Some(id))
     }
 
-    /// Evaluates the previously sampled token, then samples the next one.
-    fn step(&mut self, pending: Option<u32>) -> Result<TokenPiece, EngineError> {
+    /// Steps the scheduler until request `id` has its next piece or ends.
+    fn pump(&mut self, id: RequestId) -> Option<Result<TokenPiece, EngineError>> {
         let s = &mut *self.s;
-        let t0 = (s.clock)();
-        let row = match pending {
-            Some(id) => {
-                let pos = s.cached.len();
-                if pos >= s.n_ctx {
-                    return Err(EngineError::ContextFull {
-                        prompt_tokens: self.g.prompt_len,
-                        generated: self.g.turn.generated,
-                        n_ctx: s.n_ctx,
-                    });
-                }
-                let m = &s.model;
-                m.encode_tokens(&[id], pos, &mut s.kv, &mut s.scratch, LogitsMode::Last)?;
-                s.cached.push(id);
-                // only what the sampler needs: the argmax when greedy
-                m.read_begin(&mut s.scratch, self.g.turn.read_kind());
-                match m.read_wait(&mut s.scratch) {
-                    Readout::Logits(l) => Row::Logits(l),
-                    Readout::TopK { ids, .. } => Row::Argmax(ids[0]),
+        loop {
+            if s.active != Some(id) {
+                // a newer generation of this session ended this one
+                self.g.finish.get_or_insert(FinishReason::Cancelled);
+                return None;
+            }
+            let t0 = (s.clock)();
+            let mut piece = None;
+            let mut end = None;
+            let stepped = s.sched.step(|rid, e| match e {
+                Event::Piece(p) if rid == id => piece = Some(p),
+                e if rid == id => end = Some(e),
+                _ => {}
+            });
+            let now = (s.clock)();
+            if let Err(e) = stepped {
+                s.active = None;
+                return Some(Err(e));
+            }
+            match self.g.pieces {
+                0 if piece.is_some() => s.timings.prompt_ms = now - self.g.started_ms,
+                0 => {}
+                _ => s.timings.generate_ms += now - t0,
+            }
+            if let Some(e) = end {
+                s.active = None;
+                match e {
+                    Event::Done {
+                        finish,
+                        prompt_tokens,
+                        cached_tokens,
+                        generated,
+                    } => {
+                        self.g.finish = Some(finish);
+                        s.timings.cached_tokens = cached_tokens;
+                        s.timings.prompt_tokens = prompt_tokens - cached_tokens;
+                        s.timings.generated_tokens = generated;
+                    }
+                    Event::Failed(e) => return Some(Err(e)),
+                    Event::Piece(_) => unreachable!("pieces are matched above"),
                 }
             }
-            // Right after prefill: the logits of the last prompt token.
-            None => Row::Logits(&s.logits),
-        };
-        let piece = self.g.turn.next_piece(&s.tok, row)?;
-        s.timings.generated_tokens = self.g.turn.generated;
-        s.timings.generate_ms += (s.clock)() - t0;
-        self.g.state = match self.g.turn.finish {
-            Some(_) => State::Done,
-            None => State::Running(Some(piece.id)),
-        };
-        Ok(piece)
+            if let Some(p) = piece {
+                self.g.pieces += 1;
+                s.timings.generated_tokens = self.g.pieces;
+                return Some(Ok(p));
+            }
+            if self.g.finish.is_some() {
+                return None;
+            }
+        }
     }
 }
 
@@ -199,24 +203,23 @@ impl Iterator for Generation<'_> {
     type Item = Result<TokenPiece, EngineError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let pending = match std::mem::replace(&mut self.g.state, State::Done) {
+        let id = match std::mem::replace(&mut self.g.state, State::Done) {
             State::Done => return None,
-            State::Start(prompt) => {
-                if self.g.turn.max_tokens == 0 {
-                    self.g.turn.finish = Some(FinishReason::MaxTokens);
-                    return prompt.err().map(Err);
-                }
-                if let Err(e) = prompt.and_then(|p| self.prefill(p)) {
-                    return Some(Err(e));
-                }
-                None
-            }
-            State::Running(pending) => pending,
+            State::Start {
+                prompt,
+                params,
+                end_of_turn,
+            } => match self.submit(prompt, params, end_of_turn) {
+                Ok(Some(id)) => id,
+                Ok(None) => return None,
+                Err(e) => return Some(Err(e)),
+            },
+            State::Running(id) => id,
         };
-        let out = self.step(pending);
-        if out.is_err() {
-            self.g.state = State::Done;
+        let out = self.pump(id);
+        if matches!(out, Some(Ok(_))) && self.g.finish.is_none() {
+            self.g.state = State::Running(id);
         }
-        Some(out)
+        out
     }
 }

@@ -1,5 +1,6 @@
 //! The generation session: a loaded model, its tokenizer, one KV cache and the loop that
-//! turns a prompt (or a chat) into a stream of text pieces.
+//! turns a prompt (or a chat) into a stream of text pieces. It is the one-sequence case of
+//! the [`Scheduler`]: every generation is one request of a one-slot scheduler.
 //!
 //! Each [`Session::generate`] call treats its prompt as the whole context: the longest
 //! common token prefix with what the KV cache already holds is reused and only the rest is
@@ -23,12 +24,13 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use gguf::GgufFile;
-use model::{CacheType, KvCache, Model, Scratch};
+use model::{CacheType, KvCache, Model};
 use tokenizer::Tokenizer;
 
 use crate::chat::{self, BuiltinTemplate, ChatMessage, RenderOptions, Tools};
 use crate::config::EngineMeta;
 use crate::error::EngineError;
+use crate::scheduler::{RequestId, Scheduler, SchedulerOptions};
 
 pub use generate::{Detached, Generation};
 pub use params::{
@@ -50,16 +52,13 @@ struct Template {
 /// A model ready to generate, with its KV cache.
 #[derive(Debug)]
 pub struct Session {
-    model: Model,
+    /// One slot: the model, the KV cache and the tokens it holds.
+    sched: Scheduler,
     tok: Arc<Tokenizer>,
-    kv: KvCache,
-    scratch: Scratch,
-    /// Tokens whose keys/values are in `kv`, at positions `0..cached.len()`.
-    cached: Vec<u32>,
-    /// Logits of the last prompt token: [n_vocab].
-    logits: Vec<f32>,
+    /// The request of the generation in flight, if any (a dropped or
+    /// detached generation leaves it running until the next one).
+    active: Option<RequestId>,
     n_ctx: usize,
-    n_batch: usize,
     meta: EngineMeta,
     template: Option<Template>,
     clock: fn() -> f64,
@@ -106,43 +105,39 @@ impl Session {
         let cfg = model.config();
         let n_ctx = check_n_ctx(opts.n_ctx, cfg.n_ctx_train)?;
         let template = choose_template(opts.chat_template.as_deref(), &meta, &tok)?;
-        let n_batch = opts.n_batch.min(n_ctx);
         let f32_bytes = KvCache::bytes_for(cfg.n_layer, n_ctx, cfg.kv_dim(), CacheType::F32)
             .and_then(|b| usize::try_from(b).ok())
             .unwrap_or(usize::MAX);
-        // sliding-window layers keep their window and one batch, as rings
-        let kv = KvCache::with_rings(
-            cfg,
-            1,
-            n_ctx,
-            kv_storage(opts.cache_type, f32_bytes),
-            n_batch,
-        )?;
-        let scratch = Scratch::new(&model, n_batch, n_ctx, 1)?;
-        let logits = Vec::with_capacity(cfg.n_vocab);
-        let mut cached = Vec::new();
-        cached
-            .try_reserve_exact(n_ctx)
-            .map_err(|_| model::ModelError::OutOfMemory {
-                what: "the token history",
+        let sched = Scheduler::new(
+            Arc::new(model),
+            Arc::clone(&tok),
+            SchedulerOptions {
+                n_seq: 1,
                 n_ctx,
-                bytes: Some(n_ctx as u64 * 4),
-                why: model::AllocFailure::Refused,
-            })?;
+                n_batch: opts.n_batch.min(n_ctx),
+                max_queue: 1,
+                cache_type: kv_storage(opts.cache_type, f32_bytes),
+            },
+        )?;
         Ok(Session {
-            model,
+            sched,
             tok,
-            kv,
-            scratch,
-            cached,
-            logits,
+            active: None,
             n_ctx,
-            n_batch,
             meta,
             template,
             clock: opts.clock_ms.unwrap_or(default_clock),
             timings: Timings::default(),
         })
+    }
+
+    /// Ends the generation in flight, if any (its evaluated tokens stay cached).
+    fn end_active(&mut self) {
+        if let Some(id) = self.active.take() {
+            self.sched.cancel(id);
+            // retires it; nothing else runs, so no forward pass
+            let _ = self.sched.step(|_, _| {});
+        }
     }
 
     /// Streams the continuation of `prompt` (tokenized with BOS if the model wants it).
@@ -245,7 +240,8 @@ impl Session {
 
     /// Forgets the cached context (the next generation evaluates its whole prompt).
     pub fn reset(&mut self) {
-        self.cached.clear();
+        self.end_active();
+        self.sched.forget();
         self.timings = Timings::default();
     }
 
@@ -294,7 +290,7 @@ impl Session {
 
     /// Tokens currently held in the KV cache.
     pub fn cached_tokens(&self) -> &[u32] {
-        &self.cached
+        self.sched.cached(0)
     }
 
     /// Timing statistics of the last (or running) generation.
@@ -304,7 +300,7 @@ impl Session {
 
     /// The model.
     pub fn model(&self) -> &Model {
-        &self.model
+        self.sched.model()
     }
 
     /// The tokenizer.
