@@ -4,10 +4,13 @@
 //! 1. the text (one trailing `\n` dropped) is tokenized once with BOS, no special parsing;
 //! 2. it is cut into `floor(n_tokens / n_ctx)` chunks of `n_ctx` tokens (at least 2 needed);
 //! 3. each chunk starts from an empty cache with its first token replaced by BOS (when the
-//!    model adds BOS) and is evaluated at positions `0..n_ctx`;
+//!    model adds BOS) and is evaluated at positions `0..n_ctx`; `--parallel N` chunks run
+//!    together as the sequences of one [`Batch`] (llama.cpp: `n_batch / n_ctx` of them), each
+//!    in its own KV cache slot, with the results each gets alone;
 //! 4. positions `j = n_ctx/2 .. n_ctx-2` are scored: `-log_softmax(logits_j)[tok_{j+1}]`
 //!    (max in f32, sum of `expf` in f64);
-//! 5. `PPL = exp(mean nll)`, ± `PPL * sqrt(var(nll) / (count - 1))`.
+//! 5. `PPL = exp(mean nll)`, ± `PPL * sqrt(var(nll) / (count - 1))`, the values summed in
+//!    chunk order.
 //!
 //! Progress goes to stderr as `[1]x,[2]y,...` (cumulative PPL after each chunk); the last
 //! line of stdout is `PPL = <value> +/- <error>`.
@@ -18,7 +21,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use model::{KvCache, LogitsMode, Model, Scratch};
+use model::{Batch, KvCache, Model, Scratch};
 use tokenizer::Tokenizer;
 
 use engine::MAX_CTX;
@@ -39,9 +42,15 @@ pub struct PerplexityArgs {
     /// Score only the first N chunks [default: all; 0 = all].
     #[arg(long = "chunks", value_name = "N")]
     chunks: Option<usize>,
-    /// Tokens per forward call (logits memory grows with it: batch * n_vocab floats).
+    /// Tokens per forward call, shared by the parallel chunks (logits memory grows with
+    /// it: batch * n_vocab floats).
     #[arg(short = 'b', long = "batch-size", default_value_t = 64)]
     batch_size: usize,
+    /// Chunks evaluated together, one sequence each, sharing the batch's tokens (with
+    /// `--attn standard` the result is the same for every N; flash attention's depends on
+    /// how the chunks are split).
+    #[arg(long = "parallel", default_value_t = 1)]
+    parallel: usize,
     /// Threads of the forward pass [default: available cores].
     #[arg(short = 't', long = "threads")]
     threads: Option<usize>,
@@ -143,56 +152,75 @@ pub fn run(args: &PerplexityArgs) -> Result<()> {
         Some(c) => c.min(available),
     };
     let bos = if tok.add_bos() { tok.bos() } else { None };
-    let batch = args.batch_size.min(n_ctx);
+    let batch = args.batch_size.min(n_ctx * args.parallel.max(1));
+    let n_seq = args.parallel.clamp(1, batch).min(n_chunk);
+    // tokens of each sequence per forward call
+    let per = (batch / n_seq).min(n_ctx);
     eprintln!(
-        "perplexity: calculating perplexity over {n_chunk} chunks, n_ctx={n_ctx}, batch_size={batch}, n_seq=1"
+        "perplexity: calculating perplexity over {n_chunk} chunks, n_ctx={n_ctx}, batch_size={}, n_seq={n_seq}",
+        per * n_seq
     );
 
     let cfg = model.config();
     let n_vocab = cfg.n_vocab;
-    let size_flags = format!("--ctx-size {n_ctx}, --batch-size {batch}");
-    let mut kv = KvCache::with_rings(cfg, 1, n_ctx, args.cache_type.into(), batch)
+    let size_flags = format!("--ctx-size {n_ctx}, --batch-size {batch}, --parallel {n_seq}");
+    let mut kv = KvCache::with_rings(cfg, n_seq, n_ctx, args.cache_type.into(), per)
         .map_err(|e| limits::model_size_error(e, &size_flags))?;
-    let mut scratch = Scratch::new(&model, batch, n_ctx, batch)
+    let mut scratch = Scratch::new(&model, per * n_seq, n_ctx, per * n_seq)
         .map_err(|e| limits::model_size_error(e, &size_flags))?;
     let first = n_ctx / 2;
     let mut sums = NllSums::default();
-    let mut chunk_ids = vec![0u32; n_ctx];
+    let mut b = Batch::with_capacity(per * n_seq);
+    // per sequence of a group: the chunk's ids, then its scored values in position order
+    let mut ids = vec![vec![0u32; n_ctx]; n_seq];
+    let mut nlls = vec![Vec::with_capacity(n_ctx - first); n_seq];
     let t0 = Instant::now();
-    for i in 0..n_chunk {
-        let start = i * n_ctx;
-        chunk_ids.copy_from_slice(&tokens[start..start + n_ctx]);
-        if let Some(b) = bos {
-            chunk_ids[0] = b;
+    for g in (0..n_chunk).step_by(n_seq) {
+        let group = g..(g + n_seq).min(n_chunk);
+        for (s, i) in group.clone().enumerate() {
+            ids[s].copy_from_slice(&tokens[i * n_ctx..(i + 1) * n_ctx]);
+            if let Some(bos) = bos {
+                ids[s][0] = bos;
+            }
+            // a fresh sequence: positions restart at 0
+            kv.clear(s);
+            nlls[s].clear();
         }
-        // A fresh sequence: positions restart at 0, overwriting the cache.
         let mut pos = 0;
         while pos < n_ctx {
-            let end = (pos + batch).min(n_ctx);
-            let mode = if end <= first {
-                LogitsMode::None
-            } else {
-                LogitsMode::All
-            };
-            let logits = model
-                .forward(&chunk_ids[pos..end], pos, &mut kv, &mut scratch, mode)
-                .with_context(|| format!("chunk {}, positions {pos}..{end}", i + 1))?;
-            if mode == LogitsMode::All {
+            let end = (pos + per).min(n_ctx);
+            b.clear();
+            for (s, chunk) in ids.iter().enumerate().take(group.len()) {
+                for (j, &id) in chunk.iter().enumerate().take(end).skip(pos) {
+                    b.push(id, j, s, j >= first && j < n_ctx - 1);
+                }
+            }
+            let logits = model.decode(&b, &mut kv, &mut scratch).with_context(|| {
+                format!("chunks {}..={}, positions {pos}..{end}", g + 1, group.end)
+            })?;
+            let mut row = 0;
+            for (s, i) in group.clone().enumerate() {
                 for j in pos.max(first)..end.min(n_ctx - 1) {
-                    let row = &logits[(j - pos) * n_vocab..(j - pos + 1) * n_vocab];
-                    sums.add(nll(row, tokens[start + j + 1] as usize));
+                    let l = &logits[row * n_vocab..(row + 1) * n_vocab];
+                    nlls[s].push(nll(l, tokens[i * n_ctx + j + 1] as usize));
+                    row += 1;
                 }
             }
             pos = end;
         }
-        if i == 0 {
-            let s = t0.elapsed().as_secs_f64();
-            eprintln!(
-                "perplexity: {s:.2} seconds per pass - ETA {:.2} minutes",
-                s * n_chunk as f64 / 60.0
-            );
+        for (s, i) in group.clone().enumerate() {
+            for &v in &nlls[s] {
+                sums.add(v);
+            }
+            if i == 0 {
+                let s = t0.elapsed().as_secs_f64();
+                eprintln!(
+                    "perplexity: {s:.2} seconds per pass - ETA {:.2} minutes",
+                    s * n_chunk.div_ceil(n_seq) as f64 / 60.0
+                );
+            }
+            eprint!("[{}]{:.4},", i + 1, sums.ppl());
         }
-        eprint!("[{}]{:.4},", i + 1, sums.ppl());
         let _ = std::io::stderr().flush();
     }
     eprintln!();

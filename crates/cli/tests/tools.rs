@@ -192,6 +192,52 @@ fn perplexity_of_qwen2_5_coder_0_5b_equals_llama_cpp() {
     );
 }
 
+/// Chunks run as the sequences of one batch (`--parallel`) score exactly
+/// as one at a time on the exact path, with the same progress lines.
+#[test]
+fn perplexity_in_parallel_sequences_equals_one_at_a_time() {
+    let text = root().join("tests/fixtures/text/devils-dictionary.txt");
+    let m = tiny("tiny-q4_k_m");
+    let run = |parallel: &str, batch: &str| {
+        let out = wc(&[
+            "perplexity",
+            "-m",
+            &m,
+            "-f",
+            text.to_str().unwrap(),
+            "-c",
+            "128",
+            "--chunks",
+            "7",
+            "-b",
+            batch,
+            "--parallel",
+            parallel,
+            "--cache-type",
+            "f32",
+            "--attn",
+            "standard",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        let progress = err
+            .lines()
+            .find(|l| l.starts_with("[1]"))
+            .unwrap_or("")
+            .to_string();
+        (String::from_utf8(out.stdout).unwrap(), progress)
+    };
+    let one = run("1", "32");
+    assert!(one.0.starts_with("PPL = "), "{one:?}");
+    assert!(one.1.contains("[7]"), "{one:?}");
+    // 3 sequences of 32 tokens per call: chunks 1-3, 4-6, then 7 alone
+    assert_eq!(run("3", "96"), one);
+}
+
 #[test]
 fn perplexity_tokenization_equals_the_fixture_ids() {
     // The reference stores the text's ids: our tokenizer must agree with them for the
