@@ -192,6 +192,15 @@ fn perplexity_of_qwen2_5_coder_0_5b_equals_llama_cpp() {
     );
 }
 
+#[test]
+fn perplexity_of_qwen2_5_coder_1_5b_equals_llama_cpp() {
+    perplexity_of_real_model_equals_llama_cpp(
+        "qwen2.5-coder-1.5b-instruct-q4_k_m",
+        "qwen2.5-coder-1.5b",
+        [2, 1],
+    );
+}
+
 /// Chunks run as the sequences of one batch (`--parallel`) score exactly
 /// as one at a time on the exact path, with the same progress lines.
 #[test]
