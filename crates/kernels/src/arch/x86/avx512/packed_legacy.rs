@@ -52,6 +52,7 @@ static Q4_0_X4: Packing = Packing {
     group_bytes: q4_0_x4_bytes,
     pack: pack_q4_0_x4,
     rows: rows_q4_0_x4,
+    tokens: None,
 };
 
 /// Bytes of one Q4_0 block and of four rows' quants of one block.

@@ -129,31 +129,64 @@ pub(super) fn q4_k_pair_block(
     acc: &mut __m512,
     acc_m: &mut __m256,
 ) {
+    q4_k_pair_dot(&q4_k_pair_unpack(heads, sm, q4), y, acc, acc_m);
+}
+
+/// A Q4_K block pair unpacked (the operands of `q4_k_pair_block` that do
+/// not depend on the activation), to run against several tokens.
+pub(super) struct Q4KPair {
+    /// `[A.d, A.dmin, B.d, B.dmin]` as f32.
+    heads: __m128,
+    /// The mins as i16: A's in the low 128 bits, B's in the high.
+    mins: __m256i,
+    /// Per 32-byte chunk c: its low nibbles, then its high nibbles.
+    q: [[__m512i; 2]; 4],
+    /// Sub-block scale j as i16 in every lane of its row's half.
+    sc: [__m512i; 8],
+}
+
+/// `q4_k_pair_block`'s operands unpacked.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn q4_k_pair_unpack(heads: __m128i, sm: __m512i, q4: [__m512i; 4]) -> Q4KPair {
     let m4 = _mm512_set1_epi8(0x0F);
+    // [A.sc | A.sc | B.sc | B.sc] in 128-bit lanes
+    let scales = _mm512_shuffle_i64x2::<0b10_10_00_00>(sm, sm);
+    Q4KPair {
+        heads: _mm_cvtph_ps(heads),
+        mins: _mm512_castsi512_si256(_mm512_shuffle_i64x2::<0b11_01_11_01>(sm, sm)),
+        // qs[32c..32c+32]: low nibbles = elements 64c.., high = 64c+32..
+        q: std::array::from_fn(|c| {
+            let lo = _mm512_and_si512(q4[c], m4);
+            let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(q4[c]), m4);
+            [lo, hi]
+        }),
+        sc: std::array::from_fn(|j| one_scale(scales, j)),
+    }
+}
+
+/// `q4_k_pair_block` on an unpacked block pair.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn q4_k_pair_dot(w: &Q4KPair, y: &Q8KAct, acc: &mut __m512, acc_m: &mut __m256) {
     let d_idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
     let dmin_idx = _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3);
     // [A.d, A.dmin, B.d, B.dmin] * y.d: the AVX2 `d_dmin` products
-    let dd = _mm_mul_ps(_mm_cvtph_ps(heads), y.yd);
+    let dd = _mm_mul_ps(w.heads, y.yd);
     let d = _mm512_permutexvar_ps(d_idx, _mm512_castps128_ps512(dd));
     let dmin = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(dd), dmin_idx);
 
     // min term: sum over sub-blocks j of m[j] * (bsums[2j] + bsums[2j+1])
-    let mins_sc = _mm512_castsi512_si256(_mm512_shuffle_i64x2::<0b11_01_11_01>(sm, sm));
-    let mins = _mm256_madd_epi16(mins_sc, y.bs_pairs);
+    let mins = _mm256_madd_epi16(w.mins, y.bs_pairs);
     // -(dmin * mins) + acc_m: the AVX2 FMA with the negated dmin
     *acc_m = _mm256_fnmadd_ps(dmin, _mm256_cvtepi32_ps(mins), *acc_m);
 
-    // [A.sc | A.sc | B.sc | B.sc] in 128-bit lanes
-    let scales = _mm512_shuffle_i64x2::<0b10_10_00_00>(sm, sm);
     // Four short chains (exact i32 sums in any order), not one long one.
     let part: [__m512i; 4] = std::array::from_fn(|c| {
-        // qs[32c..32c+32]: low nibbles = elements 64c.., high = 64c+32..
-        let lo = _mm512_and_si512(q4[c], m4);
-        let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(q4[c]), m4);
-        let p_lo = _mm512_maddubs_epi16(lo, y.q8[2 * c]);
-        let p_hi = _mm512_maddubs_epi16(hi, y.q8[2 * c + 1]);
-        let t = _mm512_madd_epi16(p_lo, one_scale(scales, 2 * c));
-        _mm512_dpwssd_epi32(t, p_hi, one_scale(scales, 2 * c + 1))
+        let p_lo = _mm512_maddubs_epi16(w.q[c][0], y.q8[2 * c]);
+        let p_hi = _mm512_maddubs_epi16(w.q[c][1], y.q8[2 * c + 1]);
+        let t = _mm512_madd_epi16(p_lo, w.sc[2 * c]);
+        _mm512_dpwssd_epi32(t, p_hi, w.sc[2 * c + 1])
     });
     let sumi = _mm512_add_epi32(
         _mm512_add_epi32(part[0], part[1]),
@@ -221,19 +254,29 @@ pub(super) fn q6_k_pair_block(
     q8: &[__m512i; 8],
     acc: &mut __m512,
 ) {
+    q6_k_pair_dot(&q6_k_pair_unpack(sc, ql, qh), d, bsums, q8, acc);
+}
+
+/// A Q6_K block pair unpacked (the operands of `q6_k_pair_block` that do
+/// not depend on the activation), to run against several tokens.
+pub(super) struct Q6KPair {
+    /// The sub-block scales as i16 (A's 16 low, B's 16 high).
+    sc: __m512i,
+    /// Per `n` (0, 1) the four 6-bit quant vectors.
+    q: [[__m512i; 4]; 2],
+    /// Per `n` the scale of each quant vector's sub-blocks.
+    s: [[__m512i; 4]; 2],
+}
+
+/// `q6_k_pair_block`'s weight operands unpacked.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn q6_k_pair_unpack(sc: __m512i, ql: [[__m512i; 2]; 2], qh: [__m512i; 2]) -> Q6KPair {
     let m4 = _mm512_set1_epi8(0x0F);
-    // sum (q - 32) * q8 * sc = sum q * q8 * sc - 32 * sum_j sc[j] * bsums[j]
-    let offset = _mm512_slli_epi32::<5>(_mm512_madd_epi16(sc, bsums));
-    let mut part = [_mm512_setzero_si512(); 4];
-    for n in 0..2 {
-        let s = if n == 0 {
-            _mm512_permutex_epi64::<0b01_00_01_00>(sc)
-        } else {
-            _mm512_permutex_epi64::<0b11_10_11_10>(sc)
-        };
+    let quants = |n: usize| {
         let [ql0, ql1] = ql[n];
         let hbits = |mask: u8| _mm512_and_si512(qh[n], _mm512_set1_epi8(mask as i8));
-        let q = [
+        [
             _mm512_or_si512(
                 _mm512_and_si512(ql0, m4),
                 _mm512_slli_epi16::<4>(hbits(0x03)),
@@ -250,13 +293,39 @@ pub(super) fn q6_k_pair_block(
                 _mm512_and_si512(_mm512_srli_epi16::<4>(ql1), m4),
                 _mm512_srli_epi16::<2>(hbits(0xC0)),
             ),
-        ];
-        // Four short chains (exact i32 sums in any order).
-        for (k, &qk) in q.iter().enumerate() {
-            let p16 = _mm512_maddubs_epi16(qk, q8[4 * n + k]);
-            part[k] = _mm512_dpwssd_epi32(part[k], p16, pair_scales(s, k));
-        }
+        ]
+    };
+    let s0 = _mm512_permutex_epi64::<0b01_00_01_00>(sc);
+    let s1 = _mm512_permutex_epi64::<0b11_10_11_10>(sc);
+    Q6KPair {
+        sc,
+        q: [quants(0), quants(1)],
+        s: [
+            std::array::from_fn(|k| pair_scales(s0, k)),
+            std::array::from_fn(|k| pair_scales(s1, k)),
+        ],
     }
+}
+
+/// `q6_k_pair_block` on an unpacked block pair.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn q6_k_pair_dot(
+    w: &Q6KPair,
+    d: __m512,
+    bsums: __m512i,
+    q8: &[__m512i; 8],
+    acc: &mut __m512,
+) {
+    // sum (q - 32) * q8 * sc = sum q * q8 * sc - 32 * sum_j sc[j] * bsums[j]
+    let offset = _mm512_slli_epi32::<5>(_mm512_madd_epi16(w.sc, bsums));
+    // Four short chains (exact i32 sums in any order).
+    let part: [__m512i; 4] = std::array::from_fn(|k| {
+        let p0 = _mm512_maddubs_epi16(w.q[0][k], q8[k]);
+        let p1 = _mm512_maddubs_epi16(w.q[1][k], q8[4 + k]);
+        let t = _mm512_madd_epi16(p0, w.s[0][k]);
+        _mm512_dpwssd_epi32(t, p1, w.s[1][k])
+    });
     let sumi = _mm512_add_epi32(
         _mm512_add_epi32(part[0], part[1]),
         _mm512_add_epi32(part[2], part[3]),
