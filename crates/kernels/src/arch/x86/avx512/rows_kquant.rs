@@ -26,6 +26,28 @@ pub(super) fn bcast_i8x32(q: &[i8; 32]) -> __m512i {
     _mm512_broadcast_i64x4(unsafe { _mm256_loadu_si256(q.as_ptr().cast()) })
 }
 
+/// `_mm512_dpwssd_epi32` as one instruction: LLVM splits the intrinsic
+/// into `vpmaddwd` + `vpaddd` for CPUs it does not know to fuse it well
+/// (the generic x86-64 target), which costs the multi-token kernels a
+/// uop per use. The same exact i32 result either way.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn dpwssd(acc: __m512i, a: __m512i, b: __m512i) -> __m512i {
+    let mut acc = acc;
+    // SAFETY: one register-only AVX-512 VNNI instruction (the CPU has
+    // VNNI: this function's target features), no memory or stack access.
+    unsafe {
+        std::arch::asm!(
+            "vpdpwssd {acc}, {a}, {b}",
+            acc = inout(zmm_reg) acc,
+            a = in(zmm_reg) a,
+            b = in(zmm_reg) b,
+            options(pure, nomem, nostack),
+        );
+    }
+    acc
+}
+
 /// `shuffle_epi8` control putting i16 scale `i` (of eight per 128-bit lane)
 /// in every i16 lane.
 #[inline]
@@ -86,7 +108,7 @@ fn q4_k_scales_mins(h: __m256i) -> __m512i {
 /// its `d`, and its quants broadcast to both 256-bit halves.
 pub(super) struct Q8KAct {
     bs_pairs: __m256i,
-    yd: __m128,
+    yd: f32,
     q8: [__m512i; 8],
 }
 
@@ -100,7 +122,7 @@ pub(super) fn q8_k_act(by: &BlockQ8K) -> Q8KAct {
     );
     Q8KAct {
         bs_pairs: _mm256_broadcastsi128_si256(bs_pairs),
-        yd: _mm_set1_ps(by.d),
+        yd: by.d,
         q8: q8_k_quants(by),
     }
 }
@@ -135,8 +157,10 @@ pub(super) fn q4_k_pair_block(
 /// A Q4_K block pair unpacked (the operands of `q4_k_pair_block` that do
 /// not depend on the activation), to run against several tokens.
 pub(super) struct Q4KPair {
-    /// `[A.d, A.dmin, B.d, B.dmin]` as f32.
-    heads: __m128,
+    /// `A.d` as f32 in the low 8 lanes, `B.d` in the high 8.
+    d: __m512,
+    /// `A.dmin` as f32 in the low 4 lanes, `B.dmin` in the high 4.
+    dmin: __m256,
     /// The mins as i16: A's in the low 128 bits, B's in the high.
     mins: __m256i,
     /// Per 32-byte chunk c: its low nibbles, then its high nibbles.
@@ -152,8 +176,13 @@ pub(super) fn q4_k_pair_unpack(heads: __m128i, sm: __m512i, q4: [__m512i; 4]) ->
     let m4 = _mm512_set1_epi8(0x0F);
     // [A.sc | A.sc | B.sc | B.sc] in 128-bit lanes
     let scales = _mm512_shuffle_i64x2::<0b10_10_00_00>(sm, sm);
+    let d_idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
+    let dmin_idx = _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3);
+    // [A.d, A.dmin, B.d, B.dmin]
+    let heads = _mm_cvtph_ps(heads);
     Q4KPair {
-        heads: _mm_cvtph_ps(heads),
+        d: _mm512_permutexvar_ps(d_idx, _mm512_castps128_ps512(heads)),
+        dmin: _mm256_permutevar8x32_ps(_mm256_castps128_ps256(heads), dmin_idx),
         mins: _mm512_castsi512_si256(_mm512_shuffle_i64x2::<0b11_01_11_01>(sm, sm)),
         // qs[32c..32c+32]: low nibbles = elements 64c.., high = 64c+32..
         q: std::array::from_fn(|c| {
@@ -169,12 +198,9 @@ pub(super) fn q4_k_pair_unpack(heads: __m128i, sm: __m512i, q4: [__m512i; 4]) ->
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 pub(super) fn q4_k_pair_dot(w: &Q4KPair, y: &Q8KAct, acc: &mut __m512, acc_m: &mut __m256) {
-    let d_idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
-    let dmin_idx = _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3);
-    // [A.d, A.dmin, B.d, B.dmin] * y.d: the AVX2 `d_dmin` products
-    let dd = _mm_mul_ps(w.heads, y.yd);
-    let d = _mm512_permutexvar_ps(d_idx, _mm512_castps128_ps512(dd));
-    let dmin = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(dd), dmin_idx);
+    // the AVX2 `d_dmin` products (A.d, A.dmin, B.d, B.dmin) * y.d, spread
+    let d = _mm512_mul_ps(w.d, _mm512_set1_ps(y.yd));
+    let dmin = _mm256_mul_ps(w.dmin, _mm256_set1_ps(y.yd));
 
     // min term: sum over sub-blocks j of m[j] * (bsums[2j] + bsums[2j+1])
     let mins = _mm256_madd_epi16(w.mins, y.bs_pairs);
@@ -186,7 +212,7 @@ pub(super) fn q4_k_pair_dot(w: &Q4KPair, y: &Q8KAct, acc: &mut __m512, acc_m: &m
         let p_lo = _mm512_maddubs_epi16(w.q[c][0], y.q8[2 * c]);
         let p_hi = _mm512_maddubs_epi16(w.q[c][1], y.q8[2 * c + 1]);
         let t = _mm512_madd_epi16(p_lo, w.sc[2 * c]);
-        _mm512_dpwssd_epi32(t, p_hi, w.sc[2 * c + 1])
+        dpwssd(t, p_hi, w.sc[2 * c + 1])
     });
     let sumi = _mm512_add_epi32(
         _mm512_add_epi32(part[0], part[1]),
@@ -324,7 +350,7 @@ pub(super) fn q6_k_pair_dot(
         let p0 = _mm512_maddubs_epi16(w.q[0][k], q8[k]);
         let p1 = _mm512_maddubs_epi16(w.q[1][k], q8[4 + k]);
         let t = _mm512_madd_epi16(p0, w.s[0][k]);
-        _mm512_dpwssd_epi32(t, p1, w.s[1][k])
+        dpwssd(t, p1, w.s[1][k])
     });
     let sumi = _mm512_add_epi32(
         _mm512_add_epi32(part[0], part[1]),
