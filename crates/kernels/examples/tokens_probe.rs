@@ -2,7 +2,7 @@
 //! one thread) on the default table against the single-token kernel run
 //! once per token over the same 32 KiB passes (the path before the
 //! multi-token kernels): best of many runs in thread CPU time, ns per (row, token).
-//! Run: `cargo run --release -p kernels --example tokens_probe [q8_0|q4_k|q6_k|q5_0] [rows] [cols] [reps]`.
+//! Run: `cargo run --release -p kernels --example tokens_probe [q8_0|q4_k|q6_k|q5_0|q4_0] [rows] [cols] [reps]`.
 
 #[path = "../benches/common/mod.rs"]
 mod common;
@@ -36,6 +36,7 @@ fn main() {
         Some("q4_k") => GgmlType::Q4_K,
         Some("q6_k") => GgmlType::Q6_K,
         Some("q5_0") => GgmlType::Q5_0,
+        Some("q4_0") => GgmlType::Q4_0,
         _ => GgmlType::Q8_0,
     };
     let num = |i: usize, d: usize| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);

@@ -35,14 +35,15 @@ pub fn par_matvec(pool: &ThreadPool, k: &Kernels, w: QMatrix, x_q: &[u8], y: &mu
 }
 
 /// Bytes of weight rows one pass of `par_matvec_tokens` keeps in cache
-/// while every token runs over them.
+/// while every token runs over them (batches of more than `SUB_TOKENS`
+/// tokens, which the multi-token kernels take in chunks).
 const TOKEN_PASS_BYTES: usize = 32 << 10;
 
 /// Weight rows and tokens of one call of the multi-token kernels in
 /// `par_matvec_tokens` (its outputs go through a stack buffer of
 /// `SUB_ROWS * SUB_TOKENS` floats); `SUB_ROWS` is a multiple of every
-/// packed layout's group.
-const SUB_ROWS: usize = 64;
+/// packed layout's group and of `ROW_ALIGN`.
+const SUB_ROWS: usize = 256;
 const SUB_TOKENS: usize = 8;
 
 /// `par_matvec` for `n` activation rows: y[t] = w · x_q[t], each token's
@@ -51,9 +52,10 @@ const SUB_TOKENS: usize = 8;
 /// tokens, else the matrix-vector kernel per token, packed layouts
 /// included), so every output equals `par_matvec` of that token bit for
 /// bit. The weights stream from memory once: each thread runs all tokens
-/// over a few rows (`TOKEN_PASS_BYTES`) before moving on, so the other
-/// tokens read those rows from cache. For batches of single tokens of
-/// several sequences, where the weights are the whole cost.
+/// over a few rows (`SUB_ROWS`; for more than `SUB_TOKENS` tokens a pass
+/// of `TOKEN_PASS_BYTES`) before moving on, so the other tokens read those
+/// rows from cache. For batches of single tokens of several sequences,
+/// where the weights are the whole cost.
 ///
 /// w: [rows, cols], x_q: [n, act_row_bytes] quantized -> y: [n, rows] row-major
 pub fn par_matvec_tokens(
@@ -67,7 +69,12 @@ pub fn par_matvec_tokens(
     let y = &mut y[..n * w.rows];
     let xb = w.act_row_bytes();
     let pass = (TOKEN_PASS_BYTES / w.row_bytes().max(1)) / ROW_ALIGN * ROW_ALIGN;
-    let pass = pass.max(ROW_ALIGN);
+    // up to SUB_TOKENS tokens run in one call per block of rows: no passes
+    let pass = if n <= SUB_TOKENS {
+        usize::MAX / 2
+    } else {
+        pass.max(ROW_ALIGN)
+    };
     let block = block_size(w.rows, pool.n_threads(), ROW_ALIGN);
     pool.par_cols(y, w.rows, block, &mut [0u8; 0], 0, |c, _| {
         let rows = c.cols();
@@ -279,8 +286,9 @@ mod tests {
             GgmlType::Q6_K,
         ] {
             let rb = quant::row_bytes(ty, cols);
-            // more rows than one pass of TOKEN_PASS_BYTES, and an odd tail
-            let rows = 2 * TOKEN_PASS_BYTES / rb + 37;
+            // more rows than a pass of TOKEN_PASS_BYTES and a SUB_ROWS call,
+            // and an odd tail
+            let rows = (2 * TOKEN_PASS_BYTES / rb).max(SUB_ROWS) + 37;
             let wf = pseudo(rows * cols, 31);
             let mut wq = vec![0u8; rows * rb];
             for (r, o) in wf.chunks(cols).zip(wq.chunks_mut(rb)) {
