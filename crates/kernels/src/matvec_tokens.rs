@@ -75,3 +75,14 @@ fn per_token(
         ops::matvec_rows(k, w, &x_q[t * xb..(t + 1) * xb], rows.clone(), out);
     }
 }
+
+/// The layout whose multi-token kernel runs decode batches of weights of
+/// type `ty` in table `k` (a packed layout's name, or `"file layout"`),
+/// or `None` where each token runs the single-token kernel (as it does
+/// for a packed layout without one).
+pub fn kernel_layout(k: &Kernels, ty: crate::GgmlType) -> Option<&'static str> {
+    match k.packing(ty) {
+        Some(p) => p.tokens.map(|_| p.name),
+        None => k.rows_tokens(ty).map(|_| "file layout"),
+    }
+}
