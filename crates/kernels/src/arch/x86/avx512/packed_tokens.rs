@@ -6,7 +6,8 @@
 //! operations on it (`rows_kquant::q4_k_pair_dot` / `q6_k_pair_dot`, the
 //! same functions the one-token kernels call): per token the same exact
 //! i32 sums, the same FMA per block into its own accumulator and the same
-//! horizontal sum, so every output equals the row dot bit for bit.
+//! horizontal sum, so every output equals the row dot bit for bit. The
+//! driver (`by_tokens`, `tokens_fn`) also serves `packed_legacy`'s Q4_0.
 
 use std::arch::x86_64::*;
 
@@ -22,35 +23,39 @@ use gguf::GgmlType;
 /// or two accumulators each beside the 16 registers of the unpacked pair.
 const TOKENS: usize = 8;
 
-/// Runs a token kernel over the `rows / 2` groups (`gb` bytes each) for
-/// the `toks` activation rows in chunks of 8, 4, 2 or 1 tokens, writing
-/// `y[t * y_stride + row]`. `k(groups, acts, y, y_stride)` runs the typed
-/// kernel on every group for `acts.len()` tokens. Returns false (writing
-/// nothing) if the activations are misaligned.
-// groups: [rows / 2 * gb], acts: [toks, row_bytes(Q8_K, n)] -> y
+/// Runs a token kernel over the `rows / group` groups (`gb` bytes each)
+/// for the `toks` activation rows (`n` elements of `act_ty`, blocks `A`)
+/// in chunks of 8, 4, 2 or 1 tokens, writing `y[t * y_stride + row]`.
+/// `k(groups, acts, y, y_stride)` runs the typed kernel on every group for
+/// `acts.len()` tokens. Returns false (writing nothing) if the activations
+/// are misaligned or `accept` declines them.
+// groups: [rows / group * gb], acts: [toks, row_bytes(act_ty, n)] -> y
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn by_tokens(
-    n: usize,
-    gb: usize,
+pub(super) fn by_tokens<A: bytemuck::Pod>(
+    (n, act_ty, group, gb): (usize, GgmlType, usize, usize),
     groups: &[u8],
     rows: usize,
     acts: &[u8],
     toks: usize,
     y: &mut [f32],
     y_stride: usize,
-    k: impl Fn(&[u8], &[&[BlockQ8K]], &mut [f32], usize),
+    accept: impl Fn(&[A]) -> bool,
+    k: impl Fn(&[u8], &[&[A]], &mut [f32], usize),
 ) -> bool {
-    let ab = row_bytes(GgmlType::Q8_K, n);
-    let Ok(all) = bytemuck::try_cast_slice::<u8, BlockQ8K>(&acts[..toks * ab]) else {
+    let ab = row_bytes(act_ty, n);
+    let Ok(all) = bytemuck::try_cast_slice::<u8, A>(&acts[..toks * ab]) else {
         return false;
     };
-    let nb = ab / size_of::<BlockQ8K>();
-    let groups = &groups[..rows / 2 * gb];
+    if !accept(all) {
+        return false;
+    }
+    let nb = ab / size_of::<A>();
+    let groups = &groups[..rows / group * gb];
     let mut t0 = 0;
     while t0 < toks {
         let c = 1 << (toks - t0).min(TOKENS).ilog2();
-        let mut chunk: [&[BlockQ8K]; TOKENS] = [&[]; TOKENS];
+        let mut chunk: [&[A]; TOKENS] = [&[]; TOKENS];
         for (j, slot) in chunk[..c].iter_mut().enumerate() {
             *slot = &all[(t0 + j) * nb..(t0 + j + 1) * nb];
         }
@@ -61,10 +66,11 @@ fn by_tokens(
 }
 
 /// One `Packing::tokens` function per layout: `$name` runs `$kernel` on
-/// the groups for chunks of 8, 4, 2 or 1 tokens.
+/// the groups (`$group` rows, `$bytes(n)` bytes each) for chunks of 8, 4,
+/// 2 or 1 activations (`$act` blocks of `$act_ty`) that `$accept` takes.
 macro_rules! tokens_fn {
-    ($name:ident, $bytes:path, $kernel:ident) => {
-        // groups: [rows / 2 * $bytes(n)], acts: [toks, row_bytes(Q8_K, n)] -> y
+    ($name:ident, $bytes:path, $group:expr, $act:ty, $act_ty:ident, $accept:expr, $kernel:ident) => {
+        // groups: [rows / $group * $bytes(n)], acts: [toks, row_bytes($act_ty, n)] -> y
         pub(super) fn $name(
             n: usize,
             groups: &[u8],
@@ -75,38 +81,49 @@ macro_rules! tokens_fn {
             y_stride: usize,
         ) -> bool {
             let gb = $bytes(n);
-            by_tokens(
-                n,
-                gb,
-                groups,
-                rows,
-                acts,
-                toks,
-                y,
-                y_stride,
-                |g, a, y, s| {
-                    // SAFETY: AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C were
-                    // detected before the AVX-512 table (the only owner of
-                    // these layouts) was handed out.
-                    unsafe {
-                        match *a {
-                            [a0] => $kernel::<1>(g, gb, [a0], y, s),
-                            [a0, a1] => $kernel::<2>(g, gb, [a0, a1], y, s),
-                            [a0, a1, a2, a3] => $kernel::<4>(g, gb, [a0, a1, a2, a3], y, s),
-                            [a0, a1, a2, a3, a4, a5, a6, a7] => {
-                                $kernel::<8>(g, gb, [a0, a1, a2, a3, a4, a5, a6, a7], y, s)
-                            }
-                            _ => unreachable!("1, 2, 4 or 8 tokens"),
+            let shape = (n, GgmlType::$act_ty, $group, gb);
+            let k = |g: &[u8], a: &[&[$act]], y: &mut [f32], s: usize| {
+                // SAFETY: AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C were
+                // detected before the AVX-512 table (the only owner of
+                // these layouts) was handed out.
+                unsafe {
+                    match *a {
+                        [a0] => $kernel::<1>(g, gb, [a0], y, s),
+                        [a0, a1] => $kernel::<2>(g, gb, [a0, a1], y, s),
+                        [a0, a1, a2, a3] => $kernel::<4>(g, gb, [a0, a1, a2, a3], y, s),
+                        [a0, a1, a2, a3, a4, a5, a6, a7] => {
+                            $kernel::<8>(g, gb, [a0, a1, a2, a3, a4, a5, a6, a7], y, s)
                         }
+                        _ => unreachable!("1, 2, 4 or 8 tokens"),
                     }
-                },
+                }
+            };
+            super::packed_tokens::by_tokens(
+                shape, groups, rows, acts, toks, y, y_stride, $accept, k,
             )
         }
     };
 }
+pub(super) use tokens_fn;
 
-tokens_fn!(tokens_q4_k_x2, super::packed_kquant::q4_k_x2_bytes, q4_k_x2);
-tokens_fn!(tokens_q6_k_x2, super::packed_kquant::q6_k_x2_bytes, q6_k_x2);
+tokens_fn!(
+    tokens_q4_k_x2,
+    super::packed_kquant::q4_k_x2_bytes,
+    2,
+    BlockQ8K,
+    Q8_K,
+    |_| true,
+    q4_k_x2
+);
+tokens_fn!(
+    tokens_q6_k_x2,
+    super::packed_kquant::q6_k_x2_bytes,
+    2,
+    BlockQ8K,
+    Q8_K,
+    |_| true,
+    q6_k_x2
+);
 
 /// x: `q4_k_x2` groups of `gb` bytes, y: `T` Q8_K activations of their
 /// block count -> `out[t * stride + row]` for the groups' rows
