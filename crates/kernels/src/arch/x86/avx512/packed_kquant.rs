@@ -36,11 +36,11 @@ use half::f16;
 /// Bytes of one Q4_K block.
 const BLOCK: usize = 144;
 /// Bytes per block pair of each plane.
-const QS: usize = 256;
-const SM: usize = 32;
-const HEADS: usize = 8;
+pub(super) const QS: usize = 256;
+pub(super) const SM: usize = 32;
+pub(super) const HEADS: usize = 8;
 /// Bytes of one block pair.
-const PAIR: usize = QS + SM + HEADS;
+pub(super) const PAIR: usize = QS + SM + HEADS;
 
 /// The repacked layouts of the default AVX-512 table.
 pub(super) fn lookup(w: GgmlType) -> Option<&'static Packing> {
@@ -160,7 +160,7 @@ packed_rows!(rows_q6_k_x2, q6_k_x2_bytes, q6_k_x2);
 /// 64 bytes.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn load64(b: &[u8; 64]) -> __m512i {
+pub(super) fn load64(b: &[u8; 64]) -> __m512i {
     // SAFETY: `b` is 64 readable bytes; `loadu` has no alignment requirement.
     unsafe { _mm512_loadu_si512(b.as_ptr().cast()) }
 }
@@ -188,12 +188,28 @@ unsafe fn q4_k_x2<const P: usize>(x: [&[u8]; P], y: &[BlockQ8K], ahead: usize) -
 /// bytes further on; 0: no prefetch).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-pub(super) fn q4_k_x2_block(group: &[u8], i: usize, ahead: usize) -> Q4KPair {
+fn q4_k_x2_block(group: &[u8], i: usize, ahead: usize) -> Q4KPair {
+    let (heads, sm, qs) = q4_k_x2_parts(group, i, ahead);
+    let q4 = [
+        load64(at(qs, 0)),
+        load64(at(qs, 64)),
+        load64(at(qs, 128)),
+        load64(at(qs, 192)),
+    ];
+    q4_k_pair_unpack(heads, sm, q4)
+}
+
+/// Block pair `i` of a `q4_k_x2` group (prefetching `ahead` bytes further
+/// on; 0: no prefetch): `heads` and `sm` as `q4_k_pair_unpack` takes them,
+/// and the quants (chunk c at byte 64c: `qs[32c..32c + 32]` of row A,
+/// then of row B).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn q4_k_x2_parts(group: &[u8], i: usize, ahead: usize) -> (__m128i, __m512i, &[u8; QS]) {
     let pair: &[u8; PAIR] = at(group, i * PAIR);
     if ahead > 0 {
         prefetch(pair, ahead);
     }
-    let qs: &[u8; QS] = at(pair, 0);
     let sm: &[u8; SM] = at(pair, QS);
     let heads: &[u8; HEADS] = at(pair, QS + SM);
     // SAFETY: `sm` is 32 and `heads` 8 readable bytes; `loadu` has
@@ -204,13 +220,7 @@ pub(super) fn q4_k_x2_block(group: &[u8], i: usize, ahead: usize) -> Q4KPair {
             _mm_loadl_epi64(heads.as_ptr().cast()),
         )
     };
-    let q4 = [
-        load64(at(qs, 0)),
-        load64(at(qs, 64)),
-        load64(at(qs, 128)),
-        load64(at(qs, 192)),
-    ];
-    q4_k_pair_unpack(heads, sm, q4)
+    (heads, sm, at(pair, 0))
 }
 
 /// Bytes of one Q6_K block and of one `q6_k_x2` block pair's parts.

@@ -3,17 +3,21 @@
 //! tokens of several sequences, each block pair of a group is loaded and
 //! unpacked once (nibbles, 6-bit quants, scale shuffles) for up to
 //! `TOKENS` tokens, each of which then runs the single-token kernel's
-//! operations on it (`rows_kquant::q4_k_pair_dot` / `q6_k_pair_dot`, the
-//! same functions the one-token kernels call): per token the same exact
-//! i32 sums, the same FMA per block into its own accumulator and the same
-//! horizontal sum, so every output equals the row dot bit for bit. The
-//! driver (`by_tokens`, `tokens_fn`) also serves `packed_legacy`'s Q4_0.
+//! operations on it (the pieces `rows_kquant::q4_k_pair_dot` is made of,
+//! `q4_k_chunk_dot` and `q4_k_pair_finish`, and `q6_k_pair_dot`): per
+//! token the same exact i32 sums, the same FMA per block into its own
+//! accumulator and the same horizontal sum, so every output equals the
+//! row dot bit for bit. The driver (`by_tokens`, `tokens_fn`) also serves
+//! `packed_legacy`'s Q4_0.
 
 use std::arch::x86_64::*;
 
-use super::packed_kquant::{q4_k_x2_block, q6_k_x2_block};
+use super::packed_kquant::{load64, q4_k_x2_parts, q6_k_x2_block};
 use super::rows::{hsum_pair, pair_ps};
-use super::rows_kquant::{q4_k_pair_dot, q4_k_pair_sums, q6_k_act, q6_k_pair_dot, q8_k_act};
+use super::rows_kquant::{bcast_i8x32, q4_k_chunk, q4_k_chunk_dot, q4_k_pair_finish};
+use super::rows_kquant::{q4_k_pair_head, q4_k_pair_sums, q4_k_scales};
+use super::rows_kquant::{q6_k_act, q6_k_pair_dot, q8_k_sums};
+use crate::arch::x86::avx2::kquant::at;
 use crate::arch::x86::avx2::kquant::d_only;
 use crate::blocks::BlockQ8K;
 use crate::quant::row_bytes;
@@ -126,11 +130,14 @@ tokens_fn!(
 );
 
 /// x: `q4_k_x2` groups of `gb` bytes, y: `T` Q8_K activations of their
-/// block count -> `out[t * stride + row]` for the groups' rows
+/// block count -> `out[t * stride + row]` for the groups' rows. Groups go
+/// two at a time (a last odd one with itself), and each block pair chunk
+/// by chunk (32 bytes of each row): the two groups' unpacked chunks and
+/// every token's integer sums stay in registers, and each activation load
+/// serves both groups.
 ///
 /// # Safety
 /// The CPU must support AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C.
-#[allow(clippy::needless_range_loop)] // block i of every token's activation
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 unsafe fn q4_k_x2<const T: usize>(
     x: &[u8],
@@ -139,21 +146,50 @@ unsafe fn q4_k_x2<const T: usize>(
     out: &mut [f32],
     stride: usize,
 ) {
+    let nb = y[0].len();
+    assert!(y.iter().all(|a| a.len() == nb), "activations of one length");
+    let ng = x.len() / gb;
     // prefetch two groups further on
     let ahead = 2 * gb;
-    for (g, x) in x.chunks_exact(gb).enumerate() {
-        let mut acc = [_mm512_setzero_ps(); T];
-        let mut acc_m = [_mm256_setzero_ps(); T];
-        for i in 0..y[0].len() {
-            let pair = q4_k_x2_block(x, i, ahead);
-            for t in 0..T {
-                let act = q8_k_act(&y[t][i]);
-                q4_k_pair_dot(&pair, &act, &mut acc[t], &mut acc_m[t]);
+    for g0 in (0..ng).step_by(2) {
+        let gs = [g0, (g0 + 1).min(ng - 1)];
+        let mut acc = [[_mm512_setzero_ps(); T]; 2];
+        let mut acc_m = [[_mm256_setzero_ps(); T]; 2];
+        for i in 0..nb {
+            let parts: [_; 2] = std::array::from_fn(|k| q4_k_x2_parts(&x[gs[k] * gb..], i, ahead));
+            let scales: [_; 2] = std::array::from_fn(|k| q4_k_scales(parts[k].1));
+            let mut sumi = [[_mm512_setzero_si512(); T]; 2];
+            for c in 0..4 {
+                let w: [[__m512i; 4]; 2] = std::array::from_fn(|k| {
+                    q4_k_chunk(scales[k], load64(at(parts[k].2, 64 * c)), c)
+                });
+                for t in 0..T {
+                    // SAFETY: i < nb = every activation's length (asserted).
+                    let by = unsafe { y[t].get_unchecked(i) };
+                    let q8 = [
+                        bcast_i8x32(at(&by.qs, 64 * c)),
+                        bcast_i8x32(at(&by.qs, 64 * c + 32)),
+                    ];
+                    for k in 0..2 {
+                        sumi[k][t] = _mm512_add_epi32(sumi[k][t], q4_k_chunk_dot(&w[k], q8));
+                    }
+                }
+            }
+            for k in 0..2 {
+                let head = q4_k_pair_head(parts[k].0, parts[k].1);
+                for t in 0..T {
+                    // SAFETY: as above.
+                    let sums = q8_k_sums(unsafe { y[t].get_unchecked(i) });
+                    let (a, m) = (&mut acc[k][t], &mut acc_m[k][t]);
+                    q4_k_pair_finish(&head, &sums, sumi[k][t], a, m);
+                }
             }
         }
-        for t in 0..T {
-            let v = q4_k_pair_sums(acc[t], acc_m[t]);
-            out[t * stride + 2 * g..][..2].copy_from_slice(&v);
+        for k in 0..=gs[1] - gs[0] {
+            for t in 0..T {
+                let v = q4_k_pair_sums(acc[k][t], acc_m[k][t]);
+                out[t * stride + 2 * gs[k]..][..2].copy_from_slice(&v);
+            }
         }
     }
 }
