@@ -5,30 +5,11 @@
 #[path = "../benches/common/mod.rs"]
 mod common;
 
-use common::{quantized, values};
+use common::{cpu_ns, quantized, values};
 use kernels::arch;
 use kernels::ops::{self, QMatrix};
 use kernels::GgmlType;
 use std::time::Instant;
-
-#[repr(C)]
-struct Timespec {
-    sec: i64,
-    nsec: i64,
-}
-
-extern "C" {
-    fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
-}
-
-/// Nanoseconds this thread has run on a CPU (`CLOCK_THREAD_CPUTIME_ID`).
-fn cpu_ns() -> f64 {
-    let mut t = Timespec { sec: 0, nsec: 0 };
-    // SAFETY: `t` is a valid timespec; clock 3 is CLOCK_THREAD_CPUTIME_ID on Linux.
-    let rc = unsafe { clock_gettime(3, &mut t) };
-    assert_eq!(rc, 0, "clock_gettime");
-    t.sec as f64 * 1e9 + t.nsec as f64
-}
 
 /// Nanoseconds per core cycle now: best time of a loop of independent
 /// 512-bit FMAs (2 per cycle on Zen 4 / 5 and recent Intel cores).

@@ -15,6 +15,7 @@ mod conformance;
 pub mod error;
 pub mod exact;
 pub mod gemm;
+pub mod matvec_tokens;
 pub mod ops;
 pub mod packed;
 pub mod parallel;

@@ -27,6 +27,17 @@ pub const ALIGN: usize = 64;
 // groups: [y.len() / group * group_bytes(cols)], act: [row_bytes(vec_dot_type(ty), cols)] -> y
 pub type PackedRowsFn = fn(usize, &[u8], &[u8], &mut [f32]) -> bool;
 
+/// The multi-token decode kernel of a layout: (cols, packed groups, rows,
+/// activation rows, tokens, y, y_stride): `y[t * y_stride + i]` for the
+/// `rows` rows (whole groups) against activation row `t` of `toks`
+/// (consecutive, `row_bytes(vec_dot_type(ty), cols)` bytes each), each
+/// equal bit for bit to `rows`' output for that token. Returns false
+/// (writing nothing) if an activation row is misaligned or holds bytes
+/// the kernel leaves to the row dot; the caller then runs each token alone.
+// groups: [rows / group * group_bytes(cols)], acts: [toks, act_row_bytes]
+// -> y[t * y_stride + i]
+pub type PackedTokensFn = fn(usize, &[u8], usize, &[u8], usize, &mut [f32], usize) -> bool;
+
 /// One repacked layout: how to build it and the decode kernel that reads it.
 #[derive(Debug)]
 pub struct Packing {
@@ -43,6 +54,9 @@ pub struct Packing {
     pub pack: fn(usize, &[u8], &mut [u8]),
     /// The decode kernel.
     pub rows: PackedRowsFn,
+    /// The multi-token decode kernel, if the layout has one (`None`: `rows`
+    /// once per token).
+    pub tokens: Option<PackedTokensFn>,
 }
 
 /// A 64-byte aligned chunk of packed bytes.
@@ -198,6 +212,40 @@ impl PackedView<'_> {
         let data = &self.data[rows.start / g * gb..end / g * gb];
         let done = end - rows.start;
         if (self.packing.rows)(cols, data, act, &mut y[..done]) {
+            done
+        } else {
+            0
+        }
+    }
+
+    /// `matvec_rows` for `toks` activation rows at once through the
+    /// layout's multi-token kernel, writing `y[t * y_stride + i]`; returns
+    /// the rows done from `rows.start` (0: not a group boundary, no
+    /// multi-token kernel, or an activation the kernel declines).
+    // acts: [toks, act_row_bytes] -> y[t * y_stride + i], i < rows.len()
+    pub fn matvec_rows_tokens(
+        &self,
+        cols: usize,
+        acts: &[u8],
+        toks: usize,
+        rows: Range<usize>,
+        y: &mut [f32],
+        y_stride: usize,
+    ) -> usize {
+        let (g, Some(tokens)) = (self.packing.group, self.packing.tokens) else {
+            return 0;
+        };
+        if !rows.start.is_multiple_of(g) || rows.start >= self.rows {
+            return 0;
+        }
+        let end = rows.end.min(self.rows);
+        let done = (end - rows.start) / g * g;
+        if done == 0 {
+            return 0;
+        }
+        let gb = (self.packing.group_bytes)(cols);
+        let data = &self.data[rows.start / g * gb..][..done / g * gb];
+        if tokens(cols, data, done, acts, toks, y, y_stride) {
             done
         } else {
             0

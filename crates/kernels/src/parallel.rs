@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use crate::arch::Kernels;
 use crate::error::KernelError;
 use crate::gemm::matmul_chunks;
+use crate::matvec_tokens::matvec_rows_tokens;
 use crate::ops::{self, QMatrix};
 use crate::pool::{block_size, ThreadPool};
 use crate::quant;
@@ -34,16 +35,27 @@ pub fn par_matvec(pool: &ThreadPool, k: &Kernels, w: QMatrix, x_q: &[u8], y: &mu
 }
 
 /// Bytes of weight rows one pass of `par_matvec_tokens` keeps in cache
-/// while every token runs over them.
+/// while every token runs over them (batches of more than `SUB_TOKENS`
+/// tokens, which the multi-token kernels take in chunks).
 const TOKEN_PASS_BYTES: usize = 32 << 10;
 
+/// Weight rows and tokens of one call of the multi-token kernels in
+/// `par_matvec_tokens` (its outputs go through a stack buffer of
+/// `SUB_ROWS * SUB_TOKENS` floats); `SUB_ROWS` is a multiple of every
+/// packed layout's group and of `ROW_ALIGN`.
+const SUB_ROWS: usize = 256;
+const SUB_TOKENS: usize = 8;
+
 /// `par_matvec` for `n` activation rows: y[t] = w · x_q[t], each token's
-/// products by the matrix-vector kernels (packed layouts included), so
-/// every output equals `par_matvec` of that token bit for bit. The
-/// weights stream from memory once: each thread runs all tokens over a
-/// few rows (`TOKEN_PASS_BYTES`) before moving on, so the other tokens read
-/// those rows from cache. For batches of single tokens of several
-/// sequences, where the weights are the whole cost.
+/// products by the table's decode kernels (`matvec_tokens`: the
+/// multi-token kernels, which unpack each weight block once for several
+/// tokens, else the matrix-vector kernel per token, packed layouts
+/// included), so every output equals `par_matvec` of that token bit for
+/// bit. The weights stream from memory once: each thread runs all tokens
+/// over a few rows (`SUB_ROWS`; for more than `SUB_TOKENS` tokens a pass
+/// of `TOKEN_PASS_BYTES`) before moving on, so the other tokens read those
+/// rows from cache. For batches of single tokens of several sequences,
+/// where the weights are the whole cost.
 ///
 /// w: [rows, cols], x_q: [n, act_row_bytes] quantized -> y: [n, rows] row-major
 pub fn par_matvec_tokens(
@@ -57,16 +69,30 @@ pub fn par_matvec_tokens(
     let y = &mut y[..n * w.rows];
     let xb = w.act_row_bytes();
     let pass = (TOKEN_PASS_BYTES / w.row_bytes().max(1)) / ROW_ALIGN * ROW_ALIGN;
-    let pass = pass.max(ROW_ALIGN);
+    // up to SUB_TOKENS tokens run in one call per block of rows: no passes
+    let pass = if n <= SUB_TOKENS {
+        usize::MAX / 2
+    } else {
+        pass.max(ROW_ALIGN)
+    };
     let block = block_size(w.rows, pool.n_threads(), ROW_ALIGN);
     pool.par_cols(y, w.rows, block, &mut [0u8; 0], 0, |c, _| {
         let rows = c.cols();
+        let mut buf = [0f32; SUB_ROWS * SUB_TOKENS];
         let mut r0 = rows.start;
         while r0 < rows.end {
             let r1 = (r0 + pass).min(rows.end);
-            for t in 0..n {
-                let out = &mut c.row(t)[r0 - rows.start..r1 - rows.start];
-                ops::matvec_rows(k, w, &x_q[t * xb..(t + 1) * xb], r0..r1, out);
+            for s0 in (r0..r1).step_by(SUB_ROWS) {
+                let s1 = (s0 + SUB_ROWS).min(r1);
+                for t0 in (0..n).step_by(SUB_TOKENS) {
+                    let t1 = (t0 + SUB_TOKENS).min(n);
+                    let acts = &x_q[t0 * xb..t1 * xb];
+                    matvec_rows_tokens(k, w, acts, t1 - t0, s0..s1, &mut buf, SUB_ROWS);
+                    for t in t0..t1 {
+                        let out = &mut c.row(t)[s0 - rows.start..s1 - rows.start];
+                        out.copy_from_slice(&buf[(t - t0) * SUB_ROWS..][..s1 - s0]);
+                    }
+                }
             }
             r0 = r1;
         }
@@ -243,23 +269,26 @@ mod tests {
         }
     }
 
-    /// Several tokens through the matrix-vector kernels, weights read once:
-    /// each token's outputs equal its own `par_matvec`, with and without
-    /// the table's repacked layout, for row counts that end mid-pass.
+    /// Several tokens through the decode kernels, weights read once: each
+    /// token's outputs equal its own `par_matvec`, with and without the
+    /// table's repacked layout, for 1..=9 tokens (every chunk remainder of
+    /// the multi-token kernels) and row counts that end mid-pass.
     #[test]
     fn matvec_tokens_equal_one_matvec_per_token() {
         let k = crate::arch::select();
-        let (cols, n) = (512, 4);
-        let x = pseudo(n * cols, 32);
+        let (cols, n_max) = (512, 9);
+        let x = pseudo(n_max * cols, 32);
         for ty in [
             GgmlType::Q8_0,
             GgmlType::Q4_0,
+            GgmlType::Q5_0,
             GgmlType::Q4_K,
             GgmlType::Q6_K,
         ] {
             let rb = quant::row_bytes(ty, cols);
-            // more rows than one pass of TOKEN_PASS_BYTES, and an odd tail
-            let rows = 2 * TOKEN_PASS_BYTES / rb + 37;
+            // more rows than a pass of TOKEN_PASS_BYTES and a SUB_ROWS call,
+            // and an odd tail
+            let rows = (2 * TOKEN_PASS_BYTES / rb).max(SUB_ROWS) + 37;
             let wf = pseudo(rows * cols, 31);
             let mut wq = vec![0u8; rows * rb];
             for (r, o) in wf.chunks(cols).zip(wq.chunks_mut(rb)) {
@@ -268,30 +297,33 @@ mod tests {
             let plain = QMatrix::new(ty, rows, cols, &wq);
             let packed = k.packing(ty).map(|p| PackedMatrix::pack(p, plain).unwrap());
             let ab = plain.act_row_bytes();
-            let mut xq = vec![0u8; n * ab];
+            let mut xq = vec![0u8; n_max * ab];
             ops::quantize_acts(k, ty, cols, &x, &mut xq).unwrap();
             let views = [None, packed.as_ref().map(PackedMatrix::view)];
+            let pools = [1, 2, 3].map(ThreadPool::new);
             for (w, pool) in views
                 .iter()
                 .map(|p| QMatrix {
                     packed: *p,
                     ..plain
                 })
-                .flat_map(|w| [1, 2, 3].map(|t| (w, ThreadPool::new(t))))
+                .flat_map(|w| pools.iter().map(move |p| (w, p)))
             {
-                let mut want = vec![f32::NAN; n * rows];
-                for t in 0..n {
-                    par_matvec(&pool, k, w, &xq[t * ab..], &mut want[t * rows..]);
+                let mut want = vec![f32::NAN; n_max * rows];
+                for t in 0..n_max {
+                    par_matvec(pool, k, w, &xq[t * ab..], &mut want[t * rows..]);
                 }
-                let mut got = vec![f32::NAN; n * rows];
-                par_matvec_tokens(&pool, k, w, &xq, n, &mut got);
-                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                let what = format!(
-                    "{ty}, {} threads, packed {}",
-                    pool.n_threads(),
-                    w.packed.is_some()
-                );
-                assert_eq!(bits(&got), bits(&want), "{what}");
+                for n in 1..=n_max {
+                    let mut got = vec![f32::NAN; n * rows];
+                    par_matvec_tokens(pool, k, w, &xq, n, &mut got);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    let what = format!(
+                        "{ty}, {n} tokens, {} threads, packed {}",
+                        pool.n_threads(),
+                        w.packed.is_some()
+                    );
+                    assert_eq!(bits(&got), bits(&want[..n * rows]), "{what}");
+                }
             }
         }
     }

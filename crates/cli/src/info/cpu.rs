@@ -1,9 +1,11 @@
 //! `wasm-chord info --cpu`: the CPU, the SIMD features the kernels care about, the kernel
 //! ISAs this build can run here, the one `kernels::arch::select()` picks (honouring
 //! `WASM_CHORD_ISA`), the decode kernel it runs per weight type and why (timed here,
-//! cached, forced), and the default thread count.
+//! cached, forced), the types whose decode batches run multi-token kernels, and the
+//! default thread count.
 
 use kernels::arch::tune::{self, Choice, Reason};
+use kernels::matvec_tokens;
 use kernels::GgmlType;
 use serde_json::json;
 
@@ -26,6 +28,9 @@ pub struct CpuReport {
     pub threads: usize,
     /// The decode kernel of each weight type with a choice, and why.
     pub decode: Vec<Choice>,
+    /// The weight types whose decode batches (several sequences) run a
+    /// multi-token kernel, and the layout it reads.
+    pub multi_token: Vec<(GgmlType, &'static str)>,
     /// Time this process spent timing decode kernels.
     pub calibration: std::time::Duration,
     /// The calibration cache file of this CPU model.
@@ -51,6 +56,10 @@ impl CpuReport {
                 .filter(|s| !s.is_empty()),
             threads: crate::common::resolve_threads(None),
             decode: tune::choices(k, kernels::arch::forced().is_some()),
+            multi_token: GgmlType::ALL
+                .into_iter()
+                .filter_map(|t| matvec_tokens::kernel_layout(k, t).map(|l| (t, l)))
+                .collect(),
             calibration: tune::calibration_time(),
             cache_file: tune::cache_file(),
         }
@@ -61,6 +70,14 @@ impl CpuReport {
         let mut s = String::new();
         for c in &self.decode {
             s += &format!("  {:<5} {:<14} {}\n", c.ty.name(), c.kernel, why(&c.reason));
+        }
+        if !self.multi_token.is_empty() {
+            let kinds: Vec<String> = self
+                .multi_token
+                .iter()
+                .map(|(t, l)| format!("{} ({l})", t.name()))
+                .collect();
+            s += &format!("batch decode:  multi-token {}\n", kinds.join(", "));
         }
         if !self.calibration.is_zero() {
             s += &format!(
@@ -114,6 +131,11 @@ impl CpuReport {
             "forced_isa": self.forced,
             "threads": self.threads,
             "decode_kernels": self.decode.iter().map(choice_json).collect::<Vec<_>>(),
+            "multi_token_kernels": self
+                .multi_token
+                .iter()
+                .map(|(t, l)| (t.name().to_string(), json!(l)))
+                .collect::<serde_json::Map<_, _>>(),
             "calibration_ms": self.calibration.as_secs_f64() * 1e3,
             "kernel_cache": self.cache_file.as_ref().map(|p| p.display().to_string()),
         })
@@ -267,6 +289,10 @@ mod tests {
             );
         }
         assert_eq!(j["threads"], r.threads);
+        for (t, l) in &r.multi_token {
+            assert_eq!(j["multi_token_kernels"][t.name()], *l);
+            assert!(text.contains(&format!("{} ({l})", t.name())), "{text}");
+        }
         #[cfg(target_arch = "x86_64")]
         {
             // The avx2 kernel table exists exactly when the CPU has avx2 + fma + f16c.

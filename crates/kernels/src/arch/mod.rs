@@ -150,6 +150,21 @@ pub type RowsFn = fn(usize, &[u8], &[u8], &mut [f32]);
 /// Resolves the `RowsFn` of a weight type (`None`: use the row dot).
 pub type RowsLookupFn = fn(GgmlType) -> Option<RowsFn>;
 
+/// A multi-token decode kernel for one weight type, resolved once by
+/// `Kernels::rows_tokens`, shaped as `GemmFn`: (n elements per row, weight
+/// rows, number of rows, activation rows, number of tokens, y, y_stride):
+/// `y[t * y_stride + i]` is the dot product of weight row `i` (rows
+/// consecutive, `row_bytes(w, n)` bytes each) with activation row `t`
+/// (consecutive, `row_bytes(vec_dot_type(w), n)` bytes each), equal bit for
+/// bit to the table's `RowDotFn` on the same two rows; any alignment. For
+/// decode batches: each weight block is loaded and unpacked once for
+/// several tokens.
+// w: [rows, n] weight type, a: [toks, n] vec_dot_type -> y[t * y_stride + i] f32
+pub type RowsTokensFn = fn(usize, &[u8], usize, &[u8], usize, &mut [f32], usize);
+/// Resolves the `RowsTokensFn` of a weight type (`None`: the `rows`
+/// kernel, or the row dot, once per token).
+pub type RowsTokensLookupFn = fn(GgmlType) -> Option<RowsTokensFn>;
+
 /// Resolves the repacked decode layout of a weight type (`None`: none).
 pub type PackingLookupFn = fn(GgmlType) -> Option<&'static crate::packed::Packing>;
 
@@ -182,6 +197,10 @@ pub struct Kernels {
     /// `Some` for tables with multi-row decode kernels (see
     /// `Kernels::rows`); `None`: matvecs call the row dot once per row.
     pub rows_lookup: Option<RowsLookupFn>,
+    /// `Some` for tables with multi-token decode kernels (see
+    /// `Kernels::rows_tokens`); `None`: a batch of decode tokens runs the
+    /// decode kernel once per token.
+    pub rows_tokens_lookup: Option<RowsTokensLookupFn>,
     /// `Some` for tables with repacked decode layouts (`crate::packed`,
     /// see `Kernels::packing`); `None`: matvecs read the file's layout.
     pub packing_lookup: Option<PackingLookupFn>,
@@ -203,6 +222,12 @@ impl Kernels {
     /// has one (each output equals `dot(w)`'s bit for bit).
     pub fn rows(&self, w: GgmlType) -> Option<RowsFn> {
         self.rows_lookup.and_then(|f| f(w))
+    }
+
+    /// The multi-token decode kernel for weights of type `w`, if the table
+    /// has one (each output equals `dot(w)`'s bit for bit).
+    pub fn rows_tokens(&self, w: GgmlType) -> Option<RowsTokensFn> {
+        self.rows_tokens_lookup.and_then(|f| f(w))
     }
 
     /// The repacked decode layout for weights of type `w`, if the table has
@@ -263,6 +288,7 @@ static SCALAR: Kernels = Kernels {
     batched_lookup: None,
     gemm_all_rows_lookup: None,
     rows_lookup: None,
+    rows_tokens_lookup: None,
     packing_lookup: None,
     decode_candidates: None,
 };

@@ -7,7 +7,8 @@
 //!
 //! - quantized ops (`quant_ops`): row dots, activation quantizers, prefill
 //!   tiles, the batched k-quant order, multi-row and repacked decode
-//!   kernels, every calibration candidate;
+//!   kernels, every calibration candidate, the multi-token decode kernels
+//!   (`tokens_ops`);
 //! - attention (`attention_ops`) per instruction set;
 //! - the f32 model ops (`float_ops`) against f64 definitions.
 //!
@@ -24,6 +25,7 @@ pub(crate) mod data;
 mod float_ops;
 mod quant_ops;
 pub(crate) mod rng;
+mod tokens_ops;
 
 pub(crate) use rng::Rng;
 

@@ -1,7 +1,7 @@
 //! The quantized ops of a kernel table against the scalar reference:
 //! row dots, activation quantizers, tile products (prefill, batched
-//! order), multi-row and repacked decode kernels and every decode
-//! candidate of the calibration.
+//! order), multi-row, multi-token (`tokens_ops`) and repacked decode
+//! kernels and every decode candidate of the calibration.
 //!
 //! Bounds: a dot's integer block sums are exact everywhere, only the f32
 //! summation order may differ, so random rows are held to
@@ -12,7 +12,7 @@
 
 use super::data::{self, act_row, constant_acts, magnitude, row, unit_scales, Data, Row};
 use super::rng::Rng;
-use super::{Outcome, Report};
+use super::{tokens_ops, Outcome, Report};
 use crate::arch::Kernels;
 use crate::ops::{self, QMatrix};
 use crate::packed::PackedMatrix;
@@ -61,7 +61,15 @@ pub(super) fn run(name: &str, k: &'static Kernels, report: &mut Report) {
         }
         if k.packing(t).is_some() {
             report.record(format!("packed {t}"), name, packed(k, t, seed));
+            let r = tokens_ops::packed_tokens(k, t, seed);
+            report.record(format!("packed-tokens {t}"), name, r);
         }
+        if k.rows_tokens(t).is_some() {
+            let r = tokens_ops::rows_tokens(k, t, seed);
+            report.record(format!("rows-tokens {t}"), name, r);
+        }
+        let r = tokens_ops::matvec_tokens(k, t, seed);
+        report.record(format!("matvec-tokens {t}"), name, r);
     }
     for (i, t) in [Q8_0, Q8_1, Q8_K].into_iter().enumerate() {
         report.record(

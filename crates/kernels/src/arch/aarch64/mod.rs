@@ -46,6 +46,7 @@ static NEON: Kernels = Kernels {
     batched_lookup: None,
     gemm_all_rows_lookup: None,
     rows_lookup: None,
+    rows_tokens_lookup: None,
     packing_lookup: None,
     decode_candidates: None,
 };
@@ -60,6 +61,7 @@ static NEON_DOTPROD: Kernels = Kernels {
     batched_lookup: None,
     gemm_all_rows_lookup: None,
     rows_lookup: None,
+    rows_tokens_lookup: None,
     packing_lookup: None,
     decode_candidates: None,
 };

@@ -49,6 +49,7 @@ static SIMD128: Kernels = Kernels {
     batched_lookup: None,
     gemm_all_rows_lookup: None,
     rows_lookup: Some(rows::lookup),
+    rows_tokens_lookup: None,
     packing_lookup: None,
     decode_candidates: None,
 };

@@ -38,6 +38,7 @@ static AVX2: Kernels = Kernels {
     batched_lookup: Some(gemm::batched_lookup),
     gemm_all_rows_lookup: None,
     rows_lookup: None,
+    rows_tokens_lookup: None,
     packing_lookup: None,
     decode_candidates: Some(rows::candidates),
 };

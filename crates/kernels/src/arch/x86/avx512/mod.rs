@@ -39,11 +39,13 @@ mod packed_legacy;
 mod packed_legacy_tests;
 #[cfg(test)]
 mod packed_tests;
+mod packed_tokens;
 mod rows;
 mod rows_kquant;
 mod rows_legacy;
 #[cfg(test)]
 mod rows_legacy_tests;
+mod rows_legacy_tokens;
 #[cfg(test)]
 mod rows_tests;
 
@@ -66,6 +68,7 @@ static AVX512: Kernels = Kernels {
     batched_lookup: Some(gemm_batched::lookup),
     gemm_all_rows_lookup: Some(gemm_legacy::lookup),
     rows_lookup: Some(rows::lookup),
+    rows_tokens_lookup: Some(rows_legacy_tokens::lookup),
     packing_lookup: Some(packing),
     decode_candidates: Some(candidates::lookup),
 };
@@ -80,6 +83,7 @@ static AVX512_WIDE: Kernels = Kernels {
     batched_lookup: Some(gemm_batched::lookup),
     gemm_all_rows_lookup: None,
     rows_lookup: None,
+    rows_tokens_lookup: None,
     packing_lookup: None,
     decode_candidates: None,
 };

@@ -23,7 +23,8 @@
 use std::arch::x86_64::*;
 
 use super::rows::{hsum_pair, pair_ps, prefetch};
-use super::rows_kquant::{q4_k_pair_block, q4_k_pair_sums, q6_k_act, q6_k_pair_block, q8_k_act};
+use super::rows_kquant::{q4_k_pair_dot, q4_k_pair_sums, q4_k_pair_unpack, q6_k_act};
+use super::rows_kquant::{q6_k_pair_dot, q6_k_pair_unpack, q8_k_act, Q4KPair, Q6KPair};
 use crate::arch::x86::avx2::kquant::{at, d_only};
 use crate::blocks::{BlockQ8K, QK_K};
 use crate::packed::{Packing, ALIGN};
@@ -35,11 +36,11 @@ use half::f16;
 /// Bytes of one Q4_K block.
 const BLOCK: usize = 144;
 /// Bytes per block pair of each plane.
-const QS: usize = 256;
-const SM: usize = 32;
-const HEADS: usize = 8;
+pub(super) const QS: usize = 256;
+pub(super) const SM: usize = 32;
+pub(super) const HEADS: usize = 8;
 /// Bytes of one block pair.
-const PAIR: usize = QS + SM + HEADS;
+pub(super) const PAIR: usize = QS + SM + HEADS;
 
 /// The repacked layouts of the default AVX-512 table.
 pub(super) fn lookup(w: GgmlType) -> Option<&'static Packing> {
@@ -57,6 +58,7 @@ pub(super) static Q4_K_X2: Packing = Packing {
     group_bytes: q4_k_x2_bytes,
     pack: pack_q4_k_x2,
     rows: rows_q4_k_x2,
+    tokens: Some(super::packed_tokens::tokens_q4_k_x2),
 };
 
 pub(super) static Q6_K_X2: Packing = Packing {
@@ -66,9 +68,10 @@ pub(super) static Q6_K_X2: Packing = Packing {
     group_bytes: q6_k_x2_bytes,
     pack: pack_q6_k_x2,
     rows: rows_q6_k_x2,
+    tokens: Some(super::packed_tokens::tokens_q6_k_x2),
 };
 
-fn q4_k_x2_bytes(cols: usize) -> usize {
+pub(super) fn q4_k_x2_bytes(cols: usize) -> usize {
     (cols / QK_K * PAIR).div_ceil(ALIGN) * ALIGN
 }
 
@@ -157,7 +160,7 @@ packed_rows!(rows_q6_k_x2, q6_k_x2_bytes, q6_k_x2);
 /// 64 bytes.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn load64(b: &[u8; 64]) -> __m512i {
+pub(super) fn load64(b: &[u8; 64]) -> __m512i {
     // SAFETY: `b` is 64 readable bytes; `loadu` has no alignment requirement.
     unsafe { _mm512_loadu_si512(b.as_ptr().cast()) }
 }
@@ -174,29 +177,50 @@ unsafe fn q4_k_x2<const P: usize>(x: [&[u8]; P], y: &[BlockQ8K], ahead: usize) -
     for (i, by) in y.iter().enumerate() {
         let act = q8_k_act(by);
         for p in 0..P {
-            let pair: &[u8; PAIR] = at(x[p], i * PAIR);
-            prefetch(pair, ahead);
-            let qs: &[u8; QS] = at(pair, 0);
-            let sm: &[u8; SM] = at(pair, QS);
-            let heads: &[u8; HEADS] = at(pair, QS + SM);
-            // SAFETY: `sm` is 32 and `heads` 8 readable bytes; `loadu` has
-            // no alignment requirement.
-            let (sm, heads) = unsafe {
-                (
-                    _mm512_cvtepu8_epi16(_mm256_loadu_si256(sm.as_ptr().cast())),
-                    _mm_loadl_epi64(heads.as_ptr().cast()),
-                )
-            };
-            let q4 = [
-                load64(at(qs, 0)),
-                load64(at(qs, 64)),
-                load64(at(qs, 128)),
-                load64(at(qs, 192)),
-            ];
-            q4_k_pair_block(heads, sm, q4, &act, &mut acc[p], &mut acc_m[p]);
+            let pair = q4_k_x2_block(x[p], i, ahead);
+            q4_k_pair_dot(&pair, &act, &mut acc[p], &mut acc_m[p]);
         }
     }
     std::array::from_fn(|p| q4_k_pair_sums(acc[p], acc_m[p]))
+}
+
+/// Block pair `i` of a `q4_k_x2` group, unpacked (prefetching `ahead`
+/// bytes further on; 0: no prefetch).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+fn q4_k_x2_block(group: &[u8], i: usize, ahead: usize) -> Q4KPair {
+    let (heads, sm, qs) = q4_k_x2_parts(group, i, ahead);
+    let q4 = [
+        load64(at(qs, 0)),
+        load64(at(qs, 64)),
+        load64(at(qs, 128)),
+        load64(at(qs, 192)),
+    ];
+    q4_k_pair_unpack(heads, sm, q4)
+}
+
+/// Block pair `i` of a `q4_k_x2` group (prefetching `ahead` bytes further
+/// on; 0: no prefetch): `heads` and `sm` as `q4_k_pair_unpack` takes them,
+/// and the quants (chunk c at byte 64c: `qs[32c..32c + 32]` of row A,
+/// then of row B).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn q4_k_x2_parts(group: &[u8], i: usize, ahead: usize) -> (__m128i, __m512i, &[u8; QS]) {
+    let pair: &[u8; PAIR] = at(group, i * PAIR);
+    if ahead > 0 {
+        prefetch(pair, ahead);
+    }
+    let sm: &[u8; SM] = at(pair, QS);
+    let heads: &[u8; HEADS] = at(pair, QS + SM);
+    // SAFETY: `sm` is 32 and `heads` 8 readable bytes; `loadu` has
+    // no alignment requirement.
+    let (sm, heads) = unsafe {
+        (
+            _mm512_cvtepu8_epi16(_mm256_loadu_si256(sm.as_ptr().cast())),
+            _mm_loadl_epi64(heads.as_ptr().cast()),
+        )
+    };
+    (heads, sm, at(pair, 0))
 }
 
 /// Bytes of one Q6_K block and of one `q6_k_x2` block pair's parts.
@@ -206,7 +230,7 @@ const QH6: usize = 128;
 const SC6: usize = 32;
 const PAIR6: usize = QL6 + QH6 + SC6 + 4;
 
-fn q6_k_x2_bytes(cols: usize) -> usize {
+pub(super) fn q6_k_x2_bytes(cols: usize) -> usize {
     (cols / QK_K * PAIR6).div_ceil(ALIGN) * ALIGN
 }
 
@@ -244,23 +268,37 @@ unsafe fn q6_k_x2<const P: usize>(x: [&[u8]; P], y: &[BlockQ8K], ahead: usize) -
     for (i, by) in y.iter().enumerate() {
         let (bsums, q8) = q6_k_act(by);
         for p in 0..P {
-            let pair: &[u8; PAIR6] = at(x[p], i * PAIR6);
-            prefetch(pair, ahead);
-            // Written out, not through array maps: their closures are not
-            // always inlined.
-            let ql = [
-                [load64(at(pair, 0)), load64(at(pair, 64))],
-                [load64(at(pair, 128)), load64(at(pair, 192))],
-            ];
-            let qh = [load64(at(pair, QL6)), load64(at(pair, QL6 + 64))];
-            let sc: &[u8; SC6] = at(pair, QL6 + QH6);
-            // SAFETY: `sc` is 32 readable bytes; `loadu` has no alignment requirement.
-            let sc = _mm512_cvtepi8_epi16(unsafe { _mm256_loadu_si256(sc.as_ptr().cast()) });
-            let ds: &[u8; 4] = at(pair, QL6 + QH6 + SC6);
-            let da = d_only(by.d, f16::from_le_bytes([ds[0], ds[1]]));
-            let db = d_only(by.d, f16::from_le_bytes([ds[2], ds[3]]));
-            q6_k_pair_block(pair_ps(da, db), sc, ql, qh, bsums, &q8, &mut acc[p]);
+            let (pair, [da, db]) = q6_k_x2_block(x[p], i, ahead);
+            let d = pair_ps(d_only(by.d, da), d_only(by.d, db));
+            q6_k_pair_dot(&pair, d, bsums, &q8, &mut acc[p]);
         }
     }
     std::array::from_fn(|p| hsum_pair(acc[p]))
+}
+
+/// Block pair `i` of a `q6_k_x2` group, unpacked, and its rows' `d`
+/// (prefetching `ahead` bytes further on; 0: no prefetch).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn q6_k_x2_block(group: &[u8], i: usize, ahead: usize) -> (Q6KPair, [f16; 2]) {
+    let pair: &[u8; PAIR6] = at(group, i * PAIR6);
+    if ahead > 0 {
+        prefetch(pair, ahead);
+    }
+    // Written out, not through array maps: their closures are not
+    // always inlined.
+    let ql = [
+        [load64(at(pair, 0)), load64(at(pair, 64))],
+        [load64(at(pair, 128)), load64(at(pair, 192))],
+    ];
+    let qh = [load64(at(pair, QL6)), load64(at(pair, QL6 + 64))];
+    let sc: &[u8; SC6] = at(pair, QL6 + QH6);
+    // SAFETY: `sc` is 32 readable bytes; `loadu` has no alignment requirement.
+    let sc = _mm512_cvtepi8_epi16(unsafe { _mm256_loadu_si256(sc.as_ptr().cast()) });
+    let ds: &[u8; 4] = at(pair, QL6 + QH6 + SC6);
+    let d = [
+        f16::from_le_bytes([ds[0], ds[1]]),
+        f16::from_le_bytes([ds[2], ds[3]]),
+    ];
+    (q6_k_pair_unpack(sc, ql, qh), d)
 }

@@ -20,10 +20,14 @@
 //! Groups go in pairs from the two halves of the matrix (two streams far
 //! apart, as `rows_legacy::by_quarters`). Activations with a byte of -128
 //! (see `rows_legacy`) are left to the rows kernel (`rows` returns false).
+//! Decode batches of several tokens take `q4_0_x4_tokens` (`Packing::tokens`,
+//! through `packed_tokens::tokens_fn`): each block unpacked once for up to
+//! 8 tokens.
 
 use std::arch::x86_64::*;
 
 use super::packed_kquant::packed_rows;
+use super::packed_tokens::tokens_fn;
 use super::rows::prefetch;
 use super::rows_legacy::has_i8_min;
 use crate::arch::x86::avx2::kquant::at;
@@ -52,6 +56,7 @@ static Q4_0_X4: Packing = Packing {
     group_bytes: q4_0_x4_bytes,
     pack: pack_q4_0_x4,
     rows: rows_q4_0_x4,
+    tokens: Some(tokens_q4_0_x4),
 };
 
 /// Bytes of one Q4_0 block and of four rows' quants of one block.
@@ -225,3 +230,87 @@ fn by_groups(
 }
 
 packed_rows!(rows_q4_0_x4, q4_0_x4_bytes, q4_0_x4);
+
+/// The activations as `tokens_q4_0_x4` takes them: free of -128 bytes.
+fn no_i8_min(acts: &[BlockQ8_0]) -> bool {
+    // SAFETY: AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C were detected before
+    // the AVX-512 table (the only owner of these layouts) was handed out.
+    !unsafe { has_i8_min(acts) }
+}
+
+tokens_fn!(
+    tokens_q4_0_x4,
+    q4_0_x4_bytes,
+    ROWS,
+    BlockQ8_0,
+    Q8_0,
+    no_i8_min,
+    q4_0_x4_tokens
+);
+
+/// x: `q4_0_x4` groups of `gb` bytes, y: `T` Q8_0 activations (no byte
+/// -128) of their block count -> `out[t * stride + row]` for the groups'
+/// rows. Per block the quants are unpacked once, signed (`q - 8`), with
+/// `-128 * (sum of each lane's 4 of them)`; each token then adds its
+/// activation bytes made unsigned (`a + 128`) with one `vpdpbusd` per
+/// half: the exact i32 lanes of `q4_0_x4` (and of the AVX2 row dot), then
+/// its `cvt`, FMA with `f32(d_w) * f32(d_a)` and horizontal sum.
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn q4_0_x4_tokens<const T: usize>(
+    x: &[u8],
+    gb: usize,
+    y: [&[BlockQ8_0]; T],
+    out: &mut [f32],
+    stride: usize,
+) {
+    let nb = y[0].len();
+    let enough = y.iter().all(|a| a.len() == nb) && gb >= nb * (QS4 + DS);
+    assert!(enough, "groups shorter than the activations");
+    let m4 = _mm512_set1_epi8(0x0F);
+    let c = _mm512_set1_epi8(8);
+    let bias = _mm512_set1_epi8(i8::MIN);
+    // each row's scale in its 128-bit lane
+    let spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    // -128 * (sum of each i32 lane's 4 signed quants)
+    let off = |q: __m512i| {
+        _mm512_sub_epi32(
+            _mm512_setzero_si512(),
+            _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, q),
+        )
+    };
+    for (g, x) in x.chunks_exact(gb).enumerate() {
+        let mut lo = [_mm512_setzero_ps(); T];
+        let mut hi = [_mm512_setzero_ps(); T];
+        for i in 0..nb {
+            let (qo, dofs) = offsets(i, nb);
+            let qs: &[u8; QS4] = at(x, qo);
+            prefetch(qs, 2 * gb);
+            let q = load64(qs);
+            let q_lo = _mm512_sub_epi8(_mm512_and_si512(q, m4), c);
+            let q_hi = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16::<4>(q), m4), c);
+            let (off_lo, off_hi) = (off(q_lo), off(q_hi));
+            let ds: &[u8; DS] = at(x, dofs);
+            // SAFETY: `ds` is 8 readable bytes; `loadl` has no alignment requirement.
+            let dw = _mm_cvtph_ps(unsafe { _mm_loadl_epi64(ds.as_ptr().cast()) });
+            let dw = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(dw));
+            for t in 0..T {
+                // SAFETY: i < nb = every activation's length (asserted).
+                let by = unsafe { y[t].get_unchecked(i) };
+                let a_lo = _mm512_xor_si512(bcast_i8x16(at(&by.qs, 0)), bias);
+                let a_hi = _mm512_xor_si512(bcast_i8x16(at(&by.qs, 16)), bias);
+                let s_lo = _mm512_dpbusd_epi32(off_lo, a_lo, q_lo);
+                let s_hi = _mm512_dpbusd_epi32(off_hi, a_hi, q_hi);
+                let da = _mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(by.d.to_bits())));
+                let d = _mm512_mul_ps(dw, _mm512_broadcastss_ps(da));
+                lo[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s_lo), d, lo[t]);
+                hi[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s_hi), d, hi[t]);
+            }
+        }
+        for t in 0..T {
+            out[t * stride + ROWS * g..][..ROWS].copy_from_slice(&hsum_x4(lo[t], hi[t]));
+        }
+    }
+}

@@ -26,6 +26,28 @@ pub(super) fn bcast_i8x32(q: &[i8; 32]) -> __m512i {
     _mm512_broadcast_i64x4(unsafe { _mm256_loadu_si256(q.as_ptr().cast()) })
 }
 
+/// `_mm512_dpwssd_epi32` as one instruction: LLVM splits the intrinsic
+/// into `vpmaddwd` + `vpaddd` for CPUs it does not know to fuse it well
+/// (the generic x86-64 target), which costs the multi-token kernels a
+/// uop per use. The same exact i32 result either way.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn dpwssd(acc: __m512i, a: __m512i, b: __m512i) -> __m512i {
+    let mut acc = acc;
+    // SAFETY: one register-only AVX-512 VNNI instruction (the CPU has
+    // VNNI: this function's target features), no memory or stack access.
+    unsafe {
+        std::arch::asm!(
+            "vpdpwssd {acc}, {a}, {b}",
+            acc = inout(zmm_reg) acc,
+            a = in(zmm_reg) a,
+            b = in(zmm_reg) b,
+            options(pure, nomem, nostack),
+        );
+    }
+    acc
+}
+
 /// `shuffle_epi8` control putting i16 scale `i` (of eight per 128-bit lane)
 /// in every i16 lane.
 #[inline]
@@ -81,27 +103,40 @@ fn q4_k_scales_mins(h: __m256i) -> __m512i {
     _mm512_cvtepu8_epi16(_mm256_unpacklo_epi32(lo, hi))
 }
 
-/// What every Q4_K block pair needs of one Q8_K block: the pairwise sums
-/// of its 16 bsums (one per 32-element sub-block, in both 128-bit lanes),
-/// its `d`, and its quants broadcast to both 256-bit halves.
+/// What every Q4_K block pair needs of one Q8_K block: its sums
+/// (`Q8KSums`) and its quants broadcast to both 256-bit halves.
 pub(super) struct Q8KAct {
-    bs_pairs: __m256i,
-    yd: __m128,
+    sums: Q8KSums,
     q8: [__m512i; 8],
+}
+
+/// The pairwise sums of a Q8_K block's 16 bsums (one per 32-element
+/// sub-block, in both 128-bit lanes) and its `d`.
+pub(super) struct Q8KSums {
+    bs_pairs: __m256i,
+    yd: f32,
 }
 
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 pub(super) fn q8_k_act(by: &BlockQ8K) -> Q8KAct {
+    Q8KAct {
+        sums: q8_k_sums(by),
+        q8: q8_k_quants(by),
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn q8_k_sums(by: &BlockQ8K) -> Q8KSums {
     let bs = load_bsums(&by.bsums);
     let bs_pairs = _mm_hadd_epi16(
         _mm256_castsi256_si128(bs),
         _mm256_extracti128_si256::<1>(bs),
     );
-    Q8KAct {
+    Q8KSums {
         bs_pairs: _mm256_broadcastsi128_si256(bs_pairs),
-        yd: _mm_set1_ps(by.d),
-        q8: q8_k_quants(by),
+        yd: by.d,
     }
 }
 
@@ -129,36 +164,120 @@ pub(super) fn q4_k_pair_block(
     acc: &mut __m512,
     acc_m: &mut __m256,
 ) {
-    let m4 = _mm512_set1_epi8(0x0F);
+    q4_k_pair_dot(&q4_k_pair_unpack(heads, sm, q4), y, acc, acc_m);
+}
+
+/// A Q4_K block pair unpacked (the operands of `q4_k_pair_block` that do
+/// not depend on the activation), to run against several tokens.
+pub(super) struct Q4KPair {
+    head: Q4KHead,
+    /// Per 32-byte chunk c: `q4_k_chunk`.
+    chunks: [[__m512i; 4]; 4],
+}
+
+/// The per-block operands of a Q4_K block pair's float steps.
+pub(super) struct Q4KHead {
+    /// `A.d` as f32 in the low 8 lanes, `B.d` in the high 8.
+    d: __m512,
+    /// `A.dmin` as f32 in the low 4 lanes, `B.dmin` in the high 4.
+    dmin: __m256,
+    /// The mins as i16: A's in the low 128 bits, B's in the high.
+    mins: __m256i,
+}
+
+/// The head of a block pair from `heads` (`[A.d, A.dmin, B.d, B.dmin]`
+/// as f16) and `sm` (the scales and mins as i16, `[A.sc | A.m | B.sc |
+/// B.m]`).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn q4_k_pair_head(heads: __m128i, sm: __m512i) -> Q4KHead {
     let d_idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
     let dmin_idx = _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3);
-    // [A.d, A.dmin, B.d, B.dmin] * y.d: the AVX2 `d_dmin` products
-    let dd = _mm_mul_ps(_mm_cvtph_ps(heads), y.yd);
-    let d = _mm512_permutexvar_ps(d_idx, _mm512_castps128_ps512(dd));
-    let dmin = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(dd), dmin_idx);
+    let heads = _mm_cvtph_ps(heads);
+    Q4KHead {
+        d: _mm512_permutexvar_ps(d_idx, _mm512_castps128_ps512(heads)),
+        dmin: _mm256_permutevar8x32_ps(_mm256_castps128_ps256(heads), dmin_idx),
+        mins: _mm512_castsi512_si256(_mm512_shuffle_i64x2::<0b11_01_11_01>(sm, sm)),
+    }
+}
 
-    // min term: sum over sub-blocks j of m[j] * (bsums[2j] + bsums[2j+1])
-    let mins_sc = _mm512_castsi512_si256(_mm512_shuffle_i64x2::<0b11_01_11_01>(sm, sm));
-    let mins = _mm256_madd_epi16(mins_sc, y.bs_pairs);
-    // -(dmin * mins) + acc_m: the AVX2 FMA with the negated dmin
-    *acc_m = _mm256_fnmadd_ps(dmin, _mm256_cvtepi32_ps(mins), *acc_m);
+/// The scales of `sm` (as `q4_k_pair_head` takes it) as `q4_k_chunk`
+/// takes them: `[A.sc | A.sc | B.sc | B.sc]` in 128-bit lanes.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn q4_k_scales(sm: __m512i) -> __m512i {
+    _mm512_shuffle_i64x2::<0b10_10_00_00>(sm, sm)
+}
 
-    // [A.sc | A.sc | B.sc | B.sc] in 128-bit lanes
-    let scales = _mm512_shuffle_i64x2::<0b10_10_00_00>(sm, sm);
+/// Chunk c of a block pair, `q4` = `qs[32c..32c + 32]` of row A (low
+/// half) and B (high half): its low nibbles (elements 64c..), high
+/// nibbles (64c + 32..), and the scales of those two sub-blocks (from
+/// `q4_k_scales`).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn q4_k_chunk(scales: __m512i, q4: __m512i, c: usize) -> [__m512i; 4] {
+    let m4 = _mm512_set1_epi8(0x0F);
+    [
+        _mm512_and_si512(q4, m4),
+        _mm512_and_si512(_mm512_srli_epi16::<4>(q4), m4),
+        one_scale(scales, 2 * c),
+        one_scale(scales, 2 * c + 1),
+    ]
+}
+
+/// A chunk's scaled integer sums against the activation's quants of its
+/// two sub-blocks (`q8`: elements 64c.. and 64c + 32.., in both halves).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn q4_k_chunk_dot(w: &[__m512i; 4], q8: [__m512i; 2]) -> __m512i {
+    let p_lo = _mm512_maddubs_epi16(w[0], q8[0]);
+    let p_hi = _mm512_maddubs_epi16(w[1], q8[1]);
+    dpwssd(_mm512_madd_epi16(p_lo, w[2]), p_hi, w[3])
+}
+
+/// `q4_k_pair_block`'s operands unpacked.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn q4_k_pair_unpack(heads: __m128i, sm: __m512i, q4: [__m512i; 4]) -> Q4KPair {
+    let scales = q4_k_scales(sm);
+    Q4KPair {
+        head: q4_k_pair_head(heads, sm),
+        chunks: std::array::from_fn(|c| q4_k_chunk(scales, q4[c], c)),
+    }
+}
+
+/// `q4_k_pair_block` on an unpacked block pair.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn q4_k_pair_dot(w: &Q4KPair, y: &Q8KAct, acc: &mut __m512, acc_m: &mut __m256) {
     // Four short chains (exact i32 sums in any order), not one long one.
-    let part: [__m512i; 4] = std::array::from_fn(|c| {
-        // qs[32c..32c+32]: low nibbles = elements 64c.., high = 64c+32..
-        let lo = _mm512_and_si512(q4[c], m4);
-        let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(q4[c]), m4);
-        let p_lo = _mm512_maddubs_epi16(lo, y.q8[2 * c]);
-        let p_hi = _mm512_maddubs_epi16(hi, y.q8[2 * c + 1]);
-        let t = _mm512_madd_epi16(p_lo, one_scale(scales, 2 * c));
-        _mm512_dpwssd_epi32(t, p_hi, one_scale(scales, 2 * c + 1))
-    });
+    let part: [__m512i; 4] =
+        std::array::from_fn(|c| q4_k_chunk_dot(&w.chunks[c], [y.q8[2 * c], y.q8[2 * c + 1]]));
     let sumi = _mm512_add_epi32(
         _mm512_add_epi32(part[0], part[1]),
         _mm512_add_epi32(part[2], part[3]),
     );
+    q4_k_pair_finish(&w.head, &y.sums, sumi, acc, acc_m);
+}
+
+/// A block pair's float steps, the AVX2 row dot's for each row, given its
+/// integer sums `sumi` against the activation block whose sums are `y`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn q4_k_pair_finish(
+    h: &Q4KHead,
+    y: &Q8KSums,
+    sumi: __m512i,
+    acc: &mut __m512,
+    acc_m: &mut __m256,
+) {
+    // the AVX2 `d_dmin` products (A.d, A.dmin, B.d, B.dmin) * y.d, spread
+    let d = _mm512_mul_ps(h.d, _mm512_set1_ps(y.yd));
+    let dmin = _mm256_mul_ps(h.dmin, _mm256_set1_ps(y.yd));
+    // min term: sum over sub-blocks j of m[j] * (bsums[2j] + bsums[2j+1])
+    let mins = _mm256_madd_epi16(h.mins, y.bs_pairs);
+    // -(dmin * mins) + acc_m: the AVX2 FMA with the negated dmin
+    *acc_m = _mm256_fnmadd_ps(dmin, _mm256_cvtepi32_ps(mins), *acc_m);
     *acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi), *acc);
 }
 
@@ -221,19 +340,29 @@ pub(super) fn q6_k_pair_block(
     q8: &[__m512i; 8],
     acc: &mut __m512,
 ) {
+    q6_k_pair_dot(&q6_k_pair_unpack(sc, ql, qh), d, bsums, q8, acc);
+}
+
+/// A Q6_K block pair unpacked (the operands of `q6_k_pair_block` that do
+/// not depend on the activation), to run against several tokens.
+pub(super) struct Q6KPair {
+    /// The sub-block scales as i16 (A's 16 low, B's 16 high).
+    sc: __m512i,
+    /// Per `n` (0, 1) the four 6-bit quant vectors.
+    q: [[__m512i; 4]; 2],
+    /// Per `n` the scale of each quant vector's sub-blocks.
+    s: [[__m512i; 4]; 2],
+}
+
+/// `q6_k_pair_block`'s weight operands unpacked.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn q6_k_pair_unpack(sc: __m512i, ql: [[__m512i; 2]; 2], qh: [__m512i; 2]) -> Q6KPair {
     let m4 = _mm512_set1_epi8(0x0F);
-    // sum (q - 32) * q8 * sc = sum q * q8 * sc - 32 * sum_j sc[j] * bsums[j]
-    let offset = _mm512_slli_epi32::<5>(_mm512_madd_epi16(sc, bsums));
-    let mut part = [_mm512_setzero_si512(); 4];
-    for n in 0..2 {
-        let s = if n == 0 {
-            _mm512_permutex_epi64::<0b01_00_01_00>(sc)
-        } else {
-            _mm512_permutex_epi64::<0b11_10_11_10>(sc)
-        };
+    let quants = |n: usize| {
         let [ql0, ql1] = ql[n];
         let hbits = |mask: u8| _mm512_and_si512(qh[n], _mm512_set1_epi8(mask as i8));
-        let q = [
+        [
             _mm512_or_si512(
                 _mm512_and_si512(ql0, m4),
                 _mm512_slli_epi16::<4>(hbits(0x03)),
@@ -250,13 +379,39 @@ pub(super) fn q6_k_pair_block(
                 _mm512_and_si512(_mm512_srli_epi16::<4>(ql1), m4),
                 _mm512_srli_epi16::<2>(hbits(0xC0)),
             ),
-        ];
-        // Four short chains (exact i32 sums in any order).
-        for (k, &qk) in q.iter().enumerate() {
-            let p16 = _mm512_maddubs_epi16(qk, q8[4 * n + k]);
-            part[k] = _mm512_dpwssd_epi32(part[k], p16, pair_scales(s, k));
-        }
+        ]
+    };
+    let s0 = _mm512_permutex_epi64::<0b01_00_01_00>(sc);
+    let s1 = _mm512_permutex_epi64::<0b11_10_11_10>(sc);
+    Q6KPair {
+        sc,
+        q: [quants(0), quants(1)],
+        s: [
+            std::array::from_fn(|k| pair_scales(s0, k)),
+            std::array::from_fn(|k| pair_scales(s1, k)),
+        ],
     }
+}
+
+/// `q6_k_pair_block` on an unpacked block pair.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(super) fn q6_k_pair_dot(
+    w: &Q6KPair,
+    d: __m512,
+    bsums: __m512i,
+    q8: &[__m512i; 8],
+    acc: &mut __m512,
+) {
+    // sum (q - 32) * q8 * sc = sum q * q8 * sc - 32 * sum_j sc[j] * bsums[j]
+    let offset = _mm512_slli_epi32::<5>(_mm512_madd_epi16(w.sc, bsums));
+    // Four short chains (exact i32 sums in any order).
+    let part: [__m512i; 4] = std::array::from_fn(|k| {
+        let p0 = _mm512_maddubs_epi16(w.q[0][k], q8[k]);
+        let p1 = _mm512_maddubs_epi16(w.q[1][k], q8[4 + k]);
+        let t = _mm512_madd_epi16(p0, w.s[0][k]);
+        dpwssd(t, p1, w.s[1][k])
+    });
     let sumi = _mm512_add_epi32(
         _mm512_add_epi32(part[0], part[1]),
         _mm512_add_epi32(part[2], part[3]),

@@ -101,7 +101,7 @@ fn pair_nibbles(a: &[u8; 16], b: &[u8; 16]) -> __m512i {
 /// The 2P <= 4 f16 values `h` (pair p's rows A and B) as f32 lanes 0..2P.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn f16_lanes<const P: usize>(h: [[u16; 2]; P]) -> __m128 {
+pub(super) fn f16_lanes<const P: usize>(h: [[u16; 2]; P]) -> __m128 {
     const { assert!(P <= 2) };
     let word = h
         .as_flattened()
@@ -133,7 +133,7 @@ fn pair_scales<const P: usize>(dw: [[u16; 2]; P], da: u16) -> [__m512; P] {
 /// # Safety
 /// `i < r.len()`.
 #[inline(always)]
-unsafe fn at<B>(r: &[B], i: usize) -> &B {
+pub(super) unsafe fn at<B>(r: &[B], i: usize) -> &B {
     debug_assert!(i < r.len());
     // SAFETY: the caller guarantees `i < r.len()`.
     unsafe { r.get_unchecked(i) }
@@ -183,13 +183,13 @@ macro_rules! pairs_kernel {
 
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn quants_q4_0(a: &BlockQ4_0, b: &BlockQ4_0) -> __m512i {
+pub(super) fn quants_q4_0(a: &BlockQ4_0, b: &BlockQ4_0) -> __m512i {
     pair_nibbles(&a.qs, &b.qs)
 }
 
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn quants_q5_0(a: &BlockQ5_0, b: &BlockQ5_0) -> __m512i {
+pub(super) fn quants_q5_0(a: &BlockQ5_0, b: &BlockQ5_0) -> __m512i {
     // The fifth bit of element j is bit j of `qh`: byte j of the row's half.
     let high = u64::from(u32::from_le_bytes(a.qh)) | u64::from(u32::from_le_bytes(b.qh)) << 32;
     let q = pair_nibbles(&a.qs, &b.qs);
@@ -198,7 +198,7 @@ fn quants_q5_0(a: &BlockQ5_0, b: &BlockQ5_0) -> __m512i {
 
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn quants_q8_0(a: &BlockQ8_0, b: &BlockQ8_0) -> __m512i {
+pub(super) fn quants_q8_0(a: &BlockQ8_0, b: &BlockQ8_0) -> __m512i {
     let q = pair_u8x32(bytemuck::cast_ref(&a.qs), bytemuck::cast_ref(&b.qs));
     _mm512_xor_si512(q, _mm512_set1_epi8(i8::MIN))
 }
