@@ -178,17 +178,25 @@ impl Sampler {
     }
 
     /// What this sampler needs the backend to read back of a row: only the
-    /// argmax (`TopK(1)`: a GPU reads back one token) when it is greedy and
-    /// no log-probability is wanted, else every logit.
+    /// argmax (`TopK(1)`: a GPU reads back one token) when it is greedy,
+    /// only the `top_k` best when the chain starts with top-k (no
+    /// penalties, `top_k` at most [`MAX_READ_TOP_K`]), else every logit
+    /// (and always when a log-probability is wanted).
     pub fn read_kind(&self, want_logprob: bool) -> ReadKind {
-        match self.is_argmax() && !want_logprob {
-            true => ReadKind::TopK(1),
-            false => ReadKind::Logits,
+        let p = &self.params;
+        match () {
+            _ if want_logprob => ReadKind::Logits,
+            _ if self.is_argmax() => ReadKind::TopK(1),
+            _ if !p.penalties_active() && (1..=MAX_READ_TOP_K).contains(&p.top_k) => {
+                ReadKind::TopK(p.top_k)
+            }
+            _ => ReadKind::Logits,
         }
     }
 
-    /// Samples one token from a row read as [`Sampler::read_kind`] asked;
-    /// does not [`accept`](Sampler::accept) it.
+    /// Samples one token from a row read as [`Sampler::read_kind`] asked (or
+    /// from every logit, which gives the same token); does not
+    /// [`accept`](Sampler::accept) it.
     pub fn sample_row(&mut self, row: Row, want_logprob: bool) -> Result<Sampled, SamplerError> {
         match row {
             Row::Logits(l) => self.sample(l, want_logprob),
@@ -196,6 +204,26 @@ impl Sampler {
                 debug_assert!(self.is_argmax(), "an argmax row for a sampler that draws");
                 self.cands.fill(&[]);
                 Ok(Sampled { id, logprob: None })
+            }
+            Row::TopK { ids, logits } => {
+                debug_assert!(!want_logprob && !self.params.penalties_active());
+                if ids.is_empty() {
+                    return Err(SamplerError::EmptyLogits);
+                }
+                if self.is_argmax() {
+                    self.cands.fill(&[]);
+                    return Ok(Sampled {
+                        id: ids[0],
+                        logprob: None,
+                    });
+                }
+                // the backend's top-k is the chain's top-k stage: same
+                // candidates, same order (descending logit, lower id first)
+                self.cands.fill_sorted(ids, logits);
+                Ok(Sampled {
+                    id: self.run_stages(),
+                    logprob: None,
+                })
             }
         }
     }
@@ -232,6 +260,13 @@ impl Sampler {
                 p.presence_penalty,
             );
         }
+        self.run_stages()
+    }
+
+    /// The chain after the penalties, on the filled candidates.
+    fn run_stages(&mut self) -> u32 {
+        let p = &self.params;
+        let c = &mut self.cands;
         c.top_k(p.top_k);
         c.typical(p.typical_p, p.min_keep);
         c.top_p(p.top_p, p.min_keep);
@@ -250,7 +285,14 @@ pub enum Row<'a> {
     Logits(&'a [f32]),
     /// Only the argmax (the backend's top-1).
     Argmax(u32),
+    /// The `k` best (the backend's top-k): ids and logits, best first,
+    /// the lower id first on ties.
+    TopK { ids: &'a [u32], logits: &'a [f32] },
 }
+
+/// Largest `top_k` read back from the backend instead of every logit (a
+/// host-side top-k costs about `n_vocab * log k`).
+pub const MAX_READ_TOP_K: usize = 128;
 
 /// Index of the largest value (first one on ties); NaN never wins.
 pub fn argmax(xs: &[f32]) -> u32 {

@@ -58,6 +58,19 @@ impl Candidates {
         self.sorted = false;
     }
 
+    /// Refills the list with the given candidates, already ordered by
+    /// descending logit (ties: ascending id), as a top-k read returns them.
+    pub fn fill_sorted(&mut self, ids: &[u32], logits: &[f32]) {
+        self.data.clear();
+        self.data
+            .extend(
+                ids.iter()
+                    .zip(logits)
+                    .map(|(&id, &logit)| Candidate { id, logit, p: 0.0 }),
+            );
+        self.sorted = true;
+    }
+
     /// Current candidates, in stage order.
     pub fn as_slice(&self) -> &[Candidate] {
         &self.data

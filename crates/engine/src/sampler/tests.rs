@@ -390,7 +390,13 @@ fn greedy_samplers_read_back_the_argmax_only() {
     let row = g.sample_row(Row::Argmax(argmax(&logits)), false).unwrap();
     assert_eq!((full.id, row.id, row.logprob), (1, 1, None));
     let d = Sampler::new(SamplerParams::default());
-    assert_eq!(d.read_kind(false), ReadKind::Logits);
+    assert_eq!(d.read_kind(false), ReadKind::TopK(40));
+    assert_eq!(d.read_kind(true), ReadKind::Logits);
+    let all = Sampler::new(SamplerParams {
+        top_k: 0,
+        ..SamplerParams::default()
+    });
+    assert_eq!(all.read_kind(false), ReadKind::Logits);
     let pen = Sampler::new(SamplerParams {
         repeat_penalty: 1.3,
         ..SamplerParams::greedy()
@@ -400,4 +406,67 @@ fn greedy_samplers_read_back_the_argmax_only() {
         ReadKind::Logits,
         "penalties need logits"
     );
+}
+
+/// A sampler whose chain starts with top-k (no penalties) asks the backend
+/// for the k best only, and sampling them draws what sampling every logit
+/// draws, seed for seed (ties included: the lower id first).
+#[test]
+fn top_k_samplers_read_back_the_k_best_only() {
+    let mut x = 12345u64;
+    let mut logits: Vec<f32> = (0..1000)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((x >> 40) as f32 / (1u64 << 24) as f32) * 8.0 - 4.0
+        })
+        .collect();
+    for i in [17, 400, 999] {
+        logits[i] = 3.9; // ties near the top
+    }
+    let mut order: Vec<u32> = (0..logits.len() as u32).collect();
+    order.sort_by(|&i, &j| {
+        logits[j as usize]
+            .total_cmp(&logits[i as usize])
+            .then(i.cmp(&j))
+    });
+    let chains = [
+        SamplerParams::default(),
+        SamplerParams {
+            top_k: 5,
+            top_p: 0.5,
+            seed: 7,
+            ..SamplerParams::default()
+        },
+        SamplerParams {
+            top_k: 1,
+            temperature: 0.7,
+            ..SamplerParams::default()
+        },
+        SamplerParams {
+            top_k: 64,
+            typical_p: 0.9,
+            min_p: 0.0,
+            temperature: 1.5,
+            seed: 3,
+            ..SamplerParams::default()
+        },
+    ];
+    for p in chains {
+        let (mut full, mut top) = (Sampler::new(p.clone()), Sampler::new(p.clone()));
+        let ReadKind::TopK(k) = top.read_kind(false) else {
+            panic!("{p:?} reads every logit")
+        };
+        let ids = &order[..k];
+        let vals: Vec<f32> = ids.iter().map(|&i| logits[i as usize]).collect();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let a = full.sample(&logits, false).unwrap().id;
+            let row = Row::TopK { ids, logits: &vals };
+            assert_eq!(a, top.sample_row(row, false).unwrap().id, "{p:?}");
+            seen.insert(a);
+        }
+        assert!(k == 1 || seen.len() > 1, "{p:?}: always {seen:?}");
+    }
 }

@@ -223,17 +223,18 @@ impl Scheduler {
                 return Err(e.into());
             }
             // the argmax of each row when every sampler is greedy, else all logits
+            // the largest top-k every row can sample from, else all logits
             let slots = &self.slots;
-            let greedy = self.rows.iter().all(|&slot| {
-                slots[slot]
-                    .as_ref()
-                    .is_none_or(|s| s.read_kind() == ReadKind::TopK(1))
-            });
-            let kind = if greedy {
-                ReadKind::TopK(1)
-            } else {
-                ReadKind::Logits
-            };
+            let kind = self
+                .rows
+                .iter()
+                .filter_map(|&slot| slots[slot].as_ref().map(Seq::read_kind))
+                .try_fold(0, |k, kind| match kind {
+                    ReadKind::TopK(n) => Some(k.max(n)),
+                    ReadKind::Logits => None,
+                })
+                .filter(|&k| k > 0)
+                .map_or(ReadKind::Logits, ReadKind::TopK);
             m.read_begin(&mut self.scratch, kind);
             let out = m.read_wait(&mut self.scratch);
             let v = m.config().n_vocab;
@@ -243,7 +244,16 @@ impl Scheduler {
                 };
                 let row = match out {
                     Readout::Logits(l) => Row::Logits(&l[j * v..(j + 1) * v]),
-                    Readout::TopK { ids, .. } => Row::Argmax(ids[j]),
+                    Readout::TopK { k, ids, logits } => {
+                        let n = match s.read_kind() {
+                            ReadKind::TopK(n) => n.min(k),
+                            ReadKind::Logits => k,
+                        };
+                        Row::TopK {
+                            ids: &ids[j * k..j * k + n],
+                            logits: &logits[j * k..j * k + n],
+                        }
+                    }
                 };
                 match s.on_logits(&self.tok, row) {
                     Ok(Some(piece)) => on_event(s.id, Event::Piece(piece)),
