@@ -12,6 +12,67 @@ use crate::batch::Span;
 use crate::error::ModelError;
 use crate::memory::Budget;
 
+/// The `Backend` methods of the f32 ops on host registers, for a backend
+/// whose activations (`$acts`) hold `bufs: HostBufs` and `rope: Vec<f32>`
+/// (the RoPE cos/sin scratch): the CPU and reference backends run the same
+/// single-threaded ops.
+macro_rules! host_f32_ops {
+    ($acts:ty) => {
+        fn rmsnorm(&self, a: &mut $acts, src: Buf, dst: Buf, w: &Vec<f32>, eps: f32, n: usize) {
+            a.bufs.rmsnorm(src, dst, w, eps, n);
+        }
+
+        fn rmsnorm_rows(
+            &self,
+            a: &mut $acts,
+            src: Buf,
+            dst: Buf,
+            w: &Vec<f32>,
+            eps: f32,
+            rows: &Rows,
+        ) {
+            a.bufs.rmsnorm_rows(src, dst, w, eps, rows);
+        }
+
+        fn head_norm(&self, a: &mut $acts, buf: Buf, w: &Vec<f32>, eps: f32, n: usize) {
+            a.bufs.rmsnorm(buf, buf, w, eps, n);
+        }
+
+        fn rope(
+            &self,
+            a: &mut $acts,
+            rp: &RopeParams,
+            ff: Option<&Vec<f32>>,
+            head_dim: usize,
+            spans: &[Span],
+        ) {
+            let ff = ff.map(|f| f.as_slice());
+            a.bufs.rope(rp, ff, head_dim, spans, &mut a.rope);
+        }
+
+        fn add_bias(&self, a: &mut $acts, buf: Buf, b: &Vec<f32>, n: usize) {
+            a.bufs.add_bias(buf, b, n);
+        }
+
+        fn add(&self, a: &mut $acts, dst: Buf, src: Buf, n: usize) {
+            a.bufs.add(dst, src, n);
+        }
+
+        fn scale(&self, a: &mut $acts, buf: Buf, s: f32, n: usize) {
+            a.bufs.scale(buf, s, n);
+        }
+
+        fn softcap(&self, a: &mut $acts, buf: Buf, cap: f32, n: usize) {
+            a.bufs.softcap(buf, cap, n);
+        }
+
+        fn peek<'a>(&self, a: &'a $acts, buf: Buf, n: usize) -> &'a [f32] {
+            a.bufs.get(buf, n)
+        }
+    };
+}
+pub(crate) use host_f32_ops;
+
 /// One zeroed f32 vector per register, `[Buf::rows, Buf::width]` each.
 #[derive(Debug)]
 pub(crate) struct HostBufs {

@@ -24,7 +24,7 @@ pub use acts::CpuActs;
 pub use kv::CpuKv;
 pub use weights::{CpuMatrix, Repacked};
 
-use super::host::{host_read, host_readout};
+use super::host::{host_f32_ops, host_read, host_readout};
 use super::{AttnShape, Backend, Buf, Dims, KvPlace, KvWindow, ReadKind, Readout, Rows, Run};
 use crate::batch::Span;
 use crate::error::ModelError;
@@ -111,49 +111,7 @@ impl Backend for CpuBackend {
         a.bufs.embed(&table.name, t.ty, t.data, tokens, scale)
     }
 
-    fn rmsnorm(&self, a: &mut CpuActs, src: Buf, dst: Buf, w: &Vec<f32>, eps: f32, n: usize) {
-        a.bufs.rmsnorm(src, dst, w, eps, n);
-    }
-
-    fn rmsnorm_rows(
-        &self,
-        a: &mut CpuActs,
-        src: Buf,
-        dst: Buf,
-        w: &Vec<f32>,
-        eps: f32,
-        rows: &Rows,
-    ) {
-        a.bufs.rmsnorm_rows(src, dst, w, eps, rows);
-    }
-
-    fn head_norm(&self, a: &mut CpuActs, buf: Buf, w: &Vec<f32>, eps: f32, n: usize) {
-        a.bufs.rmsnorm(buf, buf, w, eps, n);
-    }
-
-    fn rope(
-        &self,
-        a: &mut CpuActs,
-        rp: &RopeParams,
-        ff: Option<&Vec<f32>>,
-        head_dim: usize,
-        spans: &[Span],
-    ) {
-        let ff = ff.map(|f| f.as_slice());
-        a.bufs.rope(rp, ff, head_dim, spans, &mut a.rope);
-    }
-
-    fn add_bias(&self, a: &mut CpuActs, buf: Buf, b: &Vec<f32>, n: usize) {
-        a.bufs.add_bias(buf, b, n);
-    }
-
-    fn add(&self, a: &mut CpuActs, dst: Buf, src: Buf, n: usize) {
-        a.bufs.add(dst, src, n);
-    }
-
-    fn scale(&self, a: &mut CpuActs, buf: Buf, s: f32, n: usize) {
-        a.bufs.scale(buf, s, n);
-    }
+    host_f32_ops!(CpuActs);
 
     fn project(
         &self,
@@ -250,14 +208,6 @@ impl Backend for CpuBackend {
             &mut att[rows.start * qd..rows.end * qd],
         )?;
         Ok(())
-    }
-
-    fn softcap(&self, a: &mut CpuActs, buf: Buf, cap: f32, n: usize) {
-        a.bufs.softcap(buf, cap, n);
-    }
-
-    fn peek<'a>(&self, a: &'a CpuActs, buf: Buf, n: usize) -> &'a [f32] {
-        a.bufs.get(buf, n)
     }
 
     fn read_begin(&self, a: &mut CpuActs, rows: usize, what: ReadKind) {

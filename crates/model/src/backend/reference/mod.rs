@@ -18,7 +18,7 @@ use kernels::quant;
 use kernels::reference::{self as rk, AttnParams, KvRef};
 use kernels::types::RopeParams;
 
-use super::host::HostBufs;
+use super::host::{host_f32_ops, HostBufs};
 use super::{
     AttnShape, Backend, Buf, Dims, KvPlace, KvStore, KvWindow, ReadKind, Readout, Rows, Run,
 };
@@ -159,49 +159,7 @@ impl Backend for RefBackend {
             .embed(&table.name, table.m.ty, &table.m.data, tokens, scale)
     }
 
-    fn rmsnorm(&self, a: &mut RefActs, src: Buf, dst: Buf, w: &Vec<f32>, eps: f32, n: usize) {
-        a.bufs.rmsnorm(src, dst, w, eps, n);
-    }
-
-    fn rmsnorm_rows(
-        &self,
-        a: &mut RefActs,
-        src: Buf,
-        dst: Buf,
-        w: &Vec<f32>,
-        eps: f32,
-        rows: &Rows,
-    ) {
-        a.bufs.rmsnorm_rows(src, dst, w, eps, rows);
-    }
-
-    fn head_norm(&self, a: &mut RefActs, buf: Buf, w: &Vec<f32>, eps: f32, n: usize) {
-        a.bufs.rmsnorm(buf, buf, w, eps, n);
-    }
-
-    fn rope(
-        &self,
-        a: &mut RefActs,
-        rp: &RopeParams,
-        ff: Option<&Vec<f32>>,
-        head_dim: usize,
-        spans: &[Span],
-    ) {
-        let ff = ff.map(|f| f.as_slice());
-        a.bufs.rope(rp, ff, head_dim, spans, &mut a.rope);
-    }
-
-    fn add_bias(&self, a: &mut RefActs, buf: Buf, b: &Vec<f32>, n: usize) {
-        a.bufs.add_bias(buf, b, n);
-    }
-
-    fn add(&self, a: &mut RefActs, dst: Buf, src: Buf, n: usize) {
-        a.bufs.add(dst, src, n);
-    }
-
-    fn scale(&self, a: &mut RefActs, buf: Buf, s: f32, n: usize) {
-        a.bufs.scale(buf, s, n);
-    }
+    host_f32_ops!(RefActs);
 
     fn project(
         &self,
@@ -307,14 +265,6 @@ impl Backend for RefBackend {
             &mut att[rows.start * qd..rows.end * qd],
         )?;
         Ok(())
-    }
-
-    fn softcap(&self, a: &mut RefActs, buf: Buf, cap: f32, n: usize) {
-        a.bufs.softcap(buf, cap, n);
-    }
-
-    fn peek<'a>(&self, a: &'a RefActs, buf: Buf, n: usize) -> &'a [f32] {
-        a.bufs.get(buf, n)
     }
 
     fn read_begin(&self, a: &mut RefActs, rows: usize, what: ReadKind) {
