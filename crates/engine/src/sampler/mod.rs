@@ -200,11 +200,6 @@ impl Sampler {
     pub fn sample_row(&mut self, row: Row, want_logprob: bool) -> Result<Sampled, SamplerError> {
         match row {
             Row::Logits(l) => self.sample(l, want_logprob),
-            Row::Argmax(id) => {
-                debug_assert!(self.is_argmax(), "an argmax row for a sampler that draws");
-                self.cands.fill(&[]);
-                Ok(Sampled { id, logprob: None })
-            }
             Row::TopK { ids, logits } => {
                 debug_assert!(!want_logprob && !self.params.penalties_active());
                 if ids.is_empty() {
@@ -283,8 +278,6 @@ impl Sampler {
 pub enum Row<'a> {
     /// Every logit, [n_vocab].
     Logits(&'a [f32]),
-    /// Only the argmax (the backend's top-1).
-    Argmax(u32),
     /// The `k` best (the backend's top-k): ids and logits, best first,
     /// the lower id first on ties.
     TopK { ids: &'a [u32], logits: &'a [f32] },

@@ -387,7 +387,12 @@ fn greedy_samplers_read_back_the_argmax_only() {
     assert_eq!(g.read_kind(false), ReadKind::TopK(1));
     assert_eq!(g.read_kind(true), ReadKind::Logits);
     let full = g.sample(&logits, false).unwrap();
-    let row = g.sample_row(Row::Argmax(argmax(&logits)), false).unwrap();
+    let best = argmax(&logits);
+    let top1 = Row::TopK {
+        ids: &[best],
+        logits: &[logits[best as usize]],
+    };
+    let row = g.sample_row(top1, false).unwrap();
     assert_eq!((full.id, row.id, row.logprob), (1, 1, None));
     let d = Sampler::new(SamplerParams::default());
     assert_eq!(d.read_kind(false), ReadKind::TopK(40));

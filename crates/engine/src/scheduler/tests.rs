@@ -257,48 +257,35 @@ fn a_slot_keeps_its_tokens_for_the_next_prompt() {
     longer.extend_from_slice(&[7, 8, 9]);
     let mut diverging = held[..10].to_vec();
     diverging.extend_from_slice(&[11, 12]);
-    let cases = [
-        (req(longer, 1, true), held.len()),
-        (req(prompt(3, n_vocab), 2, false), 0),
-    ];
-    let ids: Vec<_> = cases
-        .iter()
-        .map(|(r, _)| s.submit(r.clone()).unwrap())
-        .collect();
-    let got = drain(&mut s, None);
-    for ((r, want_cached), id) in cases.iter().zip(&ids) {
-        let (tokens, end) = &got[id];
-        assert_eq!(tokens, &alone(&m, &tok, r).tokens);
-        let Event::Done { cached_tokens, .. } = end else {
-            panic!("{end:?}")
-        };
-        assert_eq!(cached_tokens, want_cached);
-    }
-    // the first slot still holds the longer prompt's tokens: keep 10
-    let r = req(diverging, 3, true);
-    let id = s.submit(r.clone()).unwrap();
-    let got = drain(&mut s, None);
-    assert_eq!(got[&id].0, alone(&m, &tok, &r).tokens);
-    assert!(matches!(
-        got[&id].1,
-        Event::Done {
-            cached_tokens: 10,
-            ..
+    // submits the requests together; each gets its tokens alone and reuses
+    // the wanted number of cached prompt tokens
+    let check = |s: &mut Scheduler, cases: &[(Request, usize)]| {
+        let ids: Vec<_> = cases
+            .iter()
+            .map(|(r, _)| s.submit(r.clone()).unwrap())
+            .collect();
+        let got = drain(s, None);
+        for ((r, want_cached), id) in cases.iter().zip(&ids) {
+            let (tokens, end) = &got[id];
+            assert_eq!(tokens, &alone(&m, &tok, r).tokens);
+            let Event::Done { cached_tokens, .. } = end else {
+                panic!("{end:?}")
+            };
+            assert_eq!(cached_tokens, want_cached);
         }
-    ));
+    };
+    check(
+        &mut s,
+        &[
+            (req(longer, 1, true), held.len()),
+            (req(prompt(3, n_vocab), 2, false), 0),
+        ],
+    );
+    // the first slot still holds the longer prompt's tokens: keep 10
+    check(&mut s, &[(req(diverging, 3, true), 10)]);
     // the same prompt again keeps all but its last token, whose logits it needs
     let again = s.cached(slot)[..12].to_vec();
-    let r = req(again, 4, true);
-    let id = s.submit(r.clone()).unwrap();
-    let got = drain(&mut s, None);
-    assert_eq!(got[&id].0, alone(&m, &tok, &r).tokens);
-    assert!(matches!(
-        got[&id].1,
-        Event::Done {
-            cached_tokens: 11,
-            ..
-        }
-    ));
+    check(&mut s, &[(req(again, 4, true), 11)]);
     // forget empties the slots
     s.forget();
     assert!(s.cached(0).is_empty() && s.cached(1).is_empty());

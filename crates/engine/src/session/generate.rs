@@ -176,12 +176,12 @@ impl<'s> Generation<'s> {
                         finish,
                         prompt_tokens,
                         cached_tokens,
-                        generated,
+                        ..
                     } => {
+                        // (generated_tokens is counted piece by piece below)
                         self.g.finish = Some(finish);
                         s.timings.cached_tokens = cached_tokens;
                         s.timings.prompt_tokens = prompt_tokens - cached_tokens;
-                        s.timings.generated_tokens = generated;
                     }
                     Event::Failed(e) => return Some(Err(e)),
                     Event::Piece(_) => unreachable!("pieces are matched above"),

@@ -58,7 +58,6 @@ pub struct Session {
     /// The request of the generation in flight, if any (a dropped or
     /// detached generation leaves it running until the next one).
     active: Option<RequestId>,
-    n_ctx: usize,
     meta: EngineMeta,
     template: Option<Template>,
     clock: fn() -> f64,
@@ -123,7 +122,6 @@ impl Session {
             sched,
             tok,
             active: None,
-            n_ctx,
             meta,
             template,
             clock: opts.clock_ms.unwrap_or(default_clock),
@@ -262,12 +260,12 @@ impl Session {
     /// free position in the context, as the prefill of a [`Generation`] would.
     fn check_prompt_length(&self, text: &str, bos: bool) -> Result<(), EngineError> {
         let min_tokens = self.tok.min_tokens(text) + usize::from(bos);
-        if min_tokens >= self.n_ctx {
+        if min_tokens >= self.n_ctx() {
             return Err(EngineError::PromptTooLongBytes {
                 bytes: text.len(),
                 min_tokens,
                 max_token_bytes: self.tok.max_token_bytes(),
-                n_ctx: self.n_ctx,
+                n_ctx: self.n_ctx(),
             });
         }
         Ok(())
@@ -285,7 +283,7 @@ impl Session {
 
     /// Context window in tokens.
     pub fn n_ctx(&self) -> usize {
-        self.n_ctx
+        self.sched.n_ctx()
     }
 
     /// Tokens currently held in the KV cache.
