@@ -309,6 +309,38 @@ fn row_loops_equal_one_call_per_row_bit_for_bit() {
             }
             let bits = |o: &[f32]| o.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&o1), bits(&o2), "{isa} axpys_f16 d {d}");
+            // several heads at once (the AVX-512 table too): each the bits
+            // of its own call
+            for table in [ops, simd::ops_for(Isa::Avx512)] {
+                for g in 1..=5 {
+                    let qs: Vec<Vec<f32>> = (0..g).map(|h| round16(&pseudo(d, 20 + h))).collect();
+                    let ws: Vec<Vec<f32>> = (0..g).map(|h| pseudo(rows, 30 + h)).collect();
+                    let qr: Vec<&[f32]> = qs.iter().map(Vec::as_slice).collect();
+                    let wr: Vec<&[f32]> = ws.iter().map(Vec::as_slice).collect();
+                    let mut sg = vec![vec![0f32; rows]; g as usize];
+                    let mut sr: Vec<&mut [f32]> = sg.iter_mut().map(Vec::as_mut_slice).collect();
+                    table.half_dots_heads(&qr, KvRef::F16(&kv), 0, stride, &mut sr);
+                    let mut og: Vec<Vec<f32>> = (0..g).map(|h| pseudo(d, 40 + h)).collect();
+                    let mut or: Vec<&mut [f32]> = og.iter_mut().map(Vec::as_mut_slice).collect();
+                    table.half_axpys_heads(&mut or, &wr, KvRef::F16(&kv), 0, stride);
+                    for h in 0..g as usize {
+                        let mut s1 = vec![0f32; rows];
+                        (table.dots_f16)(&qs[h], &kv, stride, &mut s1);
+                        assert_eq!(
+                            bits(&sg[h]),
+                            bits(&s1),
+                            "{isa} dots heads {g} head {h} d {d}"
+                        );
+                        let mut o1 = pseudo(d, 40 + h as u32);
+                        (table.axpys_f16)(&mut o1, &ws[h], &kv, stride);
+                        assert_eq!(
+                            bits(&og[h]),
+                            bits(&o1),
+                            "{isa} axpys heads {g} head {h} d {d}"
+                        );
+                    }
+                }
+            }
             // the same f16 values held as f32: the same bits
             let kv32: Vec<f32> = kv.iter().map(|x| x.to_f32()).collect();
             let mut s32 = vec![0f32; rows];

@@ -149,9 +149,10 @@ impl std::fmt::Display for AttentionBackend {
 }
 
 /// Scratch elements the standard backend needs per thread for
-/// `n_ctx_used = pos0 + n_tok` (also enough for every other backend).
+/// `n_ctx_used = pos0 + n_tok` (also enough for every other backend): a
+/// row of scores and a rounded query for each head of a group.
 pub fn work_per_thread(n_ctx_used: usize, head_dim: usize) -> usize {
-    n_ctx_used + head_dim
+    standard::GROUP * (n_ctx_used + head_dim)
 }
 
 /// Scratch elements the flash backend needs per thread: an f16-rounded

@@ -9,6 +9,13 @@ use half::f16;
 use super::KvRef;
 use crate::arch::Isa;
 
+/// `dots_f16` of several query heads over the same keys: (q, k, stride, s),
+/// `s[h]` from `q[h]`.
+pub(super) type DotsHeads = fn(&[&[f32]], &[f16], usize, &mut [&mut [f32]]);
+/// `axpys_f16` of several heads over the same values: (o, w, v, stride),
+/// `o[h]` from `w[h]`.
+pub(super) type AxpysHeads = fn(&mut [&mut [f32]], &[&[f32]], &[f16], usize);
+
 /// Inner-loop kernels of one instruction set. Slices of one call have equal
 /// lengths (head_dim), any alignment.
 pub(super) struct AttnOps {
@@ -34,6 +41,12 @@ pub(super) struct AttnOps {
     pub axpys_f16: fn(&mut [f32], &[f32], &[f16], usize),
     // `axpys_f16` on f16 values held as f32: equals it bit for bit
     pub axpys_f16w: fn(&mut [f32], &[f32], &[f32], usize),
+    // query heads of one KV head: `dots_f16` for each (s[h] from q[h]) bit
+    // for bit, each key widened once per group; `None`: one call per head
+    pub dots_heads: Option<DotsHeads>,
+    // `axpys_f16` for several heads' outputs and weights (o[h] from w[h])
+    // over the same values, bit for bit, each value widened once per group
+    pub axpys_heads: Option<AxpysHeads>,
     // x: [n] <- f32(f16(x)), round to nearest even (as `half::f16::from_f32`)
     pub round_f16: fn(&mut [f32]),
     // o: [d] *= s
@@ -73,6 +86,46 @@ impl AttnOps {
             KvRef::F32(v) | KvRef::F16AsF32(v) => (self.axpys_f16w)(o, w, &v[from..], stride),
         }
     }
+
+    /// `half_dots` of several query heads over the same keys (`s[h]` from
+    /// `q[h]`), the same bits as one call per head.
+    pub(super) fn half_dots_heads(
+        &self,
+        q: &[&[f32]],
+        k: KvRef,
+        from: usize,
+        stride: usize,
+        s: &mut [&mut [f32]],
+    ) {
+        match (k, self.dots_heads) {
+            (KvRef::F16(k), Some(f)) => f(q, &k[from..], stride, s),
+            _ => {
+                for (q, s) in q.iter().zip(s.iter_mut()) {
+                    self.half_dots(q, k, from, stride, s);
+                }
+            }
+        }
+    }
+
+    /// `half_axpys` of several heads over the same values (`o[h]` from
+    /// `w[h]`), the same bits as one call per head.
+    pub(super) fn half_axpys_heads(
+        &self,
+        o: &mut [&mut [f32]],
+        w: &[&[f32]],
+        v: KvRef,
+        from: usize,
+        stride: usize,
+    ) {
+        match (v, self.axpys_heads) {
+            (KvRef::F16(v), Some(f)) => f(o, w, &v[from..], stride),
+            _ => {
+                for (o, w) in o.iter_mut().zip(w) {
+                    self.half_axpys(o, w, v, from, stride);
+                }
+            }
+        }
+    }
 }
 
 pub(super) static SCALAR: AttnOps = AttnOps {
@@ -84,6 +137,8 @@ pub(super) static SCALAR: AttnOps = AttnOps {
     dots_f16,
     axpys_f16,
     axpys_f16w,
+    dots_heads: None,
+    axpys_heads: None,
     round_f16,
     scale,
     exp_sum,
@@ -94,7 +149,7 @@ pub(super) static SCALAR: AttnOps = AttnOps {
 pub(super) fn ops_for(isa: Isa) -> &'static AttnOps {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 | Isa::Avx512 => super::x86_avx2::table().unwrap_or(&SCALAR),
+        Isa::Avx2 | Isa::Avx512 => super::x86_avx2::table(isa).unwrap_or(&SCALAR),
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         Isa::Simd128 => &super::wasm_simd128::SIMD128,
         _ => &SCALAR,

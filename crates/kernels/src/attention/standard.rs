@@ -9,6 +9,10 @@ use super::{check, work_per_thread, AttnError, AttnParams, KvRef};
 use crate::exact::{self, F32Order};
 use crate::pool::ThreadPool;
 
+/// Most query heads of one KV head computed together (each key and value
+/// row widened once for all of them).
+pub(super) const GROUP: usize = 4;
+
 /// Attention for `n_tok` consecutive query positions `pos0 .. pos0 + n_tok`,
 /// query heads spread over the pool's threads (each head computed by the
 /// same code whatever the thread count).
@@ -62,28 +66,35 @@ pub(super) fn run(
     // size; V·softmax goes through tinyBLAS for batches (rows padded to 256).
     let orders = (F32Order::Lanes64, F32Order::for_batch(n_tok, 256));
     // out viewed as [n_tok, n_head * hd]; a block of columns = one head
+    // up to GROUP heads of one KV head share each widened key and value
+    // row (f16 caches; the same bits as one head at a time)
+    let per_kv = p.n_head / p.n_kv_head;
+    let grouped = !matches!(k, KvRef::F32(_));
     pool.par_cols(out, p.n_head * hd, hd, work, per_thread, |c, w| {
-        let (scores, qbuf) = w.split_at_mut(n_ctx_used);
+        let (scores, qbufs) = w.split_at_mut(GROUP * n_ctx_used);
         let cols = c.cols();
-        for h in cols.start / hd..cols.end / hd {
-            let off = h * hd - cols.start;
+        let (first, end) = (cols.start / hd, cols.end / hd);
+        let mut h = first;
+        while h < end {
+            // heads h .. h + g: the rest of h's KV group in this thread's range
+            let g = if grouped {
+                (per_kv - h % per_kv).min(end - h).min(GROUP)
+            } else {
+                1
+            };
             for t in 0..n_tok {
-                let qh = &q[(t * p.n_head + h) * hd..][..hd];
-                let o = &mut c.row(t)[off..off + hd];
-                head(
-                    p,
-                    ops,
-                    orders,
-                    qh,
-                    pos0 + t,
-                    h,
-                    k,
-                    v,
-                    scores,
-                    &mut qbuf[..hd],
-                    o,
-                );
+                let row = c.row(t);
+                let o = &mut row[(h - first) * hd..(h - first + g) * hd];
+                let qt = &q[(t * p.n_head + h) * hd..][..g * hd];
+                if g == 1 {
+                    let (sc, qb) = (&mut scores[..n_ctx_used], &mut qbufs[..hd]);
+                    head(p, ops, orders, qt, pos0 + t, h, k, v, sc, qb, o);
+                } else {
+                    let bufs = (&mut scores[..g * n_ctx_used], &mut qbufs[..g * hd]);
+                    head_group(p, ops, qt, pos0 + t, h, k, v, bufs, o);
+                }
             }
+            h += g;
         }
     });
     Ok(())
@@ -92,7 +103,7 @@ pub(super) fn run(
 /// One query head at position `pos`: o = softmax(q·Kᵀ * scale) · V over the
 /// visible keys. scores: [>= pos + 1], qbuf: [head_dim], o: [head_dim]
 #[allow(clippy::too_many_arguments)]
-fn head(
+pub(super) fn head(
     p: &AttnParams,
     ops: &AttnOps,
     (kq_order, kqv_order): (F32Order, F32Order),
@@ -142,4 +153,56 @@ fn head(
             ops.half_axpys(o, w, v, (lo - p.kv_start) * kv_row + kvh * hd, kv_row);
         }
     }
+}
+
+/// Query heads `h .. h + g` of one KV head (f16 cache) at position `pos`,
+/// `g = q.len() / head_dim` (at most [`GROUP`]): [`head`] for each, with
+/// the keys and values widened once per group.
+/// q, o: [g, head_dim]; scores: [g, >= pos + 1]; qbufs: [g, head_dim]
+#[allow(clippy::too_many_arguments)]
+fn head_group(
+    p: &AttnParams,
+    ops: &AttnOps,
+    q: &[f32],
+    pos: usize,
+    h: usize,
+    k: KvRef,
+    v: KvRef,
+    (scores, qbufs): (&mut [f32], &mut [f32]),
+    o: &mut [f32],
+) {
+    let hd = p.head_dim;
+    let g = q.len() / hd;
+    let n = scores.len() / g;
+    let kv_row = p.n_kv_head * hd;
+    let kvh = h / (p.n_head / p.n_kv_head);
+    let lo = p.first_key(pos);
+    let from = (lo - p.kv_start) * kv_row + kvh * hd;
+    qbufs.copy_from_slice(q);
+    (ops.round_f16)(qbufs);
+    let mut rows: [&mut [f32]; GROUP] = Default::default();
+    for (r, sc) in rows.iter_mut().zip(scores.chunks_exact_mut(n)) {
+        sc[..lo].fill(f32::NEG_INFINITY);
+        *r = &mut sc[lo..=pos];
+    }
+    let mut qs: [&[f32]; GROUP] = [&[]; GROUP];
+    for (r, qb) in qs.iter_mut().zip(qbufs.chunks_exact(hd)) {
+        *r = qb;
+    }
+    ops.half_dots_heads(&qs[..g], k, from, kv_row, &mut rows[..g]);
+    let mut ws: [&[f32]; GROUP] = [&[]; GROUP];
+    for (w, sc) in ws.iter_mut().zip(scores.chunks_exact_mut(n)) {
+        for s in sc[lo..=pos].iter_mut() {
+            *s *= p.scale;
+        }
+        exact::softmax_padded(&mut sc[..=pos]);
+        (ops.round_f16)(&mut sc[lo..=pos]);
+        *w = &sc[lo..=pos];
+    }
+    o.fill(0.0);
+    let mut outs: [&mut [f32]; GROUP] = Default::default();
+    for (r, oh) in outs.iter_mut().zip(o.chunks_exact_mut(hd)) {
+        *r = oh;
+    }
+    ops.half_axpys_heads(&mut outs[..g], &ws[..g], v, from, kv_row);
 }

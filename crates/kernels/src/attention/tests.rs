@@ -1,6 +1,7 @@
 //! Standard vs naive reference, flash vs standard, SIMD vs scalar.
 
 use super::*;
+use crate::exact::F32Order;
 
 /// Naive reference: full score matrix with an explicit -inf mask.
 fn reference(
@@ -145,7 +146,7 @@ fn single_key_returns_its_value() {
         1,
         KvRef::F32(&k),
         KvRef::F32(&v),
-        &mut [0.0; 6],
+        &mut vec![0.0; 2 * work_per_thread(1, 2)],
         &mut out,
     )
     .unwrap();
@@ -339,6 +340,68 @@ fn rows_from_kv_start_equal_the_whole_cache() {
                     run(&late, kv(first + 1)),
                     Err(AttnError::KvStart { .. })
                 ));
+            }
+        }
+    }
+}
+
+/// Grouped heads (query heads of one KV head at once) give each head
+/// the bits of `head` run alone, on every thread split.
+#[test]
+fn grouped_heads_equal_one_head_at_a_time() {
+    for isa in [Isa::Scalar, Isa::Avx2, Isa::Avx512] {
+        let ops = simd::ops_for(isa);
+        for (n_head, n_kv_head, hd, window, kv_start) in [
+            (8, 2, 64, None, 0),
+            (4, 1, 256, Some(5), 3),
+            (6, 3, 40, None, 0),
+            (3, 1, 8, None, 0),
+            (8, 1, 64, None, 0),
+            (14, 2, 64, Some(7), 2),
+        ] {
+            let p = AttnParams {
+                n_head,
+                n_kv_head,
+                head_dim: hd,
+                scale: 0.3,
+                window,
+                kv_start,
+            };
+            let (pos0, n_tok) = (9, 3);
+            let rows = pos0 + n_tok - kv_start;
+            let q = pseudo(n_tok * n_head * hd, 1);
+            let k: Vec<f16> = pseudo(rows * n_kv_head * hd, 2)
+                .iter()
+                .map(|&x| f16::from_f32(x))
+                .collect();
+            let v: Vec<f16> = pseudo(rows * n_kv_head * hd, 3)
+                .iter()
+                .map(|&x| f16::from_f32(x))
+                .collect();
+            let (k, v) = (KvRef::F16(&k), KvRef::F16(&v));
+            let per = work_per_thread(pos0 + n_tok, hd);
+            let mut want = vec![0f32; n_tok * n_head * hd];
+            let orders = (F32Order::Lanes64, F32Order::for_batch(n_tok, 256));
+            let mut w = vec![0f32; per];
+            for t in 0..n_tok {
+                for h in 0..n_head {
+                    let (sc, qb) = w.split_at_mut(pos0 + n_tok);
+                    let qh = &q[(t * n_head + h) * hd..][..hd];
+                    let o = &mut want[(t * n_head + h) * hd..][..hd];
+                    standard::head(&p, ops, orders, qh, pos0 + t, h, k, v, sc, &mut qb[..hd], o);
+                }
+            }
+            for threads in [1, 2, 3] {
+                let pool = ThreadPool::new(threads);
+                let mut work = vec![0f32; threads * per];
+                let mut out = vec![0f32; want.len()];
+                standard::run(&pool, ops, &p, &q, pos0, n_tok, k, v, &mut work, &mut out).unwrap();
+                let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&out),
+                    bits(&want),
+                    "{isa} {n_head}/{n_kv_head} hd {hd} t {threads}"
+                );
             }
         }
     }

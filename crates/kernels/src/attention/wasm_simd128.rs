@@ -29,6 +29,8 @@ pub(super) static SIMD128: AttnOps = AttnOps {
     dots_f16,
     axpys_f16,
     axpys_f16w,
+    dots_heads: None,
+    axpys_heads: None,
     round_f16: simd::SCALAR.round_f16,
     scale,
     exp_sum: simd::SCALAR.exp_sum,
