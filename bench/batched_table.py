@@ -1,5 +1,7 @@
 """Table of bench/compare_batched.sh's raw runs: per model, threads and B, each engine's best
-S_TG and S_PP over the rounds (with the range), and wasm-chord / llama.cpp of the bests."""
+S_TG and S_PP over the rounds (with the range), and wasm-chord / llama.cpp of the bests. Runs made
+with --with-bench add a second table: each engine's single-sequence bench tg (best of the rounds)
+beside the npl-1 S_TG ratio of the same rounds."""
 
 import json
 import pathlib
@@ -20,15 +22,30 @@ def our_rows(path: pathlib.Path):
         yield r["npl"], r["tg_tokens_per_s"], r["pp_tokens_per_s"]
 
 
+def bench_tg(path: pathlib.Path, engine: str) -> float:
+    """tokens/s of the one tg test of a llama-bench (-o json) or wasm-chord bench (--json) run."""
+    rows = json.loads(path.read_text() or "[]")
+    key = "avg_ts" if engine == "lbench" else "tokens_per_s"
+    return float(rows[-1][key])
+
+
 def main(raw: pathlib.Path) -> None:
     # (model, threads, engine, B) -> [(s_tg, s_pp)]
     runs = defaultdict(list)
     failed = defaultdict(int)
     keys = set()
+    # (model, threads, engine) -> [single-sequence bench tg t/s]
+    single = defaultdict(list)
     for f in sorted(raw.glob("*.r*.*")):
         parts = f.name.split(".")
         # <model>.t<T>.r<R>.<engine>.<ext>
         model, t, engine, ext = ".".join(parts[:-4]), parts[-4], parts[-2], parts[-1]
+        if engine in ("lbench", "obench") and ext == "json":
+            try:
+                single[(model, t, engine)].append(bench_tg(f, engine))
+            except (ValueError, KeyError, IndexError):
+                failed[(model, t, engine)] += 1
+            continue
         if engine not in ("llama", "ours"):
             continue
         if ext == "failed":
@@ -63,6 +80,21 @@ def main(raw: pathlib.Path) -> None:
             ratio = f"{ob / lb:.2f}" if lb and ob else "-"
             out += [lc, oc, ratio]
         print(f"| {model} | {t[1:]} | {b} | " + " | ".join(out) + " |")
+    if single:
+        print()
+        print("Single-sequence decode in the same rounds (llama-bench with its default repacking,")
+        print("`wasm-chord bench`; best of the rounds) against batched-bench at B = 1:")
+        print()
+        print("| model | threads | llama-bench tg | wasm-chord bench tg | bench ratio | B=1 S_TG ratio |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for model, t in sorted({(m, t) for m, t, _ in single}, key=lambda k: (k[0], int(k[1][1:]))):
+            lc, lb = cell([(x, 0) for x in single[(model, t, "lbench")]], 0)
+            oc, ob = cell([(x, 0) for x in single[(model, t, "obench")]], 0)
+            ratio = f"{ob / lb:.2f}" if lb and ob else "-"
+            _, l1 = cell(runs[(model, t, "llama", 1)], 0)
+            _, o1 = cell(runs[(model, t, "ours", 1)], 0)
+            r1 = f"{o1 / l1:.2f}" if l1 and o1 else "-"
+            print(f"| {model} | {t[1:]} | {lc} | {oc} | {ratio} | {r1} |")
     for (model, t, engine), n in sorted(failed.items()):
         print(f"\n{engine} failed {n} run(s) on {model} at {t[1:]} threads (see the raw folder)")
     print(f"\nraw runs: {raw}")

@@ -8,8 +8,12 @@
 # (B, T) the best round's S_TG and S_PP are reported with the range over rounds, and the ratio of
 # the bests; the table goes to bench/results/batched_<date>.md.
 #
+# With --with-bench, each round also runs both engines' single-sequence decode benchmark
+# (llama-bench -p 0 -n TG with its default repacking, `wasm-chord bench -p 0 -n TG`), so the npl-1
+# ratio and the bench tgTG ratio come from the same interleaved run (second table).
+#
 # Usage: bench/compare_batched.sh [--rounds N] [--threads "1 2"] [--npl 1,2,4,8] [--pp N] [--tg N]
-#                                 [--ctx N] [--models "path ..."] [--out FILE]
+#                                 [--ctx N] [--models "path ..."] [--out FILE] [--with-bench]
 #   default: 3 rounds, threads 1 and 2, -npp 128 -ntg 128 -npl 1,2,4,8 -c 4096, Gemma 3 270M Q4_K_M
 #   and the TinyLlama-shaped 1.1B Q4_K_M (32000- and 1024-token vocabularies).
 # Env: LLAMA_BATCHED_BENCH (default next to LLAMA_BENCH; bench/build_llamacpp.sh builds it),
@@ -30,6 +34,7 @@ TG=128
 CTX=4096
 MODELS="models/gemma-3-270m-q4_k_m.gguf bench/models/tinyllama-1.1b-q4_k_m.gguf bench/models/tinyllama-1.1b-v1k-q4_k_m.gguf"
 OUT=""
+WITH_BENCH=0
 while [[ $# -gt 0 ]]; do
     case $1 in
         --rounds) ROUNDS=$2; shift 2 ;;
@@ -40,7 +45,8 @@ while [[ $# -gt 0 ]]; do
         --ctx) CTX=$2; shift 2 ;;
         --models) MODELS=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        --with-bench) WITH_BENCH=1; shift ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         *) echo "compare_batched.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -76,6 +82,13 @@ for m in $MODELS; do
             timeout "$RUN_TIMEOUT" "$WASM_CHORD_BIN" batched-bench -m "$m" -npp "$PP" -ntg "$TG" \
                 -npl "$NPL" -c "$CTX" -t "$t" --json > "$f.ours.json" 2> "$f.ours.err" \
                 || echo "exit $?" > "$f.ours.failed"
+            if [[ $WITH_BENCH == 1 ]]; then
+                timeout "$RUN_TIMEOUT" "$LLAMA_BENCH" -m "$m" -p 0 -n "$TG" -t "$t" -r 1 -fa 0 \
+                    -ctk f16 -ctv f16 -o json > "$f.lbench.json" 2> "$f.lbench.err" \
+                    || echo "exit $?" > "$f.lbench.failed"
+                timeout "$RUN_TIMEOUT" "$WASM_CHORD_BIN" bench -m "$m" -p 0 -n "$TG" -t "$t" -r 1 \
+                    --json > "$f.obench.json" 2> "$f.obench.err" || echo "exit $?" > "$f.obench.failed"
+            fi
             cat /proc/loadavg > "$f.load"
         done
     done
