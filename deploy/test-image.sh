@@ -11,6 +11,8 @@
 #      Without `serve` this step is reported as skipped (it is not the image's fault), except
 #      when CI is set: then it fails.
 #
+# Installs podman and runc with apt when they are missing.
+#
 # Usage: deploy/test-image.sh [--no-build] [--tag NAME] [--model PATH]
 #   --no-build  test the image already built
 #   --tag       image name (default localhost/wasm-chord:latest)
@@ -35,11 +37,23 @@ while [[ $# -gt 0 ]]; do
         --no-build) BUILD=0; shift ;;
         --tag) TAG=$2; shift 2 ;;
         --model) MODEL=$2; shift 2 ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) echo "test-image.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
 PODMAN=${PODMAN:-podman}
+# podman, and runc for hosts where podman's default crun cannot start containers (apt needs root
+# or sudo).
+need_apt=()
+command -v "$PODMAN" > /dev/null || need_apt+=(podman)
+command -v runc > /dev/null || need_apt+=(runc)
+if [[ ${#need_apt[@]} -gt 0 ]]; then
+    echo "test-image.sh: installing ${need_apt[*]}" >&2
+    SUDO=""
+    [[ $(id -u) -eq 0 ]] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" > /dev/null
+fi
 read -r -a GLOBAL <<< "${PODMAN_GLOBAL_FLAGS:-}"
 read -r -a RUN_FLAGS <<< "${PODMAN_RUN_FLAGS:---ulimit nofile=4096:4096 --ulimit nproc=4096:4096}"
 pm() { "$PODMAN" "${GLOBAL[@]}" "$@"; }
