@@ -76,7 +76,8 @@ manifest = json.loads(blob(index["manifests"][0]["digest"]))
 for layer in manifest["layers"]:
     with tarfile.open(fileobj=io.BytesIO(blob(layer["digest"]))) as t:
         for m in t.getmembers():
-            print(m.name.lstrip("./") + ("/" if m.isdir() else ""))
+            name = m.name[2:] if m.name.startswith("./") else m.name.lstrip("/")
+            print(name + ("/" if m.isdir() else ""))
 PY
 )
 [[ $files == wasm-chord ]] || fail "the image holds more than /wasm-chord: $(echo "$files" | tr '\n' ' ')"
