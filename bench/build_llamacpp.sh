@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build llama.cpp's `llama-bench`, `llama-batched-bench` and `llama-quantize` (only those) from the llama-cpp-python 0.3.36 sdist,
+# Build llama.cpp's `llama-bench`, `llama-batched-bench`, `llama-quantize` and `llama-server` (only those)
+# from the llama-cpp-python 0.3.36 sdist,
 # i.e. the same llama.cpp commit as the reference venv (tools/README.md).
 #
 # Usage: bench/build_llamacpp.sh            # idempotent; skips work already done
@@ -7,7 +8,7 @@
 #        LLAMACPP_DIR   (default bench/build/llamacpp: git-ignored, never committed)
 #        LLAMACPP_SDIST (optional path to an already downloaded llama_cpp_python-0.3.36.tar.gz)
 #        JOBS           (default 2)
-# Output: $LLAMACPP_DIR/build/bin/{llama-bench,llama-batched-bench,llama-quantize} and
+# Output: $LLAMACPP_DIR/build/bin/{llama-bench,llama-batched-bench,llama-quantize,llama-server} and
 #         $LLAMACPP_DIR/BUILD_INFO.txt
 # Time:  ~10-15 min on 2 cores the first time; seconds afterwards.
 set -euo pipefail
@@ -52,7 +53,8 @@ if [[ -z $CMAKE ]]; then
     CMAKE=$DIR/venv/bin/cmake
 fi
 
-# 4. configure + build only llama-bench, llama-batched-bench and llama-quantize. Static libs so the binary is self-contained.
+# 4. configure + build only llama-bench, llama-batched-bench, llama-quantize and llama-server. Static libs so
+# the binaries are self-contained.
 # GGML_NATIVE=ON (-march=native) is llama.cpp's fastest CPU build, except on CPUs with AMX: there
 # the native build has crashed with llama-bench's default --repack 1, so it is built without AMX,
 # with the x86 extensions this CPU has named one by one.
@@ -72,12 +74,16 @@ CMAKE_FLAGS=(
     -DBUILD_SHARED_LIBS=OFF
     -DLLAMA_BUILD_TESTS=OFF
     -DLLAMA_BUILD_EXAMPLES=OFF
-    -DLLAMA_BUILD_SERVER=OFF
+    -DLLAMA_BUILD_SERVER=ON
+    -DLLAMA_BUILD_UI=OFF
+    -DLLAMA_USE_PREBUILT_UI=OFF
     -DLLAMA_BUILD_TOOLS=ON
     ${LLAMACPP_CMAKE_EXTRA:-}
 )
 # llama-quantize too: bench/make_models.sh uses it when the reference venv is not installed.
-TARGETS=(llama-bench llama-batched-bench llama-quantize)
+# llama-server: bench/compare_serve.sh (the web UI is left out: building it needs npm, fetching it needs
+# the network; the API endpoints do not need it).
+TARGETS=(llama-bench llama-batched-bench llama-quantize llama-server)
 for t in "${TARGETS[@]}"; do
     if [[ ! -x $BUILD/bin/$t ]]; then
         "$CMAKE" -S "$SRC/vendor/llama.cpp" -B "$BUILD" "${CMAKE_FLAGS[@]}"
@@ -92,6 +98,6 @@ done
     echo "cmake: $("$CMAKE" --version | head -1)"
     echo "compiler: $(${CXX:-c++} --version | head -1)"
     echo "cmake flags: ${CMAKE_FLAGS[*]}"
-    echo "binary: $BUILD/bin/llama-bench"
+    echo "binaries: ${TARGETS[*]/#/$(cd "$BUILD" && pwd -P)/bin/}"
 } > "$DIR/BUILD_INFO.txt"
 cat "$DIR/BUILD_INFO.txt"

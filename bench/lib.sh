@@ -1,5 +1,5 @@
-# Shared by bench/compare_llamacpp.sh and bench/roofline.sh (sourced, with ROOT set and the
-# working directory at the repository root).
+# Shared by the bench/compare_*.sh scripts, bench/roofline.sh and deploy/test-image.sh (sourced,
+# with ROOT set and the working directory at the repository root).
 
 # The benchmark models: Gemma 3 270M and the TinyLlama-1.1B files of bench/make_models.sh.
 default_models() {
@@ -25,4 +25,33 @@ resolve_binaries() {
         cargo build --release -p wasm-chord --quiet
         WASM_CHORD_BIN=$ROOT/target/release/wasm-chord
     fi
+}
+
+# A free TCP port on 127.0.0.1 (the kernel's choice; free when asked, so start the server soon).
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_http URL SECONDS [PID]: polls URL until it answers 200; fails after SECONDS, or as soon as
+# process PID (the server being waited for) has exited.
+wait_http() {
+    local url=$1 secs=$2 pid=${3:-} i
+    for ((i = 0; i < secs * 4; i++)); do
+        curl -fsS -o /dev/null --noproxy '*' --max-time 2 "$url" 2>/dev/null && return 0
+        [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null && return 1
+        sleep 0.25
+    done
+    return 1
+}
+
+# stop_pid PID [SECONDS]: SIGTERM, then SIGKILL after SECONDS (default 15) if it is still running.
+stop_pid() {
+    local pid=$1 secs=${2:-15} i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < secs * 4; i++)); do
+        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+        sleep 0.25
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
 }
