@@ -97,7 +97,8 @@ pub(in crate::arch::x86) fn run<T: Tiles, const RM: usize, const RN: usize>(
     }
 }
 
-/// Rows `r0..r0 + M` against every token, N tokens at a time, then one.
+/// Rows `r0..r0 + M` against every token, N tokens at a time, then four,
+/// then one.
 // w: [rows, nb] blocks, a: [toks, nb] blocks -> y[t * ys + r0 + 0..M]
 fn row_tiles<T: Tiles, const M: usize, const N: usize>(
     w: &[T::W],
@@ -117,6 +118,15 @@ fn row_tiles<T: Tiles, const M: usize, const N: usize>(
         }
         t0 += N;
     }
+    // the rest four tokens at a time (each tile unpacks the weight blocks
+    // once), then one
+    while N > 4 && t0 + 4 <= toks {
+        let at: [&[T::A]; 4] = std::array::from_fn(|k| &a[(t0 + k) * nb..(t0 + k + 1) * nb]);
+        for (k, o) in T::tile(&wr, &at).iter().enumerate() {
+            y[(t0 + k) * ys + r0..][..M].copy_from_slice(o);
+        }
+        t0 += 4;
+    }
     while t0 < toks {
         let out = T::tile::<M, 1>(&wr, &[&a[t0 * nb..(t0 + 1) * nb]]);
         y[t0 * ys + r0..][..M].copy_from_slice(&out[0]);
@@ -124,14 +134,17 @@ fn row_tiles<T: Tiles, const M: usize, const N: usize>(
     }
 }
 
-/// `$name`: the `GemmFn` of `$ty` weights in 1 x 4 tiles of `$tiles`.
+/// `$name`: the `GemmFn` of `$ty` weights in M x N tiles of `$tiles`
+/// (1 x 4 unless given: panels of 8 rows by 16 tokens serve the batched
+/// k-quant order).
 macro_rules! gemm_fn {
-    ($($name:ident: $tiles:ty, $ty:ident;)*) => {$(
+    ($m:literal x $n:literal: $($name:ident: $tiles:ty, $ty:ident;)*) => {$(
         // w: [rows, n] weight bytes, a: [toks, n] activation bytes -> y[t * ys + r]
         fn $name(n: usize, w: &[u8], rows: usize, a: &[u8], toks: usize, y: &mut [f32], ys: usize) {
-            run::<$tiles, 1, 4>(GgmlType::$ty, n, w, rows, a, toks, y, ys)
+            run::<$tiles, $m, $n>(GgmlType::$ty, n, w, rows, a, toks, y, ys)
         }
     )*};
+    ($($rest:tt)*) => { gemm_fn! { 1 x 4: $($rest)* } };
 }
 
 gemm_fn! {
@@ -140,6 +153,10 @@ gemm_fn! {
     gemm_q5_0: gemm_legacy::Q5_0Tiles, Q5_0;
     gemm_q4_k: gemm_kquant::Q4KTiles, Q4_K;
     gemm_q6_k: gemm_kquant::Q6KTiles, Q6_K;
+}
+
+gemm_fn! {
+    8 x 16:
     gemm_q4_k_batched: gemm_batched::Q4KBatched, Q4_K;
     gemm_q5_k_batched: gemm_batched::Q5KBatched, Q5_K;
     gemm_q6_k_batched: gemm_batched::Q6KBatched, Q6_K;

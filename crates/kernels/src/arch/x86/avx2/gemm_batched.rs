@@ -38,6 +38,134 @@ fn min_sum(mins: __m256i, by: &BlockQ8K) -> i32 {
     hsum_epi32x4(_mm_madd_epi16(_mm256_castsi256_si128(mins), pairs))
 }
 
+/// Lane r = the sum of `v[r]`'s 8 lanes, for 8 vectors at once (exact).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn hsum8_epi32(v: &[__m256i; 8]) -> __m256i {
+    let a01 = _mm256_hadd_epi32(v[0], v[1]);
+    let a23 = _mm256_hadd_epi32(v[2], v[3]);
+    let a45 = _mm256_hadd_epi32(v[4], v[5]);
+    let a67 = _mm256_hadd_epi32(v[6], v[7]);
+    // per 128-bit half: [v0, v1, v2, v3] (and v4..v7) partial sums
+    let b0 = _mm256_hadd_epi32(a01, a23);
+    let b1 = _mm256_hadd_epi32(a45, a67);
+    _mm256_add_epi32(
+        _mm256_permute2x128_si256::<0x20>(b0, b1),
+        _mm256_permute2x128_si256::<0x31>(b0, b1),
+    )
+}
+
+/// Lane r = the sum of `v[r]`'s 4 lanes, for 8 vectors at once (exact).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn hsum8_epi32x4(v: &[__m128i; 8]) -> __m256i {
+    let lo = _mm_hadd_epi32(_mm_hadd_epi32(v[0], v[1]), _mm_hadd_epi32(v[2], v[3]));
+    let hi = _mm_hadd_epi32(_mm_hadd_epi32(v[4], v[5]), _mm_hadd_epi32(v[6], v[7]));
+    _mm256_set_m128i(hi, lo)
+}
+
+/// `batched::fold` of 8 outputs at once, lane r for row r: `s1·d`, then
+/// `fma(−dmin, s2, ·)`, then `fma(·, d_a, y)`, each rounded as the scalar.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn fold8(y: __m256, s1: __m256i, s2: __m256i, d: __m256, dmin: __m256, d_a: f32) -> __m256 {
+    let r = _mm256_mul_ps(_mm256_cvtepi32_ps(s1), d);
+    let r = _mm256_fnmadd_ps(dmin, _mm256_cvtepi32_ps(s2), r);
+    _mm256_fmadd_ps(r, _mm256_set1_ps(d_a), y)
+}
+
+/// `tile_with_mins` for a panel of 8 rows: the same exact integer sums,
+/// summed across lanes for all 8 rows at once, and `batched::fold` with the
+/// rows in lanes. Each output equals `quant::batched::dot` bit for bit.
+// w: 8 rows of nb blocks, a: N rows of nb Q8_K blocks -> out: [N][8]
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn tile8_with_mins<B, const N: usize>(
+    w: &[&[B]; 8],
+    a: &[&[BlockQ8K]; N],
+    unpack: impl Fn(&B) -> Unpacked,
+) -> [[f32; 8]; N] {
+    let nb = w.first().map_or(0, |r| r.len());
+    let mut acc = [_mm256_setzero_ps(); N];
+    for i in 0..nb {
+        let u: [Unpacked; 8] = std::array::from_fn(|r| unpack(&w[r][i]));
+        let d = _mm256_setr_ps(
+            u[0].d, u[1].d, u[2].d, u[3].d, u[4].d, u[5].d, u[6].d, u[7].d,
+        );
+        let dmin = _mm256_setr_ps(
+            u[0].dmin, u[1].dmin, u[2].dmin, u[3].dmin, u[4].dmin, u[5].dmin, u[6].dmin, u[7].dmin,
+        );
+        for (t, y) in acc.iter_mut().enumerate() {
+            let by = &a[t][i];
+            let bs = load_bsums(&by.bsums);
+            let pairs = _mm_hadd_epi16(
+                _mm256_castsi256_si128(bs),
+                _mm256_extracti128_si256::<1>(bs),
+            );
+            let s1 = hsum8_epi32(&chunk_sums(&u, by));
+            let mins: [__m128i; 8] =
+                std::array::from_fn(|r| _mm_madd_epi16(_mm256_castsi256_si128(u[r].extra), pairs));
+            *y = fold8(*y, s1, hsum8_epi32x4(&mins), d, dmin, by.d);
+        }
+    }
+    let mut out = [[0f32; 8]; N];
+    for (o, y) in out.iter_mut().zip(acc) {
+        // SAFETY: `o` is 8 writable f32s; `storeu` has no alignment requirement.
+        unsafe { _mm256_storeu_ps(o.as_mut_ptr(), y) }
+    }
+    out
+}
+
+/// `tile_q6_k` for a panel of 8 rows (see `tile8_with_mins`).
+// w: 8 rows of nb Q6_K blocks, a: N rows of nb Q8_K blocks -> out: [N][8]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn tile8_q6_k<const N: usize>(w: &[&[BlockQ6K]; 8], a: &[&[BlockQ8K]; N]) -> [[f32; 8]; N] {
+    let nb = w.first().map_or(0, |r| r.len());
+    let mut acc = [_mm256_setzero_ps(); N];
+    for i in 0..nb {
+        let u: [Unpacked; 8] = std::array::from_fn(|r| unpack_q6_k(&w[r][i]));
+        let d = _mm256_setr_ps(
+            u[0].d, u[1].d, u[2].d, u[3].d, u[4].d, u[5].d, u[6].d, u[7].d,
+        );
+        let zero_f = _mm256_setzero_ps();
+        for (t, y) in acc.iter_mut().enumerate() {
+            let by = &a[t][i];
+            let bs = load_bsums(&by.bsums);
+            let sumi = chunk_sums(&u, by);
+            // Σ (q - 32)·a·sc = Σ q·a·sc - 32 · Σ_j sc[j]·bsums[j]
+            let v: [__m256i; 8] = std::array::from_fn(|r| {
+                let offset = _mm256_slli_epi32::<5>(_mm256_madd_epi16(u[r].extra, bs));
+                _mm256_sub_epi32(sumi[r], offset)
+            });
+            *y = fold8(*y, hsum8_epi32(&v), _mm256_setzero_si256(), d, zero_f, by.d);
+        }
+    }
+    let mut out = [[0f32; 8]; N];
+    for (o, y) in out.iter_mut().zip(acc) {
+        // SAFETY: `o` is 8 writable f32s; `storeu` has no alignment requirement.
+        unsafe { _mm256_storeu_ps(o.as_mut_ptr(), y) }
+    }
+    out
+}
+
+/// The tile of `w` x `a`: the 8-row panel kernel `panel` when M is 8, else
+/// `general`.
+#[inline]
+fn tile_or_panel<B, const M: usize, const N: usize>(
+    w: &[&[B]; M],
+    a: &[&[BlockQ8K]; N],
+    panel: impl Fn(&[&[B]; 8], &[&[BlockQ8K]; N]) -> [[f32; 8]; N],
+    general: impl Fn(&[&[B]; M], &[&[BlockQ8K]; N]) -> [[f32; M]; N],
+) -> [[f32; M]; N] {
+    match <&[&[B]; 8]>::try_from(w.as_slice()) {
+        Ok(w8) => {
+            let o8 = panel(w8, a);
+            std::array::from_fn(|t| std::array::from_fn(|r| o8[t][r]))
+        }
+        Err(_) => general(w, a),
+    }
+}
+
 /// out[t][r] = batched::dot(w[r], a[t]) for an M x N tile of a type with
 /// mins (Q4_K, Q5_K) unpacked by `unpack`.
 // w: M rows of nb blocks, a: N rows of nb Q8_K blocks -> out: [N][M]
@@ -129,7 +257,12 @@ impl Tiles for Q4KBatched {
     ) -> [[f32; M]; N] {
         // SAFETY: `Tiles` kernels run only from the `AVX2` table's gemm
         // functions, handed out after AVX2, FMA and F16C were detected.
-        unsafe { tile_with_mins(w, a, |b| unpack_q4_k(b)) }
+        tile_or_panel(
+            w,
+            a,
+            |w, a| unsafe { tile8_with_mins(w, a, |b| unpack_q4_k(b)) },
+            |w, a| unsafe { tile_with_mins(w, a, |b| unpack_q4_k(b)) },
+        )
     }
 }
 
@@ -145,7 +278,12 @@ impl Tiles for Q5KBatched {
         a: &[&[BlockQ8K]; N],
     ) -> [[f32; M]; N] {
         // SAFETY: as `Q4KBatched::tile`.
-        unsafe { tile_with_mins(w, a, |b| unpack_q5_k(b)) }
+        tile_or_panel(
+            w,
+            a,
+            |w, a| unsafe { tile8_with_mins(w, a, |b| unpack_q5_k(b)) },
+            |w, a| unsafe { tile_with_mins(w, a, |b| unpack_q5_k(b)) },
+        )
     }
 }
 
@@ -161,6 +299,11 @@ impl Tiles for Q6KBatched {
         a: &[&[BlockQ8K]; N],
     ) -> [[f32; M]; N] {
         // SAFETY: as `Q4KBatched::tile`.
-        unsafe { tile_q6_k(w, a) }
+        tile_or_panel(
+            w,
+            a,
+            |w, a| unsafe { tile8_q6_k(w, a) },
+            |w, a| unsafe { tile_q6_k(w, a) },
+        )
     }
 }
