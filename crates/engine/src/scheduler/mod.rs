@@ -186,6 +186,16 @@ impl Scheduler {
         }
     }
 
+    /// Requests waiting for a slot.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Per slot: whether it runs a sequence.
+    pub fn busy(&self) -> impl ExactSizeIterator<Item = bool> + '_ {
+        self.slots.iter().map(Option::is_some)
+    }
+
     /// Requests running or waiting.
     pub fn pending(&self) -> usize {
         self.queue.len() + self.slots.iter().flatten().count()
@@ -269,6 +279,11 @@ impl Scheduler {
     /// The model.
     pub fn model(&self) -> &Arc<Model> {
         &self.model
+    }
+
+    /// Bytes the KV cache of all slots takes.
+    pub fn kv_bytes(&self) -> u64 {
+        self.kv.n_bytes()
     }
 
     /// Positions per sequence.
