@@ -1,0 +1,206 @@
+//! The OpenAI request bodies the server reads (unknown fields are
+//! ignored), and the extractor that turns a body into one: bad JSON and
+//! wrong types are 400 naming the field, an oversized body 413.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::error::ApiError;
+
+/// `POST /v1/chat/completions`.
+#[derive(Debug, Deserialize)]
+pub struct ChatRequest {
+    pub messages: Vec<Message>,
+    pub max_completion_tokens: Option<u64>,
+    #[serde(default)]
+    pub logprobs: bool,
+    pub top_logprobs: Option<u64>,
+    #[serde(flatten)]
+    pub common: Common,
+}
+
+/// `POST /v1/completions`.
+#[derive(Debug, Deserialize)]
+pub struct CompletionRequest {
+    pub prompt: Prompt,
+    /// The legacy form: how many top tokens to report per step.
+    pub logprobs: Option<u64>,
+    #[serde(flatten)]
+    pub common: Common,
+}
+
+/// The fields both endpoints share.
+#[derive(Debug, Default, Deserialize)]
+pub struct Common {
+    // `model` is not read: one model is served, any name is accepted
+    pub max_tokens: Option<u64>,
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub seed: Option<i64>,
+    pub stop: Option<Stop>,
+    pub presence_penalty: Option<f32>,
+    pub frequency_penalty: Option<f32>,
+    pub n: Option<u64>,
+    #[serde(default)]
+    pub stream: bool,
+    pub stream_options: Option<StreamOptions>,
+    // llama-server's extensions
+    pub top_k: Option<i64>,
+    pub min_p: Option<f32>,
+    pub repeat_penalty: Option<f32>,
+    pub cache_prompt: Option<bool>,
+    #[serde(default)]
+    pub ignore_eos: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct StreamOptions {
+    #[serde(default)]
+    pub include_usage: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Message {
+    pub role: String,
+    #[serde(default)]
+    pub content: Option<Content>,
+}
+
+/// A message's content: a string or an array of parts (only text parts).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Content {
+    Text(String),
+    Parts(Vec<Part>),
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Part {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Prompt {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Stop {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Stop {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            Stop::One(s) => vec![s.clone()],
+            Stop::Many(v) => v.clone(),
+        }
+    }
+}
+
+impl Content {
+    /// The text of the message (text parts joined); another part type is
+    /// an error naming it.
+    pub fn text(self) -> Result<String, String> {
+        match self {
+            Content::Text(s) => Ok(s),
+            Content::Parts(parts) => {
+                let mut out = String::new();
+                for p in parts {
+                    match (p.kind.as_str(), p.text) {
+                        ("text", Some(t)) => out.push_str(&t),
+                        ("text", None) => return Err("a text part has no `text`".into()),
+                        (k, _) => {
+                            return Err(format!(
+                                "content parts of type {k:?} are not supported (only \"text\")"
+                            ))
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// A JSON body of type `T`, with OpenAI-style rejections.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let limit = req.extensions().get::<BodyLimit>().map_or(0, |l| l.0);
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|r| match r.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(limit),
+                _ => ApiError::invalid(None, r.body_text()),
+            })?;
+        parse(&bytes).map(ApiJson)
+    }
+}
+
+/// The body limit in force, for the 413 message (set by the router).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// `bytes` as JSON of type `T`; errors name the field.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let v = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+        let path = e.path().to_string();
+        let param = (path != "." && path != "?").then_some(path);
+        ApiError::invalid(
+            param.as_deref(),
+            format!("invalid JSON body: {}", e.inner()),
+        )
+    })?;
+    de.end()
+        .map_err(|e| ApiError::invalid(None, format!("invalid JSON body: {e}")))?;
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_parse_with_their_variants() {
+        let c: ChatRequest = parse(
+            br#"{"model":"x","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}],
+               "stop":"\n","temperature":0,"seed":-1,"stream":true,"stream_options":{"include_usage":true}}"#,
+        )
+        .unwrap();
+        let m = c.messages.into_iter().next().unwrap();
+        assert_eq!(m.content.unwrap().text().unwrap(), "ab");
+        assert_eq!(c.common.temperature, Some(0.0));
+        assert!(c.common.stream_options.unwrap().include_usage);
+        assert_eq!(c.common.stop.unwrap().to_vec(), ["\n"]);
+        let p: CompletionRequest = parse(br#"{"prompt":["a","b"],"stop":["x","y"]}"#).unwrap();
+        assert!(matches!(p.prompt, Prompt::Many(v) if v.len() == 2));
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let e = parse::<ChatRequest>(br#"{"messages":[],"max_tokens":"many"}"#).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(e.message.contains("invalid JSON"), "{}", e.message);
+        let e = parse::<ChatRequest>(b"{not json").unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        let e = parse::<CompletionRequest>(br#"{"prompt":"a"} x"#).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        let e = parse::<CompletionRequest>(br#"{"prompt":[1,2]}"#).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+    }
+}
