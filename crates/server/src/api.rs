@@ -7,6 +7,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::error::ApiError;
 
@@ -18,8 +19,6 @@ pub struct ChatRequest {
     #[serde(default)]
     pub logprobs: bool,
     pub top_logprobs: Option<u64>,
-    #[serde(flatten)]
-    pub common: Common,
 }
 
 /// `POST /v1/completions`.
@@ -28,11 +27,10 @@ pub struct CompletionRequest {
     pub prompt: Prompt,
     /// The legacy form: how many top tokens to report per step.
     pub logprobs: Option<u64>,
-    #[serde(flatten)]
-    pub common: Common,
 }
 
-/// The fields both endpoints share.
+/// The fields both endpoints share (read from the same body as the
+/// endpoint's own: see [`typed`]).
 #[derive(Debug, Default, Deserialize)]
 pub struct Common {
     // `model` is not read: one model is served, any name is accepted
@@ -158,17 +156,26 @@ pub struct BodyLimit(pub usize);
 /// `bytes` as JSON of type `T`; errors name the field.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let v = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
-        let path = e.path().to_string();
-        let param = (path != "." && path != "?").then_some(path);
-        ApiError::invalid(
-            param.as_deref(),
-            format!("invalid JSON body: {}", e.inner()),
-        )
-    })?;
+    let v = serde_path_to_error::deserialize(&mut *de).map_err(path_error)?;
     de.end()
         .map_err(|e| ApiError::invalid(None, format!("invalid JSON body: {e}")))?;
     Ok(v)
+}
+
+/// A parsed body as type `T` (fields it does not know are left alone, so
+/// an endpoint's fields and [`Common`] come from the same body); errors
+/// name the field.
+pub fn typed<T: DeserializeOwned>(v: &Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(v).map_err(path_error)
+}
+
+fn path_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> ApiError {
+    let path = e.path().to_string();
+    let param = (path != "." && path != "?").then_some(path);
+    ApiError::invalid(
+        param.as_deref(),
+        format!("invalid JSON body: {}", e.inner()),
+    )
 }
 
 #[cfg(test)]
@@ -177,30 +184,33 @@ mod tests {
 
     #[test]
     fn bodies_parse_with_their_variants() {
-        let c: ChatRequest = parse(
+        let v: Value = parse(
             br#"{"model":"x","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}],
                "stop":"\n","temperature":0,"seed":-1,"stream":true,"stream_options":{"include_usage":true}}"#,
         )
         .unwrap();
+        let (c, common): (ChatRequest, Common) = (typed(&v).unwrap(), typed(&v).unwrap());
         let m = c.messages.into_iter().next().unwrap();
         assert_eq!(m.content.unwrap().text().unwrap(), "ab");
-        assert_eq!(c.common.temperature, Some(0.0));
-        assert!(c.common.stream_options.unwrap().include_usage);
-        assert_eq!(c.common.stop.unwrap().to_vec(), ["\n"]);
+        assert_eq!(common.temperature, Some(0.0));
+        assert!(common.stream_options.unwrap().include_usage);
+        assert_eq!(common.stop.unwrap().to_vec(), ["\n"]);
         let p: CompletionRequest = parse(br#"{"prompt":["a","b"],"stop":["x","y"]}"#).unwrap();
         assert!(matches!(p.prompt, Prompt::Many(v) if v.len() == 2));
     }
 
     #[test]
     fn wrong_types_name_the_field() {
-        let e = parse::<ChatRequest>(br#"{"messages":[],"max_tokens":"many"}"#).unwrap_err();
+        let v: Value = parse(br#"{"messages":[],"max_tokens":"many"}"#).unwrap();
+        let e = typed::<Common>(&v).unwrap_err();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert_eq!(e.param.as_deref(), Some("max_tokens"));
         assert!(e.message.contains("invalid JSON"), "{}", e.message);
         let e = parse::<ChatRequest>(b"{not json").unwrap_err();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
         let e = parse::<CompletionRequest>(br#"{"prompt":"a"} x"#).unwrap_err();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
-        let e = parse::<CompletionRequest>(br#"{"prompt":[1,2]}"#).unwrap_err();
+        let e = typed::<CompletionRequest>(&serde_json::json!({"prompt": [1, 2]})).unwrap_err();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
     }
 }

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use engine::{ChatMessage, EngineError, Event, GenerateParams, Prompter, Request};
+use serde_json::Value;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
-use crate::api::{ApiJson, ChatRequest, CompletionRequest, Prompt};
+use crate::api::{self, ApiJson, ChatRequest, Common, CompletionRequest, Prompt};
 use crate::error::ApiError;
 use crate::format::{self, Choice, Head, Kind, TokenLogprob, Usage};
 use crate::params::{self, Asked};
@@ -17,9 +18,10 @@ use crate::worker::{Job, Update};
 
 pub async fn chat(
     State(st): State<Arc<AppState>>,
-    ApiJson(req): ApiJson<ChatRequest>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
     let ready = st.ready()?;
+    let (req, common): (ChatRequest, Common) = (api::typed(&body)?, api::typed(&body)?);
     let top = req.top_logprobs.unwrap_or(0);
     if top > 0 && !req.logprobs {
         return Err(ApiError::invalid(
@@ -27,8 +29,8 @@ pub async fn chat(
             "top_logprobs needs logprobs: true",
         ));
     }
-    let max = req.max_completion_tokens.or(req.common.max_tokens);
-    let asked = params::asked(&req.common, &st.opts.defaults, max, req.logprobs, top)?;
+    let max = req.max_completion_tokens.or(common.max_tokens);
+    let asked = params::asked(&common, &st.opts.defaults, max, req.logprobs, top)?;
     if req.messages.is_empty() {
         return Err(ApiError::invalid(Some("messages"), "messages is empty"));
     }
@@ -56,18 +58,13 @@ pub async fn chat(
 
 pub async fn completions(
     State(st): State<Arc<AppState>>,
-    ApiJson(req): ApiJson<CompletionRequest>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
     let ready = st.ready()?;
+    let (req, common): (CompletionRequest, Common) = (api::typed(&body)?, api::typed(&body)?);
     let top = req.logprobs.unwrap_or(0);
-    let max = req.common.max_tokens;
-    let asked = params::asked(
-        &req.common,
-        &st.opts.defaults,
-        max,
-        req.logprobs.is_some(),
-        top,
-    )?;
+    let max = common.max_tokens;
+    let asked = params::asked(&common, &st.opts.defaults, max, req.logprobs.is_some(), top)?;
     let texts = match req.prompt {
         Prompt::One(s) => vec![s],
         Prompt::Many(v) if v.is_empty() => {
