@@ -102,6 +102,34 @@ async fn count(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Res
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::options::ServerOptions;
+
+    async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        out
+    }
+
+    /// Before the model is loaded: /health and the endpoints are 503.
+    #[tokio::test]
+    async fn loading_is_503() {
+        let st = Arc::new(AppState::new(ServerOptions::new("none.gguf")));
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(l, router(st)).await });
+        let h = get(addr, "/health").await;
+        assert!(h.starts_with("HTTP/1.1 503"), "{h}");
+        assert!(h.contains("\"code\":\"model_loading\""), "{h}");
+        let s = get(addr, "/slots").await;
+        assert!(s.contains("\"is_processing\":false"), "{s}");
+    }
+
     #[test]
     fn keys_compare_whole() {
         assert!(super::same(b"abc", b"abc"));
