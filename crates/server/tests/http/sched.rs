@@ -9,10 +9,14 @@ use serde_json::{json, Value};
 
 use crate::common::{open, opts, send, Server};
 
-/// A long generation (no end-of-generation token) in a slot of 8192.
+/// Slots of 65536 tokens: a generation that fills one (no
+/// end-of-generation token) takes seconds even on the tiny model (8192
+/// take about 0.1 s).
+const LONG_CTX: usize = 65536;
+
 fn long_opts(n_slots: usize, max_queue: usize) -> server::ServerOptions {
     let mut o = opts(n_slots);
-    o.load.n_ctx = 8192;
+    o.load.n_ctx = LONG_CTX;
     o.max_queue = max_queue;
     o
 }
@@ -60,9 +64,12 @@ fn a_client_that_leaves_frees_its_slot_within_a_second() {
             "stream {stream}: slot still busy"
         );
         eprintln!("stream {stream}: slot free after {:?}", t0.elapsed());
-        // cancelled long before the 8192-token context was full
+        // cancelled long before the context was full
         let n = generated(&s) - before;
-        assert!(n < 8000, "stream {stream}: {n} tokens generated");
+        assert!(
+            n < LONG_CTX as u64 / 2,
+            "stream {stream}: {n} tokens generated"
+        );
         assert_eq!(s.get("/health").0, 200);
     }
     s.stop().unwrap();
@@ -147,8 +154,10 @@ fn sixteen_clients_on_eight_slots_and_greedy_beside_others() {
 
 #[test]
 fn shutdown_lets_a_running_stream_finish() {
-    let s = Server::start(opts(1));
-    let body = json!({"prompt": "Once upon a time", "max_tokens": 400, "ignore_eos": true,
+    let mut o = long_opts(1, 4);
+    o.shutdown_timeout = Duration::from_secs(60);
+    let s = Server::start(o);
+    let body = json!({"prompt": "Once upon a time", "max_tokens": 2000, "ignore_eos": true,
                       "temperature": 0, "stream": true});
     let (st, _, mut r) = open(
         &s.addr,
@@ -165,10 +174,32 @@ fn shutdown_lets_a_running_stream_finish() {
         r.read_to_string(&mut text).unwrap();
         text
     });
+    let t0 = Instant::now();
     s.stop().unwrap();
+    eprintln!("shutdown waited {:?} for the stream", t0.elapsed());
     let text = reader.join().unwrap();
     assert!(text.contains("data: [DONE]"), "{text}");
     assert!(text.contains("\"finish_reason\":\"length\""));
     // no longer accepting
     assert!(std::net::TcpStream::connect(&addr).is_err());
+}
+
+#[test]
+fn after_the_grace_period_shutdown_drops_what_still_runs() {
+    let mut o = long_opts(1, 4);
+    o.shutdown_timeout = Duration::from_millis(200);
+    let s = Server::start(o);
+    let (st, _, mut r) = open(&s.addr, "POST", "/v1/completions", &[], &long_body(true));
+    assert_eq!(st, 200);
+    wait_busy(&s, 1);
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = r.read_to_end(&mut text);
+        String::from_utf8_lossy(&text).into_owned()
+    });
+    let t0 = Instant::now();
+    s.stop().unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+    let text = reader.join().unwrap();
+    assert!(!text.contains("[DONE]"));
 }
