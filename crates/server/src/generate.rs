@@ -7,14 +7,14 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use engine::{ChatMessage, EngineError, Event, GenerateParams, Prompter, Request};
 use serde_json::Value;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+use tokio::sync::mpsc::unbounded_channel;
 
 use crate::api::{self, ApiJson, ChatRequest, Common, CompletionRequest, Prompt};
 use crate::error::ApiError;
 use crate::format::{self, Choice, Head, Kind, TokenLogprob, Usage};
 use crate::params::{self, Asked};
 use crate::state::AppState;
-use crate::worker::{Job, Update};
+use crate::worker::{Job, Update, Updates};
 
 pub async fn chat(
     State(st): State<Arc<AppState>>,
@@ -152,7 +152,7 @@ async fn run(st: Arc<AppState>, plan: Plan) -> Result<Response, ApiError> {
         })?;
     }
     drop(tx);
-    let mut early = Vec::new();
+    let mut early = std::collections::VecDeque::new();
     let mut accepted = 0;
     while accepted < n {
         match rx.recv().await {
@@ -161,17 +161,19 @@ async fn run(st: Arc<AppState>, plan: Plan) -> Result<Response, ApiError> {
             Some((_, Update::Event(Event::Failed(e)))) => {
                 return Err(ApiError::engine(plan.param, e))
             }
-            Some(u) => early.push(u),
+            Some(u) => early.push_back(u),
         }
     }
     let head = Head::new(plan.kind, st.model_name.clone());
     let tok = Arc::clone(ready.prompter.tokenizer());
     let out = Outcome::new(n, plan.asked.params.logprobs);
+    let updates = Updates { early, rx };
     if plan.asked.stream {
-        let s = crate::sse::Stream::new(head, out, tok, plan.asked.include_usage, early, rx);
+        let usage = plan.asked.include_usage;
+        let s = crate::sse::Stream::new(head, out, tok, usage, updates, plan.param);
         return Ok(s.into_response());
     }
-    collect(head, out, &ready.prompter, early, rx, plan.param).await
+    collect(head, out, &ready.prompter, updates, plan.param).await
 }
 
 /// The choices and usage of a request as its updates come.
@@ -218,18 +220,12 @@ async fn collect(
     head: Head,
     mut out: Outcome,
     prompter: &Prompter,
-    early: Vec<(usize, Update)>,
-    mut rx: UnboundedReceiver<(usize, Update)>,
+    mut updates: Updates,
     param: &'static str,
 ) -> Result<Response, ApiError> {
     let tok = prompter.tokenizer();
-    let mut early = early.into_iter();
     while out.left > 0 {
-        let next = match early.next() {
-            Some(u) => Some(u),
-            None => rx.recv().await,
-        };
-        let Some((i, u)) = next else {
+        let Some((i, u)) = updates.next().await else {
             return Err(ApiError::unavailable("the scheduler has stopped"));
         };
         match u {

@@ -14,20 +14,20 @@ use axum::response::{IntoResponse, Response};
 use engine::Event;
 use serde_json::Value;
 use tokenizer::Tokenizer;
-use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::error::ApiError;
 use crate::format::{self, Delta, Head, Kind, TokenLogprob};
 use crate::generate::Outcome;
-use crate::worker::Update;
+use crate::worker::{Update, Updates};
 
 pub struct Stream {
     head: Head,
     out: Outcome,
     tok: Arc<Tokenizer>,
     include_usage: bool,
-    early: VecDeque<(usize, Update)>,
-    rx: UnboundedReceiver<(usize, Update)>,
+    updates: Updates,
+    /// The request field an error names.
+    param: &'static str,
     /// Frames ready to send.
     frames: VecDeque<Bytes>,
     /// Per choice: bytes of text sent (legacy logprobs' offsets).
@@ -47,8 +47,8 @@ impl Stream {
         out: Outcome,
         tok: Arc<Tokenizer>,
         include_usage: bool,
-        early: Vec<(usize, Update)>,
-        rx: UnboundedReceiver<(usize, Update)>,
+        updates: Updates,
+        param: &'static str,
     ) -> Stream {
         let n = out.choices.len();
         let mut s = Stream {
@@ -56,8 +56,8 @@ impl Stream {
             out,
             tok,
             include_usage,
-            early: early.into(),
-            rx,
+            updates,
+            param,
             frames: VecDeque::new(),
             sent: vec![0; n],
             ended: false,
@@ -111,7 +111,7 @@ impl Stream {
                 });
             }
             Update::Event(Event::Failed(e)) => {
-                let body = ApiError::engine("", e).body();
+                let body = ApiError::engine(self.param, e).body();
                 self.end_with(Some(body));
             }
             Update::Event(e) => {
@@ -141,11 +141,7 @@ impl Stream {
             if self.ended {
                 return None;
             }
-            let next = match self.early.pop_front() {
-                Some(u) => Some(u),
-                None => self.rx.recv().await,
-            };
-            match next {
+            match self.updates.next().await {
                 Some((i, u)) => self.on_update(i, u),
                 None => {
                     let e = ApiError::unavailable("the scheduler has stopped");

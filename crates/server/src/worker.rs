@@ -3,14 +3,14 @@
 //! when idle. Each event goes to its request's channel; a request whose
 //! receiver is gone (the client left) is cancelled before the next step.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use engine::{Event, Request, RequestId, Scheduler};
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::metrics::Metrics;
 
@@ -24,6 +24,24 @@ pub enum Update {
 
 /// `(index of the prompt in its HTTP request, update)`.
 pub type Tx = UnboundedSender<(usize, Update)>;
+
+/// A request's updates: those read ahead while waiting for every prompt
+/// to be accepted, then the channel.
+#[derive(Debug)]
+pub struct Updates {
+    pub early: VecDeque<(usize, Update)>,
+    pub rx: UnboundedReceiver<(usize, Update)>,
+}
+
+impl Updates {
+    /// The next update; `None` when the scheduler thread is gone.
+    pub async fn next(&mut self) -> Option<(usize, Update)> {
+        match self.early.pop_front() {
+            Some(u) => Some(u),
+            None => self.rx.recv().await,
+        }
+    }
+}
 
 /// One prompt to run.
 #[derive(Debug)]
