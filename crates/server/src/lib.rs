@@ -187,7 +187,8 @@ fn load(o: &ServerOptions) -> Result<(Scheduler, Prompter), ServerError> {
             n_seq: o.n_slots.max(1),
             n_ctx,
             n_batch: o.load.n_batch.clamp(1, n_ctx),
-            max_queue: o.max_queue,
+            // a request waits in the queue until the next step even with a slot free
+            max_queue: o.max_queue.max(1),
             cache_type: o.load.cache_type,
         },
     )
