@@ -93,13 +93,14 @@ pub fn run(host: &str, port: u16, opts: ServerOptions) -> Result<(), ServerError
         .enable_all()
         .build()?;
     rt.block_on(async {
+        let signalled = shutdown_signal()?;
         let listener = bind(host, port).await?;
         eprintln!("serve: listening on http://{}", listener.local_addr()?);
         let token = CancellationToken::new();
         let grace = opts.shutdown_timeout;
         let t = token.clone();
         tokio::spawn(async move {
-            shutdown_signal().await;
+            signalled.await;
             eprintln!(
                 "serve: shutting down: no new connections; in-flight requests have {grace:?}"
             );
@@ -109,26 +110,27 @@ pub fn run(host: &str, port: u16, opts: ServerOptions) -> Result<(), ServerError
     })
 }
 
-/// Ctrl-C, or SIGTERM on Unix.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Ctrl-C, or SIGTERM on Unix. The handlers are installed before this
+/// returns (a signal that comes before the future is first polled is not
+/// lost, and never kills the process).
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
+    {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
-            Err(_) => std::future::pending().await,
-        }
-    };
+        })
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 
