@@ -1,5 +1,6 @@
 """Error paths, limits, cancellation and concurrency."""
 
+import signal
 import subprocess
 import sys
 import threading
@@ -10,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import GEMMA, ROOT, binary
+from conftest import GEMMA, ROOT, Server, binary, need
 
 
 def error(r, status):
@@ -144,3 +145,24 @@ def test_greedy_alone_beside_seven_others_and_equal_to_run(gemma):
         [f.result(timeout=300) for f in futs]
     assert beside == alone
     assert alone == run_greedy(prompt, 32)
+
+
+def test_sigterm_lets_in_flight_requests_finish_then_exits_0():
+    s = Server(["-m", str(need(GEMMA)), "-np", "2", "-c", "512", "--shutdown-timeout", "60"])
+    try:
+        c = s.client()
+        stream = c.completions.create(model="m", prompt="Once upon a time", max_tokens=200, temperature=0,
+                                      stream=True, extra_body={"ignore_eos": True})
+        it = iter(stream)
+        first = next(it)
+        s.proc.send_signal(signal.SIGTERM)
+        rest = list(it)
+        assert [first, *rest][-1].choices[0].finish_reason == "length"
+        assert s.proc.wait(timeout=60) == 0
+        s.drain.join(timeout=10)
+        assert any("shutting down" in line for line in s.log), s.log
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(s.url + "/health", timeout=5)
+    finally:
+        if s.proc.poll() is None:
+            s.proc.kill()
