@@ -16,7 +16,7 @@ use crate::error::ApiError;
 pub struct ChatRequest {
     pub messages: Vec<Message>,
     pub max_completion_tokens: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_false")]
     pub logprobs: bool,
     pub top_logprobs: Option<u64>,
 }
@@ -42,7 +42,7 @@ pub struct Common {
     pub presence_penalty: Option<f32>,
     pub frequency_penalty: Option<f32>,
     pub n: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_false")]
     pub stream: bool,
     pub stream_options: Option<StreamOptions>,
     // llama-server's extensions
@@ -50,13 +50,13 @@ pub struct Common {
     pub min_p: Option<f32>,
     pub repeat_penalty: Option<f32>,
     pub cache_prompt: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_false")]
     pub ignore_eos: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct StreamOptions {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_false")]
     pub include_usage: bool,
 }
 
@@ -130,6 +130,11 @@ impl Content {
     }
 }
 
+/// A boolean that may be `null` (as some clients send unset fields): false.
+fn null_false<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
+}
+
 /// A JSON body of type `T`, with OpenAI-style rejections.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
@@ -195,6 +200,10 @@ mod tests {
         assert_eq!(common.temperature, Some(0.0));
         assert!(common.stream_options.unwrap().include_usage);
         assert_eq!(common.stop.unwrap().to_vec(), ["\n"]);
+        let nulls = serde_json::json!({"messages": [], "logprobs": null, "stream": null,
+                                       "max_tokens": null, "stop": null});
+        assert!(!typed::<ChatRequest>(&nulls).unwrap().logprobs);
+        assert!(!typed::<Common>(&nulls).unwrap().stream);
         let p: CompletionRequest = parse(br#"{"prompt":["a","b"],"stop":["x","y"]}"#).unwrap();
         assert!(matches!(p.prompt, Prompt::Many(v) if v.len() == 2));
     }
