@@ -333,9 +333,10 @@ impl Scheduler {
     }
 
     /// The free slot for `prompt`: with `cache_prompt`, the one holding the
-    /// longest prefix of it, and how many of its tokens match; else the one
-    /// holding the fewest tokens (kept for others), to be emptied. The
-    /// first such slot on a tie.
+    /// longest prefix of it, and how many of its tokens match (of those,
+    /// the one holding the fewest other tokens, which it overwrites); else
+    /// the one holding the fewest tokens (kept for others), to be emptied.
+    /// The first such slot on a tie.
     fn pick_slot(&self, prompt: &[u32], cache_prompt: bool) -> Option<(usize, usize)> {
         let common = |i: usize| {
             let c = &self.cached[i];
@@ -345,7 +346,7 @@ impl Scheduler {
         match cache_prompt {
             true => free
                 .map(|i| (i, common(i)))
-                .min_by_key(|&(i, n)| (std::cmp::Reverse(n), i)),
+                .min_by_key(|&(i, n)| (std::cmp::Reverse(n), self.cached[i].len() - n, i)),
             false => free
                 .min_by_key(|&i| (self.cached[i].len(), i))
                 .map(|i| (i, 0)),

@@ -286,6 +286,15 @@ fn a_slot_keeps_its_tokens_for_the_next_prompt() {
     // the same prompt again keeps all but its last token, whose logits it needs
     let again = s.cached(slot)[..12].to_vec();
     check(&mut s, &[(req(again, 4, true), 11)]);
+    // a prompt that shares nothing takes the slot holding the fewest tokens
+    // (none shares more), so the first slot keeps its tokens for later
+    let kept = s.cached(slot).to_vec();
+    let other = s.cached(1 - slot).len();
+    assert!(other < kept.len());
+    let mut unrelated = prompt(6, n_vocab);
+    unrelated[0] = kept[0].wrapping_add(1) % n_vocab;
+    check(&mut s, &[(req(unrelated, 5, true), 0)]);
+    assert_eq!(s.cached(slot), &kept[..]);
     // forget empties the slots
     s.forget();
     assert!(s.cached(0).is_empty() && s.cached(1).is_empty());
