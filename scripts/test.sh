@@ -7,17 +7,18 @@
 #   scripts/test-neon.sh          NEON kernels vs the scalar reference, under qemu-aarch64
 #   scripts/test-web.sh           the wasm engine (both builds) under node vs the native CLI
 #   scripts/test-e2e.sh           the demo page in headless Chromium (Playwright)
+#   scripts/test-serve.sh         `wasm-chord serve` through the official openai package (pytest)
 # The extra suites install what they need (rust targets, qemu, chromium, npm
 # packages, wasm-bindgen-cli); apt needs root or sudo.
 #
 # Usage: scripts/test.sh [cargo test args]
-# Env:   WASM_CHORD_TESTS="native wasm-kernels neon web e2e" picks suites
+# Env:   WASM_CHORD_TESTS="native wasm-kernels neon web e2e serve" picks suites
 #        (default: all of them; "native" alone is the quick local run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY="${PYTHON:-python3}"
-SUITES=" ${WASM_CHORD_TESTS:-native wasm-kernels neon web e2e} "
+SUITES=" ${WASM_CHORD_TESTS:-native wasm-kernels neon web e2e serve} "
 want() { [[ "$SUITES" == *" $1 "* ]]; }
 step() { echo; echo "=== test.sh: $1 ($(date +%T))"; }
 
@@ -60,5 +61,9 @@ fi
 if want e2e && [ -x scripts/test-e2e.sh ]; then
   step "demo page in Chromium"
   SKIP_WASM_BUILD=1 scripts/test-e2e.sh
+fi
+if want serve; then
+  step "serve through the openai package"
+  scripts/test-serve.sh
 fi
 step "all requested suites passed"

@@ -11,7 +11,6 @@
 //! at most `c` positions in all).
 //! Tokens are random ids; there is no sampling.
 
-use std::ffi::OsString;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -58,42 +57,6 @@ pub struct BatchedBenchArgs {
     /// Print only a JSON array on stdout.
     #[arg(long)]
     json: bool,
-}
-
-/// llama.cpp's single-dash spellings, rewritten to long options before
-/// parsing (clap has no multi-letter short options).
-const SPELLINGS: [(&str, &str); 4] = [
-    ("-npp", "--npp"),
-    ("-ntg", "--ntg"),
-    ("-npl", "--npl"),
-    ("-pps", "--pps"),
-];
-
-/// Rewrites `-npp 128`, `-npp=128` (and `-ntg`, `-npl`, `-pps`) to long
-/// options in the arguments that follow the `batched-bench` subcommand
-/// (arguments that are not UTF-8 pass unchanged).
-pub fn rewrite_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
-    let mut seen = false;
-    args.into_iter()
-        .map(|arg| {
-            let Some(a) = arg.to_str() else {
-                return arg;
-            };
-            if !seen {
-                seen = a == "batched-bench";
-                return arg;
-            }
-            for (short, long) in SPELLINGS {
-                if a == short {
-                    return long.into();
-                }
-                if let Some(v) = a.strip_prefix(short).and_then(|r| r.strip_prefix('=')) {
-                    return format!("{long}={v}").into();
-                }
-            }
-            arg
-        })
-        .collect()
 }
 
 /// One (PP, TG, B) result.
@@ -347,44 +310,6 @@ fn table(rows: &[Row]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn strings(a: &[&str]) -> Vec<OsString> {
-        a.iter().map(OsString::from).collect()
-    }
-
-    #[test]
-    fn llama_cpp_spellings_become_long_options() {
-        let a = rewrite_args(strings(&[
-            "wasm-chord",
-            "batched-bench",
-            "-npp",
-            "128,256",
-            "-ntg=64",
-            "-npl",
-            "1,2",
-            "-pps",
-            "-t",
-            "2",
-        ]));
-        assert_eq!(
-            a,
-            strings(&[
-                "wasm-chord",
-                "batched-bench",
-                "--npp",
-                "128,256",
-                "--ntg=64",
-                "--npl",
-                "1,2",
-                "--pps",
-                "-t",
-                "2"
-            ])
-        );
-        // other commands are left alone
-        let b = strings(&["wasm-chord", "run", "-npp"]);
-        assert_eq!(rewrite_args(b.clone()), b);
-    }
 
     #[test]
     fn rates_follow_llama_batched_bench() {

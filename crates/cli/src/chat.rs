@@ -75,7 +75,7 @@ const TEMPLATE_FILE_CAP: u64 = 1 << 20;
 /// `--chat-template`: an existing regular file is read, a directory, FIFO or device is
 /// refused, anything else is passed on as a name (or inline Jinja source) for the
 /// engine to check.
-fn template_option(t: &str) -> Result<String> {
+pub(crate) fn template_option(t: &str) -> Result<String> {
     let p = Path::new(t);
     match std::fs::metadata(p) {
         Ok(m) if m.is_file() => {

@@ -132,7 +132,7 @@ pub struct ContextArgs {
 impl ContextArgs {
     /// Session options for `file`: `ctx_size` capped by the model's training context
     /// (`limits::ctx_size`), threads within `limits::threads`.
-    fn session_options(&self, file: &GgufFile) -> Result<SessionOptions> {
+    pub fn session_options(&self, file: &GgufFile) -> Result<SessionOptions> {
         let threads = limits::threads(self.threads)?;
         let cfg = model::Config::from_gguf(file.metadata()).context("reading the model config")?;
         let n_ctx = limits::ctx_size(self.ctx_size, cfg.n_ctx_train)?;

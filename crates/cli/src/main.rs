@@ -11,6 +11,8 @@ mod perplexity;
 mod printable;
 mod quantize;
 mod run;
+mod serve;
+mod spellings;
 mod thread_timing;
 mod tokenize;
 
@@ -48,6 +50,8 @@ enum Command {
     Info(info::InfoArgs),
     /// Convert an F32/F16/BF16 GGUF to a quantized one, as llama.cpp's llama-quantize.
     Quantize(quantize::QuantizeArgs),
+    /// An OpenAI-compatible HTTP server with continuous batching over `-np` slots.
+    Serve(serve::ServeArgs),
 }
 
 /// Where `scripts/fetch-model.sh` puts the default model (Gemma 3 270M Q4_K_M):
@@ -60,7 +64,7 @@ pub fn default_model_path() -> std::path::PathBuf {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(batched_bench::rewrite_args(std::env::args_os()));
+    let cli = Cli::parse_from(spellings::rewrite_args(std::env::args_os()));
     let result = match &cli.command {
         Command::Run(args) => run::run(args),
         Command::Chat(args) => chat::run(args),
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         Command::BatchedBench(args) => batched_bench::run(args),
         Command::Info(args) => info::run(args),
         Command::Quantize(args) => quantize::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -15,6 +15,8 @@
 pub mod chat;
 mod config;
 mod error;
+mod load;
+mod prompter;
 pub mod sampler;
 pub mod scheduler;
 pub mod session;
@@ -22,7 +24,9 @@ pub mod session;
 pub use chat::{BuiltinTemplate, ChatError, ChatMessage, Json, Tools};
 pub use config::EngineMeta;
 pub use error::EngineError;
+pub use load::Loaded;
 pub use model::{AttentionBackend, CacheType};
+pub use prompter::{ChatPrompt, Prompter};
 pub use sampler::{Sampled, Sampler, SamplerError, SamplerParams};
 pub use scheduler::{Event, Request, RequestId, Scheduler, SchedulerOptions};
 pub use session::{

@@ -8,6 +8,8 @@
 //! fetch can never pass as a green run.
 #![forbid(unsafe_code)]
 
+pub mod http;
+
 use std::fmt::Display;
 
 /// Reports that `what` is missing: panics when `CI` is set, otherwise prints

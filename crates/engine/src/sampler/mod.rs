@@ -300,6 +300,31 @@ pub fn argmax(xs: &[f32]) -> u32 {
     best as u32
 }
 
+/// The `k` largest values of `ln softmax(xs)` with their indices, best
+/// first (the lower index first on ties; NaN never included), into `out`.
+pub fn top_log_softmax(xs: &[f32], k: usize, out: &mut Vec<(u32, f32)>) {
+    out.clear();
+    if k == 0 || xs.is_empty() {
+        return;
+    }
+    for (i, &v) in xs.iter().enumerate() {
+        if v.is_nan() || (out.len() == k && v <= out[k - 1].1) {
+            continue;
+        }
+        let at = out.partition_point(|&(_, w)| w >= v);
+        if out.len() == k {
+            out.pop();
+        }
+        out.insert(at, (i as u32, v));
+    }
+    let max = xs.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let sum: f64 = xs.iter().map(|&v| ((v - max) as f64).exp()).sum();
+    let ln = sum.ln() as f32;
+    for e in out.iter_mut() {
+        e.1 = (e.1 - max) - ln;
+    }
+}
+
 /// `ln softmax(xs)[i]`, computed stably.
 pub fn log_softmax_at(xs: &[f32], i: usize) -> f32 {
     let max = xs.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));

@@ -475,3 +475,21 @@ fn top_k_samplers_read_back_the_k_best_only() {
         assert!(k == 1 || seen.len() > 1, "{p:?}: always {seen:?}");
     }
 }
+
+#[test]
+fn top_log_softmax_orders_and_normalises() {
+    let xs = [1.0, 3.0, 3.0, -2.0, 0.5];
+    let mut out = Vec::new();
+    super::top_log_softmax(&xs, 3, &mut out);
+    let ids: Vec<u32> = out.iter().map(|e| e.0).collect();
+    assert_eq!(ids, [1, 2, 0]);
+    for (id, lp) in &out {
+        let want = super::log_softmax_at(&xs, *id as usize);
+        assert!((lp - want).abs() < 1e-6, "{id}: {lp} vs {want}");
+    }
+    super::top_log_softmax(&xs, 0, &mut out);
+    assert!(out.is_empty());
+    super::top_log_softmax(&[0.0, 0.0], 5, &mut out);
+    assert_eq!(out.len(), 2);
+    assert!((out[0].1 - 0.5f32.ln()).abs() < 1e-6);
+}

@@ -186,6 +186,16 @@ impl Scheduler {
         }
     }
 
+    /// Requests waiting for a slot.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Per slot: whether it runs a sequence.
+    pub fn busy(&self) -> impl ExactSizeIterator<Item = bool> + '_ {
+        self.slots.iter().map(Option::is_some)
+    }
+
     /// Requests running or waiting.
     pub fn pending(&self) -> usize {
         self.queue.len() + self.slots.iter().flatten().count()
@@ -271,6 +281,11 @@ impl Scheduler {
         &self.model
     }
 
+    /// Bytes the KV cache of all slots takes.
+    pub fn kv_bytes(&self) -> u64 {
+        self.kv.n_bytes()
+    }
+
     /// Positions per sequence.
     pub fn n_ctx(&self) -> usize {
         self.opts.n_ctx
@@ -318,9 +333,10 @@ impl Scheduler {
     }
 
     /// The free slot for `prompt`: with `cache_prompt`, the one holding the
-    /// longest prefix of it, and how many of its tokens match; else the one
-    /// holding the fewest tokens (kept for others), to be emptied. The
-    /// first such slot on a tie.
+    /// longest prefix of it, and how many of its tokens match (of those,
+    /// the one holding the fewest other tokens, which it overwrites); else
+    /// the one holding the fewest tokens (kept for others), to be emptied.
+    /// The first such slot on a tie.
     fn pick_slot(&self, prompt: &[u32], cache_prompt: bool) -> Option<(usize, usize)> {
         let common = |i: usize| {
             let c = &self.cached[i];
@@ -330,7 +346,7 @@ impl Scheduler {
         match cache_prompt {
             true => free
                 .map(|i| (i, common(i)))
-                .min_by_key(|&(i, n)| (std::cmp::Reverse(n), i)),
+                .min_by_key(|&(i, n)| (std::cmp::Reverse(n), self.cached[i].len() - n, i)),
             false => free
                 .min_by_key(|&i| (self.cached[i].len(), i))
                 .map(|i| (i, 0)),

@@ -286,7 +286,72 @@ fn a_slot_keeps_its_tokens_for_the_next_prompt() {
     // the same prompt again keeps all but its last token, whose logits it needs
     let again = s.cached(slot)[..12].to_vec();
     check(&mut s, &[(req(again, 4, true), 11)]);
+    // a prompt that shares nothing takes the slot holding the fewest tokens
+    // (none shares more), so the first slot keeps its tokens for later
+    let kept = s.cached(slot).to_vec();
+    let other = s.cached(1 - slot).len();
+    assert!(other < kept.len());
+    let mut unrelated = prompt(6, n_vocab);
+    unrelated[0] = kept[0].wrapping_add(1) % n_vocab;
+    check(&mut s, &[(req(unrelated, 5, true), 0)]);
+    assert_eq!(s.cached(slot), &kept[..]);
     // forget empties the slots
     s.forget();
     assert!(s.cached(0).is_empty() && s.cached(1).is_empty());
+}
+
+/// `queued` and `busy` follow the requests; `top_logprobs` come best
+/// first with the greedy token on top; `ignore_eos` never samples an
+/// end-of-generation token even when it is the argmax.
+#[test]
+fn status_top_logprobs_and_ignore_eos() {
+    let name = "tiny-q4_k_m";
+    let mut s = scheduler(name, 1, 4);
+    let n_vocab = s.model.config().n_vocab as u32;
+    let req = |i: usize| Request {
+        prompt: prompt(i, n_vocab),
+        params: GenerateParams {
+            sampler: SamplerParams::greedy(),
+            max_tokens: 3,
+            top_logprobs: 4,
+            ..GenerateParams::default()
+        },
+        end_of_turn: None,
+        cache_prompt: false,
+    };
+    assert!(s.kv_bytes() > 0);
+    let a = s.submit(req(1)).unwrap();
+    s.submit(req(2)).unwrap();
+    assert_eq!((s.queued(), s.busy().collect::<Vec<_>>()), (2, vec![false]));
+    let mut pieces = Vec::new();
+    s.step(|id, e| {
+        if let (true, Event::Piece(p)) = (id == a, e) {
+            pieces.push(p)
+        }
+    })
+    .unwrap();
+    assert_eq!((s.queued(), s.busy().collect::<Vec<_>>()), (1, vec![true]));
+    let p = &pieces[0];
+    assert_eq!(p.top_logprobs.len(), 4);
+    assert_eq!(p.top_logprobs[0], (p.id, p.logprob.unwrap()));
+    assert!(p.top_logprobs.windows(2).all(|w| w[0].1 >= w[1].1));
+    drain(&mut s, None);
+    assert_eq!((s.queued(), s.busy().collect::<Vec<_>>()), (0, vec![false]));
+
+    let tok = Arc::clone(&s.tok);
+    let eog = tok.eog_ids()[0];
+    let mut row = vec![0.0f32; n_vocab as usize];
+    row[eog as usize] = 10.0;
+    row[5] = 1.0;
+    let params = |ignore_eos| GenerateParams {
+        sampler: SamplerParams::greedy(),
+        ignore_eos,
+        ..GenerateParams::default()
+    };
+    let mut t = Turn::new(&tok, &params(false), None, N_CTX);
+    assert_eq!(t.next_piece(&tok, Row::Logits(&row)).unwrap().id, eog);
+    let mut t = Turn::new(&tok, &params(true), None, N_CTX);
+    assert_eq!(t.read_kind(), model::ReadKind::Logits);
+    assert_eq!(t.next_piece(&tok, Row::Logits(&row)).unwrap().id, 5);
+    assert_eq!(t.finish, None);
 }

@@ -14,7 +14,7 @@ enum State {
     /// building them), the parameters and the template's end-of-turn text.
     Start {
         prompt: Result<Vec<u32>, EngineError>,
-        params: GenerateParams,
+        params: Box<GenerateParams>,
         end_of_turn: Option<String>,
     },
     /// Running as this request of the session's scheduler.
@@ -72,7 +72,7 @@ impl<'s> Generation<'s> {
         let g = Detached {
             state: State::Start {
                 prompt,
-                params: params.clone(),
+                params: Box::new(params.clone()),
                 end_of_turn: end_of_turn.map(str::to_string),
             },
             finish: None,
@@ -209,7 +209,7 @@ impl Iterator for Generation<'_> {
                 prompt,
                 params,
                 end_of_turn,
-            } => match self.submit(prompt, params, end_of_turn) {
+            } => match self.submit(prompt, *params, end_of_turn) {
                 Ok(Some(id)) => id,
                 Ok(None) => return None,
                 Err(e) => return Some(Err(e)),

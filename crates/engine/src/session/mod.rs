@@ -27,9 +27,11 @@ use gguf::GgufFile;
 use model::{CacheType, KvCache, Model};
 use tokenizer::Tokenizer;
 
-use crate::chat::{self, BuiltinTemplate, ChatMessage, RenderOptions, Tools};
+use crate::chat::{BuiltinTemplate, ChatMessage, Tools};
 use crate::config::EngineMeta;
 use crate::error::EngineError;
+use crate::load::Loaded;
+use crate::prompter::Prompter;
 use crate::scheduler::{RequestId, Scheduler, SchedulerOptions};
 
 pub use generate::{Detached, Generation};
@@ -39,27 +41,15 @@ pub use params::{
 };
 pub use stop::{Released, StopMatcher};
 
-/// Default context when the option is 0: the training context, capped.
-const DEFAULT_MAX_CTX: usize = 4096;
-
-/// The chat template a session uses.
-#[derive(Debug, Clone)]
-struct Template {
-    source: String,
-    builtin: Option<BuiltinTemplate>,
-}
-
 /// A model ready to generate, with its KV cache.
 #[derive(Debug)]
 pub struct Session {
     /// One slot: the model, the KV cache and the tokens it holds.
     sched: Scheduler,
-    tok: Arc<Tokenizer>,
+    prompter: Prompter,
     /// The request of the generation in flight, if any (a dropped or
     /// detached generation leaves it running until the next one).
     active: Option<RequestId>,
-    meta: EngineMeta,
-    template: Option<Template>,
     clock: fn() -> f64,
     timings: Timings,
 }
@@ -88,28 +78,15 @@ impl Session {
                 detail: "must be at least 1".into(),
             });
         }
-        if opts.threads > MAX_THREADS {
-            return Err(EngineError::InvalidOption {
-                name: "threads",
-                detail: format!("{} is above the maximum of {MAX_THREADS}", opts.threads),
-            });
-        }
-        let meta = EngineMeta::from_gguf(file.metadata());
-        let tok = Arc::new(Tokenizer::from_gguf(file.metadata())?);
-        let file_len = file.file_len();
-        let mut model = Model::from_file(file)?
-            .with_threads(opts.threads)
-            .with_attention(opts.attention);
-        repack_model(&mut model, opts.repack, file_len)?;
+        let Loaded { model, prompter } = Loaded::from_file(file, &opts)?;
         let cfg = model.config();
-        let n_ctx = check_n_ctx(opts.n_ctx, cfg.n_ctx_train)?;
-        let template = choose_template(opts.chat_template.as_deref(), &meta, &tok)?;
+        let n_ctx = prompter.n_ctx();
         let f32_bytes = KvCache::bytes_for(cfg.n_layer, n_ctx, cfg.kv_dim(), CacheType::F32)
             .and_then(|b| usize::try_from(b).ok())
             .unwrap_or(usize::MAX);
         let sched = Scheduler::new(
             Arc::new(model),
-            Arc::clone(&tok),
+            Arc::clone(prompter.tokenizer()),
             SchedulerOptions {
                 n_seq: 1,
                 n_ctx,
@@ -120,10 +97,8 @@ impl Session {
         )?;
         Ok(Session {
             sched,
-            tok,
+            prompter,
             active: None,
-            meta,
-            template,
             clock: opts.clock_ms.unwrap_or(default_clock),
             timings: Timings::default(),
         })
@@ -171,8 +146,8 @@ impl Session {
         tools: Option<&Tools>,
         params: &GenerateParams,
     ) -> Generation<'_> {
-        let (tokens, end_of_turn) = match self.chat_tokens(messages, tools) {
-            Ok((t, e)) => (Ok(t), e),
+        let (tokens, end_of_turn) = match self.prompter.chat_prompt(messages, tools) {
+            Ok(p) => (Ok(p.ids), p.end_of_turn),
             Err(e) => (Err(e), None),
         };
         Generation::new(self, tokens, params, end_of_turn)
@@ -196,44 +171,8 @@ impl Session {
         tools: Option<&Tools>,
         add_generation_prompt: bool,
     ) -> Result<String, EngineError> {
-        let t = self
-            .template
-            .as_ref()
-            .ok_or_else(|| EngineError::NoChatTemplate {
-                arch: self.meta.architecture.clone(),
-            })?;
-        let text = |id: Option<u32>| id.and_then(|i| self.tok.token_text(i)).unwrap_or("");
-        let opts = RenderOptions {
-            add_generation_prompt,
-            bos_token: text(self.tok.bos()),
-            eos_token: text(self.tok.eos()),
-            now_unix_secs: None,
-            tools,
-        };
-        Ok(chat::render_with(&t.source, messages, &opts)?)
-    }
-
-    /// Chat prompt tokens (exactly one BOS when the model wants one) and the end-of-turn
-    /// marker of a built-in template.
-    fn chat_tokens(
-        &self,
-        messages: &[ChatMessage],
-        tools: Option<&Tools>,
-    ) -> Result<(Vec<u32>, Option<&'static str>), EngineError> {
-        let text = self.render_chat(messages, tools, true)?;
-        self.check_prompt_length(&text, self.tok.add_bos())?;
-        let mut ids = self.tok.encode(&text, false, true);
-        if let (true, Some(bos)) = (self.tok.add_bos(), self.tok.bos()) {
-            if ids.first() != Some(&bos) {
-                ids.insert(0, bos);
-            }
-        }
-        let eot = self
-            .template
-            .as_ref()
-            .and_then(|t| t.builtin)
-            .map(|b| b.end_of_turn());
-        Ok((ids, eot))
+        self.prompter
+            .render_chat(messages, tools, add_generation_prompt)
     }
 
     /// Forgets the cached context (the next generation evaluates its whole prompt).
@@ -252,33 +191,18 @@ impl Session {
         add_special: bool,
         parse_special: bool,
     ) -> Result<Vec<u32>, EngineError> {
-        self.check_prompt_length(text, add_special && self.tok.add_bos())?;
-        Ok(self.tok.encode(text, add_special, parse_special))
-    }
-
-    /// Refuses `text` if even its shortest possible tokenization (plus BOS) leaves no
-    /// free position in the context, as the prefill of a [`Generation`] would.
-    fn check_prompt_length(&self, text: &str, bos: bool) -> Result<(), EngineError> {
-        let min_tokens = self.tok.min_tokens(text) + usize::from(bos);
-        if min_tokens >= self.n_ctx() {
-            return Err(EngineError::PromptTooLongBytes {
-                bytes: text.len(),
-                min_tokens,
-                max_token_bytes: self.tok.max_token_bytes(),
-                n_ctx: self.n_ctx(),
-            });
-        }
-        Ok(())
+        self.prompter
+            .tokenize_prompt(text, add_special, parse_special)
     }
 
     /// Text to token ids, as the session's tokenizer does it.
     pub fn tokenize(&self, text: &str, add_special: bool, parse_special: bool) -> Vec<u32> {
-        self.tok.encode(text, add_special, parse_special)
+        self.prompter.tokenize(text, add_special, parse_special)
     }
 
     /// Token ids to text.
     pub fn detokenize(&self, ids: &[u32], special: bool) -> String {
-        self.tok.decode(ids, special)
+        self.prompter.detokenize(ids, special)
     }
 
     /// Context window in tokens.
@@ -303,74 +227,29 @@ impl Session {
 
     /// The tokenizer.
     pub fn tokenizer(&self) -> &Arc<Tokenizer> {
-        &self.tok
+        self.prompter.tokenizer()
+    }
+
+    /// How the session turns prompts and chats into tokens.
+    pub fn prompter(&self) -> &Prompter {
+        &self.prompter
     }
 
     /// Engine-level metadata of the file (architecture, name, chat template).
     pub fn meta(&self) -> &EngineMeta {
-        &self.meta
+        self.prompter.meta()
     }
 
     /// Jinja source of the chat template in use, if any.
     pub fn chat_template(&self) -> Option<&str> {
-        self.template.as_ref().map(|t| t.source.as_str())
+        self.prompter.chat_template()
     }
 
     /// The built-in chat template in use; `None` when the template is Jinja source from
     /// the file or the `chat_template` option (or when there is none).
     pub fn chat_template_builtin(&self) -> Option<BuiltinTemplate> {
-        self.template.as_ref().and_then(|t| t.builtin)
+        self.prompter.chat_template_builtin()
     }
-}
-
-/// The context of a session asking for `n_ctx` tokens (0: the default) from a model
-/// trained on `n_ctx_train` (0: unknown).
-fn check_n_ctx(n_ctx: usize, n_ctx_train: usize) -> Result<usize, EngineError> {
-    match (n_ctx, n_ctx_train) {
-        (0, 0) => Ok(DEFAULT_MAX_CTX),
-        (0, t) => Ok(t.min(DEFAULT_MAX_CTX)),
-        (n, 0) if n > MAX_CTX => Err(EngineError::InvalidOption {
-            name: "n_ctx",
-            detail: format!(
-                "{n} is above {MAX_CTX}, the largest context for a model file that declares no context length"
-            ),
-        }),
-        (n, _) => Ok(n),
-    }
-}
-
-/// Option (built-in name or Jinja source) > file template > built-in by architecture.
-fn choose_template(
-    option: Option<&str>,
-    meta: &EngineMeta,
-    tok: &Tokenizer,
-) -> Result<Option<Template>, EngineError> {
-    let builtin = |b: BuiltinTemplate| Template {
-        source: b.source().to_string(),
-        builtin: Some(b),
-    };
-    if let Some(opt) = option {
-        if let Some(b) = BuiltinTemplate::from_name(opt) {
-            return Ok(Some(builtin(b)));
-        }
-        if opt.contains("{{") || opt.contains("{%") {
-            return Ok(Some(Template {
-                source: opt.to_string(),
-                builtin: None,
-            }));
-        }
-        return Err(EngineError::InvalidOption {
-            name: "chat_template",
-            detail: format!("{opt:?} is neither a built-in template name nor Jinja source"),
-        });
-    }
-    if let Some(src) = &meta.chat_template {
-        return Ok(Some(Template {
-            source: src.clone(),
-            builtin: None,
-        }));
-    }
-    Ok(BuiltinTemplate::detect(&meta.architecture, |t| tok.token_id(t).is_some()).map(builtin))
 }
 
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]

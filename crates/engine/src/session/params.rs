@@ -138,6 +138,12 @@ pub struct GenerateParams {
     pub special: bool,
     /// Report the log-probability of each generated token.
     pub logprobs: bool,
+    /// Also report this many most likely tokens at each step, with their
+    /// log-probabilities (implies `logprobs`); 0 = none.
+    pub top_logprobs: usize,
+    /// Never end at an end-of-generation token: such tokens are never
+    /// sampled (their logits count as -inf), as llama.cpp's `ignore_eos`.
+    pub ignore_eos: bool,
 }
 
 impl Default for GenerateParams {
@@ -149,6 +155,8 @@ impl Default for GenerateParams {
             parse_special: true,
             special: false,
             logprobs: false,
+            top_logprobs: 0,
+            ignore_eos: false,
         }
     }
 }
@@ -164,6 +172,9 @@ pub struct TokenPiece {
     pub text: String,
     /// Natural log-probability of `id` under the model, when requested.
     pub logprob: Option<f32>,
+    /// The `top_logprobs` most likely tokens and their log-probabilities,
+    /// best first (empty unless requested).
+    pub top_logprobs: Vec<(u32, f32)>,
 }
 
 /// Why generation ended.

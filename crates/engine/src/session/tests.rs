@@ -427,9 +427,10 @@ fn gemma3_chat_prompt_tokens_match_llama_cpp() {
         s.chat_template(),
         Some(crate::BuiltinTemplate::Gemma.source())
     );
-    let (ids, eot) = s
-        .chat_tokens(&[ChatMessage::user("Write a haiku about the sea.")], None)
+    let p = s
+        .prompter()
+        .chat_prompt(&[ChatMessage::user("Write a haiku about the sea.")], None)
         .unwrap();
-    assert_eq!(ids, want);
-    assert_eq!(eot, Some("<end_of_turn>"));
+    assert_eq!(p.ids, want);
+    assert_eq!(p.end_of_turn, Some("<end_of_turn>"));
 }

@@ -12,7 +12,7 @@ use tokenizer::{StreamDecoder, Tokenizer};
 use super::params::{FinishReason, GenerateParams, TokenPiece};
 use super::stop::StopMatcher;
 use crate::error::EngineError;
-use crate::sampler::{Row, Sampler};
+use crate::sampler::{top_log_softmax, Row, Sampler};
 
 #[derive(Debug)]
 pub(crate) struct Turn {
@@ -23,6 +23,11 @@ pub(crate) struct Turn {
     stop_ids: Vec<u32>,
     pub(crate) max_tokens: usize,
     logprobs: bool,
+    top_logprobs: usize,
+    /// With `ignore_eos`: the end-of-generation ids, never sampled, and the
+    /// row they are masked in (n_vocab, filled per step).
+    banned: Vec<u32>,
+    masked: Vec<f32>,
     pub(crate) generated: usize,
     pub(crate) finish: Option<FinishReason>,
 }
@@ -55,7 +60,13 @@ impl Turn {
             stop,
             stop_ids,
             max_tokens: params.max_tokens,
-            logprobs: params.logprobs,
+            logprobs: params.logprobs || params.top_logprobs > 0,
+            top_logprobs: params.top_logprobs,
+            banned: match params.ignore_eos {
+                true => tok.eog_ids().to_vec(),
+                false => Vec::new(),
+            },
+            masked: Vec::new(),
             generated: 0,
             finish: None,
         }
@@ -63,7 +74,10 @@ impl Turn {
 
     /// What the next sample needs read back (`Sampler::read_kind`).
     pub(crate) fn read_kind(&self) -> ReadKind {
-        self.sampler.read_kind(self.logprobs)
+        match self.banned.is_empty() {
+            true => self.sampler.read_kind(self.logprobs),
+            false => ReadKind::Logits,
+        }
     }
 
     /// The prompt's tokens enter the repetition-penalty window.
@@ -81,7 +95,24 @@ impl Turn {
         tok: &Tokenizer,
         row: Row,
     ) -> Result<TokenPiece, EngineError> {
+        let row = match row {
+            Row::Logits(l) if !self.banned.is_empty() => {
+                self.masked.clear();
+                self.masked.extend_from_slice(l);
+                for &id in &self.banned {
+                    if let Some(v) = self.masked.get_mut(id as usize) {
+                        *v = f32::NEG_INFINITY;
+                    }
+                }
+                Row::Logits(&self.masked)
+            }
+            row => row,
+        };
         let sampled = self.sampler.sample_row(row, self.logprobs)?;
+        let mut top = Vec::new();
+        if let (Row::Logits(l), true) = (row, self.top_logprobs > 0) {
+            top_log_softmax(l, self.top_logprobs, &mut top);
+        }
         self.sampler.accept(sampled.id);
         self.generated += 1;
         let id = sampled.id;
@@ -89,6 +120,7 @@ impl Turn {
             id,
             text,
             logprob: sampled.logprob,
+            top_logprobs: top,
         };
         if tok.is_eog(id) || self.stop_ids.contains(&id) {
             let reason = if tok.is_eog(id) {
