@@ -8,17 +8,20 @@
 #   scripts/test-web.sh           the wasm engine (both builds) under node vs the native CLI
 #   scripts/test-e2e.sh           the demo page in headless Chromium (Playwright)
 #   scripts/test-serve.sh         `wasm-chord serve` through the official openai package (pytest)
+#   deploy/validate-k8s.sh        the Kubernetes example, validated offline (kubernetes-validate)
+#   deploy/test-image.sh          the FROM-scratch image of the static musl binary, built and run
+#                                 with podman (serves /health and a chat on loopback)
 # The extra suites install what they need (rust targets, qemu, chromium, npm
 # packages, wasm-bindgen-cli); apt needs root or sudo.
 #
 # Usage: scripts/test.sh [cargo test args]
-# Env:   WASM_CHORD_TESTS="native wasm-kernels neon web e2e serve" picks suites
+# Env:   WASM_CHORD_TESTS="native wasm-kernels neon web e2e serve deploy" picks suites
 #        (default: all of them; "native" alone is the quick local run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY="${PYTHON:-python3}"
-SUITES=" ${WASM_CHORD_TESTS:-native wasm-kernels neon web e2e serve} "
+SUITES=" ${WASM_CHORD_TESTS:-native wasm-kernels neon web e2e serve deploy} "
 want() { [[ "$SUITES" == *" $1 "* ]]; }
 step() { echo; echo "=== test.sh: $1 ($(date +%T))"; }
 
@@ -65,5 +68,10 @@ fi
 if want serve; then
   step "serve through the openai package"
   scripts/test-serve.sh
+fi
+if want deploy; then
+  step "deployment: k8s manifests, container image"
+  deploy/validate-k8s.sh
+  deploy/test-image.sh
 fi
 step "all requested suites passed"
