@@ -22,6 +22,8 @@ pub mod parallel;
 pub mod pool;
 pub mod quant;
 pub mod reference;
+#[cfg(any(test, feature = "testdata"))]
+pub mod testdata;
 pub mod types;
 
 pub use error::KernelError;

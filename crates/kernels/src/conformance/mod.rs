@@ -17,37 +17,21 @@
 //! f32 rounding of their float summation; kernels that promise the row
 //! dot's bits are held to its bits.
 //!
-//! `rng` and `data` are the random inputs every kernel test of the crate
-//! shares.
+//! `rng` and `data` (from `crate::testdata`) are the random inputs every
+//! kernel test of the crate shares.
 
 mod attention_ops;
-pub(crate) mod data;
 mod float_ops;
 mod quant_ops;
-pub(crate) mod rng;
 mod tokens_ops;
 
-pub(crate) use rng::Rng;
+pub(crate) use crate::testdata::{data, nmse, rng, Rng};
 
 /// The NMSE bound of f32 ops.
 const NMSE_MAX: f64 = 1e-7;
 
 /// An op's result on one table: a note on success, the mismatch on failure.
 type Outcome = Result<String, String>;
-
-/// Σ(a−b)² / Σb² (0 when both are all zeros).
-fn nmse(a: &[f32], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let err: f64 = a.iter().zip(b).map(|(&x, &y)| (x as f64 - y).powi(2)).sum();
-    let norm: f64 = b.iter().map(|y| y * y).sum();
-    if err == 0.0 {
-        0.0
-    } else if err.is_nan() {
-        f64::INFINITY
-    } else {
-        err / norm
-    }
-}
 
 /// The lines of a run.
 #[derive(Default)]

@@ -10,28 +10,28 @@ use gguf::GgmlType::{self, *};
 use half::{bf16, f16};
 
 /// Every type with a dot product (weights), in a fixed order.
-pub(crate) const DOT_TYPES: [GgmlType; 13] = [
+pub const DOT_TYPES: [GgmlType; 13] = [
     Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, F32, F16, BF16,
 ];
 
 /// Bytes in u64 storage, so casts to any block type are aligned.
-pub(crate) struct Row(Vec<u64>, usize);
+pub struct Row(Vec<u64>, usize);
 
 impl Row {
-    pub(crate) fn zeroed(len: usize) -> Row {
+    pub fn zeroed(len: usize) -> Row {
         Row(vec![0; len.div_ceil(8)], len)
     }
-    pub(crate) fn bytes(&self) -> &[u8] {
+    pub fn bytes(&self) -> &[u8] {
         &bytemuck::cast_slice(&self.0)[..self.1]
     }
-    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
         &mut bytemuck::cast_slice_mut(&mut self.0)[..self.1]
     }
 }
 
 /// Byte offsets of the f16 fields of a block of type `t` (the Q8_1 sum
 /// included).
-pub(crate) fn f16_fields(t: GgmlType) -> &'static [usize] {
+pub fn f16_fields(t: GgmlType) -> &'static [usize] {
     match t {
         Q4_0 | Q5_0 | Q8_0 => &[0],
         Q4_1 | Q5_1 | Q8_1 | Q4_K | Q5_K => &[0, 2],
@@ -44,7 +44,7 @@ pub(crate) fn f16_fields(t: GgmlType) -> &'static [usize] {
 
 /// What a generated row holds.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Data {
+pub enum Data {
     /// Normal values (one in 64 an outlier) through the scalar quantizer.
     Quantized,
     /// Random bytes, scales of magnitude 2^-12 .. 1.
@@ -61,7 +61,7 @@ pub(crate) enum Data {
 
 /// One weight row of `n` elements of type `t` (raw Q8_0 weights over the
 /// whole i8 range).
-pub(crate) fn row(rng: &mut Rng, t: GgmlType, n: usize, data: Data) -> Row {
+pub fn row(rng: &mut Rng, t: GgmlType, n: usize, data: Data) -> Row {
     fill(rng, t, n, data, false)
 }
 
@@ -70,7 +70,7 @@ pub(crate) fn row(rng: &mut Rng, t: GgmlType, n: usize, data: Data) -> Row {
 /// quants stay in -127..=127, as every quantizer writes them: ggml's AVX2
 /// legacy dots (and ours, in its order) take the sign of the weight onto
 /// the activation with `sign_epi8`, which cannot negate -128.
-pub(crate) fn act_row(rng: &mut Rng, t: GgmlType, n: usize, data: Data) -> Row {
+pub fn act_row(rng: &mut Rng, t: GgmlType, n: usize, data: Data) -> Row {
     fill(rng, t, n, data, true)
 }
 
@@ -142,7 +142,7 @@ fn scale(rng: &mut Rng, data: Data) -> f16 {
 }
 
 /// `x` stored as F32, F16 or BF16 bytes.
-pub(crate) fn write_floats(t: GgmlType, x: &[f32], out: &mut [u8]) {
+pub fn write_floats(t: GgmlType, x: &[f32], out: &mut [u8]) {
     match t {
         F32 => out.copy_from_slice(bytemuck::cast_slice(x)),
         F16 => {
@@ -158,7 +158,7 @@ pub(crate) fn write_floats(t: GgmlType, x: &[f32], out: &mut [u8]) {
 }
 
 /// The `n` values of a row of type `t`.
-pub(crate) fn dequantize(t: GgmlType, q: &[u8], n: usize) -> Vec<f32> {
+pub fn dequantize(t: GgmlType, q: &[u8], n: usize) -> Vec<f32> {
     let mut y = vec![0f32; n];
     quant::dequantize_row(t, q, &mut y).unwrap();
     y
@@ -166,7 +166,7 @@ pub(crate) fn dequantize(t: GgmlType, q: &[u8], n: usize) -> Vec<f32> {
 
 /// Σ|w_i·a_i| over the dequantized rows: the scale of a dot product's
 /// rounding error.
-pub(crate) fn magnitude(w: GgmlType, n: usize, wr: &[u8], ar: &[u8]) -> f64 {
+pub fn magnitude(w: GgmlType, n: usize, wr: &[u8], ar: &[u8]) -> f64 {
     dequantize(w, wr, n)
         .iter()
         .zip(dequantize(vec_dot_type(w), ar, n))
@@ -175,7 +175,7 @@ pub(crate) fn magnitude(w: GgmlType, n: usize, wr: &[u8], ar: &[u8]) -> f64 {
 }
 
 /// Sets every f16 field of every block of `r` (type `t`) to 1.
-pub(crate) fn unit_scales(r: &mut Row, t: GgmlType) {
+pub fn unit_scales(r: &mut Row, t: GgmlType) {
     let one = f16::ONE.to_le_bytes();
     for block in r.bytes_mut().chunks_exact_mut(t.type_size()) {
         for &off in f16_fields(t) {
@@ -186,7 +186,7 @@ pub(crate) fn unit_scales(r: &mut Row, t: GgmlType) {
 
 /// An activation row of `n` elements of type `at`, every quant `q8`, unit
 /// scales (and the matching Q8_K `bsums`).
-pub(crate) fn constant_acts(at: GgmlType, n: usize, q8: i8) -> Row {
+pub fn constant_acts(at: GgmlType, n: usize, q8: i8) -> Row {
     let mut a = Row::zeroed(row_bytes(at, n));
     if at == Q8_K {
         for b in bytemuck::cast_slice_mut::<u8, BlockQ8K>(a.bytes_mut()) {

@@ -2,10 +2,11 @@
 //! value shapes the tests draw from it.
 
 /// SplitMix64 (any seed, zero included).
-pub(crate) struct Rng(pub(crate) u64);
+pub struct Rng(pub u64);
 
 impl Rng {
-    pub(crate) fn next(&mut self) -> u64 {
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -14,17 +15,17 @@ impl Rng {
     }
 
     /// Uniform in [0, 1).
-    pub(crate) fn unit(&mut self) -> f32 {
+    pub fn unit(&mut self) -> f32 {
         (self.next() >> 40) as f32 / (1u64 << 24) as f32
     }
 
     /// Uniform in [0, n).
-    pub(crate) fn below(&mut self, n: usize) -> usize {
+    pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 
     /// `mag` with a random sign.
-    pub(crate) fn signed(&mut self, mag: f32) -> f32 {
+    pub fn signed(&mut self, mag: f32) -> f32 {
         if self.next() & 1 == 0 {
             mag
         } else {
@@ -33,20 +34,20 @@ impl Rng {
     }
 
     /// A standard normal value (Box-Muller).
-    pub(crate) fn gauss(&mut self) -> f32 {
+    pub fn gauss(&mut self) -> f32 {
         let u1 = self.unit().max(1e-7);
         let u2 = self.unit();
         (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
     }
 
     /// `n` standard normal values.
-    pub(crate) fn gaussians(&mut self, n: usize) -> Vec<f32> {
+    pub fn gaussians(&mut self, n: usize) -> Vec<f32> {
         (0..n).map(|_| self.gauss()).collect()
     }
 
     /// A normal value, one in 64 of them scaled by 20 as real activations'
     /// outliers are.
-    pub(crate) fn value(&mut self) -> f32 {
+    pub fn value(&mut self) -> f32 {
         let v = self.gauss();
         if self.next().is_multiple_of(64) {
             20.0 * v
