@@ -1,0 +1,1 @@
+//! The kernels, one module per WGSL family (`shaders/<family>.wgsl`).
