@@ -1,6 +1,8 @@
-//! `wasm-chord info`: what a GGUF file holds; `--cpu`: what this machine runs.
+//! `wasm-chord info`: what a GGUF file holds; `--cpu`: what this machine runs;
+//! `--gpu`: which GPU adapters it has.
 
 mod cpu;
+mod gpu;
 
 use anyhow::Result;
 use clap::Args;
@@ -32,6 +34,10 @@ pub struct InfoArgs {
     /// The model is then optional.
     #[arg(long)]
     cpu: bool,
+    /// List the GPU adapters with their limits and features; fails when there is none.
+    /// The model is then optional.
+    #[arg(long)]
+    gpu: bool,
 }
 
 /// Arrays longer than this are summarised.
@@ -40,6 +46,22 @@ const ARRAY_PREVIEW: usize = 8;
 pub fn run(args: &InfoArgs) -> Result<()> {
     let given = args.file.clone().or_else(|| args.model.clone());
     let cpu = args.cpu.then(cpu::CpuReport::detect);
+    let gpus = args.gpu.then(gpu::detect).transpose()?;
+    if let (Some(gpus), None) = (&gpus, &given) {
+        if args.json {
+            let mut j = gpu::json(gpus);
+            if let (Some(cpu), Some(obj)) = (&cpu, j.as_object_mut()) {
+                obj.insert("cpu".to_string(), cpu.json());
+            }
+            println!("{}", serde_json::to_string_pretty(&j)?);
+        } else {
+            if let Some(cpu) = &cpu {
+                println!("{}", cpu.text());
+            }
+            print!("{}", gpu::text(gpus));
+        }
+        return Ok(());
+    }
     if let (Some(cpu), None) = (&cpu, &given) {
         if args.json {
             println!("{}", serde_json::to_string_pretty(&cpu.json())?);
@@ -57,11 +79,17 @@ pub fn run(args: &InfoArgs) -> Result<()> {
         if let (Some(cpu), Some(obj)) = (&cpu, j.as_object_mut()) {
             obj.insert("cpu".to_string(), cpu.json());
         }
+        if let (Some(gpus), Some(obj)) = (&gpus, j.as_object_mut()) {
+            obj.insert("gpu".to_string(), gpu::json(gpus));
+        }
         let text = serde_json::to_string_pretty(&j)?;
         println!("{}", json_printable(&text));
     } else {
         if let Some(cpu) = &cpu {
             println!("{}", cpu.text());
+        }
+        if let Some(gpus) = &gpus {
+            println!("{}", gpu::text(gpus));
         }
         print_text(&file, &path, args.full, load_ms);
     }
