@@ -167,6 +167,15 @@ impl Encoder<'_> {
         Ok(())
     }
 
+    /// The workgroup grid covering `n` items, `per` a workgroup.
+    pub fn groups(&self, n: u32, per: u32) -> [u32; 3] {
+        grid(
+            n,
+            per,
+            self.gpu.limits().max_compute_workgroups_per_dimension,
+        )
+    }
+
     /// Dispatches recorded so far.
     pub fn dispatches(&self) -> usize {
         self.dispatches
