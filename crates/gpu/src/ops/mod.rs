@@ -5,7 +5,9 @@
 
 pub mod elementwise;
 pub mod glu;
+pub mod matvec;
 pub mod norm;
+pub mod quantize;
 pub mod rope;
 pub mod rows;
 pub mod topk;

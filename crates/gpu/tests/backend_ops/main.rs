@@ -16,6 +16,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod float_ops;
+mod helper_ops;
+mod quant_ops;
 mod report;
 mod rows_ops;
 
@@ -28,6 +30,8 @@ fn every_op_against_the_reference() {
     let mut report = Report::default();
     float_ops::run(g, &mut report);
     rows_ops::run(g, &mut report);
+    helper_ops::run(g, &mut report);
+    quant_ops::run(g, &mut report);
     println!(
         "{} checks on {}: {} failed ({:.1} s)",
         report.lines.len(),
