@@ -11,17 +11,18 @@
 #   deploy/validate-k8s.sh        the Kubernetes example, validated offline (kubernetes-validate)
 #   deploy/test-image.sh          the FROM-scratch image of the static musl binary, built and run
 #                                 with podman (serves /health and a chat on loopback)
+#   scripts/test-gpu.sh           the WGSL kernels vs the CPU reference on SwiftShader's Vulkan
 # The extra suites install what they need (rust targets, qemu, chromium, npm
 # packages, wasm-bindgen-cli); apt needs root or sudo.
 #
 # Usage: scripts/test.sh [cargo test args]
-# Env:   WASM_CHORD_TESTS="native wasm-kernels neon web e2e serve deploy" picks suites
+# Env:   WASM_CHORD_TESTS="native wasm-kernels neon web e2e serve deploy gpu" picks suites
 #        (default: all of them; "native" alone is the quick local run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY="${PYTHON:-python3}"
-SUITES=" ${WASM_CHORD_TESTS:-native wasm-kernels neon web e2e serve deploy} "
+SUITES=" ${WASM_CHORD_TESTS:-native wasm-kernels neon web e2e serve deploy gpu} "
 want() { [[ "$SUITES" == *" $1 "* ]]; }
 step() { echo; echo "=== test.sh: $1 ($(date +%T))"; }
 
@@ -73,5 +74,9 @@ if want deploy; then
   step "deployment: k8s manifests, container image"
   deploy/validate-k8s.sh
   deploy/test-image.sh
+fi
+if want gpu; then
+  step "GPU kernels on SwiftShader (Vulkan)"
+  scripts/test-gpu.sh
 fi
 step "all requested suites passed"

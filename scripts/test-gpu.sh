@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# GPU suite (issue 18): the gpu crate's tests (adapter, split upload, every WGSL op against
+# the CPU reference: crates/gpu/tests/backend_ops) and `wasm-chord info --gpu`, on
+# SwiftShader's Vulkan ICD (a software device: correctness, not speed). Installs what is
+# missing: Debian `chromium-common` (ships the ICD) and `libvulkan1` (the loader); apt
+# needs root or sudo. Time budget: under a minute once built (the ops run in ~2 s).
+#
+# Usage: scripts/test-gpu.sh [--install]   (--install: only install the driver)
+# Env:   VK_DRIVER_FILES (another Vulkan driver list; default SwiftShader's ICD)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+
+ICD=/usr/lib/chromium/vk_swiftshader_icd.json
+need_apt=()
+[ -e "$ICD" ] || need_apt+=(chromium-common)
+ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' || need_apt+=(libvulkan1)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "test-gpu: installing ${need_apt[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+[ "${1:-}" = "--install" ] && exit 0
+
+export VK_DRIVER_FILES=${VK_DRIVER_FILES:-$ICD}
+# CI set: a missing adapter fails the tests instead of skipping them.
+CI=${CI:-1} cargo test -p gpu -- --nocapture 2>&1 | grep -v XDG_RUNTIME_DIR
+CI=${CI:-1} cargo test -p wasm-chord --test gpu_info
+echo "test-gpu: done in $(( $(date +%s) - start )) s"
