@@ -1,6 +1,7 @@
-//! Decode matvec of quantized weights (`shaders/matvec.wgsl`): Q8_0 and
-//! Q4_K weights against activations quantized on the GPU, integer dots by
-//! `dot4I8Packed` or plain i32 arithmetic ([`DotPath`]).
+//! Decode matvec of quantized weights (`shaders/matvec_*.wgsl`): Q8_0,
+//! Q4_0, Q5_0 (Q8_0 activations), Q4_K and Q6_K (Q8_K activations) against
+//! activations quantized on the GPU, integer dots by `dot4I8Packed` or
+//! plain i32 arithmetic ([`DotPath`]).
 
 use gguf::GgmlType;
 
@@ -10,7 +11,16 @@ use crate::error::GpuError;
 use crate::kernel::{Encoder, KernelId};
 use crate::upload::GpuTensor;
 
-const SOURCE: &str = include_str!("../shaders/matvec.wgsl");
+/// 32-element blocks (Q8_0 activations).
+const LEGACY: &str = concat!(
+    include_str!("../shaders/matvec_common.wgsl"),
+    include_str!("../shaders/matvec_q.wgsl")
+);
+/// k-quants (Q8_K activations).
+const KQUANT: &str = concat!(
+    include_str!("../shaders/matvec_common.wgsl"),
+    include_str!("../shaders/matvec_k.wgsl")
+);
 
 /// How four i8 products are summed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,16 +51,25 @@ impl DotPath {
 
 /// The activation type a weight type's matvec takes, if it has one here.
 pub fn act_type(w: GgmlType) -> Option<GgmlType> {
-    match w {
-        GgmlType::Q8_0 => Some(GgmlType::Q8_0),
-        GgmlType::Q4_K => Some(GgmlType::Q8_K),
-        _ => None,
-    }
+    kernel(w).map(|k| k.2)
+}
+
+/// (entry point, source, activation type) of `w`'s matvec.
+fn kernel(w: GgmlType) -> Option<(&'static str, &'static str, GgmlType)> {
+    use GgmlType::*;
+    Some(match w {
+        Q8_0 => ("matvec_q8_0", LEGACY, Q8_0),
+        Q4_0 => ("matvec_q4_0", LEGACY, Q8_0),
+        Q5_0 => ("matvec_q5_0", LEGACY, Q8_0),
+        Q4_K => ("matvec_q4_k", KQUANT, Q8_K),
+        Q6_K => ("matvec_q6_k", KQUANT, Q8_K),
+        _ => return None,
+    })
 }
 
 /// y = w · x for one token.
 ///
-/// w: [rows, cols] of Q8_0 / Q4_K (any number of parts), x: [cols]
+/// w: [rows, cols] of a type with [`act_type`] (any number of parts), x: [cols]
 /// quantized to `act_type(w.ty)` -> y: [rows]
 pub fn matvec(
     enc: &mut Encoder,
@@ -59,15 +78,14 @@ pub fn matvec(
     y: &wgpu::Buffer,
     path: DotPath,
 ) -> Result<(), GpuError> {
-    let (entry, at) = match w.ty {
-        GgmlType::Q8_0 => ("matvec_q8_0", GgmlType::Q8_0),
-        GgmlType::Q4_K => ("matvec_q4_k", GgmlType::Q8_K),
-        t => {
-            return Err(GpuError::Shape {
-                op: "matvec",
-                reason: format!("{t} weights are not supported yet (Q8_0, Q4_K)"),
-            })
-        }
+    let Some((entry, source, at)) = kernel(w.ty) else {
+        return Err(GpuError::Shape {
+            op: "matvec",
+            reason: format!(
+                "{} weights are not supported yet (Q8_0, Q4_0, Q5_0, Q4_K, Q6_K)",
+                w.ty
+            ),
+        });
     };
     if x.ty != at || x.n != w.cols {
         return Err(GpuError::Shape {
@@ -81,7 +99,7 @@ pub fn matvec(
     need("matvec", "y", y, w.rows)?;
     let id = KernelId {
         family: "matvec",
-        source: SOURCE,
+        source,
         entry,
         variant: path.variant(),
     };

@@ -1,5 +1,5 @@
-//! Activation quantizers (Q8_0, Q8_K) and decode matvecs (Q8_0, Q4_K
-//! weights), with the packed and the plain integer dot.
+//! Activation quantizers (Q8_0, Q8_K) and decode matvecs (Q8_0, Q4_0,
+//! Q5_0, Q4_K, Q6_K weights), with the packed and the plain integer dot.
 
 use gguf::GgmlType::{self, *};
 use gpu::ops::matvec::{self, DotPath};
@@ -21,7 +21,7 @@ pub fn run(g: &Gpu, report: &mut Report) {
     if g.packed_dot() {
         paths.insert(0, DotPath::Packed);
     }
-    for w in [Q8_0, Q4_K] {
+    for w in [Q8_0, Q4_0, Q5_0, Q4_K, Q6_K] {
         for &path in &paths {
             let name = |op: &str| format!("{op} {path:?}");
             report.record(name("matvec-unit"), &w.to_string(), matvec_unit(g, w, path));

@@ -1,0 +1,57 @@
+// Decode matvec of quantized weights with activations quantized on the GPU
+// (quantize.wgsl's layout): y[y_offset + r] = w[r] · x for the rows of one
+// part of a weight tensor (GGUF block layout as u32 words). One workgroup
+// of 64 per row; `idot4` (idot_packed / idot_plain) gives exact integer
+// sums per block, scaled per block as the CPU reference does.
+// This file: bindings and helpers shared by matvec_q.wgsl (32-element
+// blocks, Q8_0 activations) and matvec_k.wgsl (k-quants, Q8_K).
+//
+// Summation order: each invocation sums its blocks' scaled sums in f32,
+// then a tree over the workgroup; the CPU sums blocks in order (Q4_K: in 8
+// lanes of element index mod 8). Integer sums are exact on both; only the
+// f32 rounding of the block sums differs.
+
+struct Params { rows: u32, nb: u32, row_bytes: u32, y_offset: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> w: array<u32>;
+@group(0) @binding(2) var<storage, read> aq: array<u32>;
+@group(0) @binding(3) var<storage, read> ad: array<u32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+// Q8_K activations only: the sums of each 16 quants.
+@group(0) @binding(5) var<storage, read> bsums: array<i32>;
+
+var<workgroup> part: array<f32, 64>;
+
+// y[y_offset + r] = the workgroup's sum (li 0 writes).
+fn finish(li: u32, r: u32, s: f32) {
+    part[li] = s;
+    workgroupBarrier();
+    for (var k = 32u; k > 0u; k = k >> 1u) {
+        if (li < k) {
+            part[li] = part[li] + part[li + k];
+        }
+        workgroupBarrier();
+    }
+    if (li == 0u) {
+        y[p.y_offset + r] = part[0];
+    }
+}
+
+// Four weight bytes from an even byte offset.
+fn w_word(off: u32) -> u32 {
+    let i = off >> 2u;
+    if ((off & 2u) == 0u) {
+        return w[i];
+    }
+    return (w[i] >> 16u) | (w[i + 1u] << 16u);
+}
+
+fn w_half(off: u32) -> u32 {
+    return (w[off >> 2u] >> ((off & 2u) * 8u)) & 0xffffu;
+}
+
+// Σ of the four i8 lanes of an activation word (the offsets of Q4_0's
+// q − 8 and Q5_0's q − 16 are taken off as offset · Σa).
+fn lane_sum(a: u32) -> i32 {
+    return idot4(0x01010101u, a);
+}

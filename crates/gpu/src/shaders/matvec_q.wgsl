@@ -1,0 +1,86 @@
+// Decode matvec, 32-element blocks with Q8_0 activations (bindings and
+// helpers: matvec_common.wgsl).
+
+// Q8_0 · Q8_0: per block sumi * (d_w * d_x).
+@compute @workgroup_size(64)
+fn matvec_q8_0(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+               @builtin(local_invocation_index) li: u32) {
+    let r = flat_group(wg, nw);
+    if (r >= p.rows) {
+        return;
+    }
+    var s = 0.0;
+    for (var b = li; b < p.nb; b = b + 64u) {
+        let off = r * p.row_bytes + 34u * b;
+        var sumi = 0;
+        for (var k = 0u; k < 8u; k = k + 1u) {
+            sumi = sumi + idot4(w_word(off + 2u + 4u * k), aq[8u * b + k]);
+        }
+        s = s + f32(sumi) * (f16_bits_to_f32(w_half(off)) * f16_bits_to_f32(ad[b]));
+    }
+    finish(li, r, s);
+}
+
+// Q4_0 · Q8_0 (18-byte blocks: d, 16 bytes of nibbles; element j < 16 the
+// low nibble of byte j, element 16 + j the high one, both q − 8). The CPU
+// scales as (sumi · d_w) · d_x.
+@compute @workgroup_size(64)
+fn matvec_q4_0(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+               @builtin(local_invocation_index) li: u32) {
+    let r = flat_group(wg, nw);
+    if (r >= p.rows) {
+        return;
+    }
+    var s = 0.0;
+    for (var b = li; b < p.nb; b = b + 64u) {
+        let off = r * p.row_bytes + 18u * b;
+        var sumi = 0;
+        var asum = 0;
+        for (var k = 0u; k < 4u; k = k + 1u) {
+            let q = w_word(off + 2u + 4u * k);
+            let a0 = aq[8u * b + k];
+            let a1 = aq[8u * b + 4u + k];
+            sumi = sumi + idot4(q & 0x0f0f0f0fu, a0) + idot4((q >> 4u) & 0x0f0f0f0fu, a1);
+            asum = asum + lane_sum(a0) + lane_sum(a1);
+        }
+        sumi = sumi - 8 * asum;
+        s = s + f32(sumi) * f16_bits_to_f32(w_half(off)) * f16_bits_to_f32(ad[b]);
+    }
+    finish(li, r, s);
+}
+
+// Bits 0..3 of `h` to bit 4 of each byte.
+fn spread4(h: u32) -> u32 {
+    return ((h & 1u) << 4u) | ((h & 2u) << 11u) | ((h & 4u) << 18u) | ((h & 8u) << 25u);
+}
+
+// Q5_0 · Q8_0 (22-byte blocks: d, qh (32 high bits), 16 bytes of nibbles;
+// element j: low nibble of byte j | bit j of qh << 4, element 16 + j: high
+// nibble | bit 16 + j; both q − 16). The CPU scales as (d_w · d_x) · sumi.
+@compute @workgroup_size(64)
+fn matvec_q5_0(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+               @builtin(local_invocation_index) li: u32) {
+    let r = flat_group(wg, nw);
+    if (r >= p.rows) {
+        return;
+    }
+    var s = 0.0;
+    for (var b = li; b < p.nb; b = b + 64u) {
+        let off = r * p.row_bytes + 22u * b;
+        let qh = w_word(off + 2u);
+        var sumi = 0;
+        var asum = 0;
+        for (var k = 0u; k < 4u; k = k + 1u) {
+            let q = w_word(off + 6u + 4u * k);
+            let a0 = aq[8u * b + k];
+            let a1 = aq[8u * b + 4u + k];
+            let q0 = (q & 0x0f0f0f0fu) | spread4(qh >> (4u * k));
+            let q1 = ((q >> 4u) & 0x0f0f0f0fu) | spread4(qh >> (16u + 4u * k));
+            sumi = sumi + idot4(q0, a0) + idot4(q1, a1);
+            asum = asum + lane_sum(a0) + lane_sum(a1);
+        }
+        sumi = sumi - 16 * asum;
+        s = s + (f16_bits_to_f32(w_half(off)) * f16_bits_to_f32(ad[b])) * f32(sumi);
+    }
+    finish(li, r, s);
+}
