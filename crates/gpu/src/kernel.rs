@@ -121,6 +121,19 @@ impl Encoder<'_> {
         buffers: &[wgpu::BindingResource<'_>],
         groups: [u32; 3],
     ) -> Result<(), GpuError> {
+        let numbered: Vec<_> = (1..).zip(buffers.iter().cloned()).collect();
+        self.dispatch_at(id, params, &numbered, groups)
+    }
+
+    /// [`Encoder::dispatch`] with explicit binding numbers (entry points of
+    /// one shader that use different subsets of its bindings).
+    pub fn dispatch_at(
+        &mut self,
+        id: KernelId,
+        params: &[u32],
+        buffers: &[(u32, wgpu::BindingResource<'_>)],
+        groups: [u32; 3],
+    ) -> Result<(), GpuError> {
         let pipeline = self.gpu.pipeline(id)?;
         let max = self.gpu.limits().max_compute_workgroups_per_dimension;
         if groups.iter().any(|&g| g > max) {
@@ -143,9 +156,9 @@ impl Encoder<'_> {
             binding: 0,
             resource: uniform.as_entire_binding(),
         }];
-        for (i, r) in buffers.iter().enumerate() {
+        for (binding, r) in buffers {
             entries.push(wgpu::BindGroupEntry {
-                binding: i as u32 + 1,
+                binding: *binding,
                 resource: r.clone(),
             });
         }

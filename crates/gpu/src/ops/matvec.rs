@@ -1,7 +1,8 @@
 //! Decode matvec of quantized weights (`shaders/matvec_*.wgsl`): Q8_0,
 //! Q4_0, Q5_0 (Q8_0 activations), Q4_K and Q6_K (Q8_K activations) against
 //! activations quantized on the GPU, integer dots by `dot4I8Packed` or
-//! plain i32 arithmetic ([`DotPath`]).
+//! plain i32 arithmetic ([`DotPath`]); F16 and F32 weights against f32
+//! activations (rounded to f16 for F16, as the CPU).
 
 use gguf::GgmlType;
 
@@ -15,6 +16,11 @@ use crate::upload::GpuTensor;
 const LEGACY: &str = concat!(
     include_str!("../shaders/matvec_common.wgsl"),
     include_str!("../shaders/matvec_q.wgsl")
+);
+/// Float weights (f32 activations).
+const FLOAT: &str = concat!(
+    include_str!("../shaders/matvec_common.wgsl"),
+    include_str!("../shaders/matvec_f.wgsl")
 );
 /// k-quants (Q8_K activations).
 const KQUANT: &str = concat!(
@@ -63,6 +69,8 @@ fn kernel(w: GgmlType) -> Option<(&'static str, &'static str, GgmlType)> {
         Q5_0 => ("matvec_q5_0", LEGACY, Q8_0),
         Q4_K => ("matvec_q4_k", KQUANT, Q8_K),
         Q6_K => ("matvec_q6_k", KQUANT, Q8_K),
+        F32 => ("matvec_f32", FLOAT, F32),
+        F16 => ("matvec_f16", FLOAT, F16),
         _ => return None,
     })
 }
@@ -82,7 +90,7 @@ pub fn matvec(
         return Err(GpuError::Shape {
             op: "matvec",
             reason: format!(
-                "{} weights are not supported yet (Q8_0, Q4_0, Q5_0, Q4_K, Q6_K)",
+                "{} weights are not supported yet (Q8_0, Q4_0, Q5_0, Q4_K, Q6_K, F16, F32)",
                 w.ty
             ),
         });
@@ -109,16 +117,18 @@ pub fn matvec(
         let rows = u32_of("matvec", "rows", part.part.rows.len())?;
         let params = [rows, nb, rb, u32_of("matvec", "row", part.part.rows.start)?];
         let mut bufs = vec![
-            part.buffer.as_entire_binding(),
-            x.qs.as_entire_binding(),
-            x.d.as_entire_binding(),
-            y.as_entire_binding(),
+            (1, part.buffer.as_entire_binding()),
+            (2, x.qs.as_entire_binding()),
         ];
+        if !matches!(at, GgmlType::F16 | GgmlType::F32) {
+            bufs.push((3, x.d.as_entire_binding()));
+        }
+        bufs.push((4, y.as_entire_binding()));
         if at == GgmlType::Q8_K {
-            bufs.push(x.bsums.as_entire_binding());
+            bufs.push((5, x.bsums.as_entire_binding()));
         }
         let groups = enc.groups(rows, 1);
-        enc.dispatch(id, &params, &bufs, groups)?;
+        enc.dispatch_at(id, &params, &bufs, groups)?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
-//! Activations quantized on the GPU (`shaders/quantize.wgsl`) to the block
-//! type the CPU reference pairs with each weight type (Q8_0 or Q8_K), with
-//! the reference's bytes, in a layout of whole words ([`QuantActs`]).
+//! Activations quantized on the GPU (`shaders/quantize.wgsl`) to the type
+//! the CPU reference pairs with each weight type (Q8_0, Q8_K; F16 and F32
+//! for float weights), with the reference's bytes, in a layout of whole
+//! words ([`QuantActs`]).
 
 use gguf::GgmlType;
 use half::f16;
@@ -12,10 +13,12 @@ use crate::kernel::{Encoder, KernelId};
 
 const Q8_0: KernelId = kernel_id!("quantize", "quantize_q8_0");
 const Q8_K: KernelId = kernel_id!("quantize", "quantize_q8_k");
+const ROUND_F16: KernelId = kernel_id!("quantize", "round_f16");
 
 /// Quantized activations of `n` values: for Q8_0, `qs: [n/32 * 8]` words
 /// (4 quants each), `d: [n/32]` f16 bits; for Q8_K, `qs: [n/256 * 64]`,
-/// `d: [n/256]` f32 bits, `bsums: [n/256 * 16]` i32.
+/// `d: [n/256]` f32 bits, `bsums: [n/256 * 16]` i32; for F16 and F32,
+/// `qs: [n]` f32 values (F16: rounded to f16), `d` and `bsums` unused.
 pub struct QuantActs {
     pub ty: GgmlType,
     pub n: usize,
@@ -25,14 +28,15 @@ pub struct QuantActs {
 }
 
 impl QuantActs {
-    /// Buffers for `n` values quantized to `ty` (Q8_0 or Q8_K).
+    /// Buffers for `n` values quantized to `ty` (Q8_0, Q8_K, F16, F32).
     pub fn new(gpu: &Gpu, ty: GgmlType, n: usize) -> Result<QuantActs, GpuError> {
         let nb = blocks(ty, n)? as u64;
         let bs = ty.block_size() as u64;
+        let float = matches!(ty, GgmlType::F16 | GgmlType::F32);
         Ok(QuantActs {
             ty,
             n,
-            qs: gpu.storage("acts.qs", nb * bs),
+            qs: gpu.storage("acts.qs", if float { 4 * nb } else { nb * bs }),
             d: gpu.storage("acts.d", 4 * nb),
             bsums: gpu.storage("acts.bsums", if ty == GgmlType::Q8_K { 64 * nb } else { 4 }),
         })
@@ -61,6 +65,9 @@ impl QuantActs {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn to_ggml(&self, gpu: &Gpu) -> Result<Vec<u8>, GpuError> {
         let nb = blocks(self.ty, self.n)?;
+        if let Some(bytes) = self.float_ggml(gpu)? {
+            return Ok(bytes);
+        }
         let qs = gpu.read_u32(&self.qs, nb * self.ty.block_size() / 4)?;
         let d = gpu.read_u32(&self.d, nb)?;
         let bsums = match self.ty {
@@ -69,14 +76,31 @@ impl QuantActs {
         };
         Ok(join_ggml(self.ty, &qs, &d, &bsums))
     }
+
+    /// F16 / F32 activations as their ggml bytes (`None` for block types).
+    #[cfg(not(target_arch = "wasm32"))]
+    fn float_ggml(&self, gpu: &Gpu) -> Result<Option<Vec<u8>>, GpuError> {
+        let x = match self.ty {
+            GgmlType::F16 | GgmlType::F32 => gpu.read_f32(&self.qs, self.n)?,
+            _ => return Ok(None),
+        };
+        Ok(Some(match self.ty {
+            GgmlType::F16 => x
+                .iter()
+                .flat_map(|&v| f16::from_f32(v).to_le_bytes())
+                .collect(),
+            _ => bytemuck::cast_slice(&x).to_vec(),
+        }))
+    }
 }
 
 /// Blocks of `n` values of `ty`, or an error for another type or length.
 fn blocks(ty: GgmlType, n: usize) -> Result<usize, GpuError> {
-    if !matches!(ty, GgmlType::Q8_0 | GgmlType::Q8_K) || !n.is_multiple_of(ty.block_size()) {
+    use GgmlType::*;
+    if !matches!(ty, Q8_0 | Q8_K | F16 | F32) || !n.is_multiple_of(ty.block_size()) {
         return Err(GpuError::Shape {
             op: "quantize",
-            reason: format!("{n} values as {ty} (Q8_0 or Q8_K, whole blocks)"),
+            reason: format!("{n} values as {ty} (Q8_0, Q8_K, F16, F32; whole blocks)"),
         });
     }
     Ok(n / ty.block_size())
@@ -86,8 +110,18 @@ fn blocks(ty: GgmlType, n: usize) -> Result<usize, GpuError> {
 fn split_ggml(ty: GgmlType, bytes: &[u8]) -> (Vec<u32>, Vec<u32>, Vec<i32>) {
     let (mut qs, mut d, mut bsums) = (Vec::new(), Vec::new(), Vec::new());
     let word = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    match ty {
+        GgmlType::F32 => qs.extend(bytes.chunks_exact(4).map(word)),
+        GgmlType::F16 => qs.extend(
+            bytes
+                .chunks_exact(2)
+                .map(|h| f16::from_le_bytes([h[0], h[1]]).to_f32().to_bits()),
+        ),
+        _ => {}
+    }
     for blk in bytes.chunks_exact(ty.type_size()) {
         match ty {
+            GgmlType::F16 | GgmlType::F32 => break,
             GgmlType::Q8_0 => {
                 d.push(u16::from_le_bytes([blk[0], blk[1]]) as u32);
                 qs.extend(blk[2..34].chunks_exact(4).map(word));
@@ -102,6 +136,10 @@ fn split_ggml(ty: GgmlType, bytes: &[u8]) -> (Vec<u32>, Vec<u32>, Vec<i32>) {
                 );
             }
         }
+    }
+    // bindings are never empty
+    if d.is_empty() {
+        d.push(0);
     }
     if bsums.is_empty() {
         bsums.push(0);
@@ -137,6 +175,16 @@ pub fn quantize(enc: &mut Encoder, x: &wgpu::Buffer, acts: &QuantActs) -> Result
     let groups = enc.groups(nb, 64);
     let params = [nb, 0, 0, 0];
     match acts.ty {
+        GgmlType::F32 => {
+            // no rounding: the values themselves
+            enc.enc
+                .copy_buffer_to_buffer(x, 0, &acts.qs, 0, 4 * acts.n as u64);
+            Ok(())
+        }
+        GgmlType::F16 => {
+            let bufs = [x.as_entire_binding(), acts.qs.as_entire_binding()];
+            enc.dispatch(ROUND_F16, &params, &bufs, groups)
+        }
         GgmlType::Q8_0 => {
             let bufs = [
                 x.as_entire_binding(),

@@ -93,3 +93,15 @@ fn quantize_q8_k(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) 
     let inv = div_rn(1.0, mag);
     d[b] = bitcast<u32>(select(inv, -inv, mx > 0.0));
 }
+
+// F16 activations (F16 weights; the CPU rounds x to f16): qs[i] = the f32
+// bits of x[i] rounded to f16 (nearest even), one invocation per value
+// (n_blocks = n).
+@compute @workgroup_size(64)
+fn round_f16(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+             @builtin(local_invocation_index) li: u32) {
+    let i = flat_group(wg, nw) * 64u + li;
+    if (i < p.n_blocks) {
+        qs[i] = bitcast<u32>(f16_bits_to_f32(f32_to_f16_bits(x[i])));
+    }
+}

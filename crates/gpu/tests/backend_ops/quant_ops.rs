@@ -1,5 +1,6 @@
-//! Activation quantizers (Q8_0, Q8_K) and decode matvecs (Q8_0, Q4_0,
-//! Q5_0, Q4_K, Q6_K weights), with the packed and the plain integer dot.
+//! Activation quantizers (Q8_0, Q8_K, F16) and decode matvecs (Q8_0,
+//! Q4_0, Q5_0, Q4_K, Q6_K with the packed and the plain integer dot; F16,
+//! F32).
 
 use gguf::GgmlType::{self, *};
 use gpu::ops::matvec::{self, DotPath};
@@ -13,7 +14,7 @@ use kernels::testdata::Rng;
 use super::report::{bound, dev, Outcome, Report};
 
 pub fn run(g: &Gpu, report: &mut Report) {
-    for w in [Q8_0, Q4_K] {
+    for w in [Q8_0, Q4_K, F16] {
         let at = vec_dot_type(w);
         report.record("quantize", &at.to_string(), quantize_bytes(g, w));
     }
@@ -21,9 +22,16 @@ pub fn run(g: &Gpu, report: &mut Report) {
     if g.packed_dot() {
         paths.insert(0, DotPath::Packed);
     }
-    for w in [Q8_0, Q4_0, Q5_0, Q4_K, Q6_K] {
-        for &path in &paths {
-            let name = |op: &str| format!("{op} {path:?}");
+    for w in [Q8_0, Q4_0, Q5_0, Q4_K, Q6_K, F16, F32] {
+        let float = matches!(w, F16 | F32);
+        for &path in if float { &paths[..1] } else { &paths[..] } {
+            // float weights have no integer dot: one path
+            let how = if float {
+                "f32".into()
+            } else {
+                format!("{path:?}")
+            };
+            let name = |op: &str| format!("{op} {how}");
             report.record(name("matvec-unit"), &w.to_string(), matvec_unit(g, w, path));
             report.record(name("matvec"), &w.to_string(), matvec_random(g, w, path));
             report.record(
@@ -84,12 +92,27 @@ fn quantize_bytes(g: &Gpu, w: GgmlType) -> Outcome {
         }
         blocks += got.len() / at.type_size();
     }
-    Ok(format!("bytes equal ({blocks} blocks)"))
+    let unit = if at.block_size() == 1 {
+        "values"
+    } else {
+        "blocks"
+    };
+    Ok(format!("bytes equal ({blocks} {unit})"))
 }
 
 /// Block counts of a row: 1, 7 and a random one (the CPU conformance's).
 fn block_counts(rng: &mut Rng) -> [usize; 3] {
     [1, 7, 2 + rng.below(60)]
+}
+
+/// Row lengths for `nb` blocks of `t` (float rows also at lengths that
+/// leave every loop a tail, as the CPU conformance).
+fn lengths(t: GgmlType, nb: usize) -> Vec<usize> {
+    if t.block_size() == 1 {
+        vec![nb, nb * 32 + 5, nb * 64]
+    } else {
+        vec![nb * t.block_size()]
+    }
 }
 
 /// A matvec's result, the reference's, and the weight and activation bytes.
@@ -138,8 +161,10 @@ fn matvec_case(
 fn matvec_unit(g: &Gpu, w: GgmlType, path: DotPath) -> Outcome {
     let mut rng = Rng(0x0417 + w as u64);
     let mut rows_checked = 0;
-    for nb in block_counts(&mut rng) {
-        let n = nb * w.block_size();
+    for n in block_counts(&mut rng)
+        .into_iter()
+        .flat_map(|nb| lengths(w, nb))
+    {
         let Case { got, want, .. } = matvec_case(
             g,
             w,
@@ -163,8 +188,10 @@ fn matvec_unit(g: &Gpu, w: GgmlType, path: DotPath) -> Outcome {
 fn matvec_random(g: &Gpu, w: GgmlType, path: DotPath) -> Outcome {
     let mut rng = Rng(0xC0DE + w as u64);
     let (mut worst_rel, mut worst_nmse, mut parts_seen) = (0f64, 0f64, 0);
-    for nb in block_counts(&mut rng) {
-        let n = nb * w.block_size();
+    for n in block_counts(&mut rng)
+        .into_iter()
+        .flat_map(|nb| lengths(w, nb))
+    {
         for data in [(Data::Quantized, Data::Quantized), (Data::Raw, Data::Raw)] {
             let rows = 45;
             let max = (row_bytes(w, n) * 8) as u64; // parts of about 8 rows
