@@ -139,9 +139,9 @@ impl Gpu {
     }
 
     /// Waits (at most the timeout) until the queue's work is done and its
-    /// callbacks have run.
+    /// callbacks have run. The poll comes first: it is what runs a lost
+    /// device's callback, so a lost device reads as `DeviceLost`.
     pub fn wait(&self, what: &'static str) -> Result<(), GpuError> {
-        self.check()?;
         let r = self.device.poll(wgpu::PollType::Wait {
             submission_index: None,
             timeout: Some(self.timeout),

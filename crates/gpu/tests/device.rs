@@ -58,3 +58,48 @@ fn largest_binding_allocates() {
     g.queue.write_buffer(&buf, max - 256, &tail);
     assert_eq!(g.read_bytes(&buf, max - 256, 256).unwrap(), tail);
 }
+
+/// A destroyed device is a `DeviceLost` error on the next operation, not
+/// a hang (its own device: the shared one stays usable).
+#[test]
+fn lost_device_is_an_error() {
+    let Some(shared) = common::gpu() else { return };
+    let g = gpu::Gpu::open(Some(shared.info.index)).unwrap();
+    let buf = g.storage_init("x", &[1, 2, 3, 4]);
+    assert_eq!(g.read_bytes(&buf, 0, 4).unwrap(), [1, 2, 3, 4]);
+    g.device.destroy();
+    let err = g.read_bytes(&buf, 0, 4).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            gpu::GpuError::DeviceLost(_) | gpu::GpuError::Device { .. }
+        ),
+        "{err}"
+    );
+    // the device's lost callback has run by the next wait
+    match g.wait("after destroy") {
+        Err(gpu::GpuError::DeviceLost(why)) => assert!(why.contains("Destroyed"), "{why}"),
+        other => panic!("expected DeviceLost, got {other:?}"),
+    }
+    assert!(matches!(g.check(), Err(gpu::GpuError::DeviceLost(_))));
+}
+
+/// A wait longer than the device's bound is a `Timeout` error.
+#[test]
+fn wait_is_bounded() {
+    let Some(shared) = common::gpu() else { return };
+    let g = gpu::Gpu::open(Some(shared.info.index))
+        .unwrap()
+        .with_timeout(std::time::Duration::from_nanos(1));
+    // top-40 of 1M logits: tens of milliseconds on a software device
+    let n = 1 << 20;
+    let x = g.storage("logits", 4 * n as u64);
+    let (ids, vals) = (g.storage("ids", 160), g.storage("vals", 160));
+    let mut enc = g.encoder();
+    gpu::ops::topk::top_k(&mut enc, &x, n, 1, 40, &ids, &vals).unwrap();
+    enc.submit().unwrap();
+    match g.wait("top-k") {
+        Err(gpu::GpuError::Timeout { what, .. }) => assert_eq!(what, "top-k"),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+}
