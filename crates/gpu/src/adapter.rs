@@ -1,7 +1,5 @@
 //! Adapter discovery: what devices wgpu sees and what each offers.
 
-use crate::error::GpuError;
-
 /// The backends this build asks wgpu for: WebGPU in the browser, the
 /// native compute APIs elsewhere (no GLES: its compute is too limited).
 pub fn backends() -> wgpu::Backends {
@@ -108,10 +106,10 @@ pub fn adapters() -> Vec<AdapterReport> {
 
 /// [`adapters`], or [`GpuError::NoAdapter`] when there is none.
 #[cfg(not(target_arch = "wasm32"))]
-pub fn require_adapters() -> Result<Vec<AdapterReport>, GpuError> {
+pub fn require_adapters() -> Result<Vec<AdapterReport>, crate::error::GpuError> {
     let found = adapters();
     if found.is_empty() {
-        return Err(GpuError::NoAdapter {
+        return Err(crate::error::GpuError::NoAdapter {
             backends: format!("{:?}", backends()),
         });
     }

@@ -177,4 +177,12 @@ impl Gpu {
             None => Ok(out),
         }
     }
+
+    /// In the browser error scopes resolve asynchronously: `f` runs
+    /// unscoped and its errors arrive through the uncaptured-error hook,
+    /// which the next [`Gpu::check`] reports.
+    #[cfg(target_arch = "wasm32")]
+    pub fn scoped<T>(&self, _what: &str, f: impl FnOnce() -> T) -> Result<T, GpuError> {
+        Ok(f())
+    }
 }

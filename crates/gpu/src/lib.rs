@@ -17,12 +17,15 @@ pub mod device;
 pub mod error;
 pub mod kernel;
 pub mod ops;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod readback;
 pub mod software;
 pub mod split;
 pub mod upload;
 
-pub use adapter::{adapters, AdapterReport};
+#[cfg(not(target_arch = "wasm32"))]
+pub use adapter::adapters;
+pub use adapter::{adapters_async, AdapterReport};
 pub use device::Gpu;
 pub use error::GpuError;
 pub use upload::GpuTensor;

@@ -148,6 +148,7 @@ fn split_ggml(ty: GgmlType, bytes: &[u8]) -> (Vec<u32>, Vec<u32>, Vec<i32>) {
 }
 
 /// (qs words, d words, bsums) -> ggml blocks.
+#[cfg(not(target_arch = "wasm32"))]
 fn join_ggml(ty: GgmlType, qs: &[u32], d: &[u32], bsums: &[u32]) -> Vec<u8> {
     let mut out = Vec::with_capacity(d.len() * ty.type_size());
     let qw = ty.block_size() / 4;
