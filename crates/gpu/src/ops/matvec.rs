@@ -1,5 +1,6 @@
 //! Decode matvec of quantized weights (`shaders/matvec_*.wgsl`): Q8_0,
-//! Q4_0, Q5_0 (Q8_0 activations), Q4_K and Q6_K (Q8_K activations) against
+//! Q4_0, Q5_0 (Q8_0 activations), Q4_1, Q5_1 (Q8_1), Q4_K, Q5_K and Q6_K
+//! (Q8_K) against
 //! activations quantized on the GPU, integer dots by `dot4I8Packed` or
 //! plain i32 arithmetic ([`DotPath`]); F16 and F32 weights against f32
 //! activations (rounded to f16 for F16, as the CPU).
@@ -12,7 +13,7 @@ use crate::error::GpuError;
 use crate::kernel::{Encoder, KernelId};
 use crate::upload::GpuTensor;
 
-/// 32-element blocks (Q8_0 activations).
+/// 32-element blocks (Q8_0 and Q8_1 activations).
 const LEGACY: &str = concat!(
     include_str!("../shaders/matvec_common.wgsl"),
     include_str!("../shaders/matvec_q.wgsl")
@@ -67,6 +68,9 @@ fn kernel(w: GgmlType) -> Option<(&'static str, &'static str, GgmlType)> {
         Q8_0 => ("matvec_q8_0", LEGACY, Q8_0),
         Q4_0 => ("matvec_q4_0", LEGACY, Q8_0),
         Q5_0 => ("matvec_q5_0", LEGACY, Q8_0),
+        Q4_1 => ("matvec_q4_1", LEGACY, Q8_1),
+        Q5_1 => ("matvec_q5_1", LEGACY, Q8_1),
+        Q5_K => ("matvec_q5_k", KQUANT, Q8_K),
         Q4_K => ("matvec_q4_k", KQUANT, Q8_K),
         Q6_K => ("matvec_q6_k", KQUANT, Q8_K),
         F32 => ("matvec_f32", FLOAT, F32),
@@ -90,7 +94,7 @@ pub fn matvec(
         return Err(GpuError::Shape {
             op: "matvec",
             reason: format!(
-                "{} weights are not supported yet (Q8_0, Q4_0, Q5_0, Q4_K, Q6_K, F16, F32)",
+                "{} weights are not supported yet (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, F16, F32)",
                 w.ty
             ),
         });

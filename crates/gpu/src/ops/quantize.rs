@@ -1,5 +1,5 @@
 //! Activations quantized on the GPU (`shaders/quantize.wgsl`) to the type
-//! the CPU reference pairs with each weight type (Q8_0, Q8_K; F16 and F32
+//! the CPU reference pairs with each weight type (Q8_0, Q8_1, Q8_K; F16 and F32
 //! for float weights), with the reference's bytes, in a layout of whole
 //! words ([`QuantActs`]).
 
@@ -12,11 +12,13 @@ use crate::error::GpuError;
 use crate::kernel::{Encoder, KernelId};
 
 const Q8_0: KernelId = kernel_id!("quantize", "quantize_q8_0");
+const Q8_1: KernelId = kernel_id!("quantize", "quantize_q8_1");
 const Q8_K: KernelId = kernel_id!("quantize", "quantize_q8_k");
 const ROUND_F16: KernelId = kernel_id!("quantize", "round_f16");
 
 /// Quantized activations of `n` values: for Q8_0, `qs: [n/32 * 8]` words
-/// (4 quants each), `d: [n/32]` f16 bits; for Q8_K, `qs: [n/256 * 64]`,
+/// (4 quants each), `d: [n/32]` f16 bits (Q8_1: d | s << 16, the block's
+/// first word); for Q8_K, `qs: [n/256 * 64]`,
 /// `d: [n/256]` f32 bits, `bsums: [n/256 * 16]` i32; for F16 and F32,
 /// `qs: [n]` f32 values (F16: rounded to f16), `d` and `bsums` unused.
 pub struct QuantActs {
@@ -97,10 +99,10 @@ impl QuantActs {
 /// Blocks of `n` values of `ty`, or an error for another type or length.
 fn blocks(ty: GgmlType, n: usize) -> Result<usize, GpuError> {
     use GgmlType::*;
-    if !matches!(ty, Q8_0 | Q8_K | F16 | F32) || !n.is_multiple_of(ty.block_size()) {
+    if !matches!(ty, Q8_0 | Q8_1 | Q8_K | F16 | F32) || !n.is_multiple_of(ty.block_size()) {
         return Err(GpuError::Shape {
             op: "quantize",
-            reason: format!("{n} values as {ty} (Q8_0, Q8_K, F16, F32; whole blocks)"),
+            reason: format!("{n} values as {ty} (Q8_0, Q8_1, Q8_K, F16, F32; whole blocks)"),
         });
     }
     Ok(n / ty.block_size())
@@ -125,6 +127,10 @@ fn split_ggml(ty: GgmlType, bytes: &[u8]) -> (Vec<u32>, Vec<u32>, Vec<i32>) {
             GgmlType::Q8_0 => {
                 d.push(u16::from_le_bytes([blk[0], blk[1]]) as u32);
                 qs.extend(blk[2..34].chunks_exact(4).map(word));
+            }
+            GgmlType::Q8_1 => {
+                d.push(word(&blk[0..4]));
+                qs.extend(blk[4..36].chunks_exact(4).map(word));
             }
             _ => {
                 d.push(word(&blk[0..4]));
@@ -155,6 +161,7 @@ fn join_ggml(ty: GgmlType, qs: &[u32], d: &[u32], bsums: &[u32]) -> Vec<u8> {
     for (b, &db) in d.iter().enumerate() {
         match ty {
             GgmlType::Q8_0 => out.extend_from_slice(&f16::from_bits(db as u16).to_le_bytes()),
+            GgmlType::Q8_1 => out.extend_from_slice(&db.to_le_bytes()),
             _ => out.extend_from_slice(&db.to_le_bytes()),
         }
         for w in &qs[b * qw..(b + 1) * qw] {
@@ -186,13 +193,18 @@ pub fn quantize(enc: &mut Encoder, x: &wgpu::Buffer, acts: &QuantActs) -> Result
             let bufs = [x.as_entire_binding(), acts.qs.as_entire_binding()];
             enc.dispatch(ROUND_F16, &params, &bufs, groups)
         }
-        GgmlType::Q8_0 => {
+        GgmlType::Q8_0 | GgmlType::Q8_1 => {
             let bufs = [
                 x.as_entire_binding(),
                 acts.qs.as_entire_binding(),
                 acts.d.as_entire_binding(),
             ];
-            enc.dispatch(Q8_0, &params, &bufs, groups)
+            let id = if acts.ty == GgmlType::Q8_0 {
+                Q8_0
+            } else {
+                Q8_1
+            };
+            enc.dispatch(id, &params, &bufs, groups)
         }
         _ => {
             let bufs = [

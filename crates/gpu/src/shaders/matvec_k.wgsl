@@ -16,6 +16,19 @@ fn scale_min_k4(wo: u32, j: u32) -> vec2<u32> {
     return vec2<u32>(sc, m);
 }
 
+// A Q4_K / Q5_K chunk's share of the block: sub-blocks 2c and 2c + 1 with
+// integer dots lo and hi, (d_w·d_x)·Σ sc·dot − (dmin_w·d_x)·Σ m·bsums.
+fn kquant_scaled(wo: u32, b: u32, c: u32, lo: i32, hi: i32, dm: vec2<f32>) -> f32 {
+    let s0 = scale_min_k4(wo, 2u * c);
+    let s1 = scale_min_k4(wo, 2u * c + 1u);
+    let bs = 16u * b + 4u * c; // bsums of sub-blocks 2c, 2c+1
+    let isc = i32(s0.x) * lo + i32(s1.x) * hi;
+    let imin = i32(s0.y) * (bsums[bs] + bsums[bs + 1u])
+        + i32(s1.y) * (bsums[bs + 2u] + bsums[bs + 3u]);
+    let dx = bitcast<f32>(ad[b]);
+    return (dm.x * dx) * f32(isc) - (dm.y * dx) * f32(imin);
+}
+
 // Q4_K · Q8_K: one invocation per (block, 64-element chunk c): sub-blocks
 // 2c (low nibbles) and 2c+1 (high nibbles). Per block the CPU computes
 // (d_w·d_x) · Σ sc·(q·a) − (dmin_w·d_x) · Σ m·bsums; so does this, per chunk.
@@ -39,14 +52,38 @@ fn matvec_q4_k(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
             lo = lo + idot4(q & 0x0f0f0f0fu, aq[64u * b + 16u * c + k]);
             hi = hi + idot4((q >> 4u) & 0x0f0f0f0fu, aq[64u * b + 16u * c + 8u + k]);
         }
-        let s0 = scale_min_k4(wo, 2u * c);
-        let s1 = scale_min_k4(wo, 2u * c + 1u);
-        let bs = 16u * b + 4u * c; // bsums of sub-blocks 2c, 2c+1
-        let isc = i32(s0.x) * lo + i32(s1.x) * hi;
-        let imin = i32(s0.y) * (bsums[bs] + bsums[bs + 1u])
-            + i32(s1.y) * (bsums[bs + 2u] + bsums[bs + 3u]);
-        let dx = bitcast<f32>(ad[b]);
-        s = s + (dm.x * dx) * f32(isc) - (dm.y * dx) * f32(imin);
+        s = s + kquant_scaled(wo, b, c, lo, hi, dm);
+    }
+    finish(li, r, s);
+}
+
+// Q5_K · Q8_K (176-byte blocks: d, dmin, scales [12], qh [32], qs [128]):
+// Q4_K's nibbles with a fifth bit, bit 2c (low nibbles) or 2c + 1 (high)
+// of qh[l] for chunk c; scaled as Q4_K.
+@compute @workgroup_size(64)
+fn matvec_q5_k(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+               @builtin(local_invocation_index) li: u32) {
+    let r = flat_group(wg, nw);
+    if (r >= p.rows) {
+        return;
+    }
+    var s = 0.0;
+    for (var it = li; it < 4u * p.nb; it = it + 64u) {
+        let b = it / 4u;
+        let c = it % 4u;
+        let wo = (r * p.row_bytes + 176u * b) / 4u;
+        let dm = unpack2x16float(w[wo]);
+        var lo = 0;
+        var hi = 0;
+        for (var k = 0u; k < 8u; k = k + 1u) {
+            let q = w[wo + 12u + 8u * c + k];
+            let h = w[wo + 4u + k];
+            let q0 = (q & 0x0f0f0f0fu) | (((h >> (2u * c)) & 0x01010101u) << 4u);
+            let q1 = ((q >> 4u) & 0x0f0f0f0fu) | (((h >> (2u * c + 1u)) & 0x01010101u) << 4u);
+            lo = lo + idot4(q0, aq[64u * b + 16u * c + k]);
+            hi = hi + idot4(q1, aq[64u * b + 16u * c + 8u + k]);
+        }
+        s = s + kquant_scaled(wo, b, c, lo, hi, dm);
     }
     finish(li, r, s);
 }

@@ -1,5 +1,6 @@
-// Decode matvec, 32-element blocks with Q8_0 activations (bindings and
-// helpers: matvec_common.wgsl).
+// Decode matvec, 32-element blocks with Q8_0 activations (Q8_0, Q4_0,
+// Q5_0) or Q8_1 ones (Q4_1, Q5_1; `ad` holds d | s << 16). Bindings and
+// helpers: matvec_common.wgsl.
 
 // Q8_0 · Q8_0: per block sumi * (d_w * d_x).
 @compute @workgroup_size(64)
@@ -81,6 +82,58 @@ fn matvec_q5_0(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
         }
         sumi = sumi - 16 * asum;
         s = s + (f16_bits_to_f32(w_half(off)) * f16_bits_to_f32(ad[b])) * f32(sumi);
+    }
+    finish(li, r, s);
+}
+
+// Q4_1 · Q8_1 (20-byte blocks: d, m, 16 bytes of nibbles, q in 0..16):
+// per block (d_w · d_x) · sumi + m_w · s_x, as the CPU.
+@compute @workgroup_size(64)
+fn matvec_q4_1(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+               @builtin(local_invocation_index) li: u32) {
+    let r = flat_group(wg, nw);
+    if (r >= p.rows) {
+        return;
+    }
+    var s = 0.0;
+    for (var b = li; b < p.nb; b = b + 64u) {
+        let wo = (r * p.row_bytes + 20u * b) / 4u;
+        var sumi = 0;
+        for (var k = 0u; k < 4u; k = k + 1u) {
+            let q = w[wo + 1u + k];
+            sumi = sumi + idot4(q & 0x0f0f0f0fu, aq[8u * b + k])
+                + idot4((q >> 4u) & 0x0f0f0f0fu, aq[8u * b + 4u + k]);
+        }
+        let dm = unpack2x16float(w[wo]);
+        let ds = unpack2x16float(ad[b]);
+        s = s + ((dm.x * ds.x) * f32(sumi) + dm.y * ds.y);
+    }
+    finish(li, r, s);
+}
+
+// Q5_1 · Q8_1 (24-byte blocks: d, m, qh, 16 bytes of nibbles; the fifth
+// bits as Q5_0's, q in 0..32): (d_w · d_x) · sumi + m_w · s_x.
+@compute @workgroup_size(64)
+fn matvec_q5_1(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+               @builtin(local_invocation_index) li: u32) {
+    let r = flat_group(wg, nw);
+    if (r >= p.rows) {
+        return;
+    }
+    var s = 0.0;
+    for (var b = li; b < p.nb; b = b + 64u) {
+        let wo = (r * p.row_bytes + 24u * b) / 4u;
+        let qh = w[wo + 1u];
+        var sumi = 0;
+        for (var k = 0u; k < 4u; k = k + 1u) {
+            let q = w[wo + 2u + k];
+            let q0 = (q & 0x0f0f0f0fu) | spread4(qh >> (4u * k));
+            let q1 = ((q >> 4u) & 0x0f0f0f0fu) | spread4(qh >> (16u + 4u * k));
+            sumi = sumi + idot4(q0, aq[8u * b + k]) + idot4(q1, aq[8u * b + 4u + k]);
+        }
+        let dm = unpack2x16float(w[wo]);
+        let ds = unpack2x16float(ad[b]);
+        s = s + ((dm.x * ds.x) * f32(sumi) + dm.y * ds.y);
     }
     finish(li, r, s);
 }

@@ -2,6 +2,7 @@
 // (`kernels::reference::quantize_acts`), in a GPU layout of whole words:
 //   Q8_0: qs [n/32 * 8] u32 (4 quants a word, little-endian), d [n/32]
 //         (f16 bits in the low half);
+//   Q8_1: as Q8_0, d's high half the f16 sum s;
 //   Q8_K: qs [n/256 * 64] u32, d [n/256] (f32 bits), bsums [n/256 * 16]
 //         (i32).
 // Scales are divided exactly (`div_rn`), f16 rounded to nearest even,
@@ -15,14 +16,10 @@ struct Params { n_blocks: u32, _p0: u32, _p1: u32, _p2: u32 }
 @group(0) @binding(3) var<storage, read_write> d: array<u32>;
 @group(0) @binding(4) var<storage, read_write> bsums: array<i32>;
 
-// llama.cpp's x86 activation quantizer: d = amax / 127, id = 127 / amax.
-@compute @workgroup_size(64)
-fn quantize_q8_0(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
-                 @builtin(local_invocation_index) li: u32) {
-    let b = flat_group(wg, nw) * 64u + li;
-    if (b >= p.n_blocks) {
-        return;
-    }
+// llama.cpp's x86 activation quantizer for block `b` of 32: d = amax / 127,
+// id = 127 / amax, q = round(x * id) (ties to even) into qs; returns
+// (d, Σq).
+fn q8_32(b: u32) -> vec2<f32> {
     var amax = 0.0;
     for (var i = 0u; i < 32u; i = i + 1u) {
         amax = max(amax, abs(x[32u * b + i]));
@@ -33,15 +30,40 @@ fn quantize_q8_0(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) 
         dv = div_rn(amax, 127.0);
         id = div_rn(127.0, amax);
     }
+    var sum = 0;
     for (var w = 0u; w < 8u; w = w + 1u) {
         var word = 0u;
         for (var k = 0u; k < 4u; k = k + 1u) {
             let q = i32(round(x[32u * b + 4u * w + k] * id));
+            sum = sum + q;
             word = word | ((u32(q) & 0xffu) << (8u * k));
         }
         qs[8u * b + w] = word;
     }
-    d[b] = f32_to_f16_bits(dv);
+    return vec2<f32>(dv, f32(sum));
+}
+
+@compute @workgroup_size(64)
+fn quantize_q8_0(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+                 @builtin(local_invocation_index) li: u32) {
+    let b = flat_group(wg, nw) * 64u + li;
+    if (b >= p.n_blocks) {
+        return;
+    }
+    d[b] = f32_to_f16_bits(q8_32(b).x);
+}
+
+// Q8_1: d in the low half of the word, s = d · Σq (d unrounded, as the
+// CPU) in the high half: the block's first four bytes.
+@compute @workgroup_size(64)
+fn quantize_q8_1(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+                 @builtin(local_invocation_index) li: u32) {
+    let b = flat_group(wg, nw) * 64u + li;
+    if (b >= p.n_blocks) {
+        return;
+    }
+    let r = q8_32(b);
+    d[b] = f32_to_f16_bits(r.x) | (f32_to_f16_bits(r.x * r.y) << 16u);
 }
 
 // ggml's quantize_row_q8_K_ref: the element of largest magnitude (the

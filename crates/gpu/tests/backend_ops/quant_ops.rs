@@ -1,6 +1,6 @@
-//! Activation quantizers (Q8_0, Q8_K, F16) and decode matvecs (Q8_0,
-//! Q4_0, Q5_0, Q4_K, Q6_K with the packed and the plain integer dot; F16,
-//! F32).
+//! Activation quantizers (Q8_0, Q8_1, Q8_K, F16) and decode matvecs
+//! (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K with the packed and the
+//! plain integer dot; F16, F32).
 
 use gguf::GgmlType::{self, *};
 use gpu::ops::matvec::{self, DotPath};
@@ -14,7 +14,7 @@ use kernels::testdata::Rng;
 use super::report::{bound, dev, Outcome, Report};
 
 pub fn run(g: &Gpu, report: &mut Report) {
-    for w in [Q8_0, Q4_K, F16] {
+    for w in [Q8_0, Q4_1, Q4_K, F16] {
         let at = vec_dot_type(w);
         report.record("quantize", &at.to_string(), quantize_bytes(g, w));
     }
@@ -22,7 +22,7 @@ pub fn run(g: &Gpu, report: &mut Report) {
     if g.packed_dot() {
         paths.insert(0, DotPath::Packed);
     }
-    for w in [Q8_0, Q4_0, Q5_0, Q4_K, Q6_K, F16, F32] {
+    for w in [Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, F16, F32] {
         let float = matches!(w, F16 | F32);
         for &path in if float { &paths[..1] } else { &paths[..] } {
             // float weights have no integer dot: one path
