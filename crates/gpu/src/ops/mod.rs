@@ -3,6 +3,7 @@
 //! Buffers are f32 activations unless a module says otherwise; shapes are
 //! in each function's comment.
 
+pub mod attention;
 pub mod elementwise;
 pub mod glu;
 pub mod matvec;

@@ -13,6 +13,7 @@
 //! `VK_DRIVER_FILES=/usr/lib/chromium/vk_swiftshader_icd.json cargo test -p gpu`
 //! (the ICD is found without the variable when installed).
 
+mod attention_ops;
 #[path = "../common/mod.rs"]
 mod common;
 mod float_ops;
@@ -32,6 +33,7 @@ fn every_op_against_the_reference() {
     rows_ops::run(g, &mut report);
     helper_ops::run(g, &mut report);
     quant_ops::run(g, &mut report);
+    attention_ops::run(g, &mut report);
     println!(
         "{} checks on {}: {} failed ({:.1} s)",
         report.lines.len(),
