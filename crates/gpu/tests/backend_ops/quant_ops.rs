@@ -18,6 +18,7 @@ pub fn run(g: &Gpu, report: &mut Report) {
         let at = vec_dot_type(w);
         report.record("quantize", &at.to_string(), quantize_bytes(g, w));
     }
+    report.record("matvec 70000 rows", "Q8_0", many_rows(g));
     let mut paths = vec![DotPath::Plain];
     if g.packed_dot() {
         paths.insert(0, DotPath::Packed);
@@ -251,4 +252,28 @@ fn quantize_matvec(g: &Gpu, w: GgmlType, path: DotPath) -> Outcome {
         "NMSE {:.1e} ({rows}x{n})",
         bound("y", &got, &want)?
     ))
+}
+
+/// More rows than one grid dimension holds (65535 workgroups): the 2-D
+/// grid covers every row once.
+fn many_rows(g: &Gpu) -> Outcome {
+    let mut rng = Rng(0x70000);
+    let (rows, n) = (70_000, 32);
+    let w: Vec<u8> = (0..rows)
+        .flat_map(|_| row(&mut rng, Q8_0, n, Data::Unit).bytes().to_vec())
+        .collect();
+    let a = act_row(&mut rng, Q8_0, n, Data::Unit).bytes().to_vec();
+    let mut want = vec![0f32; rows];
+    rk::matmul(Q8_0, rows, n, &w, &a, 1, &mut want);
+    let t = dev(GpuTensor::upload(g, Q8_0, rows, n, &w))?;
+    let acts = dev(QuantActs::from_ggml(g, Q8_0, n, &a))?;
+    let y = g.storage("y", 4 * rows as u64);
+    let mut enc = g.encoder();
+    dev(matvec::matvec(&mut enc, &t, &acts, &y, DotPath::best(g)))?;
+    dev(enc.submit())?;
+    let got = dev(g.read_f32(&y, rows))?;
+    match (0..rows).find(|&r| got[r] != want[r]) {
+        None => Ok(format!("exact ({rows} rows)")),
+        Some(r) => Err(format!("row {r}: {} vs {}", got[r], want[r])),
+    }
 }
