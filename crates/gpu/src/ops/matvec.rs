@@ -79,10 +79,11 @@ fn kernel(w: GgmlType) -> Option<(&'static str, &'static str, GgmlType)> {
     })
 }
 
-/// y = w · x for one token.
+/// y[t] = w · x[t] for each of `x.n / w.cols` tokens (the weights are read
+/// once per token: a decode kernel, not a tiled prefill matmul).
 ///
-/// w: [rows, cols] of a type with [`act_type`] (any number of parts), x: [cols]
-/// quantized to `act_type(w.ty)` -> y: [rows]
+/// w: [rows, cols] of a type with [`act_type`] (any number of parts),
+/// x: [n_tok, cols] quantized to `act_type(w.ty)` -> y: [n_tok, rows]
 pub fn matvec(
     enc: &mut Encoder,
     w: &GpuTensor,
@@ -93,22 +94,20 @@ pub fn matvec(
     let Some((entry, source, at)) = kernel(w.ty) else {
         return Err(GpuError::Shape {
             op: "matvec",
-            reason: format!(
-                "{} weights are not supported yet (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, F16, F32)",
-                w.ty
-            ),
+            reason: format!("{} weights are not supported yet (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, F16, F32)", w.ty),
         });
     };
-    if x.ty != at || x.n != w.cols {
+    if x.ty != at || w.cols == 0 || !x.n.is_multiple_of(w.cols) {
         return Err(GpuError::Shape {
             op: "matvec",
             reason: format!(
-                "{} weights [{}, {}] need {at} activations of {}, got {} of {}",
+                "{} weights [{}, {}] need {at} activations of whole rows of {}, got {} of {}",
                 w.ty, w.rows, w.cols, w.cols, x.ty, x.n
             ),
         });
     }
-    need("matvec", "y", y, w.rows)?;
+    let n_tok = u32_of("matvec", "tokens", x.n / w.cols)?;
+    need("matvec", "y", y, w.rows * n_tok as usize)?;
     let id = KernelId {
         family: "matvec",
         source,
@@ -119,7 +118,8 @@ pub fn matvec(
     let rb = u32_of("matvec", "row bytes", w.row_bytes as usize)?;
     for part in &w.parts {
         let rows = u32_of("matvec", "rows", part.part.rows.len())?;
-        let params = [rows, nb, rb, u32_of("matvec", "row", part.part.rows.start)?];
+        let y_offset = u32_of("matvec", "row", part.part.rows.start)?;
+        let params = [rows, nb, rb, y_offset, w.rows as u32, 0, 0, 0];
         let mut bufs = vec![
             (1, part.buffer.as_entire_binding()),
             (2, x.qs.as_entire_binding()),
@@ -131,8 +131,8 @@ pub fn matvec(
         if at == GgmlType::Q8_K {
             bufs.push((5, x.bsums.as_entire_binding()));
         }
-        let groups = enc.groups(rows, 1);
-        enc.dispatch_at(id, &params, &bufs, groups)?;
+        let [gx, gy, _] = enc.groups(rows, 1);
+        enc.dispatch_at(id, &params, &bufs, [gx, gy, n_tok])?;
     }
     Ok(())
 }

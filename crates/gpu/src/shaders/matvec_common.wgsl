@@ -1,6 +1,7 @@
 // Decode matvec of quantized weights with activations quantized on the GPU
-// (quantize.wgsl's layout): y[y_offset + r] = w[r] · x for the rows of one
-// part of a weight tensor (GGUF block layout as u32 words). One workgroup
+// (quantize.wgsl's layout): y[t][y_offset + r] = w[r] · x[t] for the rows
+// of one part of a weight tensor (GGUF block layout as u32 words) and the
+// tokens t = workgroup z. One workgroup
 // of 64 per row; `idot4` (idot_packed / idot_plain) gives exact integer
 // sums per block, scaled per block as the CPU reference does.
 // This file: bindings and helpers shared by matvec_q.wgsl (32-element
@@ -11,7 +12,7 @@
 // lanes of element index mod 8). Integer sums are exact on both; only the
 // f32 rounding of the block sums differs.
 
-struct Params { rows: u32, nb: u32, row_bytes: u32, y_offset: u32 }
+struct Params { rows: u32, nb: u32, row_bytes: u32, y_offset: u32, y_stride: u32, _p0: u32, _p1: u32, _p2: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> w: array<u32>;
 @group(0) @binding(2) var<storage, read> aq: array<u32>;
@@ -22,7 +23,22 @@ struct Params { rows: u32, nb: u32, row_bytes: u32, y_offset: u32 }
 
 var<workgroup> part: array<f32, 64>;
 
-// y[y_offset + r] = the workgroup's sum (li 0 writes).
+// Token wg.z of a multi-token call: where its activations and outputs
+// start (set by `token` at entry; the weights are read once per token).
+var<private> ta: u32; // in aq
+var<private> td: u32; // in ad
+var<private> tb: u32; // in bsums
+var<private> ty: u32; // in y
+
+// `aqw`: activation words per block (Q8_0/Q8_1: 8, Q8_K: 64, floats: 1).
+fn token(t: u32, aqw: u32) {
+    ta = t * p.nb * aqw;
+    td = t * p.nb;
+    tb = t * p.nb * 16u;
+    ty = t * p.y_stride;
+}
+
+// y[token · y_stride + y_offset + r] = the workgroup's sum (li 0 writes).
 fn finish(li: u32, r: u32, s: f32) {
     part[li] = s;
     workgroupBarrier();
@@ -33,7 +49,7 @@ fn finish(li: u32, r: u32, s: f32) {
         workgroupBarrier();
     }
     if (li == 0u) {
-        y[p.y_offset + r] = part[0];
+        y[ty + p.y_offset + r] = part[0];
     }
 }
 

@@ -23,9 +23,9 @@ fn kquant_scaled(wo: u32, b: u32, c: u32, lo: i32, hi: i32, dm: vec2<f32>) -> f3
     let s1 = scale_min_k4(wo, 2u * c + 1u);
     let bs = 16u * b + 4u * c; // bsums of sub-blocks 2c, 2c+1
     let isc = i32(s0.x) * lo + i32(s1.x) * hi;
-    let imin = i32(s0.y) * (bsums[bs] + bsums[bs + 1u])
-        + i32(s1.y) * (bsums[bs + 2u] + bsums[bs + 3u]);
-    let dx = bitcast<f32>(ad[b]);
+    let imin = i32(s0.y) * (bsums[tb + bs] + bsums[tb + bs + 1u])
+        + i32(s1.y) * (bsums[tb + bs + 2u] + bsums[tb + bs + 3u]);
+    let dx = bitcast<f32>(ad[td + b]);
     return (dm.x * dx) * f32(isc) - (dm.y * dx) * f32(imin);
 }
 
@@ -36,6 +36,7 @@ fn kquant_scaled(wo: u32, b: u32, c: u32, lo: i32, hi: i32, dm: vec2<f32>) -> f3
 fn matvec_q4_k(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
     let r = flat_group(wg, nw);
+    token(wg.z, 64u);
     if (r >= p.rows) {
         return;
     }
@@ -49,8 +50,8 @@ fn matvec_q4_k(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
         var hi = 0;
         for (var k = 0u; k < 8u; k = k + 1u) {
             let q = w[wo + 4u + 8u * c + k];
-            lo = lo + idot4(q & 0x0f0f0f0fu, aq[64u * b + 16u * c + k]);
-            hi = hi + idot4((q >> 4u) & 0x0f0f0f0fu, aq[64u * b + 16u * c + 8u + k]);
+            lo = lo + idot4(q & 0x0f0f0f0fu, aq[ta + 64u * b + 16u * c + k]);
+            hi = hi + idot4((q >> 4u) & 0x0f0f0f0fu, aq[ta + 64u * b + 16u * c + 8u + k]);
         }
         s = s + kquant_scaled(wo, b, c, lo, hi, dm);
     }
@@ -64,6 +65,7 @@ fn matvec_q4_k(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
 fn matvec_q5_k(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
     let r = flat_group(wg, nw);
+    token(wg.z, 64u);
     if (r >= p.rows) {
         return;
     }
@@ -80,8 +82,8 @@ fn matvec_q5_k(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
             let h = w[wo + 4u + k];
             let q0 = (q & 0x0f0f0f0fu) | (((h >> (2u * c)) & 0x01010101u) << 4u);
             let q1 = ((q >> 4u) & 0x0f0f0f0fu) | (((h >> (2u * c + 1u)) & 0x01010101u) << 4u);
-            lo = lo + idot4(q0, aq[64u * b + 16u * c + k]);
-            hi = hi + idot4(q1, aq[64u * b + 16u * c + 8u + k]);
+            lo = lo + idot4(q0, aq[ta + 64u * b + 16u * c + k]);
+            hi = hi + idot4(q1, aq[ta + 64u * b + 16u * c + 8u + k]);
         }
         s = s + kquant_scaled(wo, b, c, lo, hi, dm);
     }
@@ -97,6 +99,7 @@ fn matvec_q5_k(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
 fn matvec_q6_k(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
     let r = flat_group(wg, nw);
+    token(wg.z, 64u);
     if (r >= p.rows) {
         return;
     }
@@ -115,11 +118,11 @@ fn matvec_q6_k(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
             let hw = w_word(off + 128u + 32u * n + l);
             let lo = (lw >> (4u * (k / 2u))) & 0x0f0f0f0fu;
             let q = lo | (((hw >> (2u * k)) & 0x03030303u) << 4u);
-            dot = dot + idot4(q, aq[64u * b + 4u * j + t]);
+            dot = dot + idot4(q, aq[ta + 64u * b + 4u * j + t]);
         }
-        let isum = dot - 32 * bsums[16u * b + j];
+        let isum = dot - 32 * bsums[tb + 16u * b + j];
         let sc = bitcast<i32>(w_word(off + 192u + (j & ~3u)) << (24u - 8u * (j & 3u))) >> 24u;
-        let dx = bitcast<f32>(ad[b]);
+        let dx = bitcast<f32>(ad[td + b]);
         s = s + (f16_bits_to_f32(w_half(off + 208u)) * dx) * f32(sc * isum);
     }
     finish(li, r, s);

@@ -7,6 +7,7 @@
 fn matvec_q8_0(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
     let r = flat_group(wg, nw);
+    token(wg.z, 8u);
     if (r >= p.rows) {
         return;
     }
@@ -15,9 +16,9 @@ fn matvec_q8_0(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
         let off = r * p.row_bytes + 34u * b;
         var sumi = 0;
         for (var k = 0u; k < 8u; k = k + 1u) {
-            sumi = sumi + idot4(w_word(off + 2u + 4u * k), aq[8u * b + k]);
+            sumi = sumi + idot4(w_word(off + 2u + 4u * k), aq[ta + 8u * b + k]);
         }
-        s = s + f32(sumi) * (f16_bits_to_f32(w_half(off)) * f16_bits_to_f32(ad[b]));
+        s = s + f32(sumi) * (f16_bits_to_f32(w_half(off)) * f16_bits_to_f32(ad[td + b]));
     }
     finish(li, r, s);
 }
@@ -29,6 +30,7 @@ fn matvec_q8_0(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
 fn matvec_q4_0(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
     let r = flat_group(wg, nw);
+    token(wg.z, 8u);
     if (r >= p.rows) {
         return;
     }
@@ -39,13 +41,13 @@ fn matvec_q4_0(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
         var asum = 0;
         for (var k = 0u; k < 4u; k = k + 1u) {
             let q = w_word(off + 2u + 4u * k);
-            let a0 = aq[8u * b + k];
-            let a1 = aq[8u * b + 4u + k];
+            let a0 = aq[ta + 8u * b + k];
+            let a1 = aq[ta + 8u * b + 4u + k];
             sumi = sumi + idot4(q & 0x0f0f0f0fu, a0) + idot4((q >> 4u) & 0x0f0f0f0fu, a1);
             asum = asum + lane_sum(a0) + lane_sum(a1);
         }
         sumi = sumi - 8 * asum;
-        s = s + f32(sumi) * f16_bits_to_f32(w_half(off)) * f16_bits_to_f32(ad[b]);
+        s = s + f32(sumi) * f16_bits_to_f32(w_half(off)) * f16_bits_to_f32(ad[td + b]);
     }
     finish(li, r, s);
 }
@@ -62,6 +64,7 @@ fn spread4(h: u32) -> u32 {
 fn matvec_q5_0(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
     let r = flat_group(wg, nw);
+    token(wg.z, 8u);
     if (r >= p.rows) {
         return;
     }
@@ -73,15 +76,15 @@ fn matvec_q5_0(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
         var asum = 0;
         for (var k = 0u; k < 4u; k = k + 1u) {
             let q = w_word(off + 6u + 4u * k);
-            let a0 = aq[8u * b + k];
-            let a1 = aq[8u * b + 4u + k];
+            let a0 = aq[ta + 8u * b + k];
+            let a1 = aq[ta + 8u * b + 4u + k];
             let q0 = (q & 0x0f0f0f0fu) | spread4(qh >> (4u * k));
             let q1 = ((q >> 4u) & 0x0f0f0f0fu) | spread4(qh >> (16u + 4u * k));
             sumi = sumi + idot4(q0, a0) + idot4(q1, a1);
             asum = asum + lane_sum(a0) + lane_sum(a1);
         }
         sumi = sumi - 16 * asum;
-        s = s + (f16_bits_to_f32(w_half(off)) * f16_bits_to_f32(ad[b])) * f32(sumi);
+        s = s + (f16_bits_to_f32(w_half(off)) * f16_bits_to_f32(ad[td + b])) * f32(sumi);
     }
     finish(li, r, s);
 }
@@ -92,6 +95,7 @@ fn matvec_q5_0(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
 fn matvec_q4_1(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
     let r = flat_group(wg, nw);
+    token(wg.z, 8u);
     if (r >= p.rows) {
         return;
     }
@@ -101,11 +105,11 @@ fn matvec_q4_1(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
         var sumi = 0;
         for (var k = 0u; k < 4u; k = k + 1u) {
             let q = w[wo + 1u + k];
-            sumi = sumi + idot4(q & 0x0f0f0f0fu, aq[8u * b + k])
-                + idot4((q >> 4u) & 0x0f0f0f0fu, aq[8u * b + 4u + k]);
+            sumi = sumi + idot4(q & 0x0f0f0f0fu, aq[ta + 8u * b + k])
+                + idot4((q >> 4u) & 0x0f0f0f0fu, aq[ta + 8u * b + 4u + k]);
         }
         let dm = unpack2x16float(w[wo]);
-        let ds = unpack2x16float(ad[b]);
+        let ds = unpack2x16float(ad[td + b]);
         s = s + ((dm.x * ds.x) * f32(sumi) + dm.y * ds.y);
     }
     finish(li, r, s);
@@ -117,6 +121,7 @@ fn matvec_q4_1(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
 fn matvec_q5_1(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
     let r = flat_group(wg, nw);
+    token(wg.z, 8u);
     if (r >= p.rows) {
         return;
     }
@@ -129,10 +134,10 @@ fn matvec_q5_1(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
             let q = w[wo + 2u + k];
             let q0 = (q & 0x0f0f0f0fu) | spread4(qh >> (4u * k));
             let q1 = ((q >> 4u) & 0x0f0f0f0fu) | spread4(qh >> (16u + 4u * k));
-            sumi = sumi + idot4(q0, aq[8u * b + k]) + idot4(q1, aq[8u * b + 4u + k]);
+            sumi = sumi + idot4(q0, aq[ta + 8u * b + k]) + idot4(q1, aq[ta + 8u * b + 4u + k]);
         }
         let dm = unpack2x16float(w[wo]);
-        let ds = unpack2x16float(ad[b]);
+        let ds = unpack2x16float(ad[td + b]);
         s = s + ((dm.x * ds.x) * f32(sumi) + dm.y * ds.y);
     }
     finish(li, r, s);

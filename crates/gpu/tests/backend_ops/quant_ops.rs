@@ -36,7 +36,7 @@ pub fn run(g: &Gpu, report: &mut Report) {
             report.record(name("matvec-unit"), &w.to_string(), matvec_unit(g, w, path));
             report.record(name("matvec"), &w.to_string(), matvec_random(g, w, path));
             report.record(
-                name("quantize+matvec"),
+                name("quantize+matvec 3 tok"),
                 &w.to_string(),
                 quantize_matvec(g, w, path),
             );
@@ -223,35 +223,31 @@ fn matvec_random(g: &Gpu, w: GgmlType, path: DotPath) -> Outcome {
     ))
 }
 
-/// f32 activations quantized on the GPU then multiplied, against the
-/// reference's quantizer and matmul: NMSE of y.
+/// Three tokens of f32 activations quantized on the GPU then multiplied,
+/// against the reference's quantizer and matmul: NMSE of y.
 fn quantize_matvec(g: &Gpu, w: GgmlType, path: DotPath) -> Outcome {
     let at = vec_dot_type(w);
     let mut rng = Rng(0x9a7 + w as u64);
-    let (rows, n) = (300, 1536);
+    let (rows, n, n_tok) = (300, 1536, 3);
     let wb: Vec<u8> = (0..rows)
         .flat_map(|_| row(&mut rng, w, n, Data::Quantized).bytes().to_vec())
         .collect();
-    let x: Vec<f32> = (0..n).map(|_| rng.value()).collect();
-    let mut xq = vec![0u8; row_bytes(at, n)];
+    let x: Vec<f32> = (0..n_tok * n).map(|_| rng.value()).collect();
+    let mut xq = vec![0u8; n_tok * row_bytes(at, n)];
     rk::quantize_acts(w, n, &x, &mut xq).map_err(|e| e.to_string())?;
-    let mut want = vec![0f32; rows];
-    rk::matmul(w, rows, n, &wb, &xq, 1, &mut want);
+    let mut want = vec![0f32; n_tok * rows];
+    rk::matmul(w, rows, n, &wb, &xq, n_tok, &mut want);
     let t = dev(GpuTensor::upload(g, w, rows, n, &wb))?;
-    let acts = dev(QuantActs::new(g, at, n))?;
-    let (xb, y) = (
-        g.storage_init("x", bytemuck::cast_slice(&x)),
-        g.storage("y", 4 * rows as u64),
-    );
+    let acts = dev(QuantActs::new(g, at, n_tok * n))?;
+    let xb = g.storage_init("x", bytemuck::cast_slice(&x));
+    let y = g.storage("y", 4 * want.len() as u64);
     let mut enc = g.encoder();
     dev(quantize::quantize(&mut enc, &xb, &acts))?;
     dev(matvec::matvec(&mut enc, &t, &acts, &y, path))?;
     dev(enc.submit())?;
-    let got = dev(g.read_f32(&y, rows))?;
-    Ok(format!(
-        "NMSE {:.1e} ({rows}x{n})",
-        bound("y", &got, &want)?
-    ))
+    let got = dev(g.read_f32(&y, want.len()))?;
+    let e = bound("y", &got, &want)?;
+    Ok(format!("NMSE {e:.1e} ({rows}x{n}, {n_tok} tokens)"))
 }
 
 /// More rows than one grid dimension holds (65535 workgroups): the 2-D
