@@ -1,9 +1,14 @@
 //! Reading buffers back to the host, with a bounded wait.
 
 use std::sync::mpsc;
+use std::time::Duration;
 
 use crate::device::Gpu;
 use crate::error::GpuError;
+
+/// How long a map callback may lag behind the completed wait.
+#[cfg(not(target_arch = "wasm32"))]
+const MAP_CALLBACK_GRACE: Duration = Duration::from_secs(10);
 
 impl Gpu {
     /// `len` bytes of `buf` from `offset` (both multiples of 4).
@@ -40,7 +45,10 @@ impl Gpu {
             let _ = tx.send(r);
         });
         self.wait("a readback")?;
-        match rx.try_recv() {
+        // The wait has completed the copy, but when another thread polls the
+        // same device at that moment, the callback may run on that thread a
+        // little later: wait for it, bounded.
+        match rx.recv_timeout(MAP_CALLBACK_GRACE) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 return Err(GpuError::Device {
@@ -51,7 +59,9 @@ impl Gpu {
             Err(_) => {
                 return Err(GpuError::Device {
                     what: "mapping a readback".into(),
-                    reason: "the map callback did not run after the wait".into(),
+                    reason: format!(
+                        "the map callback did not run within {MAP_CALLBACK_GRACE:?} of the wait"
+                    ),
                 })
             }
         }
