@@ -110,28 +110,38 @@ fn row_tiles<T: Tiles, const M: usize, const N: usize>(
 ) {
     let toks = a.len() / nb.max(1);
     let wr: [&[T::W]; M] = std::array::from_fn(|k| &w[(r0 + k) * nb..(r0 + k + 1) * nb]);
-    let mut t0 = 0;
-    while t0 + N <= toks {
-        let at: [&[T::A]; N] = std::array::from_fn(|k| &a[(t0 + k) * nb..(t0 + k + 1) * nb]);
-        for (k, o) in T::tile(&wr, &at).iter().enumerate() {
-            y[(t0 + k) * ys + r0..][..M].copy_from_slice(o);
-        }
-        t0 += N;
-    }
+    let t0 = tiles_while::<T, M, N>(&wr, a, nb, 0, toks, r0, y, ys);
     // the rest four tokens at a time (each tile unpacks the weight blocks
     // once), then one
-    while N > 4 && t0 + 4 <= toks {
-        let at: [&[T::A]; 4] = std::array::from_fn(|k| &a[(t0 + k) * nb..(t0 + k + 1) * nb]);
-        for (k, o) in T::tile(&wr, &at).iter().enumerate() {
+    let t0 = if N > 4 {
+        tiles_while::<T, M, 4>(&wr, a, nb, t0, toks, r0, y, ys)
+    } else {
+        t0
+    };
+    tiles_while::<T, M, 1>(&wr, a, nb, t0, toks, r0, y, ys);
+}
+
+/// M x K tiles of rows `wr` from token `t0` while K tokens are left;
+/// returns the first token not done.
+#[allow(clippy::too_many_arguments)]
+fn tiles_while<T: Tiles, const M: usize, const K: usize>(
+    wr: &[&[T::W]; M],
+    a: &[T::A],
+    nb: usize,
+    mut t0: usize,
+    toks: usize,
+    r0: usize,
+    y: &mut [f32],
+    ys: usize,
+) -> usize {
+    while t0 + K <= toks {
+        let at: [&[T::A]; K] = std::array::from_fn(|k| &a[(t0 + k) * nb..(t0 + k + 1) * nb]);
+        for (k, o) in T::tile(wr, &at).iter().enumerate() {
             y[(t0 + k) * ys + r0..][..M].copy_from_slice(o);
         }
-        t0 += 4;
+        t0 += K;
     }
-    while t0 < toks {
-        let out = T::tile::<M, 1>(&wr, &[&a[t0 * nb..(t0 + 1) * nb]]);
-        y[t0 * ys + r0..][..M].copy_from_slice(&out[0]);
-        t0 += 1;
-    }
+    t0
 }
 
 /// `$name`: the `GemmFn` of `$ty` weights in M x N tiles of `$tiles`
