@@ -25,6 +25,8 @@ mod tests;
 mod wasm_simd128;
 #[cfg(target_arch = "x86_64")]
 mod x86_avx2;
+#[cfg(target_arch = "x86_64")]
+mod x86_avx512;
 
 use half::f16;
 

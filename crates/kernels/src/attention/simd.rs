@@ -149,7 +149,7 @@ pub(super) static SCALAR: AttnOps = AttnOps {
 pub(super) fn ops_for(isa: Isa) -> &'static AttnOps {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 | Isa::Avx512 => super::x86_avx2::table(isa).unwrap_or(&SCALAR),
+        Isa::Avx2 | Isa::Avx512 => super::x86_avx512::table(isa).unwrap_or(&SCALAR),
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         Isa::Simd128 => &super::wasm_simd128::SIMD128,
         _ => &SCALAR,

@@ -13,7 +13,7 @@ use half::f16;
 use super::simd::{self, AttnOps, EXP_C, EXP_SHIFT, LN2_HI, LN2_LO, LOG2E};
 use crate::arch::Isa;
 
-static AVX2: AttnOps = AttnOps {
+pub(super) static AVX2: AttnOps = AttnOps {
     isa: Isa::Avx2,
     dot_f32: |a, b| {
         // SAFETY: AVX2, FMA and F16C were detected before `AVX2` was handed out.
@@ -65,27 +65,8 @@ static AVX2: AttnOps = AttnOps {
     },
 };
 
-/// `AVX2` with the head-group loops taking four heads at a time: the same
-/// results (every loop sums in `AVX2`'s order), more registers.
-static AVX512: AttnOps = AttnOps {
-    isa: Isa::Avx2,
-    dots_heads: Some(|q, k, stride, s| {
-        // SAFETY: `AVX512` is handed out only when the CPU has AVX-512F/VL and AVX2, FMA, F16C.
-        unsafe { dots_heads_vl(q, k, stride, s) }
-    }),
-    axpys_heads: Some(|o, w, v, stride| {
-        // SAFETY: `AVX512` is handed out only when the CPU has AVX-512F/VL and AVX2, FMA, F16C.
-        unsafe { axpys_heads_vl(o, w, v, stride) }
-    }),
-    ..AVX2
-};
-
-/// The AVX2 table if this CPU runs it (with AVX-512VL's four-head loops
-/// when `isa` is `Avx512` and the CPU runs that).
-pub(super) fn table(isa: Isa) -> Option<&'static AttnOps> {
-    if isa == Isa::Avx512 && Isa::Avx512.detected() {
-        return Some(&AVX512);
-    }
+/// The AVX2 table if this CPU runs it.
+pub(super) fn table() -> Option<&'static AttnOps> {
     Isa::Avx2.detected().then_some(&AVX2)
 }
 
@@ -119,7 +100,7 @@ fn st(v: &mut [f32], i: usize, x: __m256) {
 /// Sum of the 8 lanes.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn hsum(v: __m256) -> f32 {
+pub(super) fn hsum(v: __m256) -> f32 {
     let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
     let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
@@ -264,7 +245,7 @@ fn axpys_f16(o: &mut [f32], w: &[f32], v: &[f16], stride: usize) {
 #[allow(clippy::needless_range_loop)]
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn dots_n<const N: usize>(q: &[&[f32]], k: &[f16], stride: usize, s: &mut [&mut [f32]]) {
+pub(super) fn dots_n<const N: usize>(q: &[&[f32]], k: &[f16], stride: usize, s: &mut [&mut [f32]]) {
     let d = q[0].len();
     let q: [&[f32]; N] = std::array::from_fn(|h| &q[h][..d]);
     let n = s[0].len();
@@ -311,7 +292,12 @@ fn dots_n<const N: usize>(q: &[&[f32]], k: &[f16], stride: usize, s: &mut [&mut 
 #[allow(clippy::needless_range_loop)]
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn axpys_n<const N: usize>(o: &mut [&mut [f32]], w: &[&[f32]], v: &[f16], stride: usize) {
+pub(super) fn axpys_n<const N: usize>(
+    o: &mut [&mut [f32]],
+    w: &[&[f32]],
+    v: &[f16],
+    stride: usize,
+) {
     let d = o[0].len();
     let n = w[0].len();
     let w: [&[f32]; N] = std::array::from_fn(|h| &w[h][..n]);
@@ -382,35 +368,6 @@ fn dots_heads(q: &[&[f32]], k: &[f16], stride: usize, s: &mut [&mut [f32]]) {
 fn axpys_heads(o: &mut [&mut [f32]], w: &[&[f32]], v: &[f16], stride: usize) {
     for (o, w) in o.chunks_mut(2).zip(w.chunks(2)) {
         match w.len() {
-            2 => axpys_n::<2>(o, w, v, stride),
-            _ => axpys_f16(o[0], w[0], v, stride),
-        }
-    }
-}
-
-/// `dots_n` four heads at a time: the same operations, with AVX-512VL's 32
-/// registers holding 16 accumulators.
-// q[h]: [d] -> s[h][j] = q[h]·k_j
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl")]
-fn dots_heads_vl(q: &[&[f32]], k: &[f16], stride: usize, s: &mut [&mut [f32]]) {
-    for (q, s) in q.chunks(4).zip(s.chunks_mut(4)) {
-        match q.len() {
-            4 => dots_n::<4>(q, k, stride, s),
-            3 => dots_n::<3>(q, k, stride, s),
-            2 => dots_n::<2>(q, k, stride, s),
-            _ => dots_f16(q[0], k, stride, s[0]),
-        }
-    }
-}
-
-/// `axpys_n` four heads at a time (AVX-512VL's 32 registers).
-// o[h] += sum_j w[h][j] v_j
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl")]
-fn axpys_heads_vl(o: &mut [&mut [f32]], w: &[&[f32]], v: &[f16], stride: usize) {
-    for (o, w) in o.chunks_mut(4).zip(w.chunks(4)) {
-        match w.len() {
-            4 => axpys_n::<4>(o, w, v, stride),
-            3 => axpys_n::<3>(o, w, v, stride),
             2 => axpys_n::<2>(o, w, v, stride),
             _ => axpys_f16(o[0], w[0], v, stride),
         }
@@ -516,7 +473,7 @@ mod tests {
 
     #[test]
     fn exp8_is_bit_identical_to_scalar_exp() {
-        let Some(t) = table(Isa::Avx2) else { return };
+        let Some(t) = table() else { return };
         let mut xs: Vec<f32> = (0..4000).map(|i| -0.05 * i as f32).collect();
         xs.extend([
             0.0,
