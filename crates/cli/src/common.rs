@@ -90,7 +90,8 @@ fn parse_on_off(s: &str) -> std::result::Result<bool, String> {
 #[derive(Args, Debug, Clone)]
 pub struct AttnArgs {
     /// Attention kernel: standard (reference), flash (tiled online softmax) or auto
-    /// (flash from 256 attended tokens); `--flash-attn on|off|auto` also works.
+    /// (flash from 256 attended tokens, except prompt chunks over an f16 cache on
+    /// AVX2/AVX-512: standard); `--flash-attn on|off|auto` also works.
     #[arg(
         long = "attn",
         visible_alias = "flash-attn",

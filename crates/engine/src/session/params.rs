@@ -21,7 +21,8 @@ pub struct SessionOptions {
     /// thread on wasm32). At most [`MAX_THREADS`].
     pub threads: usize,
     /// Attention kernel: `Standard` (reference), `Flash` (tiled online softmax) or
-    /// `Auto` (flash from `AttentionBackend::AUTO_FLASH_MIN_LEN` attended keys).
+    /// `Auto` (flash from `AttentionBackend::AUTO_FLASH_MIN_LEN` attended keys,
+    /// standard for prompt chunks on head-group SIMD loops; see `AttentionBackend::resolve`).
     pub attention: AttentionBackend,
     /// Prompt tokens evaluated per forward call (memory of the scratch buffers grows with it).
     pub n_batch: usize,

@@ -431,16 +431,24 @@ fn backend_names_and_auto_resolution() {
     );
     assert_eq!(AttentionBackend::parse("fast"), None);
     let t = AttentionBackend::AUTO_FLASH_MIN_LEN;
-    assert_eq!(
-        AttentionBackend::Auto.resolve(t - 1),
-        AttentionBackend::Standard
-    );
-    assert_eq!(AttentionBackend::Auto.resolve(t), AttentionBackend::Flash);
-    assert_eq!(
-        AttentionBackend::Standard.resolve(1 << 20),
-        AttentionBackend::Standard
-    );
-    assert_eq!(AttentionBackend::Flash.resolve(1), AttentionBackend::Flash);
+    use AttentionBackend::{Auto, Flash, Standard};
+    for n_tok in [1, 2] {
+        assert_eq!(Auto.resolve(t - 1, n_tok, false), Standard);
+        assert_eq!(Auto.resolve(t, n_tok, false), Flash);
+        assert_eq!(Standard.resolve(1 << 20, n_tok, true), Standard);
+        assert_eq!(Flash.resolve(n_tok, n_tok, true), Flash);
+    }
+    // prompt chunks on the standard backend's head-group loops at any
+    // length; decode as without them
+    assert_eq!(Auto.resolve(1 << 20, 2, true), Standard);
+    assert_eq!(Auto.resolve(t, 1, true), Flash);
+    assert_eq!(Auto.resolve(t - 1, 1, true), Standard);
+    let half = [f16::ZERO; 8];
+    assert!(!grouped_loops(Isa::Scalar, &KvRef::F16(&half)));
+    assert!(!grouped_loops(Isa::Avx2, &KvRef::F32(&[0.0; 8])));
+    if Isa::Avx2.detected() {
+        assert!(grouped_loops(Isa::Avx2, &KvRef::F16(&half)));
+    }
 }
 
 #[test]
@@ -476,7 +484,7 @@ fn attention_with_runs_the_resolved_backend() {
             &mut out,
         )
         .unwrap();
-        assert_eq!(used, b.resolve(n));
+        assert_eq!(used, b.resolve(n, n, false));
         outs.push(out);
     }
     let c = Case {

@@ -93,8 +93,8 @@ impl Model<CpuBackend> {
         self.backend().pool.n_threads()
     }
 
-    /// Use `backend` for attention (`Auto`, the default, picks flash for
-    /// calls attending to `AttentionBackend::AUTO_FLASH_MIN_LEN` keys or more).
+    /// Use `backend` for attention (`Auto`, the default: see
+    /// `AttentionBackend::resolve`).
     /// Any backend works with any `Scratch` of this model.
     pub fn set_attention(&mut self, backend: AttentionBackend) {
         self.backend_mut().attention = backend;
