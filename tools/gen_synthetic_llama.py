@@ -63,6 +63,10 @@ SHAPES: dict[str, Shape] = {
     "tinyllama-1.1b": Shape(dim=2048, n_layers=22, n_heads=32, n_kv_heads=4, ffn=5632, vocab=0, ctx=2048, tied=False),
     # the same layers with a 1024-token vocab: decode time is the layers', not the output head's
     "tinyllama-1.1b-v1k": Shape(dim=2048, n_layers=22, n_heads=32, n_kv_heads=4, ffn=5632, vocab=1024, ctx=2048, tied=False),
+    # more than 4 GiB of F32 weights read every token (2 layers of 3.4 GB), each FFN matrix
+    # 1.08 GB: above the 1 GiB maxStorageBufferBindingSize of WebGPU / SwiftShader, so the GPU
+    # backend must split it across bindings (scripts/make-big-model.sh; never committed)
+    "big-4g": Shape(dim=4096, n_layers=2, n_heads=32, n_kv_heads=8, ffn=65792, vocab=1024, ctx=2048, tied=False),
     # other architectures, for Q4_K_M (dim and ffn multiples of 256: k-quant rows) ...
     "tiny-llama3": Shape(dim=256, n_layers=2, n_heads=4, n_kv_heads=2, ffn=256, vocab=512, ctx=4096, tied=False,
                          rope_base=500000.0, rope_freqs=True),
