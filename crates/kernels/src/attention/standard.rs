@@ -71,7 +71,6 @@ pub(super) fn run(
     let per_kv = p.n_head / p.n_kv_head;
     let grouped = !matches!(k, KvRef::F32(_));
     pool.par_cols(out, p.n_head * hd, hd, work, per_thread, |c, w| {
-        let (scores, qbufs) = w.split_at_mut(GROUP * n_ctx_used);
         let cols = c.cols();
         let (first, end) = (cols.start / hd, cols.end / hd);
         let mut h = first;
@@ -82,17 +81,24 @@ pub(super) fn run(
             } else {
                 1
             };
+            let (scores, qbufs) = w.split_at_mut(GROUP * n_ctx_used);
+            let bufs = (&mut scores[..g * n_ctx_used], &mut qbufs[..g * hd]);
             for t in 0..n_tok {
                 let row = c.row(t);
                 let o = &mut row[(h - first) * hd..(h - first + g) * hd];
                 let qt = &q[(t * p.n_head + h) * hd..][..g * hd];
-                if g == 1 {
-                    let (sc, qb) = (&mut scores[..n_ctx_used], &mut qbufs[..hd]);
-                    head(p, ops, orders, qt, pos0 + t, h, k, v, sc, qb, o);
-                } else {
-                    let bufs = (&mut scores[..g * n_ctx_used], &mut qbufs[..g * hd]);
-                    head_group(p, ops, qt, pos0 + t, h, k, v, bufs, o);
-                }
+                heads(
+                    p,
+                    ops,
+                    orders,
+                    qt,
+                    pos0 + t,
+                    h,
+                    k,
+                    v,
+                    (&mut *bufs.0, &mut *bufs.1),
+                    o,
+                );
             }
             h += g;
         }
@@ -100,69 +106,18 @@ pub(super) fn run(
     Ok(())
 }
 
-/// One query head at position `pos`: o = softmax(q·Kᵀ * scale) · V over the
-/// visible keys. scores: [>= pos + 1], qbuf: [head_dim], o: [head_dim]
+/// Query heads `h .. h + g` of one KV head at position `pos`, `g =
+/// q.len() / head_dim` (at most [`GROUP`]; 1 for an f32 cache): for each,
+/// o = softmax(q·Kᵀ * scale) · V over the visible keys. An f16 cache takes
+/// the head-group loops (each key and value row widened once for the
+/// group, each head's bits those of a group of one); an f32 cache, the
+/// `exact` (llama.cpp order) dots and weighted sums.
+/// q, o: [g, head_dim]; scores: [g, >= pos + 1]; qbufs: [g, head_dim]
 #[allow(clippy::too_many_arguments)]
-pub(super) fn head(
+pub(super) fn heads(
     p: &AttnParams,
     ops: &AttnOps,
     (kq_order, kqv_order): (F32Order, F32Order),
-    qh: &[f32],
-    pos: usize,
-    h: usize,
-    k: KvRef,
-    v: KvRef,
-    scores: &mut [f32],
-    qbuf: &mut [f32],
-    o: &mut [f32],
-) {
-    let hd = p.head_dim;
-    let kv_row = p.n_kv_head * hd;
-    let kvh = h / (p.n_head / p.n_kv_head);
-    let lo = p.first_key(pos);
-    // The softmax runs over 0..=pos with masked keys at -inf, so its
-    // grouping matches ggml's over the whole (padded) row.
-    scores[..lo].fill(f32::NEG_INFINITY);
-    let sc = &mut scores[lo..=pos];
-    match k {
-        KvRef::F32(kc) => {
-            for (j, s) in (lo..=pos).zip(sc.iter_mut()) {
-                let kr = &kc[(j - p.kv_start) * kv_row + kvh * hd..][..hd];
-                *s = exact::dot(kq_order, qh, kr) * p.scale;
-            }
-        }
-        KvRef::F16(_) | KvRef::F16AsF32(_) => {
-            qbuf.copy_from_slice(qh);
-            (ops.round_f16)(qbuf);
-            ops.half_dots(qbuf, k, (lo - p.kv_start) * kv_row + kvh * hd, kv_row, sc);
-            for s in sc.iter_mut() {
-                *s *= p.scale;
-            }
-        }
-    }
-    exact::softmax_padded(&mut scores[..=pos]);
-    o.fill(0.0);
-    match v {
-        KvRef::F32(vc) => {
-            let v_row = |j: usize| &vc[(lo + j - p.kv_start) * kv_row + kvh * hd..][..hd];
-            exact::weighted_sum(kqv_order, lo, &scores[lo..=pos], v_row, o);
-        }
-        KvRef::F16(_) | KvRef::F16AsF32(_) => {
-            let w = &mut scores[lo..=pos];
-            (ops.round_f16)(w);
-            ops.half_axpys(o, w, v, (lo - p.kv_start) * kv_row + kvh * hd, kv_row);
-        }
-    }
-}
-
-/// Query heads `h .. h + g` of one KV head (f16 cache) at position `pos`,
-/// `g = q.len() / head_dim` (at most [`GROUP`]): [`head`] for each, with
-/// the keys and values widened once per group.
-/// q, o: [g, head_dim]; scores: [g, >= pos + 1]; qbufs: [g, head_dim]
-#[allow(clippy::too_many_arguments)]
-fn head_group(
-    p: &AttnParams,
-    ops: &AttnOps,
     q: &[f32],
     pos: usize,
     h: usize,
@@ -178,31 +133,60 @@ fn head_group(
     let kvh = h / (p.n_head / p.n_kv_head);
     let lo = p.first_key(pos);
     let from = (lo - p.kv_start) * kv_row + kvh * hd;
-    qbufs.copy_from_slice(q);
-    (ops.round_f16)(qbufs);
+    // The softmax runs over 0..=pos with masked keys at -inf, so its
+    // grouping matches ggml's over the whole (padded) row.
     let mut rows: [&mut [f32]; GROUP] = Default::default();
     for (r, sc) in rows.iter_mut().zip(scores.chunks_exact_mut(n)) {
         sc[..lo].fill(f32::NEG_INFINITY);
         *r = &mut sc[lo..=pos];
     }
-    let mut qs: [&[f32]; GROUP] = [&[]; GROUP];
-    for (r, qb) in qs.iter_mut().zip(qbufs.chunks_exact(hd)) {
-        *r = qb;
+    match k {
+        KvRef::F32(kc) => {
+            for (qh, sc) in q.chunks_exact(hd).zip(rows.iter_mut()) {
+                for (j, s) in (lo..=pos).zip(sc.iter_mut()) {
+                    let kr = &kc[(j - p.kv_start) * kv_row + kvh * hd..][..hd];
+                    *s = exact::dot(kq_order, qh, kr) * p.scale;
+                }
+            }
+        }
+        KvRef::F16(_) | KvRef::F16AsF32(_) => {
+            qbufs.copy_from_slice(q);
+            (ops.round_f16)(qbufs);
+            let mut qs: [&[f32]; GROUP] = [&[]; GROUP];
+            for (r, qb) in qs.iter_mut().zip(qbufs.chunks_exact(hd)) {
+                *r = qb;
+            }
+            ops.half_dots_heads(&qs[..g], k, from, kv_row, &mut rows[..g]);
+            for sc in &mut rows[..g] {
+                for s in sc.iter_mut() {
+                    *s *= p.scale;
+                }
+            }
+        }
     }
-    ops.half_dots_heads(&qs[..g], k, from, kv_row, &mut rows[..g]);
+    let half = !matches!(v, KvRef::F32(_));
     let mut ws: [&[f32]; GROUP] = [&[]; GROUP];
     for (w, sc) in ws.iter_mut().zip(scores.chunks_exact_mut(n)) {
-        for s in sc[lo..=pos].iter_mut() {
-            *s *= p.scale;
-        }
         exact::softmax_padded(&mut sc[..=pos]);
-        (ops.round_f16)(&mut sc[lo..=pos]);
+        if half {
+            (ops.round_f16)(&mut sc[lo..=pos]);
+        }
         *w = &sc[lo..=pos];
     }
     o.fill(0.0);
-    let mut outs: [&mut [f32]; GROUP] = Default::default();
-    for (r, oh) in outs.iter_mut().zip(o.chunks_exact_mut(hd)) {
-        *r = oh;
+    match v {
+        KvRef::F32(vc) => {
+            let v_row = |j: usize| &vc[(lo + j - p.kv_start) * kv_row + kvh * hd..][..hd];
+            for (oh, w) in o.chunks_exact_mut(hd).zip(&ws[..g]) {
+                exact::weighted_sum(kqv_order, lo, w, v_row, oh);
+            }
+        }
+        KvRef::F16(_) | KvRef::F16AsF32(_) => {
+            let mut outs: [&mut [f32]; GROUP] = Default::default();
+            for (r, oh) in outs.iter_mut().zip(o.chunks_exact_mut(hd)) {
+                *r = oh;
+            }
+            ops.half_axpys_heads(&mut outs[..g], &ws[..g], v, from, kv_row);
+        }
     }
-    ops.half_axpys_heads(&mut outs[..g], &ws[..g], v, from, kv_row);
 }

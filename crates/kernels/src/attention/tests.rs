@@ -346,7 +346,7 @@ fn rows_from_kv_start_equal_the_whole_cache() {
 }
 
 /// Grouped heads (query heads of one KV head at once) give each head
-/// the bits of `head` run alone, on every thread split.
+/// the bits of `heads` with that head alone, on every thread split.
 #[test]
 fn grouped_heads_equal_one_head_at_a_time() {
     for isa in [Isa::Scalar, Isa::Avx2, Isa::Avx512] {
@@ -388,7 +388,8 @@ fn grouped_heads_equal_one_head_at_a_time() {
                     let (sc, qb) = w.split_at_mut(pos0 + n_tok);
                     let qh = &q[(t * n_head + h) * hd..][..hd];
                     let o = &mut want[(t * n_head + h) * hd..][..hd];
-                    standard::head(&p, ops, orders, qh, pos0 + t, h, k, v, sc, &mut qb[..hd], o);
+                    let bufs = (sc, &mut qb[..hd]);
+                    standard::heads(&p, ops, orders, qh, pos0 + t, h, k, v, bufs, o);
                 }
             }
             for threads in [1, 2, 3] {
