@@ -5,6 +5,9 @@
 #
 # Usage: bench/build_llamacpp.sh            # idempotent; skips work already done
 # Env:   LLAMACPP_NATIVE (set: -march=native even on AMX CPUs)
+#        LLAMACPP_ISA   (avx2: an AVX2 + FMA + F16C build, no AVX-512, into bench/build/llamacpp-avx2
+#                        unless LLAMACPP_DIR is set: compares against `WASM_CHORD_ISA=avx2` on an
+#                        AVX-512 machine, the code paths of an AVX2-only CPU such as Zen 3)
 #        LLAMACPP_DIR   (default bench/build/llamacpp: git-ignored, never committed)
 #        LLAMACPP_SDIST (optional path to an already downloaded llama_cpp_python-0.3.36.tar.gz)
 #        JOBS           (default 2)
@@ -16,7 +19,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 VERSION=0.3.36
-DIR=${LLAMACPP_DIR:-$ROOT/bench/build/llamacpp}
+case ${LLAMACPP_ISA:-native} in
+    native) DIR=${LLAMACPP_DIR:-$ROOT/bench/build/llamacpp} ;;
+    avx2) DIR=${LLAMACPP_DIR:-$ROOT/bench/build/llamacpp-avx2} ;;
+    *) echo "build_llamacpp.sh: LLAMACPP_ISA is native or avx2, not '$LLAMACPP_ISA'" >&2; exit 2 ;;
+esac
 JOBS=${JOBS:-2}
 SRC=$DIR/llama_cpp_python-$VERSION
 BUILD=$DIR/build
@@ -66,6 +73,12 @@ if grep -qw amx_tile /proc/cpuinfo 2>/dev/null && [[ -z ${LLAMACPP_NATIVE:-} ]];
         "$(onoff GGML_AVX512 avx512f)" "$(onoff GGML_AVX512_VBMI avx512vbmi)"
         "$(onoff GGML_AVX512_VNNI avx512_vnni)" "$(onoff GGML_AVX512_BF16 avx512_bf16)"
         "$(onoff GGML_AVX_VNNI avx_vnni)" -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF)
+fi
+if [[ ${LLAMACPP_ISA:-native} == avx2 ]]; then
+    ISA_FLAGS=(-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+        -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF
+        -DGGML_AVX512_BF16=OFF -DGGML_AVX_VNNI=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF
+        -DGGML_AMX_BF16=OFF)
 fi
 CMAKE_FLAGS=(
     -DCMAKE_BUILD_TYPE=Release
