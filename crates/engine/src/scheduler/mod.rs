@@ -246,7 +246,7 @@ impl Scheduler {
                 .filter(|&k| k > 0)
                 .map_or(ReadKind::Logits, ReadKind::TopK);
             m.read_begin(&mut self.scratch, kind);
-            let out = m.read_wait(&mut self.scratch);
+            let out = m.read_wait(&mut self.scratch)?;
             let v = m.config().n_vocab;
             for (j, &slot) in self.rows.iter().enumerate() {
                 let Some(s) = self.slots[slot].as_mut() else {
