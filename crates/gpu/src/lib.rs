@@ -10,11 +10,14 @@
 //! - [`kernel`]: compiled pipelines and one dispatch helper; [`arena`]:
 //!   parameters and bind groups kept from step to step;
 //! - [`ops`]: the WGSL kernels (one file per family under `shaders/`) with
-//!   their Rust dispatch.
+//!   their Rust dispatch;
+//! - [`backend`]: `model::Backend` on the device ([`backend::GpuBackend`]).
 #![forbid(unsafe_code)]
 
 pub mod adapter;
 pub mod arena;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod backend;
 pub mod device;
 pub mod error;
 pub mod kernel;
