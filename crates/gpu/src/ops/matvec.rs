@@ -134,7 +134,8 @@ pub fn matvec(
             GgmlType::Q8_K => &all[..],
             _ => &all[..4],
         };
-        let [gx, gy, _] = enc.groups(rows, 1);
+        // matvec_common.wgsl: ROWS = 16 rows per workgroup
+        let [gx, gy, _] = enc.groups(rows, 16);
         enc.dispatch_at(id, &params, bufs, [gx, gy, n_tok])?;
     }
     Ok(())
