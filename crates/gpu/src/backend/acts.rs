@@ -113,7 +113,7 @@ impl GpuActs {
             return None;
         }
         match self.step.submit(|_| {}) {
-            Ok(s) => Some(s),
+            Ok((s, _)) => Some(s),
             Err(e) => {
                 self.step.fail(e);
                 None
@@ -427,8 +427,8 @@ impl GpuActs {
         let (reader, logits) = (&mut self.reader, &self.regs[Buf::Logits as usize]);
         let r = self.step.submit(|enc| reader.copy(enc, logits, rows, what));
         match r {
-            Ok(s) => {
-                self.reader.map();
+            Ok((s, index)) => {
+                self.reader.map(index);
                 Some(s)
             }
             Err(e) => {

@@ -18,12 +18,14 @@ const MAP_CALLBACK_GRACE: Duration = Duration::from_secs(10);
 type MapDone = Arc<Mutex<Option<Result<(), wgpu::BufferAsyncError>>>>;
 
 /// A read in flight.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Pending {
     kind: ReadKind,
     rows: usize,
     /// Bytes mapped.
     bytes: u64,
+    /// The submission the read waits for (none for an empty read).
+    index: Option<wgpu::SubmissionIndex>,
 }
 
 /// Buffers of reads and their host copies.
@@ -112,20 +114,33 @@ impl Reader {
                 2 * n
             }
         };
-        self.pending = Some(Pending { kind, rows, bytes });
+        self.pending = Some(Pending {
+            kind,
+            rows,
+            bytes,
+            index: None,
+        });
     }
 
-    /// Starts mapping what [`Reader::copy`] recorded (after the submission).
-    pub(crate) fn map(&mut self) {
-        let Some(p) = self.pending else { return };
+    /// Starts mapping what [`Reader::copy`] recorded, after `index`.
+    pub(crate) fn map(&mut self, index: wgpu::SubmissionIndex) {
+        if let Some(p) = &mut self.pending {
+            p.index = Some(index);
+        }
+        self.start_map();
+    }
+
+    fn start_map(&mut self) {
+        let Some(p) = &self.pending else { return };
+        let bytes = p.bytes;
         *self.done.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        if p.bytes == 0 {
+        if bytes == 0 {
             *self.done.lock().unwrap_or_else(|e| e.into_inner()) = Some(Ok(()));
             return;
         }
         let done = self.done.clone();
         self.staging
-            .slice(..p.bytes)
+            .slice(..bytes)
             .map_async(wgpu::MapMode::Read, move |r| {
                 *done.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
             });
@@ -137,8 +152,9 @@ impl Reader {
             kind,
             rows: 0,
             bytes: 0,
+            index: None,
         });
-        self.map();
+        self.start_map();
     }
 
     fn finished(&self) -> bool {
@@ -165,7 +181,7 @@ impl Reader {
             return Ok(());
         };
         if !self.finished() {
-            gpu.wait("a step's read")?;
+            gpu.wait_for(p.index.clone(), "a step's read")?;
         }
         let start = Instant::now();
         while !self.finished() {
@@ -187,13 +203,13 @@ impl Reader {
             });
         }
         if p.bytes > 0 {
-            self.copy_out(p)?;
+            self.copy_out(&p)?;
         }
         self.last = Some(p);
         Ok(())
     }
 
-    fn copy_out(&mut self, p: Pending) -> Result<(), GpuError> {
+    fn copy_out(&mut self, p: &Pending) -> Result<(), GpuError> {
         let slice = self.staging.slice(..p.bytes);
         let view = slice.get_mapped_range().map_err(|e| GpuError::Device {
             what: "viewing a step's read".into(),
@@ -231,7 +247,7 @@ impl Reader {
 
     /// The last completed read.
     pub(crate) fn readout(&self) -> Readout<'_> {
-        let Some(p) = self.last else {
+        let Some(p) = &self.last else {
             return Readout::Logits(&[]);
         };
         match p.kind {

@@ -106,7 +106,7 @@ impl Step {
     pub(crate) fn submit(
         &mut self,
         extra: impl FnOnce(&mut wgpu::CommandEncoder),
-    ) -> Result<StepStats, GpuError> {
+    ) -> Result<(StepStats, wgpu::SubmissionIndex), GpuError> {
         let mut rec = match self.rec.take() {
             Some(r) => r,
             None => self.gpu.device.create_command_encoder(&Default::default()),
@@ -132,8 +132,8 @@ impl Step {
             bind_groups: self.arena.take_created(),
         };
         let gpu = &self.gpu;
-        gpu.scoped("submitting a step", || gpu.queue.submit([rec.finish()]))?;
+        let index = gpu.scoped("submitting a step", || gpu.queue.submit([rec.finish()]))?;
         gpu.check()?;
-        Ok(stats)
+        Ok((stats, index))
     }
 }
