@@ -12,7 +12,7 @@ mod common;
 
 use gpu::backend::GpuBackend;
 use gpu::Gpu;
-use model::{CacheType, KvCache, LogitsMode, Model, ReadKind, Readout, Scratch};
+use model::{Batch, CacheType, KvCache, LogitsMode, Model, ReadKind, Readout, Scratch};
 
 /// Margin below which a step is a near-tie: generation may part there.
 const TIE: f32 = 0.05;
@@ -152,6 +152,40 @@ fn tiny_models_generate_as_on_the_cpu() {
             s.bind_groups, 0,
             "{name}: a decode step created bind groups"
         );
+    }
+}
+
+/// Two sequences in one batch (a prompt and a one-token step each) over
+/// ring caches (slots at row offsets, rings of 8 + 8 rows, flagged output
+/// rows): the device's logits NMSE against the CPU's, the worst of the
+/// two steps.
+fn batch_of_two(cpu: &Model, gm: &Model<GpuBackend>) -> f64 {
+    let (n_ctx, ty) = (32, CacheType::F32);
+    let mut kv_c = KvCache::with_rings(cpu.config(), 2, n_ctx, ty, 8).unwrap();
+    let mut s_c = Scratch::new(cpu, 8, n_ctx, 2).unwrap();
+    let mut kv_g = KvCache::for_model(gm, 2, n_ctx, ty, Some(8)).unwrap();
+    let mut s_g = Scratch::new(gm, 8, n_ctx, 2).unwrap();
+    let mut batch = Batch::with_capacity(8);
+    batch.push_seq(&[3, 17, 42, 9, 100], 0, 0, true);
+    batch.push_seq(&[7, 8], 0, 1, true);
+    let a = cpu.decode(&batch, &mut kv_c, &mut s_c).unwrap().to_vec();
+    let first = nmse(gm.decode(&batch, &mut kv_g, &mut s_g).unwrap(), &a);
+    batch.clear();
+    batch.push(11, 5, 0, true);
+    batch.push(12, 2, 1, true);
+    let a = cpu.decode(&batch, &mut kv_c, &mut s_c).unwrap().to_vec();
+    nmse(gm.decode(&batch, &mut kv_g, &mut s_g).unwrap(), &a).max(first)
+}
+
+#[test]
+fn tiny_models_decode_batches_as_on_the_cpu() {
+    let Some(g) = gpu() else { return };
+    for path in test_support::tiny_models(&workspace()) {
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let (cpu, gm) = both(&path, g.clone());
+        let e = batch_of_two(&cpu, &gm);
+        eprintln!("{name}: a batch of two sequences, logits NMSE {e:.1e}");
+        assert!(e < 1e-3, "{name}: batch logits differ (NMSE {e:.1e})");
     }
 }
 
