@@ -5,6 +5,10 @@
 //! an empty cache. Tokens are BOS (when the model has one) followed by fixed pseudo-random
 //! ids, as llama-bench does, so no text or sampling is involved. Each test runs once to warm
 //! up, then `-r` times; the result is the mean ± sample standard deviation of tokens/s.
+//!
+//! With `--backend gpu` the tests run once on the device (no thread counts); a `tg` step
+//! reads back its argmax only (as a greedy sampler would), and the kernel dispatches of a
+//! step are reported per token.
 
 use std::path::Path;
 use std::time::Instant;
@@ -12,12 +16,14 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use engine::sampler::SplitMix64;
-use model::{KvCache, LogitsMode, Model, Scratch};
+use gpu::backend::GpuBackend;
+use model::{Backend, KvCache, LogitsMode, Model, ReadKind, Scratch};
 use serde_json::json;
 use tokenizer::Tokenizer;
 
 use engine::MAX_CTX;
 
+use crate::backend::{BackendArgs, Chosen};
 use crate::common::{self, CacheTypeArg, ModelArgs};
 use crate::limits::{self, MAX_REPETITIONS};
 
@@ -65,6 +71,8 @@ pub struct BenchArgs {
     /// per-thread timings (start delay, busy and idle time per step) to stderr.
     #[arg(long)]
     thread_timing: bool,
+    #[command(flatten)]
+    backend: BackendArgs,
 }
 
 /// What one test measures.
@@ -92,6 +100,8 @@ pub struct BenchResult {
     pub n_tokens: usize,
     /// Tokens per second of each repetition.
     pub samples: Vec<f64>,
+    /// Kernel dispatches of the last step (GPU `tg` tests).
+    pub dispatches_per_token: Option<usize>,
 }
 
 impl BenchResult {
@@ -112,14 +122,16 @@ impl BenchResult {
 }
 
 /// Runs the forward passes of one test; `ids` holds the tokens to evaluate.
-struct Runner<'a> {
-    model: &'a Model,
-    kv: KvCache,
-    scratch: Scratch,
+struct Runner<'a, B: Backend> {
+    model: &'a Model<B>,
+    kv: KvCache<B>,
+    scratch: Scratch<B>,
     batch: usize,
+    /// What a `tg` step reads back.
+    read: ReadKind,
 }
 
-impl Runner<'_> {
+impl<B: Backend> Runner<'_, B> {
     /// Evaluates `ids` from position 0 and returns the elapsed seconds.
     fn time(&mut self, kind: Kind, ids: &[u32]) -> Result<f64> {
         let t0 = Instant::now();
@@ -139,14 +151,12 @@ impl Runner<'_> {
                 }
             }
             Kind::Gen => {
+                let (m, s) = (self.model, &mut self.scratch);
                 for (pos, id) in ids.iter().enumerate() {
-                    self.model.forward(
-                        std::slice::from_ref(id),
-                        pos,
-                        &mut self.kv,
-                        &mut self.scratch,
-                        LogitsMode::Last,
-                    )?;
+                    let one = std::slice::from_ref(id);
+                    m.encode_tokens(one, pos, &mut self.kv, s, LogitsMode::Last)?;
+                    m.read_begin(s, self.read);
+                    m.read_wait(s)?;
                 }
             }
         }
@@ -195,13 +205,87 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let size_bytes: u64 = file.tensors().iter().map(|t| t.n_bytes).sum();
     let params: u64 = file.tensors().iter().map(|t| t.n_elements()).sum();
     let file_len = file.file_len();
-    let mut model = Model::from_file(file)
-        .with_context(|| format!("loading {}", path.display()))?
-        .with_attention(args.attn.attn);
-    args.repack.apply(&mut model, file_len)?;
-    let isa = model.kernels().isa.name();
-    let n_vocab = model.config().n_vocab;
-    let n_ctx_train = model.config().n_ctx_train;
+    let chosen = args.backend.choose()?;
+    let cfg = model::Config::from_gguf(file.metadata()).context("reading the model config")?;
+    let tests = tests(args, cfg.n_ctx_train)?;
+
+    let mut results = Vec::new();
+    let isa = match chosen {
+        Chosen::Cpu => {
+            let mut model = Model::from_file(file)
+                .with_context(|| format!("loading {}", path.display()))?
+                .with_attention(args.attn.attn);
+            args.repack.apply(&mut model, file_len)?;
+            for &t in &threads {
+                model.set_threads(t);
+                let t = model.threads();
+                run_tests(
+                    &model,
+                    args,
+                    &tok,
+                    &tests,
+                    t,
+                    ReadKind::Logits,
+                    &mut results,
+                )?;
+                if args.thread_timing {
+                    let ids = bench_tokens(32, cfg.n_vocab, tok.bos(), 0x7468_7265_6164);
+                    let trace = crate::thread_timing::measure(&model, args.cache_type, &ids)?;
+                    eprint!(
+                        "{}",
+                        crate::thread_timing::report(&trace, t, crate::thread_timing::STEPS)
+                    );
+                }
+            }
+            model.kernels().isa.name().to_string()
+        }
+        Chosen::Gpu(g) => {
+            let name = format!("gpu: {}", g.info.name);
+            let model = Model::with_backend(file, GpuBackend::new(g))
+                .with_context(|| format!("loading {} on the GPU", path.display()))?;
+            run_tests(
+                &model,
+                args,
+                &tok,
+                &tests,
+                0,
+                ReadKind::TopK(1),
+                &mut results,
+            )?;
+            name
+        }
+    };
+
+    let label = model_label(&path);
+    if args.json {
+        let rows: Vec<_> = results
+            .iter()
+            .map(|r| {
+                json!({
+                    "model": label,
+                    "size_bytes": size_bytes,
+                    "params": params,
+                    "isa": isa,
+                    "threads": r.threads,
+                    "test": r.test,
+                    "n_tokens": r.n_tokens,
+                    "tokens_per_s": r.mean(),
+                    "stddev": r.stddev(),
+                    "reps": r.samples.len(),
+                    "samples_ts": r.samples,
+                    "dispatches_per_token": r.dispatches_per_token,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        print!("{}", table(&label, size_bytes, params, &isa, &results));
+    }
+    Ok(())
+}
+
+/// The tests to run: every `-p` then every `-n` size, checked against the context.
+fn tests(args: &BenchArgs, n_ctx_train: usize) -> Result<Vec<(Kind, usize)>> {
     let mut tests: Vec<(Kind, usize)> = Vec::new();
     tests.extend(
         args.n_prompt
@@ -229,86 +313,74 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(&(kind, n)) = tests.iter().find(|(_, n)| *n > max_n) {
         bail!("{} {n} exceeds {limit} ({max_n})", kind.flag());
     }
+    Ok(tests)
+}
 
-    let mut results = Vec::new();
-    for &t in &threads {
-        model.set_threads(t);
-        let t = model.threads();
-        for &(kind, n) in &tests {
-            let test = match kind {
-                Kind::Prompt => format!("pp{n}"),
-                Kind::Gen => format!("tg{n}"),
-            };
-            let batch = match kind {
-                Kind::Prompt => args.batch_size.min(n),
-                Kind::Gen => 1,
-            };
-            let size = |e| limits::model_size_error(e, format_args!("{} {n}", kind.flag()));
-            let mut runner = Runner {
-                model: &model,
-                kv: KvCache::new(model.config(), n, args.cache_type.into()).map_err(size)?,
-                scratch: Scratch::new(&model, batch, n, 1).map_err(size)?,
-                batch,
-            };
-            let ids = bench_tokens(n, n_vocab, tok.bos(), 0x6265_6e63_6800 + n as u64);
-            // Warm-up: a short run of the same kind.
-            runner.time(kind, &ids[..n.min(8)])?;
-            let mut samples = Vec::with_capacity(args.reps);
-            for rep in 0..args.reps {
-                let secs = runner
-                    .time(kind, &ids)
-                    .with_context(|| format!("{test}, repetition {}", rep + 1))?;
-                samples.push(n as f64 / secs.max(1e-9));
-            }
-            let r = BenchResult {
-                threads: t,
-                test,
-                n_tokens: n,
-                samples,
-            };
-            eprintln!(
-                "bench: threads {t} {}: {:.2} ± {:.2} t/s",
-                r.test,
-                r.mean(),
-                r.stddev()
-            );
-            results.push(r);
+/// Runs every test once to warm up, then `-r` times, on `model` (`threads`: the
+/// count it runs with, 0 on a GPU); `tg` steps read back `read`.
+fn run_tests<B: Backend>(
+    model: &Model<B>,
+    args: &BenchArgs,
+    tok: &Tokenizer,
+    tests: &[(Kind, usize)],
+    threads: usize,
+    read: ReadKind,
+    results: &mut Vec<BenchResult>,
+) -> Result<()> {
+    let n_vocab = model.config().n_vocab;
+    for &(kind, n) in tests {
+        let test = match kind {
+            Kind::Prompt => format!("pp{n}"),
+            Kind::Gen => format!("tg{n}"),
+        };
+        let batch = match kind {
+            Kind::Prompt => args.batch_size.min(n),
+            Kind::Gen => 1,
+        };
+        let size = |e| limits::model_size_error(e, format_args!("{} {n}", kind.flag()));
+        let kv = KvCache::for_model(model, 1, n, args.cache_type.into(), None).map_err(size)?;
+        let mut runner = Runner {
+            model,
+            kv,
+            scratch: Scratch::new(model, batch, n, 1).map_err(size)?,
+            batch,
+            read,
+        };
+        let ids = bench_tokens(n, n_vocab, tok.bos(), 0x6265_6e63_6800 + n as u64);
+        // Warm-up: a short run of the same kind.
+        runner.time(kind, &ids[..n.min(8)])?;
+        let mut samples = Vec::with_capacity(args.reps);
+        for rep in 0..args.reps {
+            let secs = runner
+                .time(kind, &ids)
+                .with_context(|| format!("{test}, repetition {}", rep + 1))?;
+            samples.push(n as f64 / secs.max(1e-9));
         }
-        if args.thread_timing {
-            let ids = bench_tokens(32, n_vocab, tok.bos(), 0x7468_7265_6164);
-            let trace = crate::thread_timing::measure(&model, args.cache_type, &ids)?;
-            eprint!(
-                "{}",
-                crate::thread_timing::report(&trace, t, crate::thread_timing::STEPS)
-            );
-        }
-    }
-
-    let label = model_label(&path);
-    if args.json {
-        let rows: Vec<_> = results
-            .iter()
-            .map(|r| {
-                json!({
-                    "model": label,
-                    "size_bytes": size_bytes,
-                    "params": params,
-                    "isa": isa,
-                    "threads": r.threads,
-                    "test": r.test,
-                    "n_tokens": r.n_tokens,
-                    "tokens_per_s": r.mean(),
-                    "stddev": r.stddev(),
-                    "reps": r.samples.len(),
-                    "samples_ts": r.samples,
-                })
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-    } else {
-        print!("{}", table(&label, size_bytes, params, isa, &results));
+        let dispatches = gpu_dispatches(model).filter(|_| kind == Kind::Gen);
+        let r = BenchResult {
+            threads,
+            test,
+            n_tokens: n,
+            samples,
+            dispatches_per_token: dispatches,
+        };
+        let per_token = dispatches.map_or(String::new(), |d| format!(", {d} dispatches/token"));
+        eprintln!(
+            "bench: threads {threads} {}: {:.2} ± {:.2} t/s{per_token}",
+            r.test,
+            r.mean(),
+            r.stddev()
+        );
+        results.push(r);
     }
     Ok(())
+}
+
+/// The GPU backend's dispatches in its last step (`None` on another backend).
+fn gpu_dispatches<B: Backend>(model: &Model<B>) -> Option<usize> {
+    let b: &dyn std::any::Any = model.backend();
+    b.downcast_ref::<GpuBackend>()
+        .map(|g| g.last_step().dispatches)
 }
 
 fn model_label(path: &Path) -> String {
@@ -365,6 +437,7 @@ mod tests {
             test: "tg4".into(),
             n_tokens: 4,
             samples: vec![2.0, 4.0, 6.0],
+            dispatches_per_token: None,
         };
         assert_eq!(r.mean(), 4.0);
         assert!((r.stddev() - 2.0).abs() < 1e-12);

@@ -164,6 +164,25 @@ impl ContextArgs {
             .map_err(|e| limits::name_size_flag(e, format_args!("--ctx-size {n_ctx}")))
             .with_context(|| format!("preparing a session for {}", path.display()))
     }
+
+    /// [`ContextArgs::session`] with the weights on `backend`.
+    pub fn session_on<B: model::Backend>(
+        &self,
+        file: Arc<GgufFile>,
+        path: &Path,
+        chat_template: Option<String>,
+        backend: B,
+    ) -> Result<Session<B>> {
+        let opts = SessionOptions {
+            chat_template,
+            ..self.session_options(&file)?
+        };
+        let n_ctx = opts.n_ctx;
+        engine::Loaded::with_backend(file, backend, &opts)
+            .and_then(|l| Session::from_loaded(l, &opts))
+            .map_err(|e| limits::name_size_flag(e, format_args!("--ctx-size {n_ctx}")))
+            .with_context(|| format!("preparing a session for {}", path.display()))
+    }
 }
 
 /// `None` or 0: the number of available cores.

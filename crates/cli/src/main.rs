@@ -1,6 +1,7 @@
 //! `wasm-chord`: run GGUF language models from the command line.
 #![forbid(unsafe_code)]
 
+mod backend;
 mod batched_bench;
 mod bench;
 mod chat;
@@ -24,7 +25,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "wasm-chord",
     version,
-    about = "Run GGUF language models on CPU"
+    about = "Run GGUF language models on the CPU or a GPU"
 )]
 struct Cli {
     #[command(subcommand)]

@@ -9,8 +9,11 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use engine::{EngineError, FinishReason, GenerateParams, Timings};
+use engine::{EngineError, FinishReason, GenerateParams, Session, Timings};
+use gpu::backend::GpuBackend;
+use model::Backend;
 
+use crate::backend::{BackendArgs, Chosen};
 use crate::common::{self, ContextArgs, ModelArgs, SamplingArgs};
 
 #[derive(Args, Debug)]
@@ -41,6 +44,8 @@ pub struct RunArgs {
     ctx: ContextArgs,
     #[command(flatten)]
     sampling: SamplingArgs,
+    #[command(flatten)]
+    backend: BackendArgs,
 }
 
 pub fn run(args: &RunArgs) -> Result<()> {
@@ -55,7 +60,27 @@ pub fn run(args: &RunArgs) -> Result<()> {
     };
     let path = args.model.path()?;
     let file = common::open_model(&path, args.model.no_mmap)?;
-    let mut session = args.ctx.session(file, &path, None)?;
+    match args.backend.choose()? {
+        Chosen::Cpu => generate(
+            args.ctx.session(file, &path, None)?,
+            args,
+            &prompt,
+            max_tokens,
+        ),
+        Chosen::Gpu(g) => {
+            let session = args.ctx.session_on(file, &path, None, GpuBackend::new(g))?;
+            generate(session, args, &prompt, max_tokens)
+        }
+    }
+}
+
+/// Streams the completion of `prompt` to stdout, on any backend.
+fn generate<B: Backend>(
+    mut session: Session<B>,
+    args: &RunArgs,
+    prompt: &str,
+    max_tokens: usize,
+) -> Result<()> {
     let sampler = args.sampling.params(session.n_ctx())?;
 
     let params = GenerateParams {
@@ -65,7 +90,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         ..GenerateParams::default()
     };
     let ids = session
-        .tokenize_prompt(&prompt, !args.no_bos, params.parse_special)
+        .tokenize_prompt(prompt, !args.no_bos, params.parse_special)
         .context("the prompt does not fit in the context (--ctx-size)")?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

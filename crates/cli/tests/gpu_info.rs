@@ -1,29 +1,15 @@
 //! `info --gpu` on SwiftShader's Vulkan ICD, and without any driver.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-use gpu::software::{vulkan_driver_files, DRIVER_VAR};
+mod common;
 
 fn info_gpu(driver_files: &str, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wasm-chord"))
-        .args(["info", "--gpu"])
-        .args(extra)
-        .env(DRIVER_VAR, driver_files)
-        .env_remove("WASM_CHORD_MODEL")
-        .output()
-        .expect("run wasm-chord")
+    common::with_driver(driver_files, &[&["info", "--gpu"][..], extra].concat())
 }
 
-/// The software driver, or a skip (a failure under CI).
 fn driver() -> Option<String> {
-    let d = vulkan_driver_files();
-    if d.is_none() {
-        test_support::missing(
-            "a Vulkan driver (VK_DRIVER_FILES or SwiftShader's ICD)",
-            "apt-get install chromium-common libvulkan1",
-        );
-    }
-    d
+    common::vulkan_driver()
 }
 
 #[test]

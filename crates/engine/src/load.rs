@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use gguf::GgufFile;
-use model::Model;
+use model::{Backend, CpuBackend, Model};
 use tokenizer::Tokenizer;
 
 use crate::config::EngineMeta;
@@ -19,8 +19,8 @@ const DEFAULT_MAX_CTX: usize = 4096;
 
 /// A loaded model and the prompter of its context (`prompter.n_ctx()`).
 #[derive(Debug)]
-pub struct Loaded {
-    pub model: Model,
+pub struct Loaded<B: Backend = CpuBackend> {
+    pub model: Model<B>,
     pub prompter: Prompter,
 }
 
@@ -35,13 +35,33 @@ impl Loaded {
                 detail: format!("{} is above the maximum of {MAX_THREADS}", opts.threads),
             });
         }
-        let meta = EngineMeta::from_gguf(file.metadata());
-        let tok = Arc::new(Tokenizer::from_gguf(file.metadata())?);
         let file_len = file.file_len();
-        let mut model = Model::from_file(file)?
+        let model = Model::from_file(file)?
             .with_threads(opts.threads)
             .with_attention(opts.attention);
-        repack_model(&mut model, opts.repack, file_len)?;
+        let mut loaded = Loaded::with_model(model, opts)?;
+        repack_model(&mut loaded.model, opts.repack, file_len)?;
+        Ok(loaded)
+    }
+}
+
+impl<B: Backend> Loaded<B> {
+    /// Loads `file` on `backend` (which owns the weights: threads, attention
+    /// and repacking are the CPU's options, unused here) with the options'
+    /// context and chat template.
+    pub fn with_backend(
+        file: Arc<GgufFile>,
+        backend: B,
+        opts: &SessionOptions,
+    ) -> Result<Loaded<B>, EngineError> {
+        Loaded::with_model(Model::with_backend(file, backend)?, opts)
+    }
+
+    /// The prompter of `model` for the options' context and template.
+    fn with_model(model: Model<B>, opts: &SessionOptions) -> Result<Loaded<B>, EngineError> {
+        let file = model.file();
+        let meta = EngineMeta::from_gguf(file.metadata());
+        let tok = Arc::new(Tokenizer::from_gguf(file.metadata())?);
         let n_ctx = check_n_ctx(opts.n_ctx, model.config().n_ctx_train)?;
         let prompter = Prompter::new(tok, meta, opts.chat_template.as_deref(), n_ctx)?;
         Ok(Loaded { model, prompter })

@@ -142,8 +142,18 @@ impl Gpu {
     /// callbacks have run. The poll comes first: it is what runs a lost
     /// device's callback, so a lost device reads as `DeviceLost`.
     pub fn wait(&self, what: &'static str) -> Result<(), GpuError> {
+        self.wait_for(None, what)
+    }
+
+    /// [`Gpu::wait`] for one submission only (`None`: all of them), so a
+    /// thread is not held up by what others submit to the same device.
+    pub fn wait_for(
+        &self,
+        submission: Option<wgpu::SubmissionIndex>,
+        what: &'static str,
+    ) -> Result<(), GpuError> {
         let r = self.device.poll(wgpu::PollType::Wait {
-            submission_index: None,
+            submission_index: submission,
             timeout: Some(self.timeout),
         });
         self.check()?;

@@ -4,13 +4,16 @@
 //! compiled with the shared prelude (`shaders/common.wgsl`) and a variant
 //! snippet (e.g. the integer dot with or without `dot4I8Packed`). Pipelines
 //! are compiled once per device and cached. Parameters go in a small
-//! uniform buffer of u32 words (f32 as bits) per dispatch.
+//! uniform buffer of u32 words (f32 as bits) per dispatch, or, for an
+//! encoder over an [`Arena`], in a slot of the arena's uniform buffers,
+//! with the bind group of the slot kept for the next step of that shape.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use wgpu::util::DeviceExt;
 
+use crate::arena::Arena;
 use crate::device::Gpu;
 use crate::error::GpuError;
 
@@ -95,6 +98,7 @@ impl Gpu {
             gpu: self,
             enc: self.device.create_command_encoder(&Default::default()),
             dispatches: 0,
+            arena: None,
         }
     }
 }
@@ -109,9 +113,31 @@ pub struct Encoder<'g> {
     pub gpu: &'g Gpu,
     pub enc: wgpu::CommandEncoder,
     dispatches: usize,
+    /// Where parameters and bind groups live across steps, if anywhere.
+    arena: Option<&'g mut Arena>,
 }
 
-impl Encoder<'_> {
+impl<'g> Encoder<'g> {
+    /// Records on `enc` (taken back by [`Encoder::finish_recording`]) with
+    /// parameters in `arena`'s slots: dispatch i of a step reuses slot i's
+    /// bind group when it binds the same kernel and buffers.
+    pub fn with_arena(
+        gpu: &'g Gpu,
+        enc: wgpu::CommandEncoder,
+        arena: &'g mut Arena,
+    ) -> Encoder<'g> {
+        Encoder {
+            gpu,
+            enc,
+            dispatches: 0,
+            arena: Some(arena),
+        }
+    }
+
+    /// The command encoder, to continue recording later.
+    pub fn finish_recording(self) -> wgpu::CommandEncoder {
+        self.enc
+    }
     /// Records `id` over `groups` workgroups with `buffers` at bindings
     /// 1.. of group 0 and `params` (u32 words) as the uniform at binding 0.
     pub fn dispatch(
@@ -121,8 +147,7 @@ impl Encoder<'_> {
         buffers: &[wgpu::BindingResource<'_>],
         groups: [u32; 3],
     ) -> Result<(), GpuError> {
-        let numbered: Vec<_> = (1..).zip(buffers.iter().cloned()).collect();
-        self.dispatch_at(id, params, &numbered, groups)
+        self.record(id, params, (1..).zip(buffers.iter().cloned()), groups)
     }
 
     /// [`Encoder::dispatch`] with explicit binding numbers (entry points of
@@ -134,44 +159,44 @@ impl Encoder<'_> {
         buffers: &[(u32, wgpu::BindingResource<'_>)],
         groups: [u32; 3],
     ) -> Result<(), GpuError> {
-        let pipeline = self.gpu.pipeline(id)?;
-        let max = self.gpu.limits().max_compute_workgroups_per_dimension;
+        self.record(id, params, buffers.iter().cloned(), groups)
+    }
+
+    fn record<'r>(
+        &mut self,
+        id: KernelId,
+        params: &[u32],
+        buffers: impl Iterator<Item = (u32, wgpu::BindingResource<'r>)> + Clone,
+        groups: [u32; 3],
+    ) -> Result<(), GpuError> {
+        let max = match &self.arena {
+            Some(a) => a.max_groups(),
+            None => self.gpu.limits().max_compute_workgroups_per_dimension,
+        };
         if groups.iter().any(|&g| g > max) {
             return Err(GpuError::Unsupported(format!(
                 "{}: {groups:?} workgroups, the device allows {max} per dimension",
                 id.entry
             )));
         }
-        let mut words = params.to_vec();
-        words.resize(params.len().next_multiple_of(4).max(4), 0);
-        let uniform = self
-            .gpu
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("params"),
-                contents: bytemuck::cast_slice(&words),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
-        let mut entries = vec![wgpu::BindGroupEntry {
-            binding: 0,
-            resource: uniform.as_entire_binding(),
-        }];
-        for (binding, r) in buffers {
-            entries.push(wgpu::BindGroupEntry {
-                binding: *binding,
-                resource: r.clone(),
-            });
-        }
-        let what = format!("binding {}::{}", id.family, id.entry);
-        let bind = self.gpu.scoped(&what, || {
-            self.gpu
-                .device
-                .create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some(id.entry),
-                    layout: &pipeline.get_bind_group_layout(0),
-                    entries: &entries,
-                })
-        })?;
+        let gpu = self.gpu;
+        let (pipeline, bind) = match self.arena.as_deref_mut() {
+            Some(arena) => arena.bind(gpu, id, params, buffers)?,
+            None => {
+                let pipeline = gpu.pipeline(id)?;
+                let mut words = params.to_vec();
+                words.resize(params.len().next_multiple_of(4).max(4), 0);
+                let uniform = gpu
+                    .device
+                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                        label: Some("params"),
+                        contents: bytemuck::cast_slice(&words),
+                        usage: wgpu::BufferUsages::UNIFORM,
+                    });
+                let bind = bind_group(gpu, id, &pipeline, uniform.as_entire_binding(), buffers)?;
+                (pipeline, bind)
+            }
+        };
         let mut pass = self.enc.begin_compute_pass(&Default::default());
         pass.set_pipeline(&pipeline);
         pass.set_bind_group(0, &bind, &[]);
@@ -182,11 +207,11 @@ impl Encoder<'_> {
 
     /// The workgroup grid covering `n` items, `per` a workgroup.
     pub fn groups(&self, n: u32, per: u32) -> [u32; 3] {
-        grid(
-            n,
-            per,
-            self.gpu.limits().max_compute_workgroups_per_dimension,
-        )
+        let max = match &self.arena {
+            Some(a) => a.max_groups(),
+            None => self.gpu.limits().max_compute_workgroups_per_dimension,
+        };
+        grid(n, per, max)
     }
 
     /// Dispatches recorded so far.
@@ -200,6 +225,29 @@ impl Encoder<'_> {
         gpu.scoped("submitting", || gpu.queue.submit([self.enc.finish()]))?;
         gpu.check()
     }
+}
+
+/// The bind group of `pipeline` with `uniform` at binding 0 and `buffers`.
+pub(crate) fn bind_group<'r>(
+    gpu: &Gpu,
+    id: KernelId,
+    pipeline: &wgpu::ComputePipeline,
+    uniform: wgpu::BindingResource<'_>,
+    buffers: impl Iterator<Item = (u32, wgpu::BindingResource<'r>)>,
+) -> Result<wgpu::BindGroup, GpuError> {
+    let mut entries = vec![wgpu::BindGroupEntry {
+        binding: 0,
+        resource: uniform,
+    }];
+    entries.extend(buffers.map(|(binding, resource)| wgpu::BindGroupEntry { binding, resource }));
+    let what = format!("binding {}::{}", id.family, id.entry);
+    gpu.scoped(&what, || {
+        gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(id.entry),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        })
+    })
 }
 
 /// Workgroups of `per` invocations to cover `n` items, as an `[x, y, 1]`

@@ -7,12 +7,17 @@
 //! - [`split`] / [`upload`]: a tensor's bytes (GGUF block layout, bound as
 //!   `array<u32>`) in one or more buffers, split at whole rows below the
 //!   binding limit;
-//! - [`kernel`]: compiled pipelines and one dispatch helper;
+//! - [`kernel`]: compiled pipelines and one dispatch helper; [`arena`]:
+//!   parameters and bind groups kept from step to step;
 //! - [`ops`]: the WGSL kernels (one file per family under `shaders/`) with
-//!   their Rust dispatch.
+//!   their Rust dispatch;
+//! - [`backend`]: `model::Backend` on the device ([`backend::GpuBackend`]).
 #![forbid(unsafe_code)]
 
 pub mod adapter;
+pub mod arena;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod backend;
 pub mod device;
 pub mod error;
 pub mod kernel;

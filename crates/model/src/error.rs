@@ -29,6 +29,14 @@ pub enum ModelError {
     #[error("invalid model config: {0}")]
     InvalidConfig(String),
 
+    /// A backend's device failed (lost, out of memory, a rejected shape).
+    #[error("{backend} backend: {source}")]
+    Backend {
+        backend: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     #[error("unsupported rope scaling type '{kind}' in '{key}' (supported: none, linear, longrope; llama 3 via rope_freqs.weight)")]
     UnsupportedRopeScaling { key: String, kind: String },
 

@@ -113,8 +113,9 @@ impl<B: Backend> Model<B> {
     }
 
     /// The result of the read started by [`Model::read_begin`], waiting for
-    /// it if needed: `[rows, n_vocab]` logits, or `[rows, k]` ids and logits.
-    pub fn read_wait<'s>(&self, s: &'s mut Scratch<B>) -> Readout<'s> {
+    /// it if needed: `[rows, n_vocab]` logits, or `[rows, k]` ids and logits
+    /// (`Err`: the device failed in this step).
+    pub fn read_wait<'s>(&self, s: &'s mut Scratch<B>) -> Result<Readout<'s>, ModelError> {
         if s.reading.take().is_none() {
             // nothing pending: an empty read
             self.backend().read_begin(&mut s.acts, 0, ReadKind::Logits);
@@ -122,10 +123,11 @@ impl<B: Backend> Model<B> {
         self.backend().read_wait(&mut s.acts)
     }
 
-    /// Completes a read left pending (its buffers are the backend's again).
+    /// Completes a read left pending (its buffers are the backend's again;
+    /// its result, an error included, was not wanted).
     fn settle(&self, s: &mut Scratch<B>) {
         if s.reading.take().is_some() {
-            self.backend().read_wait(&mut s.acts);
+            let _ = self.backend().read_wait(&mut s.acts);
         }
     }
 
@@ -135,7 +137,7 @@ impl<B: Backend> Model<B> {
             return Ok(&[]);
         }
         self.read_begin(s, ReadKind::Logits);
-        match self.read_wait(s) {
+        match self.read_wait(s)? {
             Readout::Logits(l) => Ok(l),
             Readout::TopK { .. } => unreachable!("a logits read returned top-k"),
         }
@@ -317,7 +319,7 @@ pub(crate) fn attend<B: Backend>(
     };
     for sp in spans {
         let place = kv.place(il, sp.seq);
-        b.kv_write(&s.acts, kv.store_mut(), il, place, sp.pos, sp.rows());
+        b.kv_write(&mut s.acts, kv.store_mut(), il, place, sp.pos, sp.rows());
         let win = kv.window(il, sp.seq, sp.pos);
         b.attend(&mut s.acts, kv.store(), il, win, &shape, sp.pos, sp.rows())?;
     }

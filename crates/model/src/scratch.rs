@@ -35,7 +35,7 @@ pub(crate) fn tap<B: Backend>(
     n: usize,
 ) {
     if let Some(Tap(f)) = &mut s.tap {
-        f(name, layer, b.peek(&s.acts, buf, n));
+        f(name, layer, b.peek(&mut s.acts, buf, n));
     }
 }
 

@@ -86,12 +86,12 @@ fn prefill_and_greedy(
             in_flight += 1;
             std::thread::yield_now();
         }
-        let got = top1(rf.read_wait(&mut s_r));
+        let got = top1(rf.read_wait(&mut s_r).unwrap());
         next = engine_argmax(&a);
         assert_eq!(got, [next], "step {step}: greedy tokens differ");
         // the same step's logits, read again in full
         rf.read_begin(&mut s_r, ReadKind::Logits);
-        match rf.read_wait(&mut s_r) {
+        match rf.read_wait(&mut s_r).unwrap() {
             Readout::Logits(b) => assert!(bits(&a) == bits(b), "step {step}: logits differ"),
             r => panic!("{r:?}"),
         }
@@ -134,16 +134,8 @@ fn batch_of_two(cpu: &Model, rf: &Model<RefBackend>) {
 
 #[test]
 fn reference_backend_equals_the_scalar_cpu_backend() {
-    let dir = workspace().join("tests/fixtures/models");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .expect("tests/fixtures/models")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "gguf"))
-        .collect();
-    paths.sort();
-    assert!(paths.len() >= 9, "the tiny models are committed fixtures");
     let mut in_flight = 0;
-    for path in paths {
+    for path in test_support::tiny_models(&workspace()) {
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
         let (cpu, rf) = both(&path);
         let prompt = [1, 15, 300, 42, 7, 99, 250, 3, 64];

@@ -31,6 +31,20 @@ pub fn require(path: &std::path::Path, how_to_get_it: &str) -> Option<std::path:
     None
 }
 
+/// The committed tiny models (`tests/fixtures/models/*.gguf` under the
+/// workspace `root`), sorted; panics when fewer than 9 are there.
+pub fn tiny_models(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let dir = root.join("tests/fixtures/models");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/fixtures/models")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "gguf"))
+        .collect();
+    paths.sort();
+    assert!(paths.len() >= 9, "the tiny models are committed fixtures");
+    paths
+}
+
 /// Whether the tests run under CI (`CI` set to anything but empty, `0` or `false`).
 pub fn under_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false"))

@@ -113,3 +113,27 @@ pub const PROMPTS: [(&str, &str); 8] = [
     ("emoji", "I love 🍕 and"),
     ("devil", "ABDOMEN, n.  The temple of the god Stomach,"),
 ];
+
+/// `wasm-chord args` with the Vulkan loader's driver list set to
+/// `driver_files`.
+pub fn with_driver(driver_files: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wasm-chord"))
+        .args(args)
+        .env(gpu::software::DRIVER_VAR, driver_files)
+        .env_remove("WASM_CHORD_MODEL")
+        .output()
+        .expect("run wasm-chord")
+}
+
+/// A Vulkan driver list (VK_DRIVER_FILES, else SwiftShader's ICD), or a
+/// skip (a failure under CI).
+pub fn vulkan_driver() -> Option<String> {
+    let d = gpu::software::vulkan_driver_files();
+    if d.is_none() {
+        test_support::missing(
+            "a Vulkan driver (VK_DRIVER_FILES or SwiftShader's ICD)",
+            "apt-get install chromium-common libvulkan1",
+        );
+    }
+    d
+}

@@ -22,7 +22,7 @@ mod tests;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use model::{Batch, CacheType, KvCache, Model, ReadKind, Readout, Scratch};
+use model::{Backend, Batch, CacheType, CpuBackend, KvCache, Model, ReadKind, Readout, Scratch};
 use tokenizer::Tokenizer;
 
 use crate::error::EngineError;
@@ -89,13 +89,13 @@ impl Default for SchedulerOptions {
     }
 }
 
-/// Runs the requests of many consumers over one model.
+/// Runs the requests of many consumers over one model, on backend `B`.
 #[derive(Debug)]
-pub struct Scheduler {
-    model: Arc<Model>,
+pub struct Scheduler<B: Backend = CpuBackend> {
+    model: Arc<Model<B>>,
     tok: Arc<Tokenizer>,
-    kv: KvCache,
-    scratch: Scratch,
+    kv: KvCache<B>,
+    scratch: Scratch<B>,
     batch: Batch,
     /// One entry per KV slot.
     slots: Vec<Option<Seq>>,
@@ -111,16 +111,16 @@ pub struct Scheduler {
     cancelled: Vec<(RequestId, usize)>,
 }
 
-impl Scheduler {
+impl<B: Backend> Scheduler<B> {
     /// A scheduler over `model` (shared with other users) and its tokenizer.
     pub fn new(
-        model: Arc<Model>,
+        model: Arc<Model<B>>,
         tok: Arc<Tokenizer>,
         opts: SchedulerOptions,
-    ) -> Result<Scheduler, EngineError> {
+    ) -> Result<Scheduler<B>, EngineError> {
         let n_seq = opts.n_seq.max(1);
         let n_batch = opts.n_batch.max(1);
-        let kv = KvCache::with_rings(model.config(), n_seq, opts.n_ctx, opts.cache_type, n_batch)?;
+        let kv = KvCache::for_model(&model, n_seq, opts.n_ctx, opts.cache_type, Some(n_batch))?;
         // a step holds every sequence's decode token plus one prompt chunk
         let scratch = Scratch::new(&model, n_batch + n_seq, opts.n_ctx, n_seq)?;
         let mut cached = Vec::with_capacity(n_seq);
@@ -246,7 +246,7 @@ impl Scheduler {
                 .filter(|&k| k > 0)
                 .map_or(ReadKind::Logits, ReadKind::TopK);
             m.read_begin(&mut self.scratch, kind);
-            let out = m.read_wait(&mut self.scratch);
+            let out = m.read_wait(&mut self.scratch)?;
             let v = m.config().n_vocab;
             for (j, &slot) in self.rows.iter().enumerate() {
                 let Some(s) = self.slots[slot].as_mut() else {
@@ -277,7 +277,7 @@ impl Scheduler {
     }
 
     /// The model.
-    pub fn model(&self) -> &Arc<Model> {
+    pub fn model(&self) -> &Arc<Model<B>> {
         &self.model
     }
 

@@ -4,6 +4,8 @@
 use std::ops::ControlFlow;
 
 use super::params::{Completion, FinishReason, GenerateParams, TokenPiece};
+use model::{Backend, CpuBackend};
+
 use super::Session;
 use crate::error::EngineError;
 use crate::scheduler::{Event, Request, RequestId};
@@ -28,8 +30,8 @@ enum State {
 /// `max_tokens`, or an error (yielded once). Dropping it early leaves the session usable:
 /// the KV cache holds exactly the tokens evaluated so far.
 #[derive(Debug)]
-pub struct Generation<'s> {
-    s: &'s mut Session,
+pub struct Generation<'s, B: Backend = CpuBackend> {
+    s: &'s mut Session<B>,
     g: Detached,
 }
 
@@ -50,7 +52,7 @@ impl Detached {
     /// Resumes the generation on `s`, which must be the session it was detached from and
     /// must not have generated or been reset since (another session, or a newer
     /// generation of this one, ends it as cancelled).
-    pub fn attach(self, s: &mut Session) -> Generation<'_> {
+    pub fn attach<B: Backend>(self, s: &mut Session<B>) -> Generation<'_, B> {
         Generation { s, g: self }
     }
 
@@ -60,9 +62,9 @@ impl Detached {
     }
 }
 
-impl<'s> Generation<'s> {
+impl<'s, B: Backend> Generation<'s, B> {
     pub(super) fn new(
-        s: &'s mut Session,
+        s: &'s mut Session<B>,
         prompt: Result<Vec<u32>, EngineError>,
         params: &GenerateParams,
         end_of_turn: Option<&str>,
@@ -199,7 +201,7 @@ impl<'s> Generation<'s> {
     }
 }
 
-impl Iterator for Generation<'_> {
+impl<B: Backend> Iterator for Generation<'_, B> {
     type Item = Result<TokenPiece, EngineError>;
 
     fn next(&mut self) -> Option<Self::Item> {

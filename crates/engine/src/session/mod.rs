@@ -24,7 +24,7 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use gguf::GgufFile;
-use model::{CacheType, KvCache, Model};
+use model::{Backend, CacheType, CpuBackend, KvCache, Model};
 use tokenizer::Tokenizer;
 
 use crate::chat::{BuiltinTemplate, ChatMessage, Tools};
@@ -43,9 +43,9 @@ pub use stop::{Released, StopMatcher};
 
 /// A model ready to generate, with its KV cache.
 #[derive(Debug)]
-pub struct Session {
+pub struct Session<B: Backend = CpuBackend> {
     /// One slot: the model, the KV cache and the tokens it holds.
-    sched: Scheduler,
+    sched: Scheduler<B>,
     prompter: Prompter,
     /// The request of the generation in flight, if any (a dropped or
     /// detached generation leaves it running until the next one).
@@ -70,15 +70,34 @@ impl Session {
         Self::from_file(Arc::new(GgufFile::from_bytes(bytes)?), opts)
     }
 
-    /// Prepares a session from a parsed file.
+    /// Prepares a session from a parsed file, on the CPU.
     pub fn from_file(file: Arc<GgufFile>, opts: SessionOptions) -> Result<Session, EngineError> {
-        if opts.n_batch == 0 {
-            return Err(EngineError::InvalidOption {
-                name: "n_batch",
-                detail: "must be at least 1".into(),
-            });
-        }
-        let Loaded { model, prompter } = Loaded::from_file(file, &opts)?;
+        check_n_batch(&opts)?;
+        let loaded = Loaded::from_file(file, &opts)?;
+        Session::from_loaded(loaded, &opts)
+    }
+}
+
+/// `Err` for a batch of no tokens.
+fn check_n_batch(opts: &SessionOptions) -> Result<(), EngineError> {
+    if opts.n_batch == 0 {
+        return Err(EngineError::InvalidOption {
+            name: "n_batch",
+            detail: "must be at least 1".into(),
+        });
+    }
+    Ok(())
+}
+
+impl<B: Backend> Session<B> {
+    /// A session over a model loaded on any backend ([`Loaded::with_backend`]),
+    /// with the options' batch size, cache type and clock.
+    pub fn from_loaded(
+        loaded: Loaded<B>,
+        opts: &SessionOptions,
+    ) -> Result<Session<B>, EngineError> {
+        check_n_batch(opts)?;
+        let Loaded { model, prompter } = loaded;
         let cfg = model.config();
         let n_ctx = prompter.n_ctx();
         let f32_bytes = KvCache::bytes_for(cfg.n_layer, n_ctx, cfg.kv_dim(), CacheType::F32)
@@ -115,14 +134,14 @@ impl Session {
 
     /// Streams the continuation of `prompt` (tokenized with BOS if the model wants it).
     /// The iterator does the work lazily: prompt evaluation happens on the first `next()`.
-    pub fn generate(&mut self, prompt: &str, params: &GenerateParams) -> Generation<'_> {
+    pub fn generate(&mut self, prompt: &str, params: &GenerateParams) -> Generation<'_, B> {
         let tokens = self.tokenize_prompt(prompt, true, params.parse_special);
         Generation::new(self, tokens, params, None)
     }
 
     /// Streams the continuation of already tokenized `prompt` ids (used as given: no BOS
     /// is added).
-    pub fn generate_ids(&mut self, prompt: &[u32], params: &GenerateParams) -> Generation<'_> {
+    pub fn generate_ids(&mut self, prompt: &[u32], params: &GenerateParams) -> Generation<'_, B> {
         Generation::new(self, Ok(prompt.to_vec()), params, None)
     }
 
@@ -145,7 +164,7 @@ impl Session {
         messages: &[ChatMessage],
         tools: Option<&Tools>,
         params: &GenerateParams,
-    ) -> Generation<'_> {
+    ) -> Generation<'_, B> {
         let (tokens, end_of_turn) = match self.prompter.chat_prompt(messages, tools) {
             Ok(p) => (Ok(p.ids), p.end_of_turn),
             Err(e) => (Err(e), None),
@@ -221,7 +240,7 @@ impl Session {
     }
 
     /// The model.
-    pub fn model(&self) -> &Model {
+    pub fn model(&self) -> &Model<B> {
         self.sched.model()
     }
 

@@ -56,6 +56,32 @@ pub fn attention(
     v: &wgpu::Buffer,
     out: &wgpu::Buffer,
 ) -> Result<(), GpuError> {
+    let rows = Rows { q: 0, kv: 0 };
+    attention_at(enc, a, q, pos0, n_tok, k, v, out, rows)
+}
+
+/// Where an [`attention_at`] call's rows start: queries (and outputs) at
+/// token row `q`, the cache row of position `kv_start` at row `kv`.
+#[derive(Clone, Copy, Debug)]
+pub struct Rows {
+    pub q: usize,
+    pub kv: usize,
+}
+
+/// [`attention`] over rows `at.q ..` of q and out, and a cache whose row
+/// `at.kv` holds position `a.kv_start`.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_at(
+    enc: &mut Encoder,
+    a: &Attn,
+    q: &wgpu::Buffer,
+    pos0: usize,
+    n_tok: usize,
+    k: &wgpu::Buffer,
+    v: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+    at: Rows,
+) -> Result<(), GpuError> {
     let bad = |reason: String| {
         Err(GpuError::Shape {
             op: "attention",
@@ -80,10 +106,10 @@ pub fn attention(
             a.kv_start
         ));
     }
-    let q_len = n_tok * a.n_head * a.head_dim;
+    let q_len = (at.q + n_tok) * a.n_head * a.head_dim;
     need("attention", "q", q, q_len)?;
     need("attention", "out", out, q_len)?;
-    let kv_len = (pos0 + n_tok - a.kv_start) * a.n_kv_head * a.head_dim;
+    let kv_len = (at.kv + pos0 + n_tok - a.kv_start) * a.n_kv_head * a.head_dim;
     for (what, b) in [("k", k), ("v", v)] {
         if b.size() < a.kv.bytes(kv_len) {
             return bad(format!(
@@ -103,8 +129,8 @@ pub fn attention(
         u32_of("attention", "window", a.window.unwrap_or(0))?,
         a.scale.to_bits(),
         (a.kv == KvType::F16) as u32,
-        0,
-        0,
+        u32_of("attention", "q row", at.q)?,
+        u32_of("attention", "kv row", at.kv)?,
         0,
     ];
     let groups = enc.groups(u32_of("attention", "rows", n_tok * a.n_head)?, 1);
@@ -132,18 +158,49 @@ pub fn kv_write(
     row0: usize,
     n_rows: usize,
 ) -> Result<(), GpuError> {
+    let region = KvRegion {
+        base: 0,
+        row0,
+        n_rows,
+    };
+    kv_write_at(enc, src, 0, n_tok, width, cache, kv, region)
+}
+
+/// Where a [`kv_write_at`] puts token t: cache row base + (row0 + t) % n_rows.
+#[derive(Clone, Copy, Debug)]
+pub struct KvRegion {
+    pub base: usize,
+    pub row0: usize,
+    pub n_rows: usize,
+}
+
+/// [`kv_write`] of src rows `src_row0 ..` into a region of the cache.
+///
+/// src: [src_row0 + n_tok, width] f32 -> cache: [base + n_rows, width] of `kv`
+#[allow(clippy::too_many_arguments)]
+pub fn kv_write_at(
+    enc: &mut Encoder,
+    src: &wgpu::Buffer,
+    src_row0: usize,
+    n_tok: usize,
+    width: usize,
+    cache: &wgpu::Buffer,
+    kv: KvType,
+    region: KvRegion,
+) -> Result<(), GpuError> {
+    let KvRegion { base, row0, n_rows } = region;
     if kv == KvType::F16 && !width.is_multiple_of(2) || n_rows == 0 || n_tok > n_rows {
         return Err(GpuError::Shape {
             op: "kv_write",
             reason: format!("{n_tok} rows of {width} ({kv:?}) into a cache of {n_rows} rows"),
         });
     }
-    need("kv_write", "src", src, n_tok * width)?;
-    if cache.size() < kv.bytes(n_rows * width) {
+    need("kv_write", "src", src, (src_row0 + n_tok) * width)?;
+    if cache.size() < kv.bytes((base + n_rows) * width) {
         return Err(GpuError::Shape {
             op: "kv_write",
             reason: format!(
-                "cache of {} bytes for {n_rows} rows of {width} {kv:?}",
+                "cache of {} bytes for {base} + {n_rows} rows of {width} {kv:?}",
                 cache.size()
             ),
         });
@@ -156,8 +213,8 @@ pub fn kv_write(
         u32_of("kv_write", "row0", row0 % n_rows)?,
         u32_of("kv_write", "n_rows", n_rows)?,
         f16,
-        0,
-        0,
+        u32_of("kv_write", "src row", src_row0)?,
+        u32_of("kv_write", "base", base)?,
         0,
     ];
     let groups = enc.groups(u32_of("kv_write", "words", n_tok * per_row)?, 256);

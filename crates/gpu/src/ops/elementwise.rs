@@ -1,10 +1,11 @@
-//! Add, scale and soft-cap in place (`shaders/elementwise.wgsl`).
+//! Add, add a bias to every row, scale and soft-cap in place (`shaders/elementwise.wgsl`).
 
 use super::{kernel_id, need, u32_of};
 use crate::error::GpuError;
 use crate::kernel::{Encoder, KernelId};
 
 const ADD: KernelId = kernel_id!("elementwise", "add");
+const ADD_BIAS: KernelId = kernel_id!("elementwise", "add_bias");
 const SCALE: KernelId = kernel_id!("elementwise", "scale");
 const SOFTCAP: KernelId = kernel_id!("elementwise", "softcap");
 
@@ -33,6 +34,32 @@ pub fn add(
         ADD,
         &p,
         &[x.as_entire_binding(), y.as_entire_binding()],
+        groups,
+    )
+}
+
+/// x[i] += b[i % m]: the bias b added to each row. x: [n / m, m], b: [m]
+pub fn add_bias(
+    enc: &mut Encoder,
+    x: &wgpu::Buffer,
+    b: &wgpu::Buffer,
+    n: usize,
+    m: usize,
+) -> Result<(), GpuError> {
+    need("add_bias", "b", b, m)?;
+    if m == 0 || !n.is_multiple_of(m) {
+        return Err(GpuError::Shape {
+            op: "add_bias",
+            reason: format!("{n} values are not whole rows of {m}"),
+        });
+    }
+    let mut p = params("add_bias", x, n, 0.0, 0.0)?;
+    p[1] = u32_of("add_bias", "m", m)?;
+    let groups = enc.groups(p[0], 256);
+    enc.dispatch(
+        ADD_BIAS,
+        &p,
+        &[x.as_entire_binding(), b.as_entire_binding()],
         groups,
     )
 }

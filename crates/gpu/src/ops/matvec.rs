@@ -120,19 +120,23 @@ pub fn matvec(
         let rows = u32_of("matvec", "rows", part.part.rows.len())?;
         let y_offset = u32_of("matvec", "row", part.part.rows.start)?;
         let params = [rows, nb, rb, y_offset, w.rows as u32, 0, 0, 0];
-        let mut bufs = vec![
-            (1, part.buffer.as_entire_binding()),
-            (2, x.qs.as_entire_binding()),
-        ];
-        if !matches!(at, GgmlType::F16 | GgmlType::F32) {
-            bufs.push((3, x.d.as_entire_binding()));
-        }
-        bufs.push((4, y.as_entire_binding()));
-        if at == GgmlType::Q8_K {
-            bufs.push((5, x.bsums.as_entire_binding()));
-        }
-        let [gx, gy, _] = enc.groups(rows, 1);
-        enc.dispatch_at(id, &params, &bufs, [gx, gy, n_tok])?;
+        let (wb, qs, d, yb) = (
+            part.buffer.as_entire_binding(),
+            x.qs.as_entire_binding(),
+            x.d.as_entire_binding(),
+            y.as_entire_binding(),
+        );
+        let bs = x.bsums.as_entire_binding();
+        let all = [(1, wb), (2, qs), (4, yb), (3, d), (5, bs)];
+        // float activations: no scales; Q8_K: block sums too
+        let bufs = match at {
+            GgmlType::F16 | GgmlType::F32 => &all[..3],
+            GgmlType::Q8_K => &all[..],
+            _ => &all[..4],
+        };
+        // matvec_common.wgsl: ROWS = 16 rows per workgroup
+        let [gx, gy, _] = enc.groups(rows, 16);
+        enc.dispatch_at(id, &params, bufs, [gx, gy, n_tok])?;
     }
     Ok(())
 }

@@ -44,6 +44,18 @@ impl QuantActs {
         })
     }
 
+    /// The same buffers seen as holding the first `n` values (a step of
+    /// fewer rows than they were made for).
+    pub fn first(&self, n: usize) -> QuantActs {
+        QuantActs {
+            ty: self.ty,
+            n,
+            qs: self.qs.clone(),
+            d: self.d.clone(),
+            bsums: self.bsums.clone(),
+        }
+    }
+
     /// Buffers holding `bytes` (ggml blocks of `ty` for `n` values), e.g.
     /// the CPU reference's, for testing a matvec alone.
     pub fn from_ggml(

@@ -34,6 +34,22 @@ pub fn rope(
     head_dim: usize,
     n_dims: usize,
 ) -> Result<(), GpuError> {
+    rope_at(enc, x, cache, 0, mode, n_tok, n_heads, head_dim, n_dims)
+}
+
+/// [`rope`] with the cache from element `c_off` of `cache`.
+#[allow(clippy::too_many_arguments)]
+pub fn rope_at(
+    enc: &mut Encoder,
+    x: &wgpu::Buffer,
+    cache: &wgpu::Buffer,
+    c_off: usize,
+    mode: RopeMode,
+    n_tok: usize,
+    n_heads: usize,
+    head_dim: usize,
+    n_dims: usize,
+) -> Result<(), GpuError> {
     if n_dims > head_dim || !n_dims.is_multiple_of(2) {
         return Err(GpuError::Shape {
             op: "rope",
@@ -41,7 +57,7 @@ pub fn rope(
         });
     }
     need("rope", "x", x, n_tok * n_heads * head_dim)?;
-    need("rope", "cache", cache, n_tok * n_dims)?;
+    need("rope", "cache", cache, c_off + n_tok * n_dims)?;
     let mode = match mode {
         RopeMode::Normal => 0,
         RopeMode::Neox => 1,
@@ -52,6 +68,7 @@ pub fn rope(
         u32_of("rope", "head_dim", head_dim)?,
         u32_of("rope", "n_dims", n_dims)?,
         mode,
+        u32_of("rope", "c_off", c_off)?,
     ];
     let groups = enc.groups(u32_of("rope", "pairs", n_tok * n_heads * n_dims / 2)?, 64);
     let bufs = [x.as_entire_binding(), cache.as_entire_binding()];

@@ -1,5 +1,5 @@
-//! Embedding rows gathered by token id (`shaders/rows.wgsl`): F32, F16 and
-//! Q8_0 tables, one dispatch per part of a split table.
+//! Embedding rows gathered by token id (`shaders/rows.wgsl`): F32, F16,
+//! Q8_0, Q4_K and Q6_K tables, one dispatch per part of a split table.
 
 use gguf::GgmlType;
 
@@ -10,9 +10,21 @@ use crate::upload::GpuTensor;
 
 const GET_ROWS: KernelId = kernel_id!("rows", "get_rows");
 
+/// The kernel's code of a table type, if it can gather rows of it.
+pub fn table_type(ty: GgmlType) -> Option<u32> {
+    Some(match ty {
+        GgmlType::F32 => 0,
+        GgmlType::F16 => 1,
+        GgmlType::Q8_0 => 2,
+        GgmlType::Q4_K => 3,
+        GgmlType::Q6_K => 4,
+        _ => return None,
+    })
+}
+
 /// out[t] = table[ids[t]] as f32.
 ///
-/// table: [n_rows, cols] of F32 / F16 / Q8_0, ids: [n_tok] u32 -> out: [n_tok, cols]
+/// table: [n_rows, cols] of F32 / F16 / Q8_0 / Q4_K / Q6_K, ids: [n_tok] u32 -> out: [n_tok, cols]
 pub fn get_rows(
     enc: &mut Encoder,
     table: &GpuTensor,
@@ -20,16 +32,14 @@ pub fn get_rows(
     n_tok: usize,
     out: &wgpu::Buffer,
 ) -> Result<(), GpuError> {
-    let ty = match table.ty {
-        GgmlType::F32 => 0,
-        GgmlType::F16 => 1,
-        GgmlType::Q8_0 => 2,
-        t => {
-            return Err(GpuError::Shape {
-                op: "get_rows",
-                reason: format!("{t} tables are not supported (F32, F16, Q8_0)"),
-            })
-        }
+    let Some(ty) = table_type(table.ty) else {
+        return Err(GpuError::Shape {
+            op: "get_rows",
+            reason: format!(
+                "{} tables are not supported (F32, F16, Q8_0, Q4_K, Q6_K)",
+                table.ty
+            ),
+        });
     };
     need("get_rows", "ids", ids, n_tok)?;
     need("get_rows", "out", out, n_tok * table.cols)?;

@@ -4,7 +4,8 @@
 // m_new)), so the scratch is O(64 + head_dim) whatever the context.
 // GQA: query head h reads KV head h / (n_head / n_kv_head). A sliding
 // window (window > 0) shows a query at position p the keys p − window + 1
-// ..= p. Cache row of position j: j − kv_start.
+// ..= p. Cache row of position j: kv_row0 + j − kv_start; query (and
+// output) rows from q_row0.
 // q: [n_tok, n_head, head_dim] f32; k, v: [rows, n_kv_head, head_dim] as
 // f32 words or, kv_f16 = 1, f16 pairs (head_dim even); out like q.
 // head_dim <= 256. With an f16 cache the query is rounded to f16, as the
@@ -15,7 +16,7 @@
 struct Params {
     n_tok: u32, n_head: u32, n_kv_head: u32, head_dim: u32,
     pos0: u32, kv_start: u32, window: u32, scale: f32,
-    kv_f16: u32, _p0: u32, _p1: u32, _p2: u32,
+    kv_f16: u32, q_row0: u32, kv_row0: u32, _p2: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
@@ -57,7 +58,7 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: 
         first = pos + 1u - p.window;
     }
     for (var d = li; d < hd; d = d + 64u) {
-        let x = q[flat * hd + d];
+        let x = q[(p.q_row0 * p.n_head + flat) * hd + d];
         qh[d] = select(x, f16_bits_to_f32(f32_to_f16_bits(x)), f16s);
     }
     workgroupBarrier();
@@ -69,7 +70,7 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: 
         let j = j0 + li;
         var s = -3.4e38;
         if (j <= pos) {
-            let base = ((j - p.kv_start) * p.n_kv_head + kvh) * hd;
+            let base = ((p.kv_row0 + j - p.kv_start) * p.n_kv_head + kvh) * hd;
             var dot = 0.0;
             for (var d = 0u; d < hd; d = d + 1u) {
                 dot = dot + qh[d] * kv_at(f16s, base + d, 0u);
@@ -98,7 +99,7 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: 
             if (d < hd) {
                 var a = acc[c] * alpha;
                 for (var i = 0u; i < n_keys; i = i + 1u) {
-                    let e = ((j0 + i - p.kv_start) * p.n_kv_head + kvh) * hd + d;
+                    let e = ((p.kv_row0 + j0 + i - p.kv_start) * p.n_kv_head + kvh) * hd + d;
                     a = a + tile[i] * kv_at(f16s, e, 1u);
                 }
                 acc[c] = a;
@@ -110,7 +111,7 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: 
     for (var c = 0u; c < 4u; c = c + 1u) {
         let d = li + 64u * c;
         if (d < hd) {
-            out[flat * hd + d] = acc[c] / l;
+            out[(p.q_row0 * p.n_head + flat) * hd + d] = acc[c] / l;
         }
     }
 }

@@ -1,8 +1,9 @@
 // Decode matvec of quantized weights with activations quantized on the GPU
 // (quantize.wgsl's layout): y[t][y_offset + r] = w[r] · x[t] for the rows
 // of one part of a weight tensor (GGUF block layout as u32 words) and the
-// tokens t = workgroup z. One workgroup
-// of 64 per row; `idot4` (idot_packed / idot_plain) gives exact integer
+// tokens t = workgroup z. A workgroup of 64 takes ROWS rows, LANES
+// invocations each (many small workgroups are what software devices
+// run slowest); `idot4` (idot_packed / idot_plain) gives exact integer
 // sums per block, scaled per block as the CPU reference does.
 // This file: bindings and helpers shared by matvec_q.wgsl (32-element
 // blocks, Q8_0 activations) and matvec_k.wgsl (k-quants, Q8_K).
@@ -23,6 +24,21 @@ struct Params { rows: u32, nb: u32, row_bytes: u32, y_offset: u32, y_stride: u32
 
 var<workgroup> part: array<f32, 64>;
 
+// Rows per workgroup and invocations per row (ROWS * LANES = 64).
+const ROWS: u32 = 16u;
+const LANES: u32 = 4u;
+
+// Whether this invocation's row exists (the last workgroup may overhang).
+var<private> row_ok: bool;
+
+// The row of invocation li, clamped to the last one (`row_ok` says whether
+// it is real: every invocation reaches the barriers of `finish`).
+fn row_of(wg: vec3<u32>, nw: vec3<u32>, li: u32) -> u32 {
+    let r = flat_group(wg, nw) * ROWS + li / LANES;
+    row_ok = r < p.rows;
+    return min(r, p.rows - 1u);
+}
+
 // Token wg.z of a multi-token call: where its activations and outputs
 // start (set by `token` at entry; the weights are read once per token).
 var<private> ta: u32; // in aq
@@ -38,18 +54,20 @@ fn token(t: u32, aqw: u32) {
     ty = t * p.y_stride;
 }
 
-// y[token · y_stride + y_offset + r] = the workgroup's sum (li 0 writes).
+// y[token · y_stride + y_offset + r] = the sum of the row's LANES
+// invocations (a tree; lane 0 writes).
 fn finish(li: u32, r: u32, s: f32) {
     part[li] = s;
     workgroupBarrier();
-    for (var k = 32u; k > 0u; k = k >> 1u) {
-        if (li < k) {
+    let lane = li % LANES;
+    for (var k = LANES / 2u; k > 0u; k = k >> 1u) {
+        if (lane < k) {
             part[li] = part[li] + part[li + k];
         }
         workgroupBarrier();
     }
-    if (li == 0u) {
-        y[ty + p.y_offset + r] = part[0];
+    if (lane == 0u && row_ok) {
+        y[ty + p.y_offset + r] = part[li];
     }
 }
 

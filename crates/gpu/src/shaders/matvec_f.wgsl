@@ -7,14 +7,12 @@
 @compute @workgroup_size(64)
 fn matvec_f32(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
               @builtin(local_invocation_index) li: u32) {
-    let r = flat_group(wg, nw);
+    let r = row_of(wg, nw, li);
     token(wg.z, 1u);
-    if (r >= p.rows) {
-        return;
-    }
+    let lane = li % LANES;
     let base = r * p.row_bytes / 4u;
     var s = 0.0;
-    for (var i = li; i < p.nb; i = i + 64u) {
+    for (var i = lane; i < p.nb; i = i + LANES) {
         s = s + bitcast<f32>(w[base + i]) * bitcast<f32>(aq[ta + i]);
     }
     finish(li, r, s);
@@ -23,14 +21,12 @@ fn matvec_f32(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw:
 @compute @workgroup_size(64)
 fn matvec_f16(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
               @builtin(local_invocation_index) li: u32) {
-    let r = flat_group(wg, nw);
+    let r = row_of(wg, nw, li);
     token(wg.z, 1u);
-    if (r >= p.rows) {
-        return;
-    }
+    let lane = li % LANES;
     let base = r * p.row_bytes;
     var s = 0.0;
-    for (var i = li; i < p.nb; i = i + 64u) {
+    for (var i = lane; i < p.nb; i = i + LANES) {
         s = s + f16_bits_to_f32(w_half(base + 2u * i)) * bitcast<f32>(aq[ta + i]);
     }
     finish(li, r, s);

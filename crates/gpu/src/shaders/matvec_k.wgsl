@@ -35,13 +35,11 @@ fn kquant_scaled(wo: u32, b: u32, c: u32, lo: i32, hi: i32, dm: vec2<f32>) -> f3
 @compute @workgroup_size(64)
 fn matvec_q4_k(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
-    let r = flat_group(wg, nw);
+    let r = row_of(wg, nw, li);
     token(wg.z, 64u);
-    if (r >= p.rows) {
-        return;
-    }
+    let lane = li % LANES;
     var s = 0.0;
-    for (var it = li; it < 4u * p.nb; it = it + 64u) {
+    for (var it = lane; it < 4u * p.nb; it = it + LANES) {
         let b = it / 4u;
         let c = it % 4u;
         let wo = (r * p.row_bytes + 144u * b) / 4u;
@@ -64,13 +62,11 @@ fn matvec_q4_k(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
 @compute @workgroup_size(64)
 fn matvec_q5_k(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
-    let r = flat_group(wg, nw);
+    let r = row_of(wg, nw, li);
     token(wg.z, 64u);
-    if (r >= p.rows) {
-        return;
-    }
+    let lane = li % LANES;
     var s = 0.0;
-    for (var it = li; it < 4u * p.nb; it = it + 64u) {
+    for (var it = lane; it < 4u * p.nb; it = it + LANES) {
         let b = it / 4u;
         let c = it % 4u;
         let wo = (r * p.row_bytes + 176u * b) / 4u;
@@ -98,13 +94,11 @@ fn matvec_q5_k(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
 @compute @workgroup_size(64)
 fn matvec_q6_k(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
-    let r = flat_group(wg, nw);
+    let r = row_of(wg, nw, li);
     token(wg.z, 64u);
-    if (r >= p.rows) {
-        return;
-    }
+    let lane = li % LANES;
     var s = 0.0;
-    for (var it = li; it < 16u * p.nb; it = it + 64u) {
+    for (var it = lane; it < 16u * p.nb; it = it + LANES) {
         let b = it / 16u;
         let j = it % 16u;
         let off = r * p.row_bytes + 210u * b;

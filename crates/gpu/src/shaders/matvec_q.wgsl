@@ -6,13 +6,11 @@
 @compute @workgroup_size(64)
 fn matvec_q8_0(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
-    let r = flat_group(wg, nw);
+    let r = row_of(wg, nw, li);
     token(wg.z, 8u);
-    if (r >= p.rows) {
-        return;
-    }
+    let lane = li % LANES;
     var s = 0.0;
-    for (var b = li; b < p.nb; b = b + 64u) {
+    for (var b = lane; b < p.nb; b = b + LANES) {
         let off = r * p.row_bytes + 34u * b;
         var sumi = 0;
         for (var k = 0u; k < 8u; k = k + 1u) {
@@ -29,13 +27,11 @@ fn matvec_q8_0(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
 @compute @workgroup_size(64)
 fn matvec_q4_0(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
-    let r = flat_group(wg, nw);
+    let r = row_of(wg, nw, li);
     token(wg.z, 8u);
-    if (r >= p.rows) {
-        return;
-    }
+    let lane = li % LANES;
     var s = 0.0;
-    for (var b = li; b < p.nb; b = b + 64u) {
+    for (var b = lane; b < p.nb; b = b + LANES) {
         let off = r * p.row_bytes + 18u * b;
         var sumi = 0;
         var asum = 0;
@@ -63,13 +59,11 @@ fn spread4(h: u32) -> u32 {
 @compute @workgroup_size(64)
 fn matvec_q5_0(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
-    let r = flat_group(wg, nw);
+    let r = row_of(wg, nw, li);
     token(wg.z, 8u);
-    if (r >= p.rows) {
-        return;
-    }
+    let lane = li % LANES;
     var s = 0.0;
-    for (var b = li; b < p.nb; b = b + 64u) {
+    for (var b = lane; b < p.nb; b = b + LANES) {
         let off = r * p.row_bytes + 22u * b;
         let qh = w_word(off + 2u);
         var sumi = 0;
@@ -94,13 +88,11 @@ fn matvec_q5_0(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
 @compute @workgroup_size(64)
 fn matvec_q4_1(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
-    let r = flat_group(wg, nw);
+    let r = row_of(wg, nw, li);
     token(wg.z, 8u);
-    if (r >= p.rows) {
-        return;
-    }
+    let lane = li % LANES;
     var s = 0.0;
-    for (var b = li; b < p.nb; b = b + 64u) {
+    for (var b = lane; b < p.nb; b = b + LANES) {
         let wo = (r * p.row_bytes + 20u * b) / 4u;
         var sumi = 0;
         for (var k = 0u; k < 4u; k = k + 1u) {
@@ -120,13 +112,11 @@ fn matvec_q4_1(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
 @compute @workgroup_size(64)
 fn matvec_q5_1(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
-    let r = flat_group(wg, nw);
+    let r = row_of(wg, nw, li);
     token(wg.z, 8u);
-    if (r >= p.rows) {
-        return;
-    }
+    let lane = li % LANES;
     var s = 0.0;
-    for (var b = li; b < p.nb; b = b + 64u) {
+    for (var b = lane; b < p.nb; b = b + LANES) {
         let wo = (r * p.row_bytes + 24u * b) / 4u;
         let qh = w[wo + 1u];
         var sumi = 0;

@@ -1,5 +1,6 @@
-//! The f32 ops: RMSNorm, RoPE (normal, NeoX, frequency factors), GLU
-//! (SiLU, GELU), soft-cap, add, scale.
+//! The f32 ops: RMSNorm (into another buffer, in place), RoPE (normal,
+//! NeoX, frequency factors), GLU (SiLU, GELU), soft-cap, add, a bias on
+//! every row, scale.
 
 use gpu::ops::{elementwise, glu, norm, rope};
 use gpu::Gpu;
@@ -10,7 +11,8 @@ use kernels::testdata::Rng;
 use super::report::{bound, dev, Outcome, Report};
 
 pub fn run(g: &Gpu, report: &mut Report) {
-    report.record("rmsnorm", "f32", rmsnorm(g));
+    report.record("rmsnorm", "f32", rmsnorm(g, false));
+    report.record("rmsnorm in place", "f32", rmsnorm(g, true));
     for mode in [RopeMode::Normal, RopeMode::Neox] {
         report.record(format!("rope {mode:?}"), "f32", rope(g, mode));
     }
@@ -18,6 +20,7 @@ pub fn run(g: &Gpu, report: &mut Report) {
     report.record("glu gelu", "f32", glu(g, glu::Glu::Gelu));
     report.record("softcap", "f32", softcap(g));
     report.record("add", "f32", add(g));
+    report.record("add_bias", "f32", add_bias(g));
     report.record("scale", "f32", scale(g));
 }
 
@@ -25,7 +28,7 @@ fn upload(g: &Gpu, x: &[f32]) -> wgpu::Buffer {
     g.storage_init("test", bytemuck::cast_slice(x))
 }
 
-fn rmsnorm(g: &Gpu) -> Outcome {
+fn rmsnorm(g: &Gpu, in_place: bool) -> Outcome {
     let mut rng = Rng(0x4e);
     let mut worst = 0f64;
     for n in [1, 7, 64, 640, 2053] {
@@ -40,9 +43,12 @@ fn rmsnorm(g: &Gpu) -> Outcome {
             g.storage("y", 4 * x.len() as u64),
         );
         let mut enc = g.encoder();
-        dev(norm::rmsnorm(&mut enc, &xb, &wb, &yb, n, rows, 1e-6))?;
+        match in_place {
+            true => dev(norm::rmsnorm_in_place(&mut enc, &xb, &wb, n, rows, 1e-6))?,
+            false => dev(norm::rmsnorm(&mut enc, &xb, &wb, &yb, n, rows, 1e-6))?,
+        }
         dev(enc.submit())?;
-        let got = dev(g.read_f32(&yb, x.len()))?;
+        let got = dev(g.read_f32(if in_place { &xb } else { &yb }, x.len()))?;
         worst = worst.max(bound(&format!("n={n}"), &got, &want)?);
     }
     Ok(format!("NMSE {worst:.1e}"))
@@ -159,6 +165,23 @@ fn add(g: &Gpu) -> Outcome {
     dev(enc.submit())?;
     let got = dev(g.read_f32(&xb, x.len()))?;
     exact("add", &got, &want)
+}
+
+/// A bias of 37 added to each of 27 rows.
+fn add_bias(g: &Gpu) -> Outcome {
+    let mut rng = Rng(0xb1a5);
+    let x: Vec<f32> = (0..999).map(|_| rng.value()).collect();
+    let b: Vec<f32> = (0..37).map(|_| rng.value()).collect();
+    let mut want = x.clone();
+    for row in want.chunks_exact_mut(b.len()) {
+        rk::add(row, &b);
+    }
+    let (xb, bb) = (upload(g, &x), upload(g, &b));
+    let mut enc = g.encoder();
+    dev(elementwise::add_bias(&mut enc, &xb, &bb, x.len(), b.len()))?;
+    dev(enc.submit())?;
+    let got = dev(g.read_f32(&xb, x.len()))?;
+    exact("add_bias", &got, &want)
 }
 
 fn scale(g: &Gpu) -> Outcome {

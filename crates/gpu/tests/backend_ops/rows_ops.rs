@@ -1,4 +1,5 @@
-//! Embedding rows (F32, F16, Q8_0; split tables) and top-k / argmax.
+//! Embedding rows (F32, F16, Q8_0, Q4_K, Q6_K; split tables) and top-k /
+//! argmax.
 
 use gguf::GgmlType::{self, *};
 use gpu::ops::{rows, topk};
@@ -9,7 +10,7 @@ use kernels::testdata::Rng;
 use super::report::{dev, Outcome, Report};
 
 pub fn run(g: &Gpu, report: &mut Report) {
-    for ty in [F32, F16, Q8_0] {
+    for ty in [F32, F16, Q8_0, Q4_K, Q6_K] {
         report.record("get_rows", &ty.to_string(), get_rows(g, ty));
     }
     for k in [1, 5, 40] {
@@ -17,11 +18,12 @@ pub fn run(g: &Gpu, report: &mut Report) {
     }
 }
 
-/// 37 rows of 96 (Q8_0: 102-byte rows) in parts of at most 500 bytes and
-/// in one part; ids with repeats, the first and the last row.
+/// 37 rows of 96 (k-quants: 256; Q8_0: 102-byte rows) in parts of at
+/// most 500 bytes and in one part; ids with repeats, the first and the
+/// last row.
 fn get_rows(g: &Gpu, ty: GgmlType) -> Outcome {
     let mut rng = Rng(0xe3b + ty as u64);
-    let (n_rows, cols) = (37, 96);
+    let (n_rows, cols) = (37, 96usize.next_multiple_of(ty.block_size()));
     let data: Vec<u8> = (0..n_rows)
         .flat_map(|_| row(&mut rng, ty, cols, Data::Quantized).bytes().to_vec())
         .collect();

@@ -4,14 +4,19 @@
 //! the tests are skipped with a note, and fail when `CI` is set.
 #![allow(dead_code)]
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use gpu::software::{vulkan_driver_files, DRIVER_VAR};
 use gpu::Gpu;
 
 /// The shared device, or `None` (skip) when there is none outside CI.
 pub fn gpu() -> Option<&'static Gpu> {
-    static GPU: OnceLock<Option<Gpu>> = OnceLock::new();
+    shared().map(|g| &**g)
+}
+
+/// The shared device as an `Arc` (for a backend that keeps it).
+pub fn shared() -> Option<&'static Arc<Gpu>> {
+    static GPU: OnceLock<Option<Arc<Gpu>>> = OnceLock::new();
     GPU.get_or_init(|| {
         if std::env::var_os(DRIVER_VAR).is_none() {
             if let Some(icd) = vulkan_driver_files() {
@@ -29,7 +34,7 @@ pub fn gpu() -> Option<&'static Gpu> {
                     g.info.driver,
                     g.packed_dot()
                 );
-                Some(g)
+                Some(Arc::new(g))
             }
             Err(e) => {
                 test_support::missing(

@@ -66,7 +66,7 @@ macro_rules! host_f32_ops {
             a.bufs.softcap(buf, cap, n);
         }
 
-        fn peek<'a>(&self, a: &'a $acts, buf: Buf, n: usize) -> &'a [f32] {
+        fn peek<'a>(&self, a: &'a mut $acts, buf: Buf, n: usize) -> &'a [f32] {
             a.bufs.get(buf, n)
         }
     };

@@ -59,6 +59,19 @@ use crate::weights::{Linear, Weights};
 
 pub use host::top_k;
 
+/// The bytes of rows `rows` of tensor `index` of `file`, `cols` elements
+/// of type `ty` each (what [`Backend::matrix`] loads).
+pub fn tensor_rows(
+    file: &GgufFile,
+    index: usize,
+    ty: GgmlType,
+    rows: Range<usize>,
+    cols: usize,
+) -> &[u8] {
+    let rb = kernels::quant::row_bytes(ty, cols);
+    &file.tensor_data(&file.tensors()[index])[rows.start * rb..rows.end * rb]
+}
+
 /// An activation register of the forward pass, `[rows, width]` row-major.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Buf {
@@ -369,7 +382,7 @@ pub trait Backend: Debug + Send + Sync + Sized + 'static {
     /// Stores rows `rows` of K and V at positions `pos ..` of `place`.
     fn kv_write(
         &self,
-        a: &Self::Acts,
+        a: &mut Self::Acts,
         kv: &mut Self::Kv,
         layer: usize,
         place: KvPlace,
@@ -396,8 +409,9 @@ pub trait Backend: Debug + Send + Sync + Sized + 'static {
 
     // ---- reading back ----
 
-    /// The first `n` rows of `buf` on the host (debug taps: may block).
-    fn peek<'a>(&self, a: &'a Self::Acts, buf: Buf, n: usize) -> &'a [f32];
+    /// The first `n` rows of `buf` on the host (debug taps: may block;
+    /// a device that cannot read gives an empty slice).
+    fn peek<'a>(&self, a: &'a mut Self::Acts, buf: Buf, n: usize) -> &'a [f32];
 
     /// Starts reading `what` of the first `rows` logits rows.
     fn read_begin(&self, a: &mut Self::Acts, rows: usize, what: ReadKind);
@@ -405,6 +419,8 @@ pub trait Backend: Debug + Send + Sync + Sized + 'static {
     /// Whether the read started last has completed (never blocks).
     fn read_ready(&self, a: &mut Self::Acts) -> bool;
 
-    /// The result of the read started last, once it completes (blocks).
-    fn read_wait<'a>(&self, a: &'a mut Self::Acts) -> Readout<'a>;
+    /// The result of the read started last, once it completes (blocks):
+    /// `Err` when the device failed in this step (an op that returns
+    /// nothing reports here, or at the next op that returns a `Result`).
+    fn read_wait<'a>(&self, a: &'a mut Self::Acts) -> Result<Readout<'a>, ModelError>;
 }

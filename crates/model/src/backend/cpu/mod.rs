@@ -160,7 +160,7 @@ impl Backend for CpuBackend {
 
     fn kv_write(
         &self,
-        a: &CpuActs,
+        a: &mut CpuActs,
         kv: &mut CpuKv,
         layer: usize,
         place: KvPlace,
@@ -221,10 +221,17 @@ impl Backend for CpuBackend {
         true
     }
 
-    fn read_wait<'a>(&self, a: &'a mut CpuActs) -> Readout<'a> {
+    fn read_wait<'a>(&self, a: &'a mut CpuActs) -> Result<Readout<'a>, ModelError> {
         let (what, rows) = a.read.unwrap_or((ReadKind::Logits, 0));
         let nv = a.bufs.dims.n_vocab;
         let logits = a.bufs.get(Buf::Logits, rows);
-        host_readout(logits, nv, rows, what, &a.top_ids, &a.top_vals)
+        Ok(host_readout(
+            logits,
+            nv,
+            rows,
+            what,
+            &a.top_ids,
+            &a.top_vals,
+        ))
     }
 }

@@ -86,8 +86,7 @@ impl Backend for RefBackend {
     ) -> Result<RefMatrix, ModelError> {
         // a copy of these rows (a fused tensor's part: its row range)
         let t = &file.tensors()[index];
-        let rb = quant::row_bytes(ty, cols);
-        let src = &file.tensor_data(t)[rows.start * rb..rows.end * rb];
+        let src = super::tensor_rows(file, index, ty, rows.clone(), cols);
         if ty != GgmlType::Q5_0 {
             return Ok(RefMatrix {
                 ty,
@@ -199,7 +198,7 @@ impl Backend for RefBackend {
 
     fn kv_write(
         &self,
-        a: &RefActs,
+        a: &mut RefActs,
         kv: &mut RefKv,
         layer: usize,
         place: KvPlace,
@@ -276,11 +275,11 @@ impl Backend for RefBackend {
         a.reader.ready()
     }
 
-    fn read_wait<'a>(&self, a: &'a mut RefActs) -> Readout<'a> {
+    fn read_wait<'a>(&self, a: &'a mut RefActs) -> Result<Readout<'a>, ModelError> {
         if let Some(l) = a.reader.finish() {
             a.bufs.put(Buf::Logits, l);
         }
         let logits = a.bufs.get(Buf::Logits, a.bufs.dims.logit_rows);
-        a.reader.readout(logits)
+        Ok(a.reader.readout(logits))
     }
 }
