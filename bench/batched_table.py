@@ -22,11 +22,17 @@ def our_rows(path: pathlib.Path):
         yield r["npl"], r["tg_tokens_per_s"], r["pp_tokens_per_s"]
 
 
-def bench_tg(path: pathlib.Path, engine: str) -> float:
-    """tokens/s of the one tg test of a llama-bench (-o json) or wasm-chord bench (--json) run."""
-    rows = json.loads(path.read_text() or "[]")
-    key = "avg_ts" if engine == "lbench" else "tokens_per_s"
-    return float(rows[-1][key])
+def bench_tg(path: pathlib.Path, engine: str) -> dict[int, float]:
+    """depth -> tokens/s of the tg tests of a llama-bench (-o json) or wasm-chord bench (--json)
+    run (one per depth: `-d 0,PP`; runs without -d have depth 0 only)."""
+    out = {}
+    for r in json.loads(path.read_text() or "[]"):
+        if engine == "lbench":
+            out[int(r.get("n_depth", 0))] = float(r["avg_ts"])
+        else:
+            test = r["test"]
+            out[int(test.split("@ d")[1]) if "@ d" in test else 0] = float(r["tokens_per_s"])
+    return out
 
 
 def main(raw: pathlib.Path) -> None:
@@ -42,7 +48,8 @@ def main(raw: pathlib.Path) -> None:
         model, t, engine, ext = ".".join(parts[:-4]), parts[-4], parts[-2], parts[-1]
         if engine in ("lbench", "obench") and ext == "json":
             try:
-                single[(model, t, engine)].append(bench_tg(f, engine))
+                for depth, ts in bench_tg(f, engine).items():
+                    single[(model, t, engine, depth)].append(ts)
             except (ValueError, KeyError, IndexError):
                 failed[(model, t, engine)] += 1
             continue
@@ -81,20 +88,29 @@ def main(raw: pathlib.Path) -> None:
             out += [lc, oc, ratio]
         print(f"| {model} | {t[1:]} | {b} | " + " | ".join(out) + " |")
     if single:
+        depths = sorted({d for *_, d in single})
         print()
         print("Single-sequence decode in the same rounds (llama-bench with its default repacking,")
-        print("`wasm-chord bench`; best of the rounds) against batched-bench at B = 1:")
+        print("`wasm-chord bench`; best of the rounds, `@ dN`: after N cached tokens, the positions")
+        print("of batched-bench's decode) against batched-bench at B = 1:")
         print()
-        print("| model | threads | llama-bench tg | wasm-chord bench tg | bench ratio | B=1 S_TG ratio |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: |")
-        for model, t in sorted({(m, t) for m, t, _ in single}, key=lambda k: (k[0], int(k[1][1:]))):
-            lc, lb = cell([(x, 0) for x in single[(model, t, "lbench")]], 0)
-            oc, ob = cell([(x, 0) for x in single[(model, t, "obench")]], 0)
-            ratio = f"{ob / lb:.2f}" if lb and ob else "-"
+        head = ["model", "threads"]
+        for d in depths:
+            at = f" @ d{d}" if d else ""
+            head += [f"llama-bench tg{at}", f"wasm-chord bench tg{at}", f"bench ratio{at}"]
+        head.append("B=1 S_TG ratio")
+        print("| " + " | ".join(head) + " |")
+        print("| --- | " + " | ".join("---:" for _ in head[1:]) + " |")
+        for model, t in sorted({(m, t) for m, t, *_ in single}, key=lambda k: (k[0], int(k[1][1:]))):
+            cells = []
+            for d in depths:
+                lc, lb = cell([(x, 0) for x in single[(model, t, "lbench", d)]], 0)
+                oc, ob = cell([(x, 0) for x in single[(model, t, "obench", d)]], 0)
+                cells += [lc, oc, f"{ob / lb:.2f}" if lb and ob else "-"]
             _, l1 = cell(runs[(model, t, "llama", 1)], 0)
             _, o1 = cell(runs[(model, t, "ours", 1)], 0)
             r1 = f"{o1 / l1:.2f}" if l1 and o1 else "-"
-            print(f"| {model} | {t[1:]} | {lc} | {oc} | {ratio} | {r1} |")
+            print(f"| {model} | {t[1:]} | " + " | ".join(cells) + f" | {r1} |")
     for (model, t, engine), n in sorted(failed.items()):
         print(f"\n{engine} failed {n} run(s) on {model} at {t[1:]} threads (see the raw folder)")
     print(f"\nraw runs: {raw}")

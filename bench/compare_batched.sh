@@ -9,8 +9,9 @@
 # the bests; the table goes to bench/results/batched_<date>.md.
 #
 # With --with-bench, each round also runs both engines' single-sequence decode benchmark
-# (llama-bench -p 0 -n TG with its default repacking, `wasm-chord bench -p 0 -n TG`), so the npl-1
-# ratio and the bench tgTG ratio come from the same interleaved run (second table).
+# (llama-bench -p 0 -n TG -d 0,PP with its default repacking, `wasm-chord bench -p 0 -n TG -d
+# 0,PP`), so the npl-1 ratio and the bench tgTG ratio come from the same interleaved run (second
+# table), the latter also at depth PP: the positions batched-bench's npl-1 decode runs at.
 #
 # Usage: bench/compare_batched.sh [--rounds N] [--threads "1 2"] [--npl 1,2,4,8] [--pp N] [--tg N]
 #                                 [--ctx N] [--models "path ..."] [--out FILE] [--with-bench]
@@ -83,11 +84,11 @@ for m in $MODELS; do
                 -npl "$NPL" -c "$CTX" -t "$t" --json > "$f.ours.json" 2> "$f.ours.err" \
                 || echo "exit $?" > "$f.ours.failed"
             if [[ $WITH_BENCH == 1 ]]; then
-                timeout "$RUN_TIMEOUT" "$LLAMA_BENCH" -m "$m" -p 0 -n "$TG" -t "$t" -r 1 -fa 0 \
-                    -ctk f16 -ctv f16 -o json > "$f.lbench.json" 2> "$f.lbench.err" \
+                timeout "$RUN_TIMEOUT" "$LLAMA_BENCH" -m "$m" -p 0 -n "$TG" -d "0,$PP" -t "$t" -r 1 \
+                    -fa 0 -ctk f16 -ctv f16 -o json > "$f.lbench.json" 2> "$f.lbench.err" \
                     || echo "exit $?" > "$f.lbench.failed"
-                timeout "$RUN_TIMEOUT" "$WASM_CHORD_BIN" bench -m "$m" -p 0 -n "$TG" -t "$t" -r 1 \
-                    --json > "$f.obench.json" 2> "$f.obench.err" || echo "exit $?" > "$f.obench.failed"
+                timeout "$RUN_TIMEOUT" "$WASM_CHORD_BIN" bench -m "$m" -p 0 -n "$TG" -d "0,$PP" -t "$t" \
+                    -r 1 --json > "$f.obench.json" 2> "$f.obench.err" || echo "exit $?" > "$f.obench.failed"
             fi
             cat /proc/loadavg > "$f.load"
         done

@@ -47,6 +47,16 @@ pub struct BenchArgs {
         default_value = "128"
     )]
     n_gen: Vec<usize>,
+    /// Depths (comma-separated): each test runs after this many prompt tokens
+    /// already in the cache (evaluated untimed before each repetition), as
+    /// llama-bench's `-d`; a test at depth D is named `pp128 @ d512`.
+    #[arg(
+        short = 'd',
+        long = "n-depth",
+        value_delimiter = ',',
+        default_value = "0"
+    )]
+    n_depth: Vec<usize>,
     /// Thread counts (comma-separated) [default: available cores]; each test runs
     /// once per count.
     #[arg(short = 't', long = "threads", value_delimiter = ',')]
@@ -129,30 +139,29 @@ struct Runner<'a, B: Backend> {
     batch: usize,
     /// What a `tg` step reads back.
     read: ReadKind,
+    /// Prompt tokens evaluated (untimed) before each run: the test's depth.
+    depth: Vec<u32>,
+    /// Tokens per forward call of the depth's prompt.
+    depth_batch: usize,
 }
 
 impl<B: Backend> Runner<'_, B> {
-    /// Evaluates `ids` from position 0 and returns the elapsed seconds.
+    /// Evaluates the depth's tokens untimed, then `ids` after them, and
+    /// returns the seconds `ids` took.
     fn time(&mut self, kind: Kind, ids: &[u32]) -> Result<f64> {
+        let start = self.depth.len();
+        if start > 0 {
+            let depth = std::mem::take(&mut self.depth);
+            let done = self.prompt(&depth, 0, LogitsMode::None, self.depth_batch);
+            self.depth = depth;
+            done?;
+        }
         let t0 = Instant::now();
         match kind {
-            Kind::Prompt => {
-                let mut pos = 0;
-                for chunk in ids.chunks(self.batch) {
-                    let last = pos + chunk.len() == ids.len();
-                    let mode = if last {
-                        LogitsMode::Last
-                    } else {
-                        LogitsMode::None
-                    };
-                    self.model
-                        .forward(chunk, pos, &mut self.kv, &mut self.scratch, mode)?;
-                    pos += chunk.len();
-                }
-            }
+            Kind::Prompt => self.prompt(ids, start, LogitsMode::Last, self.batch)?,
             Kind::Gen => {
                 let (m, s) = (self.model, &mut self.scratch);
-                for (pos, id) in ids.iter().enumerate() {
+                for (pos, id) in (start..).zip(ids) {
                     let one = std::slice::from_ref(id);
                     m.encode_tokens(one, pos, &mut self.kv, s, LogitsMode::Last)?;
                     m.read_begin(s, self.read);
@@ -161,6 +170,23 @@ impl<B: Backend> Runner<'_, B> {
             }
         }
         Ok(t0.elapsed().as_secs_f64())
+    }
+
+    /// Evaluates `ids` from position `pos0` in chunks of `batch` tokens,
+    /// the last chunk's logits as `last`.
+    fn prompt(&mut self, ids: &[u32], pos0: usize, last: LogitsMode, batch: usize) -> Result<()> {
+        let mut pos = pos0;
+        for chunk in ids.chunks(batch) {
+            let mode = if pos + chunk.len() == pos0 + ids.len() {
+                last
+            } else {
+                LogitsMode::None
+            };
+            self.model
+                .forward(chunk, pos, &mut self.kv, &mut self.scratch, mode)?;
+            pos += chunk.len();
+        }
+        Ok(())
     }
 }
 
@@ -284,25 +310,51 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// The tests to run: every `-p` then every `-n` size, checked against the context.
-fn tests(args: &BenchArgs, n_ctx_train: usize) -> Result<Vec<(Kind, usize)>> {
-    let mut tests: Vec<(Kind, usize)> = Vec::new();
-    tests.extend(
-        args.n_prompt
-            .iter()
-            .filter(|&&n| n > 0)
-            .map(|&n| (Kind::Prompt, n)),
-    );
-    tests.extend(
-        args.n_gen
-            .iter()
-            .filter(|&&n| n > 0)
-            .map(|&n| (Kind::Gen, n)),
-    );
+/// One test: its kind, its tokens and its depth (tokens already cached).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Test {
+    kind: Kind,
+    n: usize,
+    depth: usize,
+}
+
+impl Test {
+    /// llama-bench's name: `pp512`, `tg128`, `tg128 @ d4096`.
+    fn name(&self) -> String {
+        let base = match self.kind {
+            Kind::Prompt => format!("pp{}", self.n),
+            Kind::Gen => format!("tg{}", self.n),
+        };
+        match self.depth {
+            0 => base,
+            d => format!("{base} @ d{d}"),
+        }
+    }
+}
+
+/// The tests to run: for each depth, every `-p` then every `-n` size,
+/// checked against the context.
+fn tests(args: &BenchArgs, n_ctx_train: usize) -> Result<Vec<Test>> {
+    let sizes = args
+        .n_prompt
+        .iter()
+        .map(|&n| (Kind::Prompt, n))
+        .chain(args.n_gen.iter().map(|&n| (Kind::Gen, n)))
+        .filter(|&(_, n)| n > 0);
+    let depths: &[usize] = if args.n_depth.is_empty() {
+        &[0]
+    } else {
+        &args.n_depth
+    };
+    let tests: Vec<Test> = depths
+        .iter()
+        .flat_map(|&depth| sizes.clone().map(move |(kind, n)| Test { kind, n, depth }))
+        .collect();
     if tests.is_empty() {
         bail!("nothing to run: every -p and -n size is 0");
     }
-    // A test of n tokens needs a context of n: the model's, or MAX_CTX when it has none.
+    // A test of n tokens at depth d needs a context of n + d: the model's, or
+    // MAX_CTX when it has none.
     let (max_n, limit) = match n_ctx_train {
         0 => (
             MAX_CTX,
@@ -310,8 +362,15 @@ fn tests(args: &BenchArgs, n_ctx_train: usize) -> Result<Vec<(Kind, usize)>> {
         ),
         t => (t, "the model's context length"),
     };
-    if let Some(&(kind, n)) = tests.iter().find(|(_, n)| *n > max_n) {
-        bail!("{} {n} exceeds {limit} ({max_n})", kind.flag());
+    if let Some(t) = tests.iter().find(|t| t.n.saturating_add(t.depth) > max_n) {
+        match t.depth {
+            0 => bail!("{} {} exceeds {limit} ({max_n})", t.kind.flag(), t.n),
+            d => bail!(
+                "{} {} at --n-depth {d} exceeds {limit} ({max_n})",
+                t.kind.flag(),
+                t.n
+            ),
+        }
     }
     Ok(tests)
 }
@@ -322,31 +381,35 @@ fn run_tests<B: Backend>(
     model: &Model<B>,
     args: &BenchArgs,
     tok: &Tokenizer,
-    tests: &[(Kind, usize)],
+    tests: &[Test],
     threads: usize,
     read: ReadKind,
     results: &mut Vec<BenchResult>,
 ) -> Result<()> {
     let n_vocab = model.config().n_vocab;
-    for &(kind, n) in tests {
-        let test = match kind {
-            Kind::Prompt => format!("pp{n}"),
-            Kind::Gen => format!("tg{n}"),
-        };
+    for t in tests {
+        let (kind, n, depth) = (t.kind, t.n, t.depth);
+        let test = t.name();
         let batch = match kind {
             Kind::Prompt => args.batch_size.min(n),
             Kind::Gen => 1,
         };
+        let depth_batch = args.batch_size.min(depth).max(1);
         let size = |e| limits::model_size_error(e, format_args!("{} {n}", kind.flag()));
-        let kv = KvCache::for_model(model, 1, n, args.cache_type.into(), None).map_err(size)?;
+        let ctx = n + depth;
+        let kv = KvCache::for_model(model, 1, ctx, args.cache_type.into(), None).map_err(size)?;
+        // the depth's tokens come first (BOS), the test's after them
+        let all = bench_tokens(depth + n, n_vocab, tok.bos(), 0x6265_6e63_6800 + n as u64);
+        let (depth_ids, ids) = all.split_at(depth);
         let mut runner = Runner {
             model,
             kv,
-            scratch: Scratch::new(model, batch, n, 1).map_err(size)?,
+            scratch: Scratch::new(model, batch.max(depth_batch), ctx, 1).map_err(size)?,
             batch,
             read,
+            depth: depth_ids.to_vec(),
+            depth_batch,
         };
-        let ids = bench_tokens(n, n_vocab, tok.bos(), 0x6265_6e63_6800 + n as u64);
         // Warm-up: a short run of the same kind.
         runner.time(kind, &ids[..n.min(8)])?;
         let mut samples = Vec::with_capacity(args.reps);

@@ -326,6 +326,27 @@ fn bench_json_has_one_row_per_thread_and_test() {
     );
 }
 
+/// `-d` runs each test after that many cached tokens, named as llama-bench
+/// names it; a depth beyond the context is an error naming both.
+#[test]
+fn bench_runs_tests_at_a_depth() {
+    let m = tiny("tiny-q4_k_m");
+    let out = ok(&[
+        "bench", "-m", &m, "-p", "8", "-n", "4", "-d", "0,16", "-t", "1", "-r", "1", "--json",
+    ]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let tests: Vec<&str> = rows.iter().map(|r| r["test"].as_str().unwrap()).collect();
+    assert_eq!(tests, ["pp8", "tg4", "pp8 @ d16", "tg4 @ d16"]);
+    for r in &rows {
+        assert!(r["tokens_per_s"].as_f64().unwrap() > 0.0);
+    }
+    let err = fails(&["bench", "-m", &m, "-p", "0", "-n", "8", "-d", "1000000"]);
+    assert!(
+        err.contains("--n-gen 8 at --n-depth 1000000 exceeds"),
+        "{err}"
+    );
+}
+
 #[test]
 fn batched_bench_takes_llama_cpp_spellings() {
     let m = tiny("tiny-q4_k_m");
