@@ -415,7 +415,7 @@ fn run_tests<B: Backend>(
         let mut samples = Vec::with_capacity(args.reps);
         for rep in 0..args.reps {
             let secs = runner
-                .time(kind, &ids)
+                .time(kind, ids)
                 .with_context(|| format!("{test}, repetition {}", rep + 1))?;
             samples.push(n as f64 / secs.max(1e-9));
         }

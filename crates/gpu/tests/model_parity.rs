@@ -6,7 +6,7 @@
 //! Fails, not skips, without an adapter when `CI` is set.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 mod common;
 
@@ -24,6 +24,15 @@ fn workspace() -> PathBuf {
 /// The shared device, or `None` (skip) when there is none outside CI.
 fn gpu() -> Option<Arc<Gpu>> {
     common::shared().cloned()
+}
+
+/// Held by each test of this file for its whole run: the tests take turns
+/// on the device. Run side by side on one software device (as `cargo test`
+/// does), two Gemma runs each waited past the device's bounded wait.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    // a test that failed while holding it leaves it poisoned; the device is fine
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The two backends on one file.
@@ -130,6 +139,7 @@ fn greedy(cpu: &Model, gm: &Model<GpuBackend>, prompt: &[u32], steps: usize) -> 
 
 #[test]
 fn tiny_models_generate_as_on_the_cpu() {
+    let _turn = one_at_a_time();
     let Some(g) = gpu() else { return };
     for path in test_support::tiny_models(&workspace()) {
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
@@ -179,6 +189,7 @@ fn batch_of_two(cpu: &Model, gm: &Model<GpuBackend>) -> f64 {
 
 #[test]
 fn tiny_models_decode_batches_as_on_the_cpu() {
+    let _turn = one_at_a_time();
     let Some(g) = gpu() else { return };
     for path in test_support::tiny_models(&workspace()) {
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
@@ -207,6 +218,7 @@ fn tokens(m: &Model, text: &str) -> Vec<u32> {
 /// is as far from either and takes the scalar table's token there.
 #[test]
 fn gemma_generates_as_on_the_cpu() {
+    let _turn = one_at_a_time();
     let (Some(g), Some(path)) = (gpu(), gemma()) else {
         return;
     };
@@ -300,6 +312,7 @@ fn perplexities(g: Arc<Gpu>, path: &Path, n: usize) -> (f64, f64, f64) {
 /// moves it by far more.
 #[test]
 fn gemma_perplexity_matches_the_cpu() {
+    let _turn = one_at_a_time();
     let (Some(g), Some(path)) = (gpu(), gemma()) else {
         return;
     };
@@ -320,6 +333,7 @@ fn gemma_perplexity_matches_the_cpu() {
 #[test]
 #[ignore]
 fn gemma_perplexity_512() {
+    let _turn = one_at_a_time();
     let (Some(g), Some(path)) = (gpu(), gemma()) else {
         return;
     };
