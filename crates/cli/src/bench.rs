@@ -112,6 +112,8 @@ pub struct BenchResult {
     pub samples: Vec<f64>,
     /// Kernel dispatches of the last step (GPU `tg` tests).
     pub dispatches_per_token: Option<usize>,
+    /// Weight bytes a decode step reads (`tg` tests).
+    pub bytes_per_token: Option<u64>,
 }
 
 impl BenchResult {
@@ -300,6 +302,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                     "reps": r.samples.len(),
                     "samples_ts": r.samples,
                     "dispatches_per_token": r.dispatches_per_token,
+                    "bytes_per_token": r.bytes_per_token,
                 })
             })
             .collect();
@@ -420,14 +423,24 @@ fn run_tests<B: Backend>(
             samples.push(n as f64 / secs.max(1e-9));
         }
         let dispatches = gpu_dispatches(model).filter(|_| kind == Kind::Gen);
+        let bytes = (kind == Kind::Gen).then(|| model.weights().decode_bytes());
         let r = BenchResult {
             threads,
             test,
             n_tokens: n,
             samples,
             dispatches_per_token: dispatches,
+            bytes_per_token: bytes,
         };
-        let per_token = dispatches.map_or(String::new(), |d| format!(", {d} dispatches/token"));
+        let mut per_token = dispatches.map_or(String::new(), |d| format!(", {d} dispatches/token"));
+        if let Some(b) = bytes {
+            // weights read per second at the mean rate
+            let gbs = b as f64 * r.mean() / 1e9;
+            per_token += &format!(
+                ", {:.1} MB of weights/token ({gbs:.1} GB/s)",
+                b as f64 / 1e6
+            );
+        }
         eprintln!(
             "bench: threads {threads} {}: {:.2} ± {:.2} t/s{per_token}",
             r.test,
@@ -501,6 +514,7 @@ mod tests {
             n_tokens: 4,
             samples: vec![2.0, 4.0, 6.0],
             dispatches_per_token: None,
+            bytes_per_token: None,
         };
         assert_eq!(r.mean(), 4.0);
         assert!((r.stddev() - 2.0).abs() < 1e-12);

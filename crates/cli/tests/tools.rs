@@ -315,6 +315,15 @@ fn bench_json_has_one_row_per_thread_and_test() {
             r["n_tokens"].as_u64().unwrap(),
             r["test"].as_str().unwrap()[2..].parse::<u64>().unwrap()
         );
+        // the weights a decode step reads: most of the file (tg only)
+        let bytes = r["bytes_per_token"].as_u64();
+        if r["test"].as_str().unwrap().starts_with("tg") {
+            let b = bytes.expect("tg rows have bytes_per_token") as f64;
+            let size = r["size_bytes"].as_u64().unwrap() as f64;
+            assert!(b > 0.5 * size && b <= size, "{b} of {size}");
+        } else {
+            assert!(bytes.is_none(), "{r}");
+        }
     }
     let table = ok(&[
         "bench", "-m", &m, "-p", "8", "-n", "0", "-r", "1", "-t", "1",

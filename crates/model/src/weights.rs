@@ -239,6 +239,21 @@ impl<B: Backend> Weights<B> {
         })
     }
 
+    /// Bytes of weights one decode step reads, as stored in the file:
+    /// every matrix (the output head included) and one row of the
+    /// embedding table (none more when tied: the head reads all of it).
+    /// Norm and bias vectors are left out (well under 0.1 %).
+    pub fn decode_bytes(&self) -> u64 {
+        let matrices: u64 = self.matrices().map(|m| m.n_bytes).sum();
+        let e = &self.tok_embd;
+        let row = if self.tied_output {
+            0
+        } else {
+            e.n_bytes / e.rows.max(1) as u64
+        };
+        matrices + row
+    }
+
     /// Every matrix of the model (for sizing activation buffers).
     pub fn matrices(&self) -> impl Iterator<Item = &Linear<B::Matrix>> {
         let per_layer = self.layers.iter().flat_map(|l| {
