@@ -8,6 +8,7 @@ use half::f16;
 
 use super::KvRef;
 use crate::arch::Isa;
+use crate::exact;
 
 /// `dots_f16` of several query heads over the same keys: (q, k, stride, s),
 /// `s[h]` from `q[h]`.
@@ -53,6 +54,9 @@ pub(super) struct AttnOps {
     pub scale: fn(&mut [f32], f32),
     // s: [n] <- exp(s - m) (s <= m, -inf allowed) -> sum of the new s
     pub exp_sum: fn(&mut [f32], f32) -> f32,
+    // x: [n] <- softmax of x, `exact::softmax_padded` bit for bit (the
+    // standard backend's; llama.cpp's order)
+    pub softmax: fn(&mut [f32]),
 }
 
 impl AttnOps {
@@ -142,6 +146,7 @@ pub(super) static SCALAR: AttnOps = AttnOps {
     round_f16,
     scale,
     exp_sum,
+    softmax: exact::softmax_padded,
 };
 
 /// The table for `isa`: its SIMD loops if they exist and this CPU runs

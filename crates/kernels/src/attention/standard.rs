@@ -167,7 +167,7 @@ pub(super) fn heads(
     let half = !matches!(v, KvRef::F32(_));
     let mut ws: [&[f32]; GROUP] = [&[]; GROUP];
     for (w, sc) in ws.iter_mut().zip(scores.chunks_exact_mut(n)) {
-        exact::softmax_padded(&mut sc[..=pos]);
+        (ops.softmax)(&mut sc[..=pos]);
         if half {
             (ops.round_f16)(&mut sc[lo..=pos]);
         }

@@ -34,6 +34,7 @@ pub(super) static SIMD128: AttnOps = AttnOps {
     round_f16: simd::SCALAR.round_f16,
     scale,
     exp_sum: simd::SCALAR.exp_sum,
+    softmax: simd::SCALAR.softmax,
 };
 
 /// 4 f32s at `v[i..i + 4]` (through a u16 view, as `arch::wasm32::float`:

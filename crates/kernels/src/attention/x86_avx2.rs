@@ -63,6 +63,10 @@ pub(super) static AVX2: AttnOps = AttnOps {
         // SAFETY: AVX2, FMA and F16C were detected before `AVX2` was handed out.
         unsafe { exp_sum(s, m) }
     },
+    softmax: |x| {
+        // SAFETY: AVX2, FMA and F16C were detected before `AVX2` was handed out.
+        unsafe { softmax_padded(x) }
+    },
 };
 
 /// The AVX2 table if this CPU runs it.
@@ -421,6 +425,20 @@ fn scale(o: &mut [f32], s: f32) {
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 fn exp8(x: __m256) -> __m256 {
+    let (y, n) = exp8_parts(x);
+    let tiny = _mm256_cmp_ps::<_CMP_LT_OQ>(n, _mm256_set1_ps(-126.0));
+    let huge = _mm256_cmp_ps::<_CMP_GT_OQ>(n, _mm256_set1_ps(127.0));
+    let y = _mm256_blendv_ps(y, _mm256_set1_ps(f32::INFINITY), huge);
+    _mm256_andnot_ps(tiny, y)
+}
+
+/// The vector `expf` on 8 lanes before its range checks: (`j * 2^n`, n),
+/// with x = n ln2 + b and j the polynomial in b. Exact for lanes with n in
+/// -126..=127, where 2^n is a normal float and `j * 2^n` is rounded once
+/// (as `ops::expf_vec`'s f64 product is): the bits of both scalar `exp`s.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn exp8_parts(x: __m256) -> (__m256, __m256) {
     let c = |bits: u32| _mm256_set1_ps(f32::from_bits(bits));
     let r = c(EXP_SHIFT);
     let n = _mm256_sub_ps(_mm256_fmadd_ps(x, c(LOG2E), r), r);
@@ -438,11 +456,76 @@ fn exp8(x: __m256) -> __m256 {
         ni,
         _mm256_set1_epi32(127),
     )));
-    let y = _mm256_mul_ps(j, pow2);
-    let tiny = _mm256_cmp_ps::<_CMP_LT_OQ>(n, _mm256_set1_ps(-126.0));
-    let huge = _mm256_cmp_ps::<_CMP_GT_OQ>(n, _mm256_set1_ps(127.0));
-    let y = _mm256_blendv_ps(y, _mm256_set1_ps(f32::INFINITY), huge);
-    _mm256_andnot_ps(tiny, y)
+    (_mm256_mul_ps(j, pow2), n)
+}
+
+/// `ops::expf_vec(x[i + l] - max)` for the 8 lanes l: `exp8_parts`, and
+/// `expf_vec` itself for lanes outside its exact range (or NaN).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn exp8_row(x: &[f32], i: usize, maxv: __m256) -> __m256 {
+    let d = _mm256_sub_ps(ld(x, i), maxv);
+    let (y, n) = exp8_parts(d);
+    let out = _mm256_or_ps(
+        _mm256_cmp_ps::<_CMP_NGE_UQ>(n, _mm256_set1_ps(-126.0)),
+        _mm256_cmp_ps::<_CMP_NLE_UQ>(n, _mm256_set1_ps(127.0)),
+    );
+    if _mm256_movemask_ps(out) == 0 {
+        return y;
+    }
+    let (mut ys, mut ds) = ([0f32; 8], [0f32; 8]);
+    st(&mut ds, 0, d);
+    for (yl, dl) in ys.iter_mut().zip(ds) {
+        *yl = crate::ops::expf_vec(dl);
+    }
+    ld(&ys, 0)
+}
+
+/// `exact::softmax_padded`, bit for bit: the same max, each element's
+/// `ops::expf_vec(x - max)` on 8 lanes (lanes whose 2^n is not a normal
+/// float, or NaN, recomputed by `expf_vec` itself), each group of 16 summed
+/// in `reduce16`'s tree (halves, quarters, pairs: `hsum` of the two 8-lane
+/// halves' sum) and the group sums in f64, then one scale.
+#[target_feature(enable = "avx2,fma,f16c")]
+fn softmax_padded(x: &mut [f32]) {
+    let n = x.len();
+    // max ignoring NaN, as `f32::max`'s fold (`max_ps` returns its second
+    // operand when either is NaN; the sign of a zero max changes no x - max)
+    let mut mv = _mm256_set1_ps(f32::NEG_INFINITY);
+    let mut i = 0;
+    while i + 8 <= n {
+        mv = _mm256_max_ps(ld(x, i), mv);
+        i += 8;
+    }
+    let mut lanes = [0f32; 8];
+    st(&mut lanes, 0, mv);
+    let max = x[i..]
+        .iter()
+        .chain(&lanes)
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max);
+    let maxv = _mm256_set1_ps(max);
+    let mut sum = 0f64;
+    let mut groups = x.chunks_exact_mut(16);
+    for g in &mut groups {
+        let e = [exp8_row(g, 0, maxv), exp8_row(g, 8, maxv)];
+        st(g, 0, e[0]);
+        st(g, 8, e[1]);
+        sum += hsum(_mm256_add_ps(e[0], e[1])) as f64;
+    }
+    let g = groups.into_remainder();
+    if !g.is_empty() {
+        // lanes past the row are 0 in the sum, as in the scalar loop
+        let mut buf = [0f32; 16];
+        buf[..g.len()].copy_from_slice(g);
+        let e = [exp8_row(&buf, 0, maxv), exp8_row(&buf, 8, maxv)];
+        st(&mut buf, 0, e[0]);
+        st(&mut buf, 8, e[1]);
+        buf[g.len()..].fill(0.0);
+        g.copy_from_slice(&buf[..g.len()]);
+        sum += hsum(_mm256_add_ps(ld(&buf, 0), ld(&buf, 8))) as f64;
+    }
+    scale(x, (1.0 / sum) as f32);
 }
 
 /// s: [n] <- exp(s - m) -> sum of the new s
@@ -470,6 +553,41 @@ fn exp_sum(s: &mut [f32], m: f32) -> f32 {
 mod tests {
     use super::super::simd::SCALAR;
     use super::*;
+
+    #[test]
+    fn softmax_is_exact_softmax_padded_bit_for_bit() {
+        let Some(t) = table() else { return };
+        let mut seed = 7u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0
+        };
+        // spreads up to 200: exponents past -126 (subnormal and zero weights)
+        for spread in [0.0, 1.0, 20.0, 90.0, 100.0, 104.0, 200.0] {
+            for n in (1..=70).chain([191, 256, 1000]) {
+                let mut x: Vec<f32> = (0..n).map(|_| next() * spread).collect();
+                if n > 3 {
+                    x[n / 3] = f32::NEG_INFINITY;
+                }
+                let (mut a, mut b) = (x.clone(), x);
+                (t.softmax)(&mut a);
+                crate::exact::softmax_padded(&mut b);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&a), bits(&b), "spread {spread} n {n}");
+            }
+        }
+        for row in [
+            vec![f32::NEG_INFINITY; 5],
+            vec![0.0, -0.0, 0.0],
+            vec![3.0; 17],
+        ] {
+            let (mut a, mut b) = (row.clone(), row);
+            (t.softmax)(&mut a);
+            crate::exact::softmax_padded(&mut b);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a), bits(&b));
+        }
+    }
 
     #[test]
     fn exp8_is_bit_identical_to_scalar_exp() {
