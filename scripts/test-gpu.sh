@@ -7,6 +7,13 @@
 # needs root or sudo. Time budget: ~3 min once built (ops ~2 s, tiny models ~30 s, Gemma
 # greedy ~50 s and perplexity; the 512-token perplexity is opt-in: --ignored).
 #
+# The > 4 GiB model (opt-in, not in this suite: ~14 GB of memory, minutes): make it with
+# scripts/make-big-model.sh, then
+#   VK_DRIVER_FILES=/usr/lib/chromium/vk_swiftshader_icd.json \
+#     cargo test -p gpu --test model_parity -- --ignored big_model --nocapture
+# (lavapipe: VK_DRIVER_FILES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json); results in
+# bench/results/gpu_big_*.md.
+#
 # Usage: scripts/test-gpu.sh [--install]   (--install: only install the driver)
 # Env:   VK_DRIVER_FILES (another Vulkan driver list; default SwiftShader's ICD)
 set -euo pipefail

@@ -19,7 +19,7 @@ use crate::error::GpuError;
 use crate::ops::attention::{attention_at, kv_write_at, Attn, KvRegion, Rows as AttnRows};
 use crate::ops::elementwise::{add, add_bias, scale, softcap};
 use crate::ops::glu::{glu, Glu};
-use crate::ops::matvec::{act_type, matvec, DotPath};
+use crate::ops::matvec::{act_type, matmul, matvec, DotPath};
 use crate::ops::norm::{rmsnorm, rmsnorm_in_place};
 use crate::ops::quantize::{quantize, QuantActs};
 use crate::ops::rope::rope_at;
@@ -275,7 +275,8 @@ impl GpuActs {
     }
 
     /// out = src · wᵀ over `n` rows for each `(w, out)`, `src` quantized
-    /// once per activation type.
+    /// once per activation type: the matvec for one row, the tiled matmul
+    /// for more (the same sums, so a row's outputs do not depend on it).
     pub(crate) fn project(
         &mut self,
         src: Buf,
@@ -304,7 +305,10 @@ impl GpuActs {
                     quantize(enc, x, &q)?;
                     done = Some(at);
                 }
-                matvec(enc, &w.m, &q, &regs[dst as usize], path)?;
+                match n {
+                    1 => matvec(enc, &w.m, &q, &regs[dst as usize], path)?,
+                    _ => matmul(enc, &w.m, &q, &regs[dst as usize], path)?,
+                }
             }
             Ok(())
         });

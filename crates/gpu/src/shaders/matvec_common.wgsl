@@ -6,7 +6,8 @@
 // run slowest); `idot4` (idot_packed / idot_plain) gives exact integer
 // sums per block, scaled per block as the CPU reference does.
 // This file: bindings and helpers shared by matvec_q.wgsl (32-element
-// blocks, Q8_0 activations) and matvec_k.wgsl (k-quants, Q8_K).
+// blocks, Q8_0 activations), matvec_k.wgsl (k-quants, Q8_K) and
+// matvec_f.wgsl; the weights' helpers are weights.wgsl's.
 //
 // Summation order: each invocation sums its blocks' scaled sums in f32,
 // then a tree over the workgroup; the CPU sums blocks in order (Q4_K: in 8
@@ -15,7 +16,7 @@
 
 struct Params { rows: u32, nb: u32, row_bytes: u32, y_offset: u32, y_stride: u32, _p0: u32, _p1: u32, _p2: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> w: array<u32>;
+// binding 1: the weights (weights.wgsl)
 @group(0) @binding(2) var<storage, read> aq: array<u32>;
 @group(0) @binding(3) var<storage, read> ad: array<u32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
@@ -69,23 +70,4 @@ fn finish(li: u32, r: u32, s: f32) {
     if (lane == 0u && row_ok) {
         y[ty + p.y_offset + r] = part[li];
     }
-}
-
-// Four weight bytes from an even byte offset.
-fn w_word(off: u32) -> u32 {
-    let i = off >> 2u;
-    if ((off & 2u) == 0u) {
-        return w[i];
-    }
-    return (w[i] >> 16u) | (w[i + 1u] << 16u);
-}
-
-fn w_half(off: u32) -> u32 {
-    return (w[off >> 2u] >> ((off & 2u) * 8u)) & 0xffffu;
-}
-
-// Σ of the four i8 lanes of an activation word (the offsets of Q4_0's
-// q − 8 and Q5_0's q − 16 are taken off as offset · Σa).
-fn lane_sum(a: u32) -> i32 {
-    return idot4(0x01010101u, a);
 }

@@ -5,10 +5,11 @@
 //! CPU tables' own.
 //!
 //! Bounds: f32 ops NMSE = Σ(a−b)²/Σb² ≤ 1e-6 against the reference's
-//! output; quantizers write the reference's bytes; quantized matvecs give
-//! unit-scaled rows' integer results exactly and random rows within the
-//! f32 rounding of their block sums (|err| ≤ 1e-5·Σ|w·a|, the CPU
-//! conformance's bound); embedding rows and top-k equal the reference.
+//! output; quantizers write the reference's bytes; quantized matvecs and
+//! the tiled prefill matmul give unit-scaled rows' integer results exactly
+//! and random rows within the f32 rounding of their block sums
+//! (|err| ≤ 1e-5·Σ|w·a|, the CPU conformance's bound), the matmul the
+//! matvec's bits; embedding rows and top-k equal the reference.
 //!
 //! `VK_DRIVER_FILES=/usr/lib/chromium/vk_swiftshader_icd.json cargo test -p gpu`
 //! (the ICD is found without the variable when installed).
@@ -18,6 +19,7 @@ mod attention_ops;
 mod common;
 mod float_ops;
 mod helper_ops;
+mod matmul_ops;
 mod quant_ops;
 mod report;
 mod rows_ops;
@@ -33,6 +35,7 @@ fn every_op_against_the_reference() {
     rows_ops::run(g, &mut report);
     helper_ops::run(g, &mut report);
     quant_ops::run(g, &mut report);
+    matmul_ops::run(g, &mut report);
     attention_ops::run(g, &mut report);
     println!(
         "{} checks on {}: {} failed ({:.1} s)",

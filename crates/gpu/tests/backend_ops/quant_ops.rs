@@ -19,6 +19,22 @@ pub fn run(g: &Gpu, report: &mut Report) {
         report.record("quantize", &at.to_string(), quantize_bytes(g, w));
     }
     report.record("matvec 70000 rows", "Q8_0", many_rows(g));
+    for_each_kernel(g, |w, path, how| {
+        let name = |op: &str| format!("{op} {how}");
+        report.record(name("matvec-unit"), &w.to_string(), matvec_unit(g, w, path));
+        report.record(name("matvec"), &w.to_string(), matvec_random(g, w, path));
+        report.record(
+            name("quantize+matvec 3 tok"),
+            &w.to_string(),
+            quantize_matvec(g, w, path),
+        );
+    });
+}
+
+/// `f(weight type, integer dot, its name)` for every weight type with a
+/// matvec and each integer dot of the device (float weights: one path,
+/// named `f32`).
+pub fn for_each_kernel(g: &Gpu, mut f: impl FnMut(GgmlType, DotPath, String)) {
     let mut paths = vec![DotPath::Plain];
     if g.packed_dot() {
         paths.insert(0, DotPath::Packed);
@@ -26,20 +42,12 @@ pub fn run(g: &Gpu, report: &mut Report) {
     for w in [Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, F16, F32] {
         let float = matches!(w, F16 | F32);
         for &path in if float { &paths[..1] } else { &paths[..] } {
-            // float weights have no integer dot: one path
             let how = if float {
                 "f32".into()
             } else {
                 format!("{path:?}")
             };
-            let name = |op: &str| format!("{op} {how}");
-            report.record(name("matvec-unit"), &w.to_string(), matvec_unit(g, w, path));
-            report.record(name("matvec"), &w.to_string(), matvec_random(g, w, path));
-            report.record(
-                name("quantize+matvec 3 tok"),
-                &w.to_string(),
-                quantize_matvec(g, w, path),
-            );
+            f(w, path, how);
         }
     }
 }
@@ -108,7 +116,7 @@ fn block_counts(rng: &mut Rng) -> [usize; 3] {
 
 /// Row lengths for `nb` blocks of `t` (float rows also at lengths that
 /// leave every loop a tail, as the CPU conformance).
-fn lengths(t: GgmlType, nb: usize) -> Vec<usize> {
+pub fn lengths(t: GgmlType, nb: usize) -> Vec<usize> {
     if t.block_size() == 1 {
         vec![nb, nb * 32 + 5, nb * 64]
     } else {
