@@ -6,8 +6,10 @@
 # command that runs a model (run, chat, perplexity, bench, batched-bench, serve), on
 # SwiftShader's Vulkan ICD (a software device: correctness, not speed). Installs what is
 # missing: Debian `chromium-common` (ships the ICD) and `libvulkan1` (the loader); apt
-# needs root or sudo. Time budget: ~3 min once built (ops ~2 s, tiny models ~30 s, Gemma
-# greedy ~50 s and perplexity; the 512-token perplexity is opt-in: --ignored).
+# needs root or sudo. Time budget: ~40 min once built on 2 busy cores (ops ~2 s; against the
+# CPU: tiny models ~30 s, Gemma greedy ~50 s and perplexity; against llama.cpp's fixtures:
+# tiny models ~23 min, Gemma's 6 prompts ~12 min; the CLI ~1 min); the 512-token perplexity
+# is opt-in: --ignored.
 #
 # Usage: scripts/test-gpu.sh [--install]   (--install: only install the driver)
 # Env:   VK_DRIVER_FILES (another Vulkan driver list; default SwiftShader's ICD)
