@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # GPU suite (issue 18): the gpu crate's tests (adapter, split upload, every WGSL op against
 # the CPU reference: crates/gpu/tests/backend_ops; the GPU backend against the CPU one:
-# crates/gpu/tests/model_parity), `wasm-chord info --gpu` and `run`/`bench --backend`, on
+# crates/gpu/tests/model_parity; against llama.cpp's greedy fixtures:
+# crates/gpu/tests/llama_parity), `wasm-chord info --gpu` and `--backend gpu` on every
+# command that runs a model (run, chat, perplexity, bench, batched-bench, serve), on
 # SwiftShader's Vulkan ICD (a software device: correctness, not speed). Installs what is
 # missing: Debian `chromium-common` (ships the ICD) and `libvulkan1` (the loader); apt
-# needs root or sudo. Time budget: ~3 min once built (ops ~2 s, tiny models ~30 s, Gemma
-# greedy ~50 s and perplexity; the 512-token perplexity is opt-in: --ignored).
+# needs root or sudo. Time budget: ~40 min once built on 2 busy cores (ops ~2 s; against the
+# CPU: tiny models ~30 s, Gemma greedy ~50 s and perplexity; against llama.cpp's fixtures:
+# tiny models ~23 min, Gemma's 6 prompts ~12 min; the CLI ~1 min); the 512-token perplexity
+# is opt-in: --ignored.
 #
 # The > 4 GiB model (opt-in, not in this suite: ~14 GB of memory, minutes): make it with
 # scripts/make-big-model.sh, then
@@ -39,4 +43,5 @@ export VK_DRIVER_FILES=${VK_DRIVER_FILES:-$ICD}
 # takes ~1 min on SwiftShader; run together, the waits pass the 120 s bound)
 CI=${CI:-1} cargo test -p gpu -- --nocapture --test-threads 1 2>&1 | grep -v XDG_RUNTIME_DIR
 CI=${CI:-1} cargo test -p wasm-chord --test gpu_info --test gpu_backend
+CI=${CI:-1} cargo test -p wasm-chord --test serve on_the_gpu
 echo "test-gpu: done in $(( $(date +%s) - start )) s"

@@ -11,14 +11,19 @@
 //! at most `c` positions in all).
 //! Tokens are random ids; there is no sampling.
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use engine::sampler::SplitMix64;
-use model::{Batch, KvCache, Model, Scratch};
+use engine::{Device, SessionOptions};
+use gguf::GgufFile;
+use model::{Backend, Batch, KvCache, Model, Scratch};
 use serde_json::json;
 
+use crate::backend::{placement, BackendArgs, OnDevice};
 use crate::common::{self, CacheTypeArg, ModelArgs};
 use crate::limits;
 
@@ -57,6 +62,8 @@ pub struct BatchedBenchArgs {
     /// Print only a JSON array on stdout.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    backend: BackendArgs,
 }
 
 /// One (PP, TG, B) result.
@@ -103,17 +110,17 @@ fn ctx_needed(pp: usize, tg: usize, pl: usize, pps: bool) -> Option<usize> {
     prompts.checked_add(pl.checked_mul(tg)?)
 }
 
-struct Bench<'a> {
-    model: &'a Model,
-    kv: KvCache,
-    scratch: Scratch,
+struct Bench<'a, B: Backend> {
+    model: &'a Model<B>,
+    kv: KvCache<B>,
+    scratch: Scratch<B>,
     batch: Batch,
     rng: SplitMix64,
     max_batch: usize,
     n_vocab: u64,
 }
 
-impl Bench<'_> {
+impl<B: Backend> Bench<'_, B> {
     fn token(&mut self) -> u32 {
         (self.rng.next_u64() % self.n_vocab.max(1)) as u32
     }
@@ -191,33 +198,56 @@ pub fn run(args: &BatchedBenchArgs) -> Result<()> {
     if args.batch_size == 0 {
         bail!("--batch-size must be at least 1");
     }
-    let threads = limits::threads(args.threads)?;
-    let max_pl = args.npl.iter().copied().max().unwrap_or(1);
-    let path = args.model.path()?;
-    let file = common::open_model(&path, args.model.no_mmap)?;
-    let file_len = file.file_len();
-    let mut model = Model::from_file(file)
-        .with_context(|| format!("loading {}", path.display()))?
-        .with_attention(args.attn.attn)
-        .with_threads(threads);
-    args.repack.apply(&mut model, file_len)?;
-    let slot_ctx = args.ctx;
-    if slot_ctx == 0 {
+    if args.ctx == 0 {
         bail!("-c must be at least 1");
     }
+    let threads = limits::threads(args.threads)?;
+    let path = args.model.path()?;
+    let file = common::open_model(&path, args.model.no_mmap)?;
+    let opts = SessionOptions {
+        threads,
+        attention: args.attn.attn,
+        repack: args.repack.repack,
+        ..SessionOptions::default()
+    };
+    args.backend.run(BatchedBench {
+        args,
+        file,
+        path,
+        opts,
+    })
+}
+
+/// `batched-bench` once the model file is open.
+struct BatchedBench<'a> {
+    args: &'a BatchedBenchArgs,
+    file: Arc<GgufFile>,
+    path: PathBuf,
+    opts: SessionOptions,
+}
+
+impl OnDevice for BatchedBench<'_> {
+    type Output = ();
+
+    fn run<D: Device>(self, device: D) -> Result<()> {
+        let model = device
+            .load_model(self.file, &self.opts)
+            .with_context(|| format!("loading {}", self.path.display()))?;
+        bench(self.args, &model)
+    }
+}
+
+/// Runs every test on `model` and prints the results, on any backend.
+fn bench<B: Backend>(args: &BatchedBenchArgs, model: &Model<B>) -> Result<()> {
+    let max_pl = args.npl.iter().copied().max().unwrap_or(1);
+    let slot_ctx = args.ctx;
     let size = |e| limits::model_size_error(e, format_args!("-c {}", args.ctx));
     let max_batch = args.batch_size.min(args.ctx).max(max_pl);
-    let kv = KvCache::with_rings(
-        model.config(),
-        max_pl,
-        slot_ctx,
-        args.cache_type.into(),
-        max_batch,
-    )
-    .map_err(size)?;
-    let scratch = Scratch::new(&model, max_batch, slot_ctx, max_pl).map_err(size)?;
+    let ty = args.cache_type.into();
+    let kv = KvCache::for_model(model, max_pl, slot_ctx, ty, Some(max_batch)).map_err(size)?;
+    let scratch = Scratch::new(model, max_batch, slot_ctx, max_pl).map_err(size)?;
     let mut b = Bench {
-        model: &model,
+        model,
         kv,
         scratch,
         batch: Batch::with_capacity(max_batch),
@@ -254,6 +284,7 @@ pub fn run(args: &BatchedBenchArgs) -> Result<()> {
             }
         }
     }
+    let (threads, isa) = placement(model);
     if args.json {
         let out: Vec<_> = rows
             .iter()
@@ -262,7 +293,8 @@ pub fn run(args: &BatchedBenchArgs) -> Result<()> {
                     "npp": r.pp,
                     "ntg": r.tg,
                     "npl": r.pl,
-                    "threads": model.threads(),
+                    "threads": threads,
+                    "isa": isa,
                     "pp_tokens_per_s": r.s_pp(),
                     "tg_tokens_per_s": r.s_tg(),
                     "total_tokens_per_s": r.s(),
@@ -272,10 +304,8 @@ pub fn run(args: &BatchedBenchArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!(
-            "n_kv_max = {}, n_batch = {max_batch}, threads = {}, isa = {}",
+            "n_kv_max = {}, n_batch = {max_batch}, threads = {threads}, isa = {isa}",
             args.ctx,
-            model.threads(),
-            model.kernels().isa.name()
         );
         print!("{}", table(&rows));
     }

@@ -11,19 +11,21 @@
 //! step are reported per token.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use engine::sampler::SplitMix64;
-use gpu::backend::GpuBackend;
+use engine::{Device, SessionOptions};
+use gguf::GgufFile;
 use model::{Backend, KvCache, LogitsMode, Model, ReadKind, Scratch};
 use serde_json::json;
 use tokenizer::Tokenizer;
 
 use engine::MAX_CTX;
 
-use crate::backend::{BackendArgs, Chosen};
+use crate::backend::{cpu_model, cpu_model_mut, gpu_backend, placement, BackendArgs, OnDevice};
 use crate::common::{self, CacheTypeArg, ModelArgs};
 use crate::limits::{self, MAX_REPETITIONS};
 
@@ -232,57 +234,23 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .with_context(|| format!("building the tokenizer of {}", path.display()))?;
     let size_bytes: u64 = file.tensors().iter().map(|t| t.n_bytes).sum();
     let params: u64 = file.tensors().iter().map(|t| t.n_elements()).sum();
-    let file_len = file.file_len();
-    let chosen = args.backend.choose()?;
     let cfg = model::Config::from_gguf(file.metadata()).context("reading the model config")?;
     let tests = tests(args, cfg.n_ctx_train)?;
-
-    let mut results = Vec::new();
-    let isa = match chosen {
-        Chosen::Cpu => {
-            let mut model = Model::from_file(file)
-                .with_context(|| format!("loading {}", path.display()))?
-                .with_attention(args.attn.attn);
-            args.repack.apply(&mut model, file_len)?;
-            for &t in &threads {
-                model.set_threads(t);
-                let t = model.threads();
-                run_tests(
-                    &model,
-                    args,
-                    &tok,
-                    &tests,
-                    t,
-                    ReadKind::Logits,
-                    &mut results,
-                )?;
-                if args.thread_timing {
-                    let ids = bench_tokens(32, cfg.n_vocab, tok.bos(), 0x7468_7265_6164);
-                    let trace = crate::thread_timing::measure(&model, args.cache_type, &ids)?;
-                    eprint!(
-                        "{}",
-                        crate::thread_timing::report(&trace, t, crate::thread_timing::STEPS)
-                    );
-                }
-            }
-            model.kernels().isa.name().to_string()
-        }
-        Chosen::Gpu(g) => {
-            let name = format!("gpu: {}", g.info.name);
-            let model = Model::with_backend(file, GpuBackend::new(g))
-                .with_context(|| format!("loading {} on the GPU", path.display()))?;
-            run_tests(
-                &model,
-                args,
-                &tok,
-                &tests,
-                0,
-                ReadKind::TopK(1),
-                &mut results,
-            )?;
-            name
-        }
+    let opts = SessionOptions {
+        threads: threads[0],
+        attention: args.attn.attn,
+        repack: args.repack.repack,
+        ..SessionOptions::default()
     };
+    let (results, isa) = args.backend.run(Bench {
+        args,
+        file,
+        path: &path,
+        opts,
+        threads,
+        tok: &tok,
+        tests: &tests,
+    })?;
 
     let label = model_label(&path);
     if args.json {
@@ -311,6 +279,55 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         print!("{}", table(&label, size_bytes, params, &isa, &results));
     }
     Ok(())
+}
+
+/// `bench` once the model file is open and the tests are known.
+struct Bench<'a> {
+    args: &'a BenchArgs,
+    file: Arc<GgufFile>,
+    path: &'a Path,
+    opts: SessionOptions,
+    /// The thread counts (the CPU's).
+    threads: Vec<usize>,
+    tok: &'a Tokenizer,
+    tests: &'a [Test],
+}
+
+impl OnDevice for Bench<'_> {
+    /// The results and the device's name (the CPU's kernel table).
+    type Output = (Vec<BenchResult>, String);
+
+    /// On the CPU every test runs at each thread count and a `tg` step
+    /// reads its logits; on a GPU once, reading back its argmax only (as a
+    /// greedy sampler would).
+    fn run<D: Device>(self, device: D) -> Result<Self::Output> {
+        let Bench { args, tok, .. } = self;
+        let mut model = device
+            .load_model(self.file, &self.opts)
+            .with_context(|| format!("loading {}", self.path.display()))?;
+        let (counts, read) = match cpu_model(&model) {
+            Some(_) => (self.threads, ReadKind::Logits),
+            None => (vec![0], ReadKind::TopK(1)),
+        };
+        let mut results = Vec::new();
+        for t in counts {
+            if let Some(m) = cpu_model_mut(&mut model) {
+                m.set_threads(t);
+            }
+            let (t, _) = placement(&model);
+            run_tests(&model, args, tok, self.tests, t, read, &mut results)?;
+            if let (true, Some(m)) = (args.thread_timing, cpu_model(&model)) {
+                let n_vocab = m.config().n_vocab;
+                let ids = bench_tokens(32, n_vocab, tok.bos(), 0x7468_7265_6164);
+                let trace = crate::thread_timing::measure(m, args.cache_type, &ids)?;
+                eprint!(
+                    "{}",
+                    crate::thread_timing::report(&trace, t, crate::thread_timing::STEPS)
+                );
+            }
+        }
+        Ok((results, placement(&model).1))
+    }
 }
 
 /// One test: its kind, its tokens and its depth (tokens already cached).
@@ -454,9 +471,7 @@ fn run_tests<B: Backend>(
 
 /// The GPU backend's dispatches in its last step (`None` on another backend).
 fn gpu_dispatches<B: Backend>(model: &Model<B>) -> Option<usize> {
-    let b: &dyn std::any::Any = model.backend();
-    b.downcast_ref::<GpuBackend>()
-        .map(|g| g.last_step().dispatches)
+    gpu_backend(model).map(|g| g.last_step().dispatches)
 }
 
 fn model_label(path: &Path) -> String {

@@ -9,14 +9,18 @@
 //! `apply_chat_template(tools=...)` does; `--verbose-prompt` shows each rendered prompt.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::RecvTimeoutError;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use engine::{ChatMessage, EngineError, GenerateParams, Session, Tools};
+use engine::{ChatMessage, Device, EngineError, GenerateParams, Session, Tools};
+use gguf::GgufFile;
+use model::Backend;
 
+use crate::backend::{BackendArgs, OnDevice};
 use crate::common::{self, ContextArgs, ModelArgs, SamplingArgs};
 
 #[derive(Args, Debug)]
@@ -48,6 +52,8 @@ pub struct ChatArgs {
     ctx: ContextArgs,
     #[command(flatten)]
     sampling: SamplingArgs,
+    #[command(flatten)]
+    backend: BackendArgs,
 }
 
 /// What one input line asks for.
@@ -117,7 +123,47 @@ pub fn run(args: &ChatArgs) -> Result<()> {
     let tools = args.tools.as_deref().map(tools_option).transpose()?;
     let path = args.model.path()?;
     let file = common::open_model(&path, args.model.no_mmap)?;
-    let mut session = args.ctx.session(file, &path, template)?;
+    args.backend.run(Chat {
+        args,
+        template,
+        tools,
+        file,
+        path,
+    })
+}
+
+/// `chat` once the model file is open.
+struct Chat<'a> {
+    args: &'a ChatArgs,
+    template: Option<String>,
+    tools: Option<Tools>,
+    file: Arc<GgufFile>,
+    path: PathBuf,
+}
+
+impl OnDevice for Chat<'_> {
+    type Output = ();
+
+    fn run<D: Device>(self, device: D) -> Result<()> {
+        let Chat {
+            args,
+            template,
+            tools,
+            file,
+            path,
+        } = self;
+        let session = args.ctx.session(&device, file, &path, template)?;
+        converse(session, args, tools.as_ref(), &path)
+    }
+}
+
+/// The conversation loop over stdin, on any backend.
+fn converse<B: Backend>(
+    mut session: Session<B>,
+    args: &ChatArgs,
+    tools: Option<&Tools>,
+    path: &Path,
+) -> Result<()> {
     let sampler = args.sampling.params(session.n_ctx())?;
     if session.chat_template().is_none() {
         anyhow::bail!(
@@ -172,11 +218,11 @@ pub fn run(args: &ChatArgs) -> Result<()> {
             Input::Message(t) => t.to_string(),
         };
         messages.push(ChatMessage::user(text));
-        let prompt = render_within_deadline(&session, &messages, tools.as_ref())?;
+        let prompt = render_within_deadline(&session, &messages, tools)?;
         if args.verbose_prompt {
             eprintln!("{prompt}");
         }
-        match answer(&mut session, &messages, tools.as_ref(), &params)? {
+        match answer(&mut session, &messages, tools, &params)? {
             Some(reply) => {
                 messages.push(ChatMessage::assistant(reply));
                 if interactive {
@@ -228,8 +274,8 @@ const RENDER_POLL: Duration = Duration::from_millis(5);
 /// [`RENDER_GROWTH`], the process ends with an error, since a running render cannot be
 /// stopped. The memory watch reads `/proc/self/status` (Linux; elsewhere only the
 /// deadline applies).
-fn render_within_deadline(
-    session: &Session,
+fn render_within_deadline<B: Backend>(
+    session: &Session<B>,
     messages: &[ChatMessage],
     tools: Option<&Tools>,
 ) -> Result<String> {
@@ -280,8 +326,8 @@ fn resident_bytes() -> Option<u64> {
 
 /// Streams one answer; `None` when the conversation no longer fits (reported on stderr,
 /// the message is dropped).
-fn answer(
-    session: &mut Session,
+fn answer<B: Backend>(
+    session: &mut Session<B>,
     messages: &[ChatMessage],
     tools: Option<&Tools>,
     params: &GenerateParams,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use engine::{AttentionBackend, CacheType, SamplerParams, Session, SessionOptions};
+use engine::{AttentionBackend, CacheType, Device, Loaded, SamplerParams, Session, SessionOptions};
 use gguf::GgufFile;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -69,13 +69,6 @@ pub struct RepackArgs {
     /// [default: the decode layouts only]
     #[arg(long = "repack", value_name = "on|off", value_parser = parse_on_off)]
     pub repack: Option<bool>,
-}
-
-impl RepackArgs {
-    /// Applies the flag to a loaded model (the engine's default when unset).
-    pub fn apply(&self, model: &mut model::Model, file_len: u64) -> Result<()> {
-        engine::repack_model(model, self.repack, file_len).context("repacking weights")
-    }
 }
 
 fn parse_on_off(s: &str) -> std::result::Result<bool, String> {
@@ -147,38 +140,21 @@ impl ContextArgs {
         })
     }
 
-    /// A session for `file` (with `chat_template`, if any); a KV cache or scratch
-    /// beyond memory names `--ctx-size`.
-    pub fn session(
+    /// A session for `file` on `device` (with `chat_template`, if any); a KV
+    /// cache or scratch beyond memory names `--ctx-size`.
+    pub fn session<D: Device>(
         &self,
+        device: &D,
         file: Arc<GgufFile>,
         path: &Path,
         chat_template: Option<String>,
-    ) -> Result<Session> {
+    ) -> Result<Session<D::Backend>> {
         let opts = SessionOptions {
             chat_template,
             ..self.session_options(&file)?
         };
         let n_ctx = opts.n_ctx;
-        Session::from_file(file, opts)
-            .map_err(|e| limits::name_size_flag(e, format_args!("--ctx-size {n_ctx}")))
-            .with_context(|| format!("preparing a session for {}", path.display()))
-    }
-
-    /// [`ContextArgs::session`] with the weights on `backend`.
-    pub fn session_on<B: model::Backend>(
-        &self,
-        file: Arc<GgufFile>,
-        path: &Path,
-        chat_template: Option<String>,
-        backend: B,
-    ) -> Result<Session<B>> {
-        let opts = SessionOptions {
-            chat_template,
-            ..self.session_options(&file)?
-        };
-        let n_ctx = opts.n_ctx;
-        engine::Loaded::with_backend(file, backend, &opts)
+        Loaded::on(device, file, &opts)
             .and_then(|l| Session::from_loaded(l, &opts))
             .map_err(|e| limits::name_size_flag(e, format_args!("--ctx-size {n_ctx}")))
             .with_context(|| format!("preparing a session for {}", path.display()))

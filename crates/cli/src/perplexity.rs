@@ -17,15 +17,19 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use model::{Batch, KvCache, Model, Scratch};
+use engine::{Device, SessionOptions};
+use gguf::GgufFile;
+use model::{Backend, Batch, KvCache, Model, Scratch};
 use tokenizer::Tokenizer;
 
 use engine::MAX_CTX;
 
+use crate::backend::{BackendArgs, OnDevice};
 use crate::common::{self, CacheTypeArg, ModelArgs};
 use crate::limits;
 
@@ -59,6 +63,8 @@ pub struct PerplexityArgs {
     cache_type: CacheTypeArg,
     #[command(flatten)]
     attn: common::AttnArgs,
+    #[command(flatten)]
+    backend: BackendArgs,
 }
 
 /// Running sums of the negative log-likelihoods.
@@ -119,15 +125,62 @@ pub fn run(args: &PerplexityArgs) -> Result<()> {
     let text = common::read_text_file(&args.file)?;
     let path = args.model.path()?;
     let file = common::open_model(&path, args.model.no_mmap)?;
-    let tok = Tokenizer::from_gguf(file.metadata())
-        .with_context(|| format!("building the tokenizer of {}", path.display()))?;
-    let model = Model::from_file(file)
-        .with_context(|| format!("loading {}", path.display()))?
-        .with_threads(threads)
-        .with_attention(args.attn.attn);
+    let opts = SessionOptions {
+        threads,
+        attention: args.attn.attn,
+        // the file's layouts, as before the device seam
+        repack: Some(false),
+        ..SessionOptions::default()
+    };
+    args.backend.run(Perplexity {
+        args,
+        text,
+        file,
+        path,
+        opts,
+    })
+}
 
+/// `perplexity` once the text is read and the model file is open.
+struct Perplexity<'a> {
+    args: &'a PerplexityArgs,
+    text: String,
+    file: Arc<GgufFile>,
+    path: PathBuf,
+    opts: SessionOptions,
+}
+
+impl OnDevice for Perplexity<'_> {
+    type Output = ();
+
+    fn run<D: Device>(self, device: D) -> Result<()> {
+        let Perplexity {
+            args,
+            text,
+            file,
+            path,
+            opts,
+        } = self;
+        let tok = Tokenizer::from_gguf(file.metadata())
+            .with_context(|| format!("building the tokenizer of {}", path.display()))?;
+        let model = device
+            .load_model(file, &opts)
+            .with_context(|| format!("loading {}", path.display()))?;
+        score(args, &text, &tok, &model)
+    }
+}
+
+/// Tokenizes `text`, scores its chunks and prints the perplexity, on any
+/// backend.
+fn score<B: Backend>(
+    args: &PerplexityArgs,
+    text: &str,
+    tok: &Tokenizer,
+    model: &Model<B>,
+) -> Result<()> {
+    let n_ctx = args.ctx_size;
     let t_tok = Instant::now();
-    let tokens = tok.encode(&text, true, false);
+    let tokens = tok.encode(text, true, false);
     eprintln!(
         "perplexity: tokenized {} in {:.0} ms: {} tokens",
         args.file.display(),
@@ -164,9 +217,9 @@ pub fn run(args: &PerplexityArgs) -> Result<()> {
     let cfg = model.config();
     let n_vocab = cfg.n_vocab;
     let size_flags = format!("--ctx-size {n_ctx}, --batch-size {batch}, --parallel {n_seq}");
-    let mut kv = KvCache::with_rings(cfg, n_seq, n_ctx, args.cache_type.into(), per)
+    let mut kv = KvCache::for_model(model, n_seq, n_ctx, args.cache_type.into(), Some(per))
         .map_err(|e| limits::model_size_error(e, &size_flags))?;
-    let mut scratch = Scratch::new(&model, per * n_seq, n_ctx, per * n_seq)
+    let mut scratch = Scratch::new(model, per * n_seq, n_ctx, per * n_seq)
         .map_err(|e| limits::model_size_error(e, &size_flags))?;
     let first = n_ctx / 2;
     let mut sums = NllSums::default();

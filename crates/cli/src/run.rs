@@ -6,14 +6,15 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use engine::{EngineError, FinishReason, GenerateParams, Session, Timings};
-use gpu::backend::GpuBackend;
+use engine::{Device, EngineError, FinishReason, GenerateParams, Session, Timings};
+use gguf::GgufFile;
 use model::Backend;
 
-use crate::backend::{BackendArgs, Chosen};
+use crate::backend::{BackendArgs, OnDevice};
 use crate::common::{self, ContextArgs, ModelArgs, SamplingArgs};
 
 #[derive(Args, Debug)]
@@ -54,33 +55,42 @@ pub fn run(args: &RunArgs) -> Result<()> {
         (None, Some(f)) => common::read_text_file(f)?,
         (None, None) => bail!("give a prompt with -p PROMPT or -f PROMPT_FILE"),
     };
-    let max_tokens = match args.n_predict {
-        n if n < 0 => usize::MAX,
-        n => n as usize,
-    };
     let path = args.model.path()?;
     let file = common::open_model(&path, args.model.no_mmap)?;
-    match args.backend.choose()? {
-        Chosen::Cpu => generate(
-            args.ctx.session(file, &path, None)?,
-            args,
-            &prompt,
-            max_tokens,
-        ),
-        Chosen::Gpu(g) => {
-            let session = args.ctx.session_on(file, &path, None, GpuBackend::new(g))?;
-            generate(session, args, &prompt, max_tokens)
-        }
+    args.backend.run(Run {
+        args,
+        prompt,
+        file,
+        path,
+    })
+}
+
+/// `run` once the model file is open.
+struct Run<'a> {
+    args: &'a RunArgs,
+    prompt: String,
+    file: Arc<GgufFile>,
+    path: PathBuf,
+}
+
+impl OnDevice for Run<'_> {
+    type Output = ();
+
+    fn run<D: Device>(self, device: D) -> Result<()> {
+        let session = self
+            .args
+            .ctx
+            .session(&device, self.file, &self.path, None)?;
+        generate(session, self.args, &self.prompt)
     }
 }
 
 /// Streams the completion of `prompt` to stdout, on any backend.
-fn generate<B: Backend>(
-    mut session: Session<B>,
-    args: &RunArgs,
-    prompt: &str,
-    max_tokens: usize,
-) -> Result<()> {
+fn generate<B: Backend>(mut session: Session<B>, args: &RunArgs, prompt: &str) -> Result<()> {
+    let max_tokens = match args.n_predict {
+        n if n < 0 => usize::MAX,
+        n => n as usize,
+    };
     let sampler = args.sampling.params(session.n_ctx())?;
 
     let params = GenerateParams {

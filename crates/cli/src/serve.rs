@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use engine::Device;
 use server::{Defaults, ServerOptions};
 
+use crate::backend::{BackendArgs, OnDevice};
 use crate::common::{self, ContextArgs, ModelArgs, SamplingArgs};
 
 #[derive(Args, Debug)]
@@ -43,6 +45,8 @@ pub struct ServeArgs {
     ctx: ContextArgs,
     #[command(flatten)]
     sampling: SamplingArgs,
+    #[command(flatten)]
+    backend: BackendArgs,
 }
 
 pub fn run(args: &ServeArgs) -> Result<()> {
@@ -83,7 +87,23 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         },
         ..ServerOptions::new(&path)
     };
-    server::run(&args.host, args.port, opts).context("serve")
+    args.backend.run(Serve { args, opts })
+}
+
+/// `serve` once its options are set.
+struct Serve<'a> {
+    args: &'a ServeArgs,
+    opts: ServerOptions,
+}
+
+impl OnDevice for Serve<'_> {
+    type Output = ();
+
+    /// Serves with the model on `device` (loaded on the scheduler thread).
+    fn run<D: Device>(self, device: D) -> Result<()> {
+        let a = self.args;
+        server::run(&a.host, a.port, self.opts, device).context("serve")
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! `wasm-chord serve` as a process: the address it prints for `--port 0`,
-//! `-np`, greedy output equal to `wasm-chord run --temp 0`, the API key
-//! from the environment, SIGTERM ending with status 0.
+//! `-np`, greedy output equal to `wasm-chord run --temp 0` (also with
+//! `--backend gpu`), the API key from the environment, SIGTERM ending with
+//! status 0.
 
 mod common;
 
@@ -141,6 +142,23 @@ fn greedy_completions_equal_run_on_tiny() {
 fn greedy_completions_equal_run_on_gemma() {
     let Some(g) = common::gemma() else { return };
     greedy_equals_run(&g, "4", "1024");
+}
+
+/// `--backend gpu` on the software device (SwiftShader's Vulkan ICD): a
+/// greedy completion equals `run --temp 0` on the CPU.
+#[test]
+fn greedy_completion_on_the_gpu_equals_run_on_the_cpu() {
+    let Some(d) = common::vulkan_driver() else {
+        return;
+    };
+    let m = tiny("tiny-llama3-q4_k_m");
+    let args = ["-m", &m, "-np", "1", "-c", "256", "--backend", "gpu"];
+    let s = serve(&args, &[(gpu::software::DRIVER_VAR, d.as_str())]);
+    let prompt = "The capital of France is";
+    let want = run_greedy(&m, prompt, 16);
+    assert!(!want.is_empty());
+    assert_eq!(completion(&s.addr, prompt, 16), want);
+    assert_eq!(s.terminate(), Some(0));
 }
 
 #[test]

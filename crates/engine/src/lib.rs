@@ -24,7 +24,7 @@ pub mod session;
 pub use chat::{BuiltinTemplate, ChatError, ChatMessage, Json, Tools};
 pub use config::EngineMeta;
 pub use error::EngineError;
-pub use load::Loaded;
+pub use load::{CpuDevice, Device, Loaded};
 pub use model::{AttentionBackend, CacheType};
 pub use prompter::{ChatPrompt, Prompter};
 pub use sampler::{Sampled, Sampler, SamplerError, SamplerParams};

@@ -1,7 +1,8 @@
 //! A model file made ready to run: the model (threads, attention kernel,
 //! load-time repacking) and its [`Prompter`] for the chosen context. A
 //! [`Session`](crate::Session) builds its one-slot scheduler on it; a server
-//! builds a scheduler of many slots on the same.
+//! builds a scheduler of many slots on the same. A [`Device`] says where the
+//! weights go: [`CpuDevice`], or another backend's (the CLI's GPU).
 
 use std::sync::Arc;
 
@@ -24,11 +25,30 @@ pub struct Loaded<B: Backend = CpuBackend> {
     pub prompter: Prompter,
 }
 
-impl Loaded {
-    /// Loads `file` with the options' threads, attention, repacking, context
-    /// (`n_ctx`, checked against the file's training context) and chat
-    /// template; the other options are the caller's.
-    pub fn from_file(file: Arc<GgufFile>, opts: &SessionOptions) -> Result<Loaded, EngineError> {
+/// Where a model runs: loads a file's weights onto one backend. Code that
+/// takes a `Device` runs on any backend; the caller picks it once.
+pub trait Device: Send + 'static {
+    type Backend: Backend;
+
+    /// `file`'s model on this device, with the options that apply to it
+    /// (the CPU's: threads, attention kernel, repacking).
+    fn load_model(
+        &self,
+        file: Arc<GgufFile>,
+        opts: &SessionOptions,
+    ) -> Result<Model<Self::Backend>, EngineError>;
+}
+
+/// The CPU backend (`model::CpuBackend`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuDevice;
+
+impl Device for CpuDevice {
+    type Backend = CpuBackend;
+
+    /// The options' threads (at most [`MAX_THREADS`]), attention kernel and
+    /// repacking.
+    fn load_model(&self, file: Arc<GgufFile>, opts: &SessionOptions) -> Result<Model, EngineError> {
         if opts.threads > MAX_THREADS {
             return Err(EngineError::InvalidOption {
                 name: "threads",
@@ -36,16 +56,35 @@ impl Loaded {
             });
         }
         let file_len = file.file_len();
-        let model = Model::from_file(file)?
+        let mut model = Model::from_file(file)?
             .with_threads(opts.threads)
             .with_attention(opts.attention);
-        let mut loaded = Loaded::with_model(model, opts)?;
-        repack_model(&mut loaded.model, opts.repack, file_len)?;
-        Ok(loaded)
+        repack_model(&mut model, opts.repack, file_len)?;
+        Ok(model)
+    }
+}
+
+impl Loaded {
+    /// Loads `file` on the CPU ([`CpuDevice`]) with the options' threads,
+    /// attention, repacking, context (`n_ctx`, checked against the file's
+    /// training context) and chat template; the other options are the
+    /// caller's.
+    pub fn from_file(file: Arc<GgufFile>, opts: &SessionOptions) -> Result<Loaded, EngineError> {
+        Loaded::on(&CpuDevice, file, opts)
     }
 }
 
 impl<B: Backend> Loaded<B> {
+    /// Loads `file` on `device` with the options that apply to it, the
+    /// options' context and chat template.
+    pub fn on<D: Device<Backend = B>>(
+        device: &D,
+        file: Arc<GgufFile>,
+        opts: &SessionOptions,
+    ) -> Result<Loaded<B>, EngineError> {
+        Loaded::with_model(device.load_model(file, opts)?, opts)
+    }
+
     /// Loads `file` on `backend` (which owns the weights: threads, attention
     /// and repacking are the CPU's options, unused here) with the options'
     /// context and chat template.

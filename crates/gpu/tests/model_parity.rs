@@ -5,35 +5,16 @@
 //! device reads back only each step's top-1 (the prefill: its logits row).
 //! Fails, not skips, without an adapter when `CI` is set.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::path::Path;
+use std::sync::Arc;
 
 mod common;
+mod parity;
 
 use gpu::backend::GpuBackend;
 use gpu::Gpu;
 use model::{Batch, CacheType, KvCache, LogitsMode, Model, ReadKind, Readout, Scratch};
-
-/// Margin below which a step is a near-tie: generation may part there.
-const TIE: f32 = 0.05;
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The shared device, or `None` (skip) when there is none outside CI.
-fn gpu() -> Option<Arc<Gpu>> {
-    common::shared().cloned()
-}
-
-/// Held by each test of this file for its whole run: the tests take turns
-/// on the device. Run side by side on one software device (as `cargo test`
-/// does), two Gemma runs each waited past the device's bounded wait.
-fn one_at_a_time() -> MutexGuard<'static, ()> {
-    static TURN: Mutex<()> = Mutex::new(());
-    // a test that failed while holding it leaves it poisoned; the device is fine
-    TURN.lock().unwrap_or_else(|e| e.into_inner())
-}
+use parity::{gemma, gpu, one_at_a_time, workspace, TIE};
 
 /// The two backends on one file.
 fn both(path: &Path, g: Arc<Gpu>) -> (Model, Model<GpuBackend>) {
@@ -198,11 +179,6 @@ fn tiny_models_decode_batches_as_on_the_cpu() {
         eprintln!("{name}: a batch of two sequences, logits NMSE {e:.1e}");
         assert!(e < 1e-3, "{name}: batch logits differ (NMSE {e:.1e})");
     }
-}
-
-fn gemma() -> Option<PathBuf> {
-    let p = workspace().join("models/gemma-3-270m-q4_k_m.gguf");
-    test_support::require(&p, test_support::FETCH_MODEL)
 }
 
 fn tokens(m: &Model, text: &str) -> Vec<u32> {

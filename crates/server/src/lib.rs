@@ -26,7 +26,7 @@ mod worker;
 use std::future::IntoFuture;
 use std::sync::Arc;
 
-use engine::{Loaded, Prompter, Scheduler, SchedulerOptions};
+use engine::{CpuDevice, Device, Loaded, Prompter, Scheduler, SchedulerOptions};
 use gguf::GgufFile;
 use tokio::net::TcpListener;
 pub use tokio_util::sync::CancellationToken;
@@ -47,16 +47,26 @@ pub async fn bind(host: &str, port: u16) -> Result<TcpListener, ServerError> {
 /// Serves on `listener` until `shutdown` is cancelled: then stops
 /// accepting, lets in-flight requests finish for up to
 /// `opts.shutdown_timeout`, and returns. A model that fails to load is an
-/// error (after the server has stopped).
+/// error (after the server has stopped). The model runs on the CPU.
 pub async fn serve(
     listener: TcpListener,
     opts: ServerOptions,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
+    serve_on(listener, opts, CpuDevice, shutdown).await
+}
+
+/// [`serve`] with the model on `device`.
+pub async fn serve_on<D: Device>(
+    listener: TcpListener,
+    opts: ServerOptions,
+    device: D,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
     let grace = opts.shutdown_timeout;
     let st = Arc::new(AppState::new(opts));
     let (loaded_tx, loaded_rx) = tokio::sync::oneshot::channel();
-    spawn_scheduler(Arc::clone(&st), loaded_tx)?;
+    spawn_scheduler(Arc::clone(&st), device, loaded_tx)?;
     let app = routes::router(st);
     let token = shutdown.clone();
     let server = axum::serve(listener, app)
@@ -85,9 +95,15 @@ pub async fn serve(
     }
 }
 
-/// [`bind`] and [`serve`] on a runtime of their own, until Ctrl-C or
-/// SIGTERM; prints the address it listens on (`listening on http://...`).
-pub fn run(host: &str, port: u16, opts: ServerOptions) -> Result<(), ServerError> {
+/// [`bind`] and [`serve_on`] `device` on a runtime of their own, until
+/// Ctrl-C or SIGTERM; prints the address it listens on (`listening on
+/// http://...`).
+pub fn run<D: Device>(
+    host: &str,
+    port: u16,
+    opts: ServerOptions,
+    device: D,
+) -> Result<(), ServerError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -106,7 +122,7 @@ pub fn run(host: &str, port: u16, opts: ServerOptions) -> Result<(), ServerError
             );
             t.cancel();
         });
-        serve(listener, opts, token).await
+        serve_on(listener, opts, device, token).await
     })
 }
 
@@ -134,16 +150,18 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     }
 }
 
-/// The scheduler thread: loads the model, marks the server ready, then
-/// runs the scheduler until the server (its job channel) is gone.
-fn spawn_scheduler(
+/// The scheduler thread: loads the model on `device`, marks the server
+/// ready, then runs the scheduler until the server (its job channel) is
+/// gone.
+fn spawn_scheduler<D: Device>(
     st: Arc<AppState>,
+    device: D,
     loaded: tokio::sync::oneshot::Sender<Result<(), ServerError>>,
 ) -> Result<(), ServerError> {
     std::thread::Builder::new()
         .name("scheduler".into())
         .spawn(move || {
-            let (sched, prompter) = match load(&st.opts) {
+            let (sched, prompter) = match load(&st.opts, &device) {
                 Ok(l) => l,
                 Err(e) => {
                     let _ = loaded.send(Err(e));
@@ -170,7 +188,10 @@ fn spawn_scheduler(
     Ok(())
 }
 
-fn load(o: &ServerOptions) -> Result<(Scheduler, Prompter), ServerError> {
+fn load<D: Device>(
+    o: &ServerOptions,
+    device: &D,
+) -> Result<(Scheduler<D::Backend>, Prompter), ServerError> {
     let err = |source| ServerError::Load {
         path: o.model.display().to_string(),
         source,
@@ -180,7 +201,7 @@ fn load(o: &ServerOptions) -> Result<(Scheduler, Prompter), ServerError> {
         false => GgufFile::open(&o.model),
     }
     .map_err(|e| err(e.into()))?;
-    let Loaded { model, prompter } = Loaded::from_file(Arc::new(file), &o.load).map_err(err)?;
+    let Loaded { model, prompter } = Loaded::on(device, Arc::new(file), &o.load).map_err(err)?;
     let n_ctx = prompter.n_ctx();
     let sched = Scheduler::new(
         Arc::new(model),

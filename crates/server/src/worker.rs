@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use engine::{Event, Request, RequestId, Scheduler};
+use model::Backend;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::metrics::Metrics;
@@ -67,14 +68,14 @@ struct Live {
 }
 
 /// Runs until the job channel closes (and no work is left).
-pub fn run(
-    mut sched: Scheduler,
+pub fn run<B: Backend>(
+    mut sched: Scheduler<B>,
     jobs: Receiver<Job>,
     status: Arc<Mutex<Status>>,
     metrics: Arc<Metrics>,
 ) {
     let mut live: HashMap<RequestId, Live> = HashMap::new();
-    let publish = |sched: &Scheduler| {
+    let publish = |sched: &Scheduler<B>| {
         let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
         s.busy.clear();
         s.busy.extend(sched.busy());
@@ -110,7 +111,7 @@ pub fn run(
     }
 }
 
-fn submit(sched: &mut Scheduler, live: &mut HashMap<RequestId, Live>, job: Job) {
+fn submit<B: Backend>(sched: &mut Scheduler<B>, live: &mut HashMap<RequestId, Live>, job: Job) {
     if job.tx.is_closed() {
         return;
     }

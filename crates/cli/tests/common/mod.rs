@@ -42,11 +42,17 @@ pub fn ids(v: &serde_json::Value) -> Vec<u32> {
 
 /// Runs `wasm-chord ARGS` (with `stdin` piped in) from the repository root.
 pub fn wc_stdin(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasm-chord"))
-        .args(args)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasm-chord"));
+    cmd.args(args)
         .current_dir(root())
         .env_remove("WASM_CHORD_MODEL")
-        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_BACKTRACE");
+    piped(cmd, stdin)
+}
+
+/// Runs `cmd` with `stdin` piped in, stdout and stderr captured.
+fn piped(mut cmd: Command, stdin: &str) -> Output {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -117,12 +123,16 @@ pub const PROMPTS: [(&str, &str); 8] = [
 /// `wasm-chord args` with the Vulkan loader's driver list set to
 /// `driver_files`.
 pub fn with_driver(driver_files: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wasm-chord"))
-        .args(args)
+    with_driver_stdin(driver_files, args, "")
+}
+
+/// [`with_driver`] with `stdin` piped in.
+pub fn with_driver_stdin(driver_files: &str, args: &[&str], stdin: &str) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasm-chord"));
+    cmd.args(args)
         .env(gpu::software::DRIVER_VAR, driver_files)
-        .env_remove("WASM_CHORD_MODEL")
-        .output()
-        .expect("run wasm-chord")
+        .env_remove("WASM_CHORD_MODEL");
+    piped(cmd, stdin)
 }
 
 /// A Vulkan driver list (VK_DRIVER_FILES, else SwiftShader's ICD), or a
