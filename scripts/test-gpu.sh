@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU suite (issue 18): the gpu crate's tests (adapter, split upload, every WGSL op against
 # the CPU reference: crates/gpu/tests/backend_ops; the GPU backend against the CPU one:
-# crates/gpu/tests/model_parity), `wasm-chord info --gpu` and `run`/`bench --backend`, on
+# crates/gpu/tests/model_parity), `wasm-chord info --gpu` and `run`/`bench --backend`, the
+# browser engine's runner on the GPU (crates/wasm/tests/gpu_runner), on
 # SwiftShader's Vulkan ICD (a software device: correctness, not speed). Installs what is
 # missing: Debian `chromium-common` (ships the ICD) and `libvulkan1` (the loader); apt
 # needs root or sudo. Time budget: ~3 min once built (ops ~2 s, tiny models ~30 s, Gemma
@@ -32,4 +33,6 @@ export VK_DRIVER_FILES=${VK_DRIVER_FILES:-$ICD}
 # takes ~1 min on SwiftShader; run together, the waits pass the 120 s bound)
 CI=${CI:-1} cargo test -p gpu -- --nocapture --test-threads 1 2>&1 | grep -v XDG_RUNTIME_DIR
 CI=${CI:-1} cargo test -p wasm-chord --test gpu_info --test gpu_backend
+# the browser engine's runner on the GPU backend, non-blocking as in the worker
+CI=${CI:-1} cargo test -p wasm --test gpu_runner
 echo "test-gpu: done in $(( $(date +%s) - start )) s"
