@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Browser end-to-end test: the demo page in headless Debian Chromium driven by
-# playwright-core (web/e2e/demo.test.mjs). Installs what is missing: Debian `chromium`
+# playwright-core (web/e2e/demo.test.mjs), and the WebGPU backend on Chromium's
+# SwiftShader WebGPU adapter, with the CPU fallback without WebGPU
+# (web/e2e/webgpu.test.mjs). Installs what is missing: Debian `chromium`
 # (apt, when /usr/bin/chromium is absent), playwright-core (npm ci in web/e2e), the models
 # (scripts/fetch-model.sh: Gemma 3 270M and SmolLM2-135M-Instruct), the wasm builds
 # (scripts/build-wasm.sh, when web/pkg is missing) and the native CLI (cargo build
@@ -31,5 +33,5 @@ for _ in $(seq 1 100); do
 done
 
 E2E_BASE_URL=http://127.0.0.1:$PORT CHROMIUM=$CHROMIUM WASM_CHORD_CLI=$CLI \
-  node --test --test-reporter=spec web/e2e/demo.test.mjs
+  node --test --test-concurrency=1 --test-reporter=spec web/e2e/demo.test.mjs web/e2e/webgpu.test.mjs
 echo "test-e2e: done in $(( $(date +%s) - start )) s"

@@ -3,7 +3,8 @@
 # the CPU reference: crates/gpu/tests/backend_ops; the GPU backend against the CPU one:
 # crates/gpu/tests/model_parity; against llama.cpp's greedy fixtures:
 # crates/gpu/tests/llama_parity), `wasm-chord info --gpu` and `--backend gpu` on every
-# command that runs a model (run, chat, perplexity, bench, batched-bench, serve), on
+# command that runs a model (run, chat, perplexity, bench, batched-bench, serve), the
+# browser engine's runner on the GPU (crates/wasm/tests/gpu_runner), on
 # SwiftShader's Vulkan ICD (a software device: correctness, not speed). Installs what is
 # missing: Debian `chromium-common` (ships the ICD) and `libvulkan1` (the loader); apt
 # needs root or sudo. Time budget: ~40 min once built on 2 busy cores (ops ~2 s; against the
@@ -44,4 +45,6 @@ export VK_DRIVER_FILES=${VK_DRIVER_FILES:-$ICD}
 CI=${CI:-1} cargo test -p gpu -- --nocapture --test-threads 1 2>&1 | grep -v XDG_RUNTIME_DIR
 CI=${CI:-1} cargo test -p wasm-chord --test gpu_info --test gpu_backend
 CI=${CI:-1} cargo test -p wasm-chord --test serve on_the_gpu
+# the browser engine's runner on the GPU backend, non-blocking as in the worker
+CI=${CI:-1} cargo test -p wasm --test gpu_runner
 echo "test-gpu: done in $(( $(date +%s) - start )) s"

@@ -82,8 +82,76 @@ export function bestVariant() {
   if (relaxedSimdSupported()) return 'relaxed';
   return simdSupported() ? 'simd' : 'base';
 }
+const BACKENDS = ['cpu', 'webgpu', 'auto'];
+
+/**
+ * The WebGPU adapter this context would get: `{ info }` (its GPUAdapterInfo as a plain
+ * object) or `{ error }` (a readable reason: no `navigator.gpu`, no adapter).
+ */
+export async function webgpuAdapter() {
+  const gpu = typeof navigator !== 'undefined' ? navigator.gpu : undefined;
+  if (!gpu) {
+    return {
+      error: 'WebGPU is not available here (no navigator.gpu: the browser lacks WebGPU or has it disabled)',
+    };
+  }
+  let adapter;
+  try {
+    adapter = await gpu.requestAdapter();
+  } catch (e) {
+    return { error: `WebGPU: requestAdapter failed: ${describe(e)}` };
+  }
+  if (!adapter) {
+    return { error: 'WebGPU offers no adapter here (no usable GPU, or the browser blocks it)' };
+  }
+  const i = adapter.info ?? {};
+  return {
+    info: {
+      vendor: i.vendor ?? '',
+      architecture: i.architecture ?? '',
+      device: i.device ?? '',
+      description: i.description ?? '',
+      isFallbackAdapter: Boolean(i.isFallbackAdapter ?? adapter.isFallbackAdapter),
+    },
+  };
+}
+
+/**
+ * Where a load with `backend` ('cpu' | 'webgpu' | 'auto') runs: `{ use, adapter, note }`.
+ * 'webgpu' without an adapter throws a readable error; 'auto' takes WebGPU when a
+ * hardware adapter exists, else the CPU with a `note` saying why (as the CLI's
+ * `--backend auto`: a software adapter such as SwiftShader is slower than the CPU build).
+ */
+export async function chooseBackend(backend = 'cpu') {
+  if (!BACKENDS.includes(backend)) {
+    throw new Error(`unknown backend ${JSON.stringify(backend)}: use 'cpu', 'webgpu' or 'auto'`);
+  }
+  if (backend === 'cpu') return { use: 'cpu', adapter: null, note: null };
+  const found = await webgpuAdapter();
+  if (backend === 'webgpu') {
+    if (found.error) throw new Error(`backend 'webgpu': ${found.error}; load with backend 'cpu' or 'auto'`);
+    return { use: 'webgpu', adapter: found.info, note: null };
+  }
+  if (found.error) return { use: 'cpu', adapter: null, note: `backend 'auto': ${found.error}; running on the CPU` };
+  if (found.info.isFallbackAdapter) {
+    const name = found.info.architecture || found.info.description || found.info.vendor || 'unknown';
+    return {
+      use: 'cpu',
+      adapter: null,
+      note: `backend 'auto': only the software WebGPU adapter (${name}); running on the CPU`,
+    };
+  }
+  return { use: 'webgpu', adapter: found.info, note: null };
+}
+
 const PROGRESS_STEP = 1 << 20; // post load progress at most once per MiB
 const ARRAY_CHUNK = 16 << 20; // slice size when the source is an ArrayBuffer
+
+/** Resolves after `ms` milliseconds (pending tasks run meanwhile). */
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls of a GPU step answered by a bare turn of the event loop before sleeping. */
+const QUICK_POLLS = 8;
 
 /** Resolves after the event loop has run pending tasks (incoming messages included). */
 function makeTick() {
@@ -204,6 +272,22 @@ export class WorkerCore {
     this.busy = false;
     this.aborted = new Set();
     this.tick = makeTick();
+    this.note = null;
+  }
+
+  /**
+   * Yields while a GPU step waits for its read (WebGPU's mapAsync resolves only when the
+   * event loop runs): a bare turn of the event loop the first times, then 1 ms sleeps, so
+   * the worker does not spin while the device (a software one runs on the same cores)
+   * computes. The engine bounds the whole wait (an error past it).
+   */
+  pause(polls) {
+    return polls < QUICK_POLLS ? this.tick() : sleep(1);
+  }
+
+  /** Waits until no GPU step of `engine` is in flight (after an abort). */
+  async settle(engine) {
+    for (let polls = 0; !engine.settle(); polls++) await this.pause(polls);
   }
 
   /** Entry point for every message from the page. */
@@ -259,7 +343,7 @@ export class WorkerCore {
       case 'detokenize':
         return this.requireEngine().detokenize(Uint32Array.from(msg.ids));
       case 'info':
-        return { ...JSON.parse(this.requireEngine().info()), variant: this.variant };
+        return this.describeEngine();
       case 'reset':
         this.requireEngine().reset();
         return null;
@@ -270,11 +354,21 @@ export class WorkerCore {
     }
   }
 
+  /** `info()` of the engine, with the build variant and the backend note. */
+  describeEngine() {
+    const info = { ...JSON.parse(this.requireEngine().info()), variant: this.variant };
+    return this.note ? { ...info, note: this.note } : info;
+  }
+
   async load({ id, source, options = {} }) {
     if (this.engine) {
       this.engine.free();
       this.engine = null;
     }
+    this.note = null;
+    // before the download: a missing WebGPU fails at once
+    const chosen = await chooseBackend(options.backend);
+    if (chosen.note) console.warn(`wasm-chord: ${chosen.note}`);
     this.variant = options.variant;
     this.wasm = await this.loadWasm(options.variant);
     const { total, chunks, stored, fromCache } = await openSource(source, options);
@@ -304,10 +398,15 @@ export class WorkerCore {
         throw new Error(`the model download is incomplete: ${loaded} of ${total} bytes received`);
       }
     }
-    const { variant, cache, ...engineOptions } = options;
-    this.engine = this.wasm.Engine.load(buffer, JSON.stringify(engineOptions));
+    const { variant, cache, backend, ...engineOptions } = options;
+    const json = JSON.stringify(engineOptions);
+    this.engine =
+      chosen.use === 'webgpu'
+        ? await this.wasm.Engine.load_webgpu(buffer, json, JSON.stringify(chosen.adapter))
+        : this.wasm.Engine.load(buffer, json);
+    this.note = chosen.note;
     if (stored) await stored;
-    return { ...JSON.parse(this.engine.info()), variant, fromCache: Boolean(fromCache) };
+    return { ...this.describeEngine(), fromCache: Boolean(fromCache) };
   }
 
   /** Runs the started generation one token at a time, posting each piece. */
@@ -315,12 +414,19 @@ export class WorkerCore {
     const engine = this.engine;
     let text = '';
     const tokens = [];
+    let polls = 0;
     for (;;) {
       if (this.aborted.has(id)) {
         const stats = JSON.parse(engine.cancel());
+        await this.settle(engine);
         return { text, tokens, finish: 'cancelled', stats };
       }
       const step = JSON.parse(engine.next_piece());
+      if (step.pending) {
+        await this.pause(polls++);
+        continue;
+      }
+      polls = 0;
       if (step.id !== null) tokens.push(step.id);
       text += step.text;
       this.post({ id, type: 'piece', text: step.text, token: step.id });

@@ -1,6 +1,7 @@
 // The demo page's logic (plain JS, no build step). Element ids are a stable contract for
-// the browser tests: #model-choice #model-url #model-file #load #progress #load-status
-// #info #chat-template #prompt #generate #stop #reset #output #n-tokens #tps #ticker #error;
+// the browser tests: #model-choice #model-url #model-file #backend #load #progress
+// #load-status #note #info #chat-template #prompt #generate #stop #reset #output #n-tokens
+// #tps #ticker #error;
 // body[data-state] is one of idle | loading | ready | generating | error.
 import { WasmChord } from './wasm-chord.js';
 
@@ -10,6 +11,8 @@ const ui = {
   url: $('model-url'),
   file: $('model-file'),
   cache: $('cache'),
+  backend: $('backend'),
+  note: $('note'),
   load: $('load'),
   clearCache: $('clear-cache'),
   progress: $('progress'),
@@ -110,6 +113,7 @@ async function load(source, label) {
   engine = null;
   conversation = [];
   ui.info.textContent = '';
+  ui.note.textContent = '';
   ui.templateDetails.hidden = true;
   ui.progress.value = 0;
   ui.loadStatus.textContent = `Loading ${label}…`;
@@ -118,6 +122,7 @@ async function load(source, label) {
   try {
     engine = await WasmChord.load(source, {
       cache: ui.cache.checked,
+      backend: ui.backend.value,
       onProgress: ({ loaded, total }) => {
         ui.progress.value = total ? loaded / total : 0;
         ui.loadStatus.textContent = `Loading ${label}: ${mib(loaded)} / ${mib(total)} MiB`;
@@ -131,7 +136,10 @@ async function load(source, label) {
     ui.info.textContent =
       `${info.name ?? info.arch} (${info.arch}) · ${(info.nParams / 1e6).toFixed(0)}M params · ` +
       `${mib(info.fileBytes)} MiB · context ${info.nCtx} · ${types} · ` +
-      `kernels: ${info.isa} (${info.variant} build)`;
+      (info.backend === 'webgpu'
+        ? `WebGPU: ${[info.adapter?.vendor, info.adapter?.architecture].filter(Boolean).join(' ') || 'adapter'}`
+        : `kernels: ${info.isa} (${info.variant} build)`);
+    ui.note.textContent = engine.note ? `Note: ${engine.note}` : '';
     ui.chatTemplate.textContent = describeTemplate(info);
     ui.templateSource.textContent = info.chatTemplateSource ?? '';
     ui.templateDetails.hidden = false;

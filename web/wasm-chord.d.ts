@@ -32,6 +32,13 @@ export interface LoadOptions {
    * file's size).
    */
   repack?: boolean;
+  /**
+   * Where the model runs (default "cpu"): "webgpu" runs every layer on the GPU through
+   * WebGPU and rejects with a readable error when the browser has no WebGPU or no
+   * adapter; "auto" takes WebGPU on a hardware adapter and otherwise the CPU build, with
+   * `engine.note` (and `info().note`, and a console warning) saying why.
+   */
+  backend?: 'cpu' | 'webgpu' | 'auto';
   /** Force a build; default: "relaxed" when the browser validates relaxed SIMD, else
    *  "simd" when it validates wasm SIMD, else "base". */
   variant?: 'relaxed' | 'simd' | 'base';
@@ -149,6 +156,27 @@ export interface ModelInfo {
   isa: string;
   /** The wasm build in use. */
   variant: 'relaxed' | 'simd' | 'base';
+  /** Where the model runs. */
+  backend: 'cpu' | 'webgpu';
+  /** The WebGPU adapter (its GPUAdapterInfo), when the backend is "webgpu". */
+  adapter?: GpuAdapterInfo;
+  /**
+   * Kernel dispatches of the last decode step on the GPU (one submission per token);
+   * 0 on the CPU and before the first generated token.
+   */
+  dispatchesPerToken: number;
+  /** Why a load with backend "auto" runs on the CPU. */
+  note?: string;
+}
+
+/** The adapter's GPUAdapterInfo, e.g. {vendor: "google", architecture: "swiftshader"}. */
+export interface GpuAdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** A software adapter (SwiftShader, WARP): correct, slow. */
+  isFallbackAdapter: boolean;
 }
 
 export declare class WasmChord {
@@ -156,6 +184,8 @@ export declare class WasmChord {
   static simdSupported(): boolean;
   /** Whether this browser also runs relaxed SIMD (then the relaxed build is used). */
   static relaxedSimdSupported(): boolean;
+  /** Whether this context exposes WebGPU (`navigator.gpu`; an adapter may still be missing). */
+  static webgpuAvailable(): boolean;
   /** Starts a worker and loads a model from a URL, File, Blob or ArrayBuffer. */
   static load(
     source: string | URL | Blob | ArrayBuffer | ArrayBufferView,
@@ -166,6 +196,8 @@ export declare class WasmChord {
 
   /** The last finished generate()/chat(), or null. */
   lastResult: GenerationResult | null;
+  /** Why a load with backend "auto" runs on the CPU, or null. */
+  note: string | null;
 
   /** Streams the continuation of `prompt`, one text piece per token as produced. */
   generate(prompt: string, options?: GenerateOptions): AsyncGenerator<string, void, undefined>;

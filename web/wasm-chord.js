@@ -20,7 +20,7 @@ const GENERATE_KEYS = [
   'stop',
   'special',
 ];
-const LOAD_KEYS = ['nCtx', 'nBatch', 'cacheType', 'chatTemplate', 'repack'];
+const LOAD_KEYS = ['nCtx', 'nBatch', 'cacheType', 'chatTemplate', 'repack', 'backend'];
 
 function pick(opts, keys) {
   const out = {};
@@ -58,9 +58,17 @@ export class WasmChord {
     return relaxedSimdSupported();
   }
 
+  /** Whether this context exposes WebGPU at all (`navigator.gpu`; an adapter may still be missing). */
+  static webgpuAvailable() {
+    return typeof navigator !== 'undefined' && Boolean(navigator.gpu);
+  }
+
   /**
    * Starts a worker, downloads (or reads) the model into its wasm memory and prepares a
    * session. Rejects with the engine's message if the file is invalid or too large.
+   * `options.backend`: 'cpu' (default), 'webgpu' (rejects when WebGPU or an adapter is
+   * missing) or 'auto' (WebGPU on a hardware adapter, else the CPU with `engine.note`
+   * saying why, also logged as a console warning).
    */
   static async load(source, options = {}) {
     const { source: src, transfer } = toSource(source);
@@ -78,6 +86,8 @@ export class WasmChord {
         { transfer, onProgress: options.onProgress },
       );
       engine._info = info;
+      engine.note = info.note ?? null;
+      if (engine.note) console.warn(`wasm-chord: ${engine.note}`);
       return engine;
     } catch (e) {
       engine.dispose();
@@ -99,6 +109,8 @@ export class WasmChord {
     this._pending = new Map();
     this._info = null;
     this._disposed = false;
+    /** Why the load ran on the CPU although backend 'auto' asked for WebGPU, or null. */
+    this.note = null;
     /** Result of the last finished generate()/chat(): {text, tokens, finish, stats}. */
     this.lastResult = null;
     worker.onmessage = (e) => this._receive(e.data);
@@ -213,7 +225,11 @@ export class WasmChord {
     return this._call({ type: 'detokenize', ids: Array.from(ids) });
   }
 
-  /** Model description: arch, name, nParams, nCtx, tensorTypes, chatTemplate, isa, variant... */
+  /**
+   * Model description: arch, name, nParams, nCtx, tensorTypes, chatTemplate, isa, variant,
+   * backend ('cpu' | 'webgpu'), adapter (GPUAdapterInfo, on WebGPU), dispatchesPerToken,
+   * note...
+   */
   info() {
     return this._call({ type: 'info' });
   }

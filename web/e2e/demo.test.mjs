@@ -24,19 +24,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = resolve(HERE, '..', '..');
-const OUT = join(HERE, 'out');
-const BASE = process.env.E2E_BASE_URL;
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const CLI = process.env.WASM_CHORD_CLI ?? join(ROOT, 'target', 'release', 'wasm-chord');
-const NATIVE_ISA = process.env.NATIVE_ISA ?? 'scalar';
+import { BASE, CHROMIUM, CLI, NATIVE_ISA, OUT, ROOT } from './env.mjs';
+
 const MODEL = process.env.E2E_MODEL ?? 'gemma-3-270m-q4_k_m.gguf';
 const PROMPT = 'The capital of France is';
 const N = 16;

@@ -119,6 +119,14 @@ impl Gpu {
         self.info.packed_dot
     }
 
+    /// Whether the device-lost callback has run.
+    pub fn is_lost(&self) -> bool {
+        self.lost
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
     /// `Err` once the device is lost or reported an uncaught error.
     pub fn check(&self) -> Result<(), GpuError> {
         if let Some(why) = self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone() {

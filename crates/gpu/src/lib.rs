@@ -16,7 +16,6 @@
 
 pub mod adapter;
 pub mod arena;
-#[cfg(not(target_arch = "wasm32"))]
 pub mod backend;
 pub mod device;
 pub mod error;

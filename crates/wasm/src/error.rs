@@ -41,6 +41,17 @@ pub enum WasmError {
     /// `next_piece` was called with no generation running.
     #[error("no generation is running: call generate_start or chat_start first")]
     NoGeneration,
+    /// The GPU device could not be opened.
+    #[error("WebGPU: {0}")]
+    Gpu(#[from] gpu::GpuError),
+    /// A step waited for the GPU past the bound.
+    #[error(
+        "the GPU did not finish a step within {secs} s (device lost or hung); reload the model"
+    )]
+    StepTimeout { secs: f64 },
+    /// A request came while a step still waits for the GPU.
+    #[error("a step is still running on the GPU: settle() it first")]
+    Busy,
     /// Loading or generation failed inside the engine.
     #[error(transparent)]
     Engine(#[from] EngineError),

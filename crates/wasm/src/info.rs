@@ -1,8 +1,11 @@
 //! `info()`: what the loaded model is, as JSON for the page.
 
+use std::any::Any;
 use std::collections::BTreeMap;
 
 use engine::Session;
+use gpu::backend::GpuBackend;
+use model::{Backend, Model};
 use serde::Serialize;
 
 /// Description of a loaded model.
@@ -34,11 +37,27 @@ pub struct Info {
     pub chat_template_source: Option<String>,
     /// Kernel instruction set in use (`simd128` or `scalar` in a browser).
     pub isa: &'static str,
+    /// Where the model runs: `cpu`, or `webgpu` (`gpu` in a native test).
+    pub backend: &'static str,
+    /// The GPU adapter (the page's GPUAdapterInfo: vendor, architecture, device,
+    /// description), on the GPU.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<serde_json::Value>,
+    /// Kernel dispatches of the last decode step (0 on the CPU, and before the first
+    /// step on the GPU).
+    pub dispatches_per_token: usize,
 }
 
 impl Info {
-    pub fn of(s: &Session) -> Info {
+    pub fn of<B: Backend>(s: &Session<B>, adapter: Option<serde_json::Value>) -> Info {
         let model = s.model();
+        let on: &dyn Any = model.backend();
+        let gpu = on.downcast_ref::<GpuBackend>();
+        let backend = match (gpu, cfg!(target_arch = "wasm32")) {
+            (None, _) => "cpu",
+            (Some(_), true) => "webgpu",
+            (Some(_), false) => "gpu",
+        };
         let cfg = model.config();
         let file = model.file();
         let mut tensor_types = BTreeMap::new();
@@ -61,7 +80,14 @@ impl Info {
             chat_template: s.chat_template().is_some(),
             chat_template_builtin: s.chat_template_builtin().map(|b| b.name()),
             chat_template_source: s.chat_template().map(str::to_string),
-            isa: model.kernels().isa.name(),
+            isa: (model as &dyn Any)
+                .downcast_ref::<Model>()
+                .map_or_else(kernels::arch::select, |m| m.kernels())
+                .isa
+                .name(),
+            backend,
+            adapter: adapter.filter(|_| gpu.is_some()),
+            dispatches_per_token: gpu.map_or(0, |g| g.last_step().dispatches),
         }
     }
 

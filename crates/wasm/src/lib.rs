@@ -9,8 +9,15 @@
 //! buf.write(offset, chunk);                     // as the download streams, in order
 //! const engine = Engine.load(buf, '{"nCtx":2048}');
 //! engine.generate_start("Once upon", '{"maxTokens":16,"temperature":0}');
-//! for (;;) { const s = JSON.parse(engine.next_piece()); post(s.text); if (s.done) break; }
+//! for (;;) {
+//!   const s = JSON.parse(engine.next_piece());
+//!   if (s.pending) { await yieldToEventLoop(); continue; } // a GPU step's read
+//!   post(s.text); if (s.done) break;
+//! }
 //! ```
+//! On the GPU: `const engine = await Engine.load_webgpu(buf, options, adapterInfoJson)`;
+//! after an abort, `while (!engine.settle()) await yieldToEventLoop()` before the next
+//! request.
 // The `#[wasm_bindgen]` glue contains `unsafe`; the crate's own code has none.
 #![deny(unsafe_code)]
 
@@ -19,6 +26,7 @@ mod error;
 mod info;
 mod params;
 mod runner;
+pub mod webgpu;
 
 use std::sync::Mutex;
 
@@ -26,7 +34,7 @@ use wasm_bindgen::prelude::*;
 
 pub use buffer::{ModelBytes, MAX_MODEL_BYTES};
 pub use error::WasmError;
-pub use runner::{Runner, Stats, Step};
+pub use runner::{Driver, Runner, Stats, Step, STEP_TIMEOUT_MS};
 
 #[wasm_bindgen]
 extern "C" {
@@ -114,10 +122,11 @@ impl ModelBuffer {
     }
 }
 
-/// A loaded model with its session (KV cache) and at most one running generation.
+/// A loaded model with its session (KV cache) and at most one running generation, on
+/// the CPU or the GPU.
 #[wasm_bindgen]
 pub struct Engine {
-    runner: Runner,
+    runner: Box<dyn Driver>,
 }
 
 #[wasm_bindgen]
@@ -126,7 +135,24 @@ impl Engine {
     /// `options`: JSON `{nCtx, nBatch, cacheType: "f16"|"f32", chatTemplate}`, all optional.
     pub fn load(buffer: ModelBuffer, options: &str) -> Result<Engine, JsError> {
         Runner::load(buffer.bytes, options, clock_ms)
-            .map(|runner| Engine { runner })
+            .map(|runner| Engine {
+                runner: Box::new(runner),
+            })
+            .map_err(js)
+    }
+
+    /// [`Engine::load`] on the GPU (WebGPU): opens the first adapter's device and uploads
+    /// the weights. `adapter`: JSON of the adapter's GPUAdapterInfo, shown by `info`.
+    pub async fn load_webgpu(
+        buffer: ModelBuffer,
+        options: String,
+        adapter: String,
+    ) -> Result<Engine, JsError> {
+        webgpu::load(buffer.bytes, &options, &adapter, clock_ms)
+            .await
+            .map(|runner| Engine {
+                runner: Box::new(runner),
+            })
             .map_err(js)
     }
 
@@ -144,16 +170,25 @@ impl Engine {
     }
 
     /// One decode step (the prompt too, on the first call). JSON `{id, text, done}`, plus
-    /// `finish` (`eog`|`maxTokens`|`stop`|`cancelled`) and `stats` when `done`.
+    /// `finish` (`eog`|`maxTokens`|`stop`|`cancelled`) and `stats` when `done`; on the
+    /// GPU `{pending: true}` while the step waits for the device (yield to the event loop,
+    /// then call again).
     pub fn next_piece(&mut self) -> Result<String, JsError> {
         let step = self.runner.next_piece().map_err(js)?;
         serde_json::to_string(&step).map_err(|e| js(WasmError::json("step", e)))
     }
 
-    /// Ends the running generation; returns its stats as JSON.
+    /// Ends the running generation; returns its stats as JSON. A GPU step still in
+    /// flight goes on: [`Engine::settle`] it before the next request.
     pub fn cancel(&mut self) -> String {
         let stats = self.runner.cancel();
         serde_json::to_string(&stats).unwrap_or_default()
+    }
+
+    /// Completes a GPU step left in flight once its read is there (never waits): whether
+    /// the engine is idle. Errors when the device is lost or the wait passes its bound.
+    pub fn settle(&mut self) -> Result<bool, JsError> {
+        self.runner.settle().map_err(js)
     }
 
     /// Token ids of `text` (BOS added when `add_special` and the model wants one).
@@ -167,13 +202,14 @@ impl Engine {
     }
 
     /// JSON description: arch, name, nParams, fileBytes, nCtx, nCtxTrain, nVocab, nLayer,
-    /// nEmbd, tensorTypes, chatTemplate, chatTemplateBuiltin, chatTemplateSource, isa.
+    /// nEmbd, tensorTypes, chatTemplate, chatTemplateBuiltin, chatTemplateSource, isa,
+    /// backend (`cpu`|`webgpu`), adapter (on the GPU), dispatchesPerToken.
     pub fn info(&self) -> String {
         self.runner.info()
     }
 
     /// Forgets the cached context (and any running generation).
-    pub fn reset(&mut self) {
-        self.runner.reset();
+    pub fn reset(&mut self) -> Result<(), JsError> {
+        self.runner.reset().map_err(js)
     }
 }

@@ -1,21 +1,67 @@
 //! The engine behind the JS object: one session and at most one generation, advanced
 //! one token per call so the worker can post each piece and look for an abort in between.
+//!
+//! A call never waits for a device: on WebGPU a step's read completes only when the
+//! worker's event loop runs, so `next_piece` answers `pending` until it has (the worker
+//! yields and calls again), bounded by [`STEP_TIMEOUT_MS`].
 
 use std::sync::Arc;
+use std::task::Poll;
 
 use engine::{Detached, FinishReason, Session, Timings};
 use gguf::GgufFile;
+use model::{Backend, CpuBackend};
 use serde::Serialize;
 
 use crate::buffer::ModelBytes;
 use crate::error::WasmError;
 use crate::{info, params};
 
+/// How long a step may wait for its device read before it is an error (a lost or hung
+/// device never hangs the worker). Software devices are slow: a prompt chunk of Gemma
+/// 3 270M on SwiftShader takes seconds.
+pub const STEP_TIMEOUT_MS: f64 = 120_000.0;
+
 /// A loaded model, its session and the running generation, if any.
 #[derive(Debug)]
-pub struct Runner {
-    session: Session,
+pub struct Runner<B: Backend = CpuBackend> {
+    session: Session<B>,
     generation: Option<Detached>,
+    clock_ms: fn() -> f64,
+    /// When the step in flight started waiting for its read.
+    waiting_since: Option<f64>,
+    /// The GPU adapter's description for `info` (the page's GPUAdapterInfo).
+    adapter: Option<serde_json::Value>,
+}
+
+/// What the JS object calls, on any backend.
+pub trait Driver {
+    /// Starts generating the continuation of `prompt`; ends any running generation.
+    fn generate_start(&mut self, prompt: &str, options: &str) -> Result<(), WasmError>;
+    /// Starts the assistant's reply to `messages` (JSON array of `{role, content,
+    /// tool_calls?}`) with `tools` (JSON array of tool definitions; empty: none), reusing
+    /// the KV cache of the conversation's earlier turns.
+    fn chat_start(&mut self, messages: &str, options: &str, tools: &str) -> Result<(), WasmError>;
+    /// Runs one step: the prompt and the first token on the first call, one token after;
+    /// `pending` while the step waits for the device. An error ends the generation.
+    fn next_piece(&mut self) -> Result<Step, WasmError>;
+    /// Ends the running generation (if any); the KV cache keeps what was evaluated.
+    /// A step still waiting for the device goes on: [`Driver::settle`] it.
+    fn cancel(&mut self) -> Stats;
+    /// Completes a step left waiting for the device once its read is there (never
+    /// waits): whether the engine is idle.
+    fn settle(&mut self) -> Result<bool, WasmError>;
+    /// Whether a generation is running.
+    fn is_generating(&self) -> bool;
+    /// Token ids of `text` (with BOS when `add_special` and the model wants it; control
+    /// tokens written in the text are parsed).
+    fn tokenize(&self, text: &str, add_special: bool) -> Vec<u32>;
+    /// Text of token ids.
+    fn detokenize(&self, ids: &[u32]) -> String;
+    /// Model description as JSON (see [`info::Info`]).
+    fn info(&self) -> String;
+    /// Forgets the cached context and ends any running generation.
+    fn reset(&mut self) -> Result<(), WasmError>;
 }
 
 /// One `next_piece` result, sent to JS as JSON.
@@ -34,6 +80,9 @@ pub struct Step {
     /// Timing statistics (when `done`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stats: Option<Stats>,
+    /// The step waits for the device: yield to the event loop and call again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
 }
 
 /// Timing statistics of a generation.
@@ -82,28 +131,58 @@ impl Runner {
         let opts = params::session_options(options, clock_ms)?;
         let file = GgufFile::from_aligned(bytes.finish()?)?;
         let session = Session::from_file(Arc::new(file), opts)?;
-        Ok(Runner {
+        Ok(Runner::new(session, clock_ms, None))
+    }
+}
+
+impl<B: Backend> Runner<B> {
+    /// A runner of `session`; `adapter`: the GPU adapter's description, if any.
+    pub fn new(
+        session: Session<B>,
+        clock_ms: fn() -> f64,
+        adapter: Option<serde_json::Value>,
+    ) -> Runner<B> {
+        Runner {
             session,
             generation: None,
-        })
+            clock_ms,
+            waiting_since: None,
+            adapter,
+        }
     }
 
-    /// Starts generating the continuation of `prompt`; ends any running generation.
-    pub fn generate_start(&mut self, prompt: &str, options: &str) -> Result<(), WasmError> {
+    /// `Err` while a step waits for the device (the worker settles it first).
+    fn idle(&self) -> Result<(), WasmError> {
+        match self.session.in_flight() {
+            true => Err(WasmError::Busy),
+            false => Ok(()),
+        }
+    }
+
+    /// Notes one more poll of a step waiting for the device: `Err` past the bound.
+    fn still_waiting(&mut self) -> Result<(), WasmError> {
+        let now = (self.clock_ms)();
+        let since = *self.waiting_since.get_or_insert(now);
+        if now - since > STEP_TIMEOUT_MS {
+            self.waiting_since = None;
+            return Err(WasmError::StepTimeout {
+                secs: STEP_TIMEOUT_MS / 1000.0,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl<B: Backend> Driver for Runner<B> {
+    fn generate_start(&mut self, prompt: &str, options: &str) -> Result<(), WasmError> {
+        self.idle()?;
         let p = params::generate_params(options)?;
         self.generation = Some(self.session.generate(prompt, &p).detach());
         Ok(())
     }
 
-    /// Starts the assistant's reply to `messages` (JSON array of `{role, content,
-    /// tool_calls?}`) with `tools` (JSON array of tool definitions; empty: none), reusing
-    /// the KV cache of the conversation's earlier turns.
-    pub fn chat_start(
-        &mut self,
-        messages: &str,
-        options: &str,
-        tools: &str,
-    ) -> Result<(), WasmError> {
+    fn chat_start(&mut self, messages: &str, options: &str, tools: &str) -> Result<(), WasmError> {
+        self.idle()?;
         let m = params::messages(messages)?;
         let p = params::generate_params(options)?;
         let t = params::tools(tools)?;
@@ -111,14 +190,26 @@ impl Runner {
         Ok(())
     }
 
-    /// Runs one step: the prompt and the first token on the first call, one token after.
-    /// An error ends the generation.
-    pub fn next_piece(&mut self) -> Result<Step, WasmError> {
+    fn next_piece(&mut self) -> Result<Step, WasmError> {
         let detached = self.generation.take().ok_or(WasmError::NoGeneration)?;
         let mut g = detached.attach(&mut self.session);
-        let piece = g.next().transpose()?;
+        let polled = g.try_next();
         let finish = g.finish_reason();
         let detached = g.detach();
+        let Poll::Ready(piece) = polled else {
+            self.still_waiting()?;
+            self.generation = Some(detached);
+            return Ok(Step {
+                id: None,
+                text: String::new(),
+                done: false,
+                finish: None,
+                stats: None,
+                pending: true,
+            });
+        };
+        self.waiting_since = None;
+        let piece = piece.transpose()?;
         let done = finish.is_some() || piece.is_none();
         if !done {
             self.generation = Some(detached);
@@ -130,40 +221,45 @@ impl Runner {
             done,
             finish: done.then(|| finish_name(finish.unwrap_or(FinishReason::Cancelled))),
             stats: done.then(|| self.session.timings().into()),
+            pending: false,
         })
     }
 
-    /// Ends the running generation (if any); the KV cache keeps what was evaluated.
-    pub fn cancel(&mut self) -> Stats {
+    fn cancel(&mut self) -> Stats {
         self.generation = None;
         self.session.timings().into()
     }
 
-    /// Whether a generation is running.
-    pub fn is_generating(&self) -> bool {
+    fn settle(&mut self) -> Result<bool, WasmError> {
+        if self.session.settle()? {
+            self.waiting_since = None;
+            return Ok(true);
+        }
+        self.still_waiting()?;
+        Ok(false)
+    }
+
+    fn is_generating(&self) -> bool {
         self.generation.is_some()
     }
 
-    /// Token ids of `text` (with BOS when `add_special` and the model wants it; control
-    /// tokens written in the text are parsed).
-    pub fn tokenize(&self, text: &str, add_special: bool) -> Vec<u32> {
+    fn tokenize(&self, text: &str, add_special: bool) -> Vec<u32> {
         self.session.tokenize(text, add_special, true)
     }
 
-    /// Text of token ids.
-    pub fn detokenize(&self, ids: &[u32]) -> String {
+    fn detokenize(&self, ids: &[u32]) -> String {
         self.session.detokenize(ids, false)
     }
 
-    /// Model description as JSON (see [`info::Info`]).
-    pub fn info(&self) -> String {
-        info::Info::of(&self.session).to_json()
+    fn info(&self) -> String {
+        info::Info::of(&self.session, self.adapter.clone()).to_json()
     }
 
-    /// Forgets the cached context and ends any running generation.
-    pub fn reset(&mut self) {
+    fn reset(&mut self) -> Result<(), WasmError> {
+        self.idle()?;
         self.generation = None;
         self.session.reset();
+        Ok(())
     }
 }
 
@@ -247,7 +343,7 @@ mod tests {
         assert_eq!(info["chatTemplate"], true);
         assert_eq!(info["chatTemplateBuiltin"], "llama2");
         assert_eq!(info["chatTemplateSource"].as_str(), native.chat_template());
-        r.reset();
+        r.reset().unwrap();
         assert!(r.generate_start("x", r#"{"bogus":1}"#).is_err());
     }
 

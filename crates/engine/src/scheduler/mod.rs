@@ -109,6 +109,8 @@ pub struct Scheduler<B: Backend = CpuBackend> {
     rows: Vec<usize>,
     /// Queued requests cancelled since the last step: (id, prompt tokens).
     cancelled: Vec<(RequestId, usize)>,
+    /// A step's read is in flight (begun, not ended).
+    reading: bool,
 }
 
 impl<B: Backend> Scheduler<B> {
@@ -147,6 +149,7 @@ impl<B: Backend> Scheduler<B> {
             next_id: 0,
             rows: Vec::with_capacity(n_seq),
             cancelled: Vec::new(),
+            reading: false,
             opts: SchedulerOptions {
                 n_seq,
                 n_batch,
@@ -204,11 +207,46 @@ impl<B: Backend> Scheduler<B> {
     /// One step: admit queued requests into free slots, run one batched
     /// forward pass over every active sequence, sample each, and report
     /// `(request, event)` to `on_event` in slot order. Returns the number of
-    /// requests still pending afterwards.
+    /// requests still pending afterwards. Ends a step that
+    /// [`Scheduler::try_step`] left in flight (waiting for its read).
     pub fn step(
         &mut self,
         mut on_event: impl FnMut(RequestId, Event),
     ) -> Result<usize, EngineError> {
+        if !self.reading {
+            self.step_begin(&mut on_event)?;
+        }
+        self.step_end(&mut on_event)
+    }
+
+    /// [`Scheduler::step`] that never waits for the device: begins a step
+    /// (unless one is in flight) and ends it only once its read has
+    /// completed; `Ok(None)` while it has not. For callers whose device
+    /// completes reads only when they yield (WebGPU in a browser: call again
+    /// after a turn of the event loop).
+    pub fn try_step(
+        &mut self,
+        mut on_event: impl FnMut(RequestId, Event),
+    ) -> Result<Option<usize>, EngineError> {
+        if !self.reading {
+            self.step_begin(&mut on_event)?;
+        }
+        if self.reading && !self.model.read_ready(&mut self.scratch) {
+            return Ok(None);
+        }
+        self.step_end(&mut on_event).map(Some)
+    }
+
+    /// Whether a step begun by [`Scheduler::try_step`] waits for its read.
+    pub fn in_flight(&self) -> bool {
+        self.reading
+    }
+
+    /// A step up to the start of its read (admission, the forward pass).
+    fn step_begin(
+        &mut self,
+        on_event: &mut impl FnMut(RequestId, Event),
+    ) -> Result<(), EngineError> {
         for (id, prompt_tokens) in self.cancelled.drain(..) {
             on_event(
                 id,
@@ -223,13 +261,13 @@ impl<B: Backend> Scheduler<B> {
         for s in self.slots.iter_mut().flatten() {
             s.check_context();
         }
-        self.retire(&mut on_event);
-        self.admit(&mut on_event);
+        self.retire(on_event);
+        self.admit(on_event);
         self.fill_batch();
         if !self.batch.is_empty() {
             let m = &self.model;
             if let Err(e) = m.encode(&self.batch, &mut self.kv, &mut self.scratch) {
-                self.drop_all(&e.to_string(), &mut on_event);
+                self.drop_all(&e.to_string(), on_event);
                 return Err(e.into());
             }
             // the argmax of each row when every sampler is greedy, else all logits
@@ -246,6 +284,19 @@ impl<B: Backend> Scheduler<B> {
                 .filter(|&k| k > 0)
                 .map_or(ReadKind::Logits, ReadKind::TopK);
             m.read_begin(&mut self.scratch, kind);
+            self.reading = true;
+        }
+        Ok(())
+    }
+
+    /// The rest of a step: its read (waiting for it), sampling, retiring.
+    fn step_end(
+        &mut self,
+        on_event: &mut impl FnMut(RequestId, Event),
+    ) -> Result<usize, EngineError> {
+        if self.reading {
+            self.reading = false;
+            let m = &self.model;
             let out = m.read_wait(&mut self.scratch)?;
             let v = m.config().n_vocab;
             for (j, &slot) in self.rows.iter().enumerate() {
@@ -272,7 +323,7 @@ impl<B: Backend> Scheduler<B> {
                 }
             }
         }
-        self.retire(&mut on_event);
+        self.retire(on_event);
         Ok(self.pending())
     }
 

@@ -2,6 +2,7 @@
 //! [`Scheduler`](crate::scheduler::Scheduler), stepped until its next piece.
 
 use std::ops::ControlFlow;
+use std::task::Poll;
 
 use super::params::{Completion, FinishReason, GenerateParams, TokenPiece};
 use model::{Backend, CpuBackend};
@@ -46,6 +47,8 @@ pub struct Detached {
     started_ms: f64,
     /// Pieces yielded so far.
     pieces: usize,
+    /// Session clock when the step in flight began.
+    step_ms: Option<f64>,
 }
 
 impl Detached {
@@ -80,6 +83,7 @@ impl<'s, B: Backend> Generation<'s, B> {
             finish: None,
             started_ms: 0.0,
             pieces: 0,
+            step_ms: None,
         };
         Self { s, g }
     }
@@ -144,32 +148,48 @@ impl<'s, B: Backend> Generation<'s, B> {
         Ok(Some(id))
     }
 
-    /// Steps the scheduler until request `id` has its next piece or ends.
-    fn pump(&mut self, id: RequestId) -> Option<Result<TokenPiece, EngineError>> {
+    /// Steps the scheduler until request `id` has its next piece or ends;
+    /// without `block`, `Pending` when a step waits for the device.
+    fn pump(
+        &mut self,
+        id: RequestId,
+        block: bool,
+    ) -> Poll<Option<Result<TokenPiece, EngineError>>> {
         let s = &mut *self.s;
         loop {
             if s.active != Some(id) {
                 // a newer generation of this session ended this one
                 self.g.finish.get_or_insert(FinishReason::Cancelled);
-                return None;
+                return Poll::Ready(None);
             }
-            let t0 = (s.clock)();
+            let t0 = *self.g.step_ms.get_or_insert_with(s.clock);
             let mut piece = None;
             let mut end = None;
-            let stepped = s.sched.step(|rid, e| match e {
+            let on_event = |rid: RequestId, e: Event| match e {
                 Event::Piece(p) if rid == id => piece = Some(p),
                 e if rid == id => end = Some(e),
                 _ => {}
-            });
+            };
+            let stepped = match block {
+                true => s.sched.step(on_event).map(Some),
+                false => s.sched.try_step(on_event),
+            };
             let now = (s.clock)();
-            if let Err(e) = stepped {
-                s.active = None;
-                return Some(Err(e));
-            }
-            match self.g.pieces {
-                0 if piece.is_some() => s.timings.prompt_ms = now - self.g.started_ms,
-                0 => {}
-                _ => s.timings.generate_ms += now - t0,
+            let stepped = match stepped {
+                Ok(n) => n.is_some(),
+                Err(e) => {
+                    s.active = None;
+                    self.g.step_ms = None;
+                    return Poll::Ready(Some(Err(e)));
+                }
+            };
+            if stepped {
+                self.g.step_ms = None;
+                match self.g.pieces {
+                    0 if piece.is_some() => s.timings.prompt_ms = now - self.g.started_ms,
+                    0 => {}
+                    _ => s.timings.generate_ms += now - t0,
+                }
             }
             if let Some(e) = end {
                 s.active = None;
@@ -185,19 +205,54 @@ impl<'s, B: Backend> Generation<'s, B> {
                         s.timings.cached_tokens = cached_tokens;
                         s.timings.prompt_tokens = prompt_tokens - cached_tokens;
                     }
-                    Event::Failed(e) => return Some(Err(e)),
+                    Event::Failed(e) => return Poll::Ready(Some(Err(e))),
                     Event::Piece(_) => unreachable!("pieces are matched above"),
                 }
             }
             if let Some(p) = piece {
                 self.g.pieces += 1;
                 s.timings.generated_tokens = self.g.pieces;
-                return Some(Ok(p));
+                return Poll::Ready(Some(Ok(p)));
             }
             if self.g.finish.is_some() {
-                return None;
+                return Poll::Ready(None);
+            }
+            if !stepped {
+                return Poll::Pending;
             }
         }
+    }
+
+    /// [`Iterator::next`] that never waits for the device: `Pending` while
+    /// a step waits for its read (call again after the caller's event loop
+    /// has run: a browser's WebGPU completes reads only then).
+    pub fn try_next(&mut self) -> Poll<Option<Result<TokenPiece, EngineError>>> {
+        self.advance(false)
+    }
+
+    fn advance(&mut self, block: bool) -> Poll<Option<Result<TokenPiece, EngineError>>> {
+        let id = match std::mem::replace(&mut self.g.state, State::Done) {
+            State::Done => return Poll::Ready(None),
+            State::Start {
+                prompt,
+                params,
+                end_of_turn,
+            } => match self.submit(prompt, *params, end_of_turn) {
+                Ok(Some(id)) => id,
+                Ok(None) => return Poll::Ready(None),
+                Err(e) => return Poll::Ready(Some(Err(e))),
+            },
+            State::Running(id) => id,
+        };
+        let out = self.pump(id, block);
+        let running = match &out {
+            Poll::Pending => true,
+            Poll::Ready(r) => matches!(r, Some(Ok(_))),
+        };
+        if running && self.g.finish.is_none() {
+            self.g.state = State::Running(id);
+        }
+        out
     }
 }
 
@@ -205,23 +260,9 @@ impl<B: Backend> Iterator for Generation<'_, B> {
     type Item = Result<TokenPiece, EngineError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let id = match std::mem::replace(&mut self.g.state, State::Done) {
-            State::Done => return None,
-            State::Start {
-                prompt,
-                params,
-                end_of_turn,
-            } => match self.submit(prompt, *params, end_of_turn) {
-                Ok(Some(id)) => id,
-                Ok(None) => return None,
-                Err(e) => return Some(Err(e)),
-            },
-            State::Running(id) => id,
-        };
-        let out = self.pump(id);
-        if matches!(out, Some(Ok(_))) && self.g.finish.is_none() {
-            self.g.state = State::Running(id);
+        match self.advance(true) {
+            Poll::Ready(out) => out,
+            Poll::Pending => unreachable!("a blocking step always ends"),
         }
-        out
     }
 }

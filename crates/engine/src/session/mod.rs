@@ -132,6 +132,22 @@ impl<B: Backend> Session<B> {
         }
     }
 
+    /// Whether a step waits for its device read: a generation was left between two
+    /// [`Generation::try_next`] calls that returned `Pending` (see [`Session::settle`]).
+    pub fn in_flight(&self) -> bool {
+        self.sched.in_flight()
+    }
+
+    /// Ends a step left waiting for its read once the read has completed, never
+    /// waiting (its piece is dropped: the generation was abandoned); whether no step
+    /// is in flight afterwards. Poll it between turns of the caller's event loop.
+    pub fn settle(&mut self) -> Result<bool, EngineError> {
+        if !self.sched.in_flight() {
+            return Ok(true);
+        }
+        Ok(self.sched.try_step(|_, _| {})?.is_some())
+    }
+
     /// Streams the continuation of `prompt` (tokenized with BOS if the model wants it).
     /// The iterator does the work lazily: prompt evaluation happens on the first `next()`.
     pub fn generate(&mut self, prompt: &str, params: &GenerateParams) -> Generation<'_, B> {

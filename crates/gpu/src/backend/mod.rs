@@ -6,13 +6,18 @@
 //!
 //! It lives here rather than in `model` so that the model crate stays free
 //! of wgpu: `gpu` depends on `model`'s seam, and the CLI picks a backend.
-//! Native only for now: a step's read blocks on the device (the browser
-//! needs the asynchronous half of the seam, `read_ready`, driven by its
-//! event loop).
+//! Natively a step's read blocks on the device (bounded). In the browser
+//! (`read_web`) it never blocks: the map completes when the JS event loop
+//! runs, so the caller polls `read_ready` between turns of the event loop
+//! and calls `read_wait` once it is true.
 
 mod acts;
 mod kv;
 mod read;
+#[cfg(not(target_arch = "wasm32"))]
+mod read_native;
+#[cfg(target_arch = "wasm32")]
+mod read_web;
 mod step;
 
 use std::ops::Range;

@@ -4,28 +4,35 @@
 //! copies out of it once the map completes.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use model::backend::{ReadKind, Readout};
 
+#[cfg(not(target_arch = "wasm32"))]
+use super::read_native as platform;
+#[cfg(target_arch = "wasm32")]
+use super::read_web as platform;
 use crate::device::Gpu;
 use crate::error::GpuError;
 
-/// How long a map callback may lag behind the completed wait.
-const MAP_CALLBACK_GRACE: Duration = Duration::from_secs(10);
-
 /// The map result, set by the map callback.
-type MapDone = Arc<Mutex<Option<Result<(), wgpu::BufferAsyncError>>>>;
+pub(super) type MapDone = Arc<Mutex<Option<Result<(), wgpu::BufferAsyncError>>>>;
+
+/// Whether the map callback has run.
+pub(super) fn finished(done: &MapDone) -> bool {
+    done.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+}
 
 /// A read in flight.
 #[derive(Clone, Debug)]
-struct Pending {
+pub(super) struct Pending {
     kind: ReadKind,
     rows: usize,
     /// Bytes mapped.
     bytes: u64,
-    /// The submission the read waits for (none for an empty read).
-    index: Option<wgpu::SubmissionIndex>,
+    /// The submission the read waits for (none for an empty read; unused in
+    /// the browser, whose reads never wait).
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    pub(super) index: Option<wgpu::SubmissionIndex>,
 }
 
 /// Buffers of reads and their host copies.
@@ -157,43 +164,23 @@ impl Reader {
         self.start_map();
     }
 
-    fn finished(&self) -> bool {
-        self.done
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some()
-    }
-
-    /// Whether the read in flight completed (polls the device, never blocks).
+    /// Whether the read in flight completed (never blocks).
     pub(crate) fn ready(&mut self, gpu: &Gpu) -> bool {
-        if self.pending.is_none() {
-            return true;
-        }
-        if !self.finished() {
-            let _ = gpu.device.poll(wgpu::PollType::Poll);
-        }
-        self.finished()
+        self.pending.is_none() || platform::ready(gpu, &self.done)
     }
 
-    /// Waits for the read in flight and copies it to the host.
+    /// Waits for the read in flight and copies it to the host (in the
+    /// browser: fails without waiting while it is not [`Reader::ready`],
+    /// and the read stays in flight).
     pub(crate) fn wait(&mut self, gpu: &Gpu) -> Result<(), GpuError> {
         let Some(p) = self.pending.take() else {
             return Ok(());
         };
-        if !self.finished() {
-            gpu.wait_for(p.index.clone(), "a step's read")?;
-        }
-        let start = Instant::now();
-        while !self.finished() {
-            // another thread's poll may run the callback a little later
-            if start.elapsed() > MAP_CALLBACK_GRACE {
-                return Err(GpuError::Device {
-                    what: "mapping a step's read".into(),
-                    reason: format!("no map callback within {MAP_CALLBACK_GRACE:?} of the wait"),
-                });
+        if let Err(e) = platform::settle(gpu, &p, &self.done) {
+            if platform::KEEP_UNFINISHED && !finished(&self.done) {
+                self.pending = Some(p);
             }
-            let _ = gpu.device.poll(wgpu::PollType::Poll);
-            std::thread::sleep(Duration::from_micros(200));
+            return Err(e);
         }
         let r = self.done.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(Err(e)) = r {
