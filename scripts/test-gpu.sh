@@ -7,12 +7,13 @@
 # browser engine's runner on the GPU (crates/wasm/tests/gpu_runner), on
 # SwiftShader's Vulkan ICD (a software device: correctness, not speed). Installs what is
 # missing: Debian `chromium-common` (ships the ICD) and `libvulkan1` (the loader); apt
-# needs root or sudo. Time budget: ~40 min once built on 2 busy cores (ops ~2 s; against the
-# CPU: tiny models ~30 s, Gemma greedy ~50 s and perplexity; against llama.cpp's fixtures:
-# tiny models ~23 min, Gemma's 6 prompts ~12 min; the CLI ~1 min); the 512-token perplexity
-# is opt-in: --ignored.
+# needs root or sudo. Time budget: ~40 min once built on 2 busy cores (ops ~26 s; against
+# the CPU: tiny models ~30 s, Gemma greedy ~77 s, Gemma 64-token perplexity ~110 s, measured
+# with the tiled prefill matmul; against llama.cpp's fixtures: tiny models ~23 min, Gemma's 6
+# prompts ~12 min, measured before it; the CLI ~1 min); the 512-token perplexity is opt-in:
+# --ignored.
 #
-# The > 4 GiB model (opt-in, not in this suite: ~14 GB of memory, minutes): make it with
+# The > 4 GiB model (opt-in, not in this suite: ~19 GiB peak RSS, ~5 min): make it with
 # scripts/make-big-model.sh, then
 #   VK_DRIVER_FILES=/usr/lib/chromium/vk_swiftshader_icd.json \
 #     cargo test -p gpu --test model_parity -- --ignored big_model --nocapture
@@ -40,8 +41,8 @@ fi
 
 export VK_DRIVER_FILES=${VK_DRIVER_FILES:-$ICD}
 # CI set: a missing adapter fails the tests instead of skipping them.
-# one test at a time: the model tests share one slow device (a 64-row Gemma step
-# takes ~1 min on SwiftShader; run together, the waits pass the 120 s bound)
+# one test at a time: the model tests share one slow device (a 64-row Gemma step with
+# all logits takes ~1-2 min on SwiftShader; run together, the waits pass the 120 s bound)
 CI=${CI:-1} cargo test -p gpu -- --nocapture --test-threads 1 2>&1 | grep -v XDG_RUNTIME_DIR
 CI=${CI:-1} cargo test -p wasm-chord --test gpu_info --test gpu_backend
 CI=${CI:-1} cargo test -p wasm-chord --test serve on_the_gpu

@@ -338,9 +338,9 @@ fn peak_rss_gib() -> Option<f64> {
 /// `scripts/make-big-model.sh` (6.8 GB of F32 weights, all read every
 /// token; each FFN matrix 1.08 GB, above a 1 GiB binding, so split across
 /// bindings) loads on the device and generates 8 greedy tokens equal to
-/// the CPU backend's, up to a near-tie. Opt-in: ~14 GB of memory (the
-/// mapped file and the software device's copy) and minutes on a software
-/// device: `cargo test -p gpu --test model_parity -- --ignored
+/// the CPU backend's, up to a near-tie. Opt-in: ~19 GiB peak RSS (the
+/// mapped file, the software device's copy, upload staging) and ~5 min
+/// on a software device: `cargo test -p gpu --test model_parity -- --ignored
 /// big_model` (scripts/test-gpu.sh's header).
 #[test]
 #[ignore]
