@@ -7,11 +7,11 @@
 # browser engine's runner on the GPU (crates/wasm/tests/gpu_runner), on
 # SwiftShader's Vulkan ICD (a software device: correctness, not speed). Installs what is
 # missing: Debian `chromium-common` (ships the ICD) and `libvulkan1` (the loader); apt
-# needs root or sudo. Time budget: ~40 min once built on 2 busy cores (ops ~26 s; against
-# the CPU: tiny models ~30 s, Gemma greedy ~77 s, Gemma 64-token perplexity ~110 s, measured
-# with the tiled prefill matmul; against llama.cpp's fixtures: tiny models ~23 min, Gemma's 6
-# prompts ~12 min, measured before it; the CLI ~1 min); the 512-token perplexity is opt-in:
-# --ignored.
+# needs root or sudo. Time budget: <= 15 min once built (ops ~26 s; against the CPU: tiny
+# models ~30 s, Gemma greedy ~77 s, Gemma 64-token perplexity ~110 s; against llama.cpp's
+# fixtures: 3 prompts of <= 256 tokens per tiny fixture and 2 Gemma prompts, ~2 min;
+# the CLI ~1 min). Opt-in: every llama.cpp prompt (WASM_CHORD_GPU_PARITY_ALL=1, tiny models
+# ~23 min, Gemma's 13 prompts > 25 min) and the 512-token perplexity (--ignored).
 #
 # The > 4 GiB model (opt-in, not in this suite: ~19 GiB peak RSS, ~5 min): make it with
 # scripts/make-big-model.sh, then

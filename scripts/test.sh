@@ -33,7 +33,9 @@ scripts/fetch-model.sh qwen2.5-coder-1.5b >/dev/null
 "$PY" tools/fetch_llamacpp_vocabs.py
 if want native; then
   step "workspace tests"
-  cargo test --workspace --all-targets "$@"
+  # the gpu crate's tests (WGSL ops, model parity on a software device: tens of minutes)
+  # run once, in the gpu suite below
+  cargo test --workspace --all-targets --exclude gpu "$@"
   # The llama.cpp parity tests again with each x86 table forced: results must not depend on
   # which table (or which calibrated kernel) runs.
   for isa in avx2 avx512; do
